@@ -1,0 +1,102 @@
+"""Images built here from the testbed's own binaries and pushed to the local mirror under upstream names.
+
+Each image is one deterministic layer. The layer's digest is stored as a label, so an image is
+rebuilt only when what goes into it changes.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+from build import build_pause
+from config import Config
+from log import say
+
+BUSYBOX = Path("/bin/busybox")
+# Applets the labs use in the agnhost image: shells, probes and the tools a learner reaches for.
+PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+LABEL = "dev.labrunner.testbed.layer"
+
+
+def mirror_ref(cfg: Config, name: str) -> str:
+    """registry.k8s.io/pause:3.10.1 -> 127.0.0.1:5000/registry.k8s.io/pause:3.10.1 (containerd's mirror path)."""
+    first = name.split("/")[0]
+    if "." not in first and ":" not in first and first != "localhost":
+        name = f"docker.io/{name if '/' in name else 'library/' + name}"
+    return f"{cfg.net['registry_addr']}/{name}"
+
+
+def _add_file(tar: tarfile.TarFile, arcname: str, data: bytes, mode: int = 0o755) -> None:
+    info = tarfile.TarInfo(arcname)
+    info.size, info.mode, info.mtime = len(data), mode, 0
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _add_dir(tar: tarfile.TarFile, arcname: str, mode: int = 0o755) -> None:
+    info = tarfile.TarInfo(arcname)
+    info.type, info.mode, info.mtime = tarfile.DIRTYPE, mode, 0
+    tar.addfile(info)
+
+
+def _add_link(tar: tarfile.TarFile, arcname: str, target: str) -> None:
+    info = tarfile.TarInfo(arcname)
+    info.type, info.linkname, info.mtime, info.mode = tarfile.SYMTYPE, target, 0, 0o777
+    tar.addfile(info)
+
+
+def layer_for(cfg: Config, kind: str) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        if kind == "pause":
+            _add_file(tar, "pause", build_pause(cfg).read_bytes())
+        elif kind == "coredns":
+            _add_file(tar, "coredns", cfg.binary("coredns").read_bytes())
+        elif kind == "agnhost":
+            _add_file(tar, "agnhost", cfg.binary("agnhost").read_bytes())
+            for d in ("bin", "etc", "tmp", "usr", "usr/bin", "var", "root"):
+                _add_dir(tar, d, 0o1777 if d == "tmp" else 0o755)
+            _add_file(tar, "bin/busybox", BUSYBOX.read_bytes())
+            applets = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True,
+                                     check=True).stdout.split()
+            for applet in sorted(set(applets) - {"busybox"}):
+                _add_link(tar, f"bin/{applet}", "busybox")
+            _add_file(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", 0o644)
+            _add_file(tar, "etc/group", b"root:x:0:\nnogroup:x:65534:\n", 0o644)
+        else:
+            raise SystemExit(f"testbed.toml: unknown image kind {kind!r} (known: pause, agnhost, coredns)")
+    return buf.getvalue()
+
+
+def crane(cfg: Config, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([str(cfg.binary("crane")), "--insecure", *args], capture_output=True,
+                          text=True, check=check)
+
+
+def push_images(cfg: Config) -> None:
+    for img in cfg.images():
+        layer = layer_for(cfg, img["kind"])
+        digest = hashlib.sha256(layer).hexdigest()
+        ref = mirror_ref(cfg, img["name"])
+        have = crane(cfg, "config", ref, check=False)
+        if have.returncode == 0:
+            labels = (json.loads(have.stdout).get("config") or {}).get("Labels") or {}
+            if labels.get(LABEL) == digest:
+                continue
+        say(f"building image {img['name']}")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "layer.tar"
+            path.write_bytes(layer)
+            crane(cfg, "append", "--oci-empty-base", "-f", str(path), "-t", ref)
+        mutate = ["mutate", ref, "--set-platform", "linux/amd64", "--label", f"{LABEL}={digest}",
+                  "--env", PATH_ENV]
+        if img.get("entrypoint"):
+            mutate += ["--entrypoint", ",".join(img["entrypoint"])]
+        if img.get("cmd"):
+            mutate += ["--cmd", ",".join(img["cmd"])]
+        crane(cfg, *mutate)

@@ -1,0 +1,109 @@
+"""Host processes of the testbed: start detached with a log and a pid file, probe, stop."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from config import Config
+from log import say
+
+
+def pid_file(cfg: Config, name: str) -> Path:
+    return cfg.paths.run / "pids" / f"{name}.pid"
+
+
+def running_pid(cfg: Config, name: str) -> int | None:
+    try:
+        pid = int(pid_file(cfg, name).read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    # A recycled pid is not ours: its command line must be the binary we started.
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return None
+    return pid if Path(exe).name == Path(cfg.binary(cfg.raw["components"][name]["bin"])).name else None
+
+
+def start(cfg: Config, name: str) -> bool:
+    """Start a component unless it already runs. Returns True when it was started now."""
+    if running_pid(cfg, name):
+        return False
+    spec = cfg.raw["components"][name]
+    args = [str(cfg.binary(spec["bin"])), *(cfg.fill(a) for a in spec.get("args", []))]
+    cfg.paths.logs.mkdir(parents=True, exist_ok=True)
+    pid_file(cfg, name).parent.mkdir(parents=True, exist_ok=True)
+    log = open(cfg.paths.logs / f"{name}.log", "ab")
+    env = {**os.environ, **spec.get("env", {}), "OTEL_TRACES_EXPORTER": "none"}
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True, env=env, cwd=cfg.paths.state)
+    pid_file(cfg, name).write_text(str(proc.pid))
+    return True
+
+
+def probe(url: str) -> bool:
+    try:
+        if url.startswith("unix:"):
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(1)
+                s.connect(url[5:])
+            return True
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE  # readiness only, no data
+        with urllib.request.urlopen(url, timeout=2, context=ctx) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def wait_ready(cfg: Config, name: str, timeout: float = 120) -> None:
+    spec = cfg.raw["components"][name]
+    url = cfg.fill(spec["ready"]) if spec.get("ready") else None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not running_pid(cfg, name):
+            raise SystemExit(f"testbed: {name} exited; last lines of its log:\n{tail(cfg, name)}")
+        if url is None or probe(url):
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"testbed: {name} not ready after {timeout:.0f}s at {url}; log:\n{tail(cfg, name)}")
+
+
+def tail(cfg: Config, name: str, lines: int = 25) -> str:
+    try:
+        return "\n".join((cfg.paths.logs / f"{name}.log").read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def stop(cfg: Config, name: str, timeout: float = 10) -> None:
+    pid = running_pid(cfg, name)
+    if pid:
+        _terminate(pid, timeout)
+        say(f"stopped {name}")
+    pid_file(cfg, name).unlink(missing_ok=True)
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
