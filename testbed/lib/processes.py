@@ -26,7 +26,7 @@ def running_pid(cfg: Config, name: str) -> int | None:
         return None
     # A recycled pid is not ours: its command line must be the binary we started.
     try:
-        exe = os.readlink(f"/proc/{pid}/exe")
+        exe = os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")  # its build may have been replaced
     except OSError:
         return None
     return pid if Path(exe).name == Path(cfg.binary(cfg.raw["components"][name]["bin"])).name else None

@@ -38,6 +38,9 @@ def stop_containers(cfg: Config) -> int:
             os.kill(pid, 9)
         except ProcessLookupError:
             pass
+    deadline = time.monotonic() + 10
+    while _cgroup_pids() and time.monotonic() < deadline:
+        time.sleep(0.1)
     return count
 
 
@@ -129,11 +132,16 @@ def clean_ipsets() -> None:
             _run("ipset", "destroy", name)
 
 
-def leftovers(cfg: Config) -> list[str]:
-    found = []
+def stray_processes(cfg: Config) -> list[int]:
+    """Our binaries, or anything started with our state folder, whether or not a pid file knows it."""
     bins = {str(cfg.binary(spec["bin"])) for spec in cfg.raw["components"].values()}
-    for pid in _pids_matching(lambda exe, cmd: exe in bins or ("containerd-shim" in exe and str(cfg.paths.run) in cmd)):
-        found.append(f"process {pid}")
+    return _pids_matching(lambda exe, cmd: exe.removesuffix(" (deleted)") in bins
+                          or str(cfg.paths.state) in cmd
+                          or ("containerd-shim" in exe and str(cfg.paths.run) in cmd))
+
+
+def leftovers(cfg: Config) -> list[str]:
+    found = [f"process {pid}" for pid in stray_processes(cfg)]
     found += [f"container process {p}" for p in _cgroup_pids()]
     found += [f"mount {m}" for m in our_mounts(cfg)]
     for tool in ("iptables-save", "ip6tables-save", "iptables-legacy-save"):
@@ -165,6 +173,8 @@ def down(cfg: Config) -> int:
         say(f"removed {killed} containers")
     for name in reversed(order):
         stop(cfg, name)
+    for pid in stray_processes(cfg):  # from a run whose pid files were lost
+        _terminate(pid, 5)
     unmount_all(cfg)
     remove_netns()
     clean_iptables()
