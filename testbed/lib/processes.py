@@ -83,12 +83,16 @@ def tail(cfg: Config, name: str, lines: int = 25) -> str:
         return "(no log)"
 
 
-def stop(cfg: Config, name: str, timeout: float = 10) -> None:
-    pid = running_pid(cfg, name)
-    if pid:
-        _terminate(pid, timeout)
-        say(f"stopped {name}")
-    pid_file(cfg, name).unlink(missing_ok=True)
+def stop(cfg: Config, *names: str, timeout: float = 10) -> None:
+    """Stop components together: each gets SIGTERM at once, then SIGKILL past the timeout."""
+    from concurrent.futures import ThreadPoolExecutor
+    pids = {name: running_pid(cfg, name) for name in names}
+    with ThreadPoolExecutor(max(1, len(names))) as pool:
+        list(pool.map(lambda pid: _terminate(pid, timeout), [p for p in pids.values() if p]))
+    for name, pid in pids.items():
+        if pid:
+            say(f"stopped {name}")
+        pid_file(cfg, name).unlink(missing_ok=True)
 
 
 def _terminate(pid: int, timeout: float) -> None:

@@ -165,14 +165,15 @@ def down(cfg: Config) -> int:
     started = time.monotonic()
     order = list(cfg.raw["components"])
     # Node agents first, so nothing restarts what the next steps remove; then the control plane.
-    for name in ("local-path-provisioner", "kube-router", "kube-proxy", "kubelet"):
-        if name in order:
-            stop(cfg, name)
+    agents = [n for n in ("local-path-provisioner", "kube-router", "kube-proxy", "kubelet") if n in order]
+    stop(cfg, *agents)
     killed = stop_containers(cfg)
     if killed:
         say(f"removed {killed} containers")
-    for name in reversed(order):
-        stop(cfg, name)
+    # The control plane together, then its store, the runtime and the registry.
+    rest = [n for n in reversed(order) if n not in agents]
+    stop(cfg, *[n for n in rest if n not in ("etcd", "containerd", "registry")])
+    stop(cfg, *[n for n in rest if n in ("etcd", "containerd", "registry")])
     for pid in stray_processes(cfg):  # from a run whose pid files were lost
         _terminate(pid, 5)
     unmount_all(cfg)
