@@ -82,6 +82,13 @@ def up(cfg: Config) -> None:
         say("cluster already running")
         return
     started = time.monotonic()
+    if cfg.paths.state.exists() or cfg.paths.run.exists():
+        # A testbed that is not healthy (a crash, a reboot, a killed session) restarts from a
+        # clean slate: stale mounts, netns and runtime state are worse than a 15 s restart.
+        from teardown import down
+        say("found a stopped or unhealthy testbed: cleaning it up first")
+        if down(cfg) != 0:
+            raise SystemExit("testbed: could not clean up the previous testbed (see above)")
     install_packages()
     build_all(cfg)
     build_pause(cfg)
