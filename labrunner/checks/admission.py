@@ -1,0 +1,49 @@
+"""The `admission` check: would the API server admit this manifest?
+
+A server-side dry-run goes through authentication, every admission controller
+and webhook (Gatekeeper, ValidatingAdmissionPolicy, Pod Security) and the
+schema, then stores nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..cluster.applying import apply_object, render
+from ..errors import ApiRejected
+from .base import CheckContext, CheckKind, CheckResult, Param
+
+
+def _admission(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    manifest = p["manifest"]
+    expect = p["expect"]
+    wanted_text = p.get("messageContains")
+    for obj in render([manifest], namespace=ctx.namespace, lab_id=ctx.lab.id):
+        what = f"{obj.kind} {obj.name} ({manifest.path})"
+        try:
+            apply_object(ctx.cluster, obj, namespace=ctx.namespace, dry_run=True)
+        except ApiRejected as exc:
+            if expect == "accepted":
+                return CheckResult.failed(f"{what} is rejected: {exc.server_message}")
+            if wanted_text and wanted_text not in exc.server_message:
+                return CheckResult.failed(
+                    f"{what} is rejected, but not for the expected reason ({wanted_text!r}): {exc.server_message}"
+                )
+            return CheckResult.passed(f"{what} is rejected: {exc.server_message}")
+        if expect == "rejected":
+            return CheckResult.failed(f"{what} is accepted; a policy should reject it")
+    return CheckResult.passed(f"{manifest.path} is accepted")
+
+
+KINDS = [
+    CheckKind(
+        "admission",
+        {
+            "manifest": Param(str, required=True, doc="a manifest file of the lab", file=True),
+            "expect": Param(str, required=True, doc="rejected or accepted", choices=("rejected", "accepted")),
+            "messageContains": Param(str, doc="text the rejection must contain"),
+        },
+        _admission,
+        doc="a server-side dry-run rejects (or accepts) a manifest",
+    )
+]

@@ -1,0 +1,163 @@
+"""What a check kind is, what it returns, and what it is given."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+if TYPE_CHECKING:
+    from ..cluster import Cluster
+    from ..model import Lab, Step
+
+
+class Status(str, Enum):
+    PASS = "pass"
+    FAIL = "fail"  # the learner is not there yet
+    ERROR = "error"  # the checker or the cluster broke
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    status: Status
+    message: str
+    details: tuple[str, ...] = ()  # one line per probe, object, ...
+    check_id: str = ""
+    title: str = ""
+    seconds: float = 0.0
+
+    @classmethod
+    def passed(cls, message: str, details: tuple[str, ...] | list[str] = ()) -> "CheckResult":
+        return cls(Status.PASS, message, tuple(details))
+
+    @classmethod
+    def failed(cls, message: str, details: tuple[str, ...] | list[str] = ()) -> "CheckResult":
+        return cls(Status.FAIL, message, tuple(details))
+
+    @classmethod
+    def errored(cls, message: str, details: tuple[str, ...] | list[str] = ()) -> "CheckResult":
+        return cls(Status.ERROR, message, tuple(details))
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.PASS
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.check_id,
+            "title": self.title,
+            "status": self.status.value,
+            "message": self.message,
+            "details": list(self.details),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class CheckContext:
+    """Everything a check may use. `answers` holds quiz answers by step id."""
+
+    cluster: "Cluster"
+    namespace: str
+    lab: "Lab"
+    step: "Step"
+    answers: Mapping[str, str] = field(default_factory=dict)
+    node_address: str | None = None  # where NodePorts are reached from this machine
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a check kind, for validation before any cluster work."""
+
+    type: type | tuple[type, ...]
+    required: bool = False
+    doc: str = ""
+    choices: tuple[Any, ...] | None = None
+    # A path to a manifest in the lab folder: the loader checks and parses it
+    # and hands the check a `Manifest` in its place.
+    file: bool = False
+
+
+Validator = Callable[[Mapping[str, Any]], list[str]]
+
+
+@dataclass(frozen=True)
+class CheckKind:
+    """A registered kind: its parameters and the function that runs it.
+
+    `run(ctx, params) -> CheckResult`; an exception it raises is reported as an
+    `error` result, never a `fail`. `validate(params)` returns extra problems
+    (e.g. "give exactly one of equals, matches") as text.
+    """
+
+    name: str
+    params: Mapping[str, Param]
+    run: Callable[[CheckContext, Mapping[str, Any]], CheckResult]
+    validate: Validator | None = None
+    doc: str = ""
+
+    def problems(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(parameter, what is wrong) for every problem in `params`."""
+        found: list[tuple[str, str]] = []
+        for key in params:
+            if key not in self.params:
+                known = ", ".join(sorted(self.params))
+                found.append((str(key), f"unknown parameter for check kind {self.name!r} (known: {known})"))
+        for key, spec in self.params.items():
+            if key not in params:
+                if spec.required:
+                    found.append((key, f"required by check kind {self.name!r}: {spec.doc}"))
+                continue
+            value = params[key]
+            if spec.file:
+                continue  # the loader resolved it already
+            if not _is_type(value, spec.type):
+                found.append((key, f"expected {_type_name(spec.type)}, got {_type_name(type(value))}"))
+            elif spec.choices is not None and value not in spec.choices:
+                found.append((key, f"expected one of {', '.join(map(str, spec.choices))}, got {value!r}"))
+        if not found and self.validate:
+            found.extend(("", message) for message in self.validate(params))
+        return found
+
+
+def _is_type(value: Any, wanted: type | tuple[type, ...]) -> bool:
+    wanted_types = wanted if isinstance(wanted, tuple) else (wanted,)
+    if isinstance(value, bool) and bool not in wanted_types:
+        return False  # YAML `yes` must not pass for a number
+    return isinstance(value, wanted_types)
+
+
+def _type_name(wanted: type | tuple[type, ...]) -> str:
+    names = {str: "text", int: "a number", float: "a number", bool: "true/false", list: "a list", dict: "a mapping", type(None): "nothing"}
+    wanted_types = wanted if isinstance(wanted, tuple) else (wanted,)
+    return " or ".join(dict.fromkeys(names.get(t, t.__name__) for t in wanted_types))
+
+
+def exactly_one(*keys: str) -> Validator:
+    def check(params: Mapping[str, Any]) -> list[str]:
+        given = [k for k in keys if k in params]
+        if len(given) != 1:
+            return [f"give exactly one of {', '.join(keys)} (got {', '.join(given) or 'none'})"]
+        return []
+
+    return check
+
+
+def all_of(*validators: Validator) -> Validator:
+    def check(params: Mapping[str, Any]) -> list[str]:
+        return [problem for v in validators for problem in v(params)]
+
+    return check
+
+
+def valid_regex(key: str) -> Validator:
+    def check(params: Mapping[str, Any]) -> list[str]:
+        if key in params:
+            try:
+                re.compile(params[key])
+            except (re.error, TypeError) as exc:
+                return [f"{key} is not a valid regular expression: {exc}"]
+        return []
+
+    return check

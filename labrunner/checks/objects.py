@@ -1,0 +1,161 @@
+"""Checks on any object: exists, absent, field, condition, replicas, pods."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from .. import jsonpath
+from ..cluster import condition_status
+from ..cluster.probepods import is_ready
+from .base import CheckContext, CheckKind, CheckResult, Param, all_of, exactly_one, valid_regex
+
+_REF = {
+    "object": Param(str, required=True, doc="Kind/name, e.g. Service/web"),
+    "apiVersion": Param(str, doc="e.g. apps/v1; needed only for kinds in several groups"),
+    "namespace": Param(str, doc="default: the lab's namespace"),
+}
+_OBJECT = re.compile(r"^[A-Z][A-Za-z0-9]*/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+def split_object(text: str) -> tuple[str, str]:
+    kind, _, name = text.partition("/")
+    return kind, name
+
+
+def _validate_object(p: Mapping[str, Any]) -> list[str]:
+    if not _OBJECT.match(p["object"]):
+        return [f"object: expected Kind/name such as Service/web, got {p['object']!r}"]
+    return []
+
+
+def _get(ctx: CheckContext, p: Mapping[str, Any]) -> dict | None:
+    kind, name = split_object(p["object"])
+    return ctx.cluster.get(kind, name, namespace=p.get("namespace") or ctx.namespace, api_version=p.get("apiVersion"))
+
+
+def _exists(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    if _get(ctx, p) is None:
+        return CheckResult.failed(f"{p['object']} does not exist yet")
+    return CheckResult.passed(f"{p['object']} exists")
+
+
+def _absent(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    obj = _get(ctx, p)
+    if obj is not None:
+        if obj.get("metadata", {}).get("deletionTimestamp"):
+            return CheckResult.failed(f"{p['object']} is still being deleted")
+        return CheckResult.failed(f"{p['object']} still exists; delete it")
+    return CheckResult.passed(f"{p['object']} is gone")
+
+
+def _validate_path(p: Mapping[str, Any]) -> list[str]:
+    if _validate_object(p):
+        return _validate_object(p)
+    try:
+        jsonpath.parse(p["path"])
+    except jsonpath.JsonPathError as exc:
+        return [f"path: {exc}"]
+    return []
+
+
+def _field(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    obj = _get(ctx, p)
+    what = p["object"]
+    if obj is None:
+        return CheckResult.failed(f"{what} does not exist yet")
+    values = jsonpath.find(obj, p["path"])
+    shown = ", ".join(jsonpath.render(v) for v in values) or "nothing"
+    if "present" in p:
+        if bool(values) == p["present"]:
+            return CheckResult.passed(f"{what} {p['path']} is {'set' if values else 'not set'}")
+        return CheckResult.failed(f"{what} {p['path']} should {'be set' if p['present'] else 'not be set'} (it is {shown})")
+    if "equals" in p:
+        wanted = p["equals"]
+        if any(v == wanted or jsonpath.render(v) == jsonpath.render(wanted) for v in values):
+            return CheckResult.passed(f"{what} {p['path']} is {jsonpath.render(wanted)}")
+        return CheckResult.failed(f"{what} {p['path']} should be {jsonpath.render(wanted)}, it is {shown}")
+    pattern = re.compile(p["matches"])
+    if any(pattern.search(jsonpath.render(v)) for v in values):
+        return CheckResult.passed(f"{what} {p['path']} matches {p['matches']}")
+    return CheckResult.failed(f"{what} {p['path']} should match {p['matches']}, it is {shown}")
+
+
+def _condition(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    obj = _get(ctx, p)
+    what = p["object"]
+    if obj is None:
+        return CheckResult.failed(f"{what} does not exist yet")
+    wanted = str(p.get("status", "True"))
+    got = condition_status(obj, p["type"])
+    if got == wanted:
+        return CheckResult.passed(f"{what} is {p['type']}={wanted}")
+    return CheckResult.failed(f"{what} should have {p['type']}={wanted}, it has {p['type']}={got or 'not reported'}")
+
+
+_WORKLOADS = ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet")
+
+
+def _replicas(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    obj = _get(ctx, p)
+    what = p["object"]
+    if obj is None:
+        return CheckResult.failed(f"{what} does not exist yet")
+    status = obj.get("status") or {}
+    ready = status.get("numberReady" if split_object(p["object"])[0] == "DaemonSet" else "readyReplicas") or 0
+    if ready == p["ready"]:
+        return CheckResult.passed(f"{what} has {ready} ready replicas")
+    return CheckResult.failed(f"{what} should have {p['ready']} ready replicas, it has {ready}")
+
+
+def _pods(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    ns = p.get("namespace") or ctx.namespace
+    pods = ctx.cluster.list("Pod", namespace=ns, selector=p["selector"])
+    ready = [pod for pod in pods if is_ready(pod)]
+    details = [f"{pod['metadata']['name']}: {(pod.get('status') or {}).get('phase')}, {'ready' if pod in ready else 'not ready'}" for pod in pods]
+    if len(ready) == p["ready"]:
+        return CheckResult.passed(f"{len(ready)} pods matching {p['selector']} are ready", details)
+    return CheckResult.failed(f"{p['ready']} pods matching {p['selector']} should be ready, {len(ready)} are", details)
+
+
+KINDS = [
+    CheckKind("exists", _REF, _exists, validate=_validate_object, doc="the object exists"),
+    CheckKind("absent", _REF, _absent, validate=_validate_object, doc="the object does not exist"),
+    CheckKind(
+        "field",
+        {
+            **_REF,
+            "path": Param(str, required=True, doc="a JSONPath such as {.spec.type}"),
+            "equals": Param((str, int, float, bool, list, dict), doc="the value expected"),
+            "matches": Param(str, doc="a regular expression the value must match"),
+            "present": Param(bool, doc="true: the field is set; false: it is not"),
+        },
+        _field,
+        validate=all_of(exactly_one("equals", "matches", "present"), valid_regex("matches"), _validate_path),
+        doc="a field has a value",
+    ),
+    CheckKind(
+        "condition",
+        {**_REF, "type": Param(str, required=True, doc="the condition type, e.g. Ready"),
+         "status": Param(str, doc='"True" (default), "False" or "Unknown"', choices=("True", "False", "Unknown"))},
+        _condition,
+        validate=_validate_object,
+        doc="a status condition has a status",
+    ),
+    CheckKind(
+        "replicas",
+        {**_REF, "ready": Param(int, required=True, doc="how many ready replicas")},
+        _replicas,
+        validate=lambda p: _validate_object(p) or (
+            [] if split_object(p["object"])[0] in _WORKLOADS else [f"object: expected a {', '.join(_WORKLOADS)}"]),
+        doc="a workload has that many ready replicas",
+    ),
+    CheckKind(
+        "pods",
+        {"selector": Param(str, required=True, doc="a label selector"),
+         "ready": Param(int, required=True, doc="how many running, ready pods"),
+         "namespace": Param(str, doc="default: the lab's namespace")},
+        _pods,
+        doc="that many pods match and are ready",
+    ),
+]

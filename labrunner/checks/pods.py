@@ -1,0 +1,83 @@
+"""Checks that run inside a learner's pod: `env` and `exec`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from ..cluster import exec_in_pod
+from .base import CheckContext, CheckKind, CheckResult, Param, all_of, exactly_one, valid_regex
+from .targets import POD_PARAMS, find_pod, one_pod
+
+
+def _env(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    pod, missing = find_pod(ctx.cluster, p, namespace=ctx.namespace)
+    if pod is None:
+        return CheckResult.failed(missing)
+    name = pod["metadata"]["name"]
+    # `env` in the container sees what the kubelet injected too (Service
+    # variables), which the pod spec does not show.
+    result = exec_in_pod(ctx.cluster, name, ["env"], namespace=pod["metadata"]["namespace"], container=p.get("container"))
+    if result.exit_code != 0:
+        return CheckResult.errored(f"cannot read the environment of pod {name}: {result.failure or result.stderr.strip()}")
+    env = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    var = p["name"]
+    if var not in env:
+        return CheckResult.failed(f"pod {name} has no environment variable {var}")
+    value = env[var]
+    if "equals" in p and value != str(p["equals"]):
+        return CheckResult.failed(f"{var} in pod {name} is {value!r}, should be {str(p['equals'])!r}")
+    if "matches" in p and not re.search(p["matches"], value):
+        return CheckResult.failed(f"{var} in pod {name} is {value!r}, should match {p['matches']}")
+    return CheckResult.passed(f"pod {name} has {var}={value}")
+
+
+def _exec(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    pod, missing = find_pod(ctx.cluster, p, namespace=ctx.namespace)
+    if pod is None:
+        return CheckResult.failed(missing)
+    name = pod["metadata"]["name"]
+    command = [str(part) for part in p["command"]]
+    shown = " ".join(command)
+    result = exec_in_pod(ctx.cluster, name, command, namespace=pod["metadata"]["namespace"], container=p.get("container"),
+                         timeout=float(p.get("timeout", 20)))
+    details = [line for line in result.output.splitlines()][-8:]
+    if result.exit_code is None:
+        return CheckResult.errored(f"`{shown}` could not run in pod {name}: {result.failure}", details)
+    wanted_code = p.get("exitCode", 0)
+    if result.exit_code != wanted_code:
+        return CheckResult.failed(f"`{shown}` in pod {name} exited {result.exit_code}, expected {wanted_code}", details)
+    if "outputContains" in p and str(p["outputContains"]) not in result.output:
+        return CheckResult.failed(f"the output of `{shown}` does not contain {p['outputContains']!r}", details)
+    if "outputMatches" in p and not re.search(p["outputMatches"], result.output, re.MULTILINE):
+        return CheckResult.failed(f"the output of `{shown}` does not match {p['outputMatches']}", details)
+    return CheckResult.passed(f"`{shown}` in pod {name} gave the expected result", details)
+
+
+def _command_is_text(p: Mapping[str, Any]) -> list[str]:
+    if not p["command"] or not all(isinstance(part, (str, int)) for part in p["command"]):
+        return ["command: expected a non-empty list of arguments, e.g. [cat, /data/hello]"]
+    return []
+
+
+KINDS = [
+    CheckKind(
+        "env",
+        {**POD_PARAMS, "name": Param(str, required=True, doc="the variable"),
+         "equals": Param((str, int), doc="its exact value"), "matches": Param(str, doc="a regular expression")},
+        _env,
+        validate=all_of(one_pod, valid_regex("matches")),
+        doc="an environment variable is set in a running container",
+    ),
+    CheckKind(
+        "exec",
+        {**POD_PARAMS, "command": Param(list, required=True, doc="the command and its arguments"),
+         "exitCode": Param(int, doc="expected exit code (default 0)"),
+         "outputContains": Param((str, int), doc="text the output must contain"),
+         "outputMatches": Param(str, doc="a regular expression the output must match"),
+         "timeout": Param((int, float), doc="seconds (default 20)")},
+        _exec,
+        validate=all_of(one_pod, valid_regex("outputMatches"), _command_is_text),
+        doc="a command in a pod gives the expected result",
+    ),
+]

@@ -1,0 +1,134 @@
+"""TCP probes run inside the cluster with `agnhost connect`, in parallel.
+
+agnhost prints a fixed prefix on failure (TIMEOUT, REFUSED, DNS, OTHER), so a
+probe can tell traffic that is dropped from a port where nothing listens.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import Enum
+
+from ..cluster import Cluster, ExecResult, exec_in_pod
+
+PROBE_TIMEOUT = "1s"
+_POOL = ThreadPoolExecutor(max_workers=24, thread_name_prefix="labrunner-probe")
+
+
+class Verdict(str, Enum):
+    CONNECTED = "connected"
+    BLOCKED = "blocked"  # timed out: a policy drops the packets
+    REJECTED = "rejected"  # an ICMP error: a policy (or route) rejects them
+    REFUSED = "refused"  # nothing listening (or a policy that answers with a reset)
+    UNRESOLVED = "unresolved"
+    BROKEN = "broken"  # the probe itself could not run
+
+
+@dataclass(frozen=True)
+class ProbeOutcome:
+    verdict: Verdict
+    detail: str
+
+
+@dataclass(frozen=True)
+class Probe:
+    pod: str
+    namespace: str
+    host: str
+    port: int
+    container: str | None = None
+
+
+def parse_connect(result: ExecResult) -> ProbeOutcome:
+    """Read `agnhost connect`'s exit code and stderr."""
+    if result.exit_code is None:
+        return ProbeOutcome(Verdict.BROKEN, result.failure or "the probe did not run")
+    if result.exit_code == 0:
+        return ProbeOutcome(Verdict.CONNECTED, "connected")
+    text = result.output.strip()
+    first = text.splitlines()[0] if text else ""
+    if first.startswith("TIMEOUT"):
+        return ProbeOutcome(Verdict.BLOCKED, "blocked (no answer within 1s)")
+    if first.startswith("REFUSED"):
+        return ProbeOutcome(Verdict.REFUSED, "refused (nothing listening on that port)")
+    if first.startswith("DNS"):
+        return ProbeOutcome(Verdict.UNRESOLVED, "the name does not resolve")
+    lowered = text.lower()
+    if first.startswith("OTHER") and any(m in lowered for m in ("no route to host", "host is unreachable", "network is unreachable", "permission denied")):
+        return ProbeOutcome(Verdict.REJECTED, "rejected (" + first.split(":")[-1].strip() + ")")
+    if "executable file not found" in lowered or "no such file" in lowered or result.exit_code in (126, 127):
+        return ProbeOutcome(Verdict.BROKEN, "the source pod has no agnhost binary; probe from a `probe:` pod instead")
+    return ProbeOutcome(Verdict.BROKEN, text[:200] or f"agnhost connect exited {result.exit_code}")
+
+
+def connect_command(host: str, port: int) -> list[str]:
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return ["/agnhost", "connect", target, f"--timeout={PROBE_TIMEOUT}"]
+
+
+def run_probe(cluster: Cluster, probe: Probe) -> ProbeOutcome:
+    try:
+        result = exec_in_pod(cluster, probe.pod, connect_command(probe.host, probe.port), namespace=probe.namespace,
+                             container=probe.container, timeout=15)
+    except Exception as exc:  # one broken exec must not hide the other probes' verdicts
+        return ProbeOutcome(Verdict.BROKEN, f"exec into {probe.namespace}/{probe.pod} failed: {exc}")
+    return parse_connect(result)
+
+
+def batch_script(probes: list[Probe]) -> str:
+    """One shell line that runs every probe of a pod at once and tags each verdict."""
+    parts = []
+    for i, probe in enumerate(probes):
+        command = " ".join(shlex.quote(part) for part in connect_command(probe.host, probe.port))
+        parts.append(f'( out=$({command} 2>&1); echo "@@{i} $? $out" ) &')
+    return " ".join(parts) + " wait"
+
+
+def parse_batch(output: str, count: int) -> list[ProbeOutcome | None]:
+    outcomes: list[ProbeOutcome | None] = [None] * count
+    for line in output.splitlines():
+        if not line.startswith("@@"):
+            continue
+        index, _, rest = line[2:].partition(" ")
+        code, _, text = rest.partition(" ")
+        if index.isdigit() and int(index) < count and code.lstrip("-").isdigit():
+            outcomes[int(index)] = parse_connect(ExecResult(int(code), "", text))
+    return outcomes
+
+
+def _run_group(cluster: Cluster, probes: list[Probe]) -> list[ProbeOutcome]:
+    if len(probes) == 1:
+        return [run_probe(cluster, probes[0])]
+    first = probes[0]
+    try:
+        result = exec_in_pod(cluster, first.pod, ["sh", "-c", batch_script(probes)], namespace=first.namespace,
+                             container=first.container, timeout=15)
+    except Exception:
+        result = None
+    outcomes = parse_batch(result.stdout, len(probes)) if result is not None and result.exit_code == 0 else [None] * len(probes)
+    # A pod without a shell (or a garbled line) falls back to one exec per probe.
+    return [outcome or run_probe(cluster, probe) for outcome, probe in zip(outcomes, probes)]
+
+
+def run_probes(cluster: Cluster, probes: list[Probe]) -> list[ProbeOutcome]:
+    """All probes at once; results in input order.
+
+    Probes from the same pod share one exec stream (they run in parallel
+    inside it), and the streams of different pods run in parallel.
+    """
+    groups: dict[tuple[str, str, str | None], list[int]] = defaultdict(list)
+    for i, probe in enumerate(probes):
+        groups[(probe.pod, probe.namespace, probe.container)].append(i)
+    results: list[ProbeOutcome | None] = [None] * len(probes)
+    futures = {key: _POOL.submit(_run_group, cluster, [probes[i] for i in idx]) for key, idx in groups.items()}
+    for key, future in futures.items():
+        for i, outcome in zip(groups[key], future.result()):
+            results[i] = outcome
+    return [r for r in results if r is not None]
+
+
+def submit(fn, *args):  # noqa: ANN001, ANN201 - a thin pass-through to the shared pool
+    return _POOL.submit(fn, *args)

@@ -1,0 +1,125 @@
+"""Storage checks: `pvc` and `pv`."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any, Mapping
+
+from .base import CheckContext, CheckKind, CheckResult, Param
+
+_SUFFIX = {
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18, "m": Decimal("0.001"), "": 1,
+}
+_QUANTITY = re.compile(r"^([0-9.]+)([A-Za-z]*)$")
+
+
+def parse_quantity(text: str | int) -> Decimal:
+    """A Kubernetes quantity ("1Gi", "500M", "1") as a number."""
+    match = _QUANTITY.match(str(text).strip())
+    if not match or match.group(2) not in _SUFFIX:
+        raise ValueError(f"not a quantity: {text!r}")
+    return Decimal(match.group(1)) * Decimal(_SUFFIX[match.group(2)])
+
+
+def _compare(what: str, p: Mapping[str, Any], obj: dict, capacity: str | None, modes: list[str]) -> list[str]:
+    problems = []
+    if "capacity" in p:
+        if capacity is None:
+            problems.append(f"{what} has no capacity yet")
+        elif parse_quantity(capacity) != parse_quantity(p["capacity"]):
+            problems.append(f"{what} capacity is {capacity}, should be {p['capacity']}")
+    if "accessModes" in p and sorted(modes) != sorted(p["accessModes"]):
+        problems.append(f"{what} access modes are {', '.join(modes) or 'none'}, should be {', '.join(p['accessModes'])}")
+    return problems
+
+
+def _pvc(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    ns = p.get("namespace") or ctx.namespace
+    pvc = ctx.cluster.get("PersistentVolumeClaim", p["name"], namespace=ns)
+    what = f"PersistentVolumeClaim {p['name']}"
+    if pvc is None:
+        return CheckResult.failed(f"{what} does not exist yet")
+    spec, status = pvc.get("spec") or {}, pvc.get("status") or {}
+    problems = []
+    phase = status.get("phase", "Pending")
+    if phase != p.get("phase", "Bound"):
+        hint = " (with WaitForFirstConsumer, a pod must use it first)" if phase == "Pending" else ""
+        problems.append(f"{what} is {phase}, should be {p.get('phase', 'Bound')}{hint}")
+    if "storageClass" in p and spec.get("storageClassName") != p["storageClass"]:
+        problems.append(f"{what} storage class is {spec.get('storageClassName')}, should be {p['storageClass']}")
+    capacity = (status.get("capacity") or {}).get("storage")
+    modes = status.get("accessModes") or spec.get("accessModes") or []
+    problems += _compare(what, p, pvc, capacity, modes)
+    if problems:
+        return CheckResult.failed("; ".join(problems))
+    return CheckResult.passed(f"{what} is {phase}" + (f", {capacity}" if capacity else ""))
+
+
+def _pv(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    name = p.get("name")
+    if "claim" in p:
+        pvc = ctx.cluster.get("PersistentVolumeClaim", p["claim"], namespace=ctx.namespace)
+        if pvc is None:
+            return CheckResult.failed(f"PersistentVolumeClaim {p['claim']} does not exist yet")
+        name = (pvc.get("spec") or {}).get("volumeName")
+        if not name:
+            return CheckResult.failed(f"PersistentVolumeClaim {p['claim']} is not bound to a volume yet")
+    pv = ctx.cluster.get("PersistentVolume", name)
+    what = f"PersistentVolume {name}"
+    if pv is None:
+        return CheckResult.failed(f"{what} does not exist yet")
+    spec = pv.get("spec") or {}
+    problems = _compare(what, p, pv, (spec.get("capacity") or {}).get("storage"), spec.get("accessModes") or [])
+    if "reclaimPolicy" in p and spec.get("persistentVolumeReclaimPolicy") != p["reclaimPolicy"]:
+        problems.append(f"{what} reclaim policy is {spec.get('persistentVolumeReclaimPolicy')}, should be {p['reclaimPolicy']}")
+    if "claimedBy" in p:
+        ref = spec.get("claimRef") or {}
+        if (ref.get("name"), ref.get("namespace")) != (p["claimedBy"], ctx.namespace):
+            held = f"{ref.get('namespace')}/{ref.get('name')}" if ref else "no claim"
+            problems.append(f"{what} is held by {held}, should be by {ctx.namespace}/{p['claimedBy']}")
+    if problems:
+        return CheckResult.failed("; ".join(problems))
+    return CheckResult.passed(f"{what} is as expected ({(pv.get('status') or {}).get('phase', '')})")
+
+
+def _validate_quantity(p: Mapping[str, Any]) -> list[str]:
+    if "capacity" in p:
+        try:
+            parse_quantity(p["capacity"])
+        except ValueError as exc:
+            return [f"capacity: {exc}; expected e.g. 1Gi"]
+    return []
+
+
+def _validate_pv(p: Mapping[str, Any]) -> list[str]:
+    problems = _validate_quantity(p)
+    if ("name" in p) == ("claim" in p):
+        problems.append("give exactly one of name, claim")
+    return problems
+
+
+_MODES = Param(list, doc="e.g. [ReadWriteOnce]")
+KINDS = [
+    CheckKind(
+        "pvc",
+        {"name": Param(str, required=True, doc="the claim"), "namespace": Param(str, doc="default: the lab's"),
+         "phase": Param(str, doc="default Bound", choices=("Pending", "Bound", "Lost")),
+         "storageClass": Param(str, doc="the StorageClass name"), "accessModes": _MODES,
+         "capacity": Param((str, int), doc="e.g. 1Gi")},
+        _pvc,
+        validate=_validate_quantity,
+        doc="a PersistentVolumeClaim is bound as expected",
+    ),
+    CheckKind(
+        "pv",
+        {"name": Param(str, doc="the volume"), "claim": Param(str, doc="or: the PVC whose volume to check"),
+         "capacity": Param((str, int), doc="e.g. 1Gi"), "accessModes": _MODES,
+         "reclaimPolicy": Param(str, doc="Retain, Delete", choices=("Retain", "Delete", "Recycle")),
+         "claimedBy": Param(str, doc="the PVC (in the lab namespace) it must be bound to")},
+        _pv,
+        validate=_validate_pv,
+        doc="a PersistentVolume is as expected",
+    ),
+]

@@ -1,0 +1,361 @@
+"""The `labrunner` command. Without arguments it opens the TUI.
+
+Exit codes: 0 ok (for `check`: every check passed); 1 a check failed or an
+operation did not succeed; 2 bad input (a lab file, an argument, an unknown
+lab or step); 3 the cluster is unreachable or a checker broke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Sequence
+
+from . import runner
+from .checks import Status
+from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError, WaitTimedOut
+from .loader import default_labs_dir, discover_labs
+from .model import Lab, Step
+from .progress import Progress, load_progress, save_progress
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CLUSTER = 0, 1, 2, 3
+_MARK = {Status.PASS: "PASS ", Status.FAIL: "FAIL ", Status.ERROR: "ERROR"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own exit is 2 too; keep the usage short
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"labrunner: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="labrunner", description="Guided Kubernetes labs on a live cluster. "
+                     "Run without a command to open the interactive lab browser.")
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: KUBECONFIG or ~/.kube/config)")
+    parser.add_argument("--context", help="kubeconfig context to use")
+    parser.add_argument("--labs", type=Path, help="folder holding the labs (default: ./labs or LABRUNNER_LABS)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    sub.add_parser("list", help="list the labs and your progress")
+    p = sub.add_parser("show", help="show a lab, or one step's text")
+    p.add_argument("lab")
+    p.add_argument("step", nargs="?")
+    p = sub.add_parser("start", help="set a step up on the cluster (default: your current step)")
+    p.add_argument("lab")
+    p.add_argument("step", nargs="?")
+    p.add_argument("--catch-up", action="store_true", help="also apply the solutions of earlier steps you have not passed")
+    p = sub.add_parser("check", help="run a step's checks (exit 0 only when all pass)")
+    p.add_argument("lab")
+    p.add_argument("--step", "-s")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--watch", "-w", action="store_true", help="re-check whenever the lab namespace changes")
+    p = sub.add_parser("hint", help="reveal the next hint of a step")
+    p.add_argument("lab")
+    p.add_argument("--step", "-s")
+    p = sub.add_parser("answer", help="answer a quiz step")
+    p.add_argument("lab")
+    p.add_argument("step")
+    p.add_argument("choice")
+    p = sub.add_parser("solve", help="apply a step's solution")
+    p.add_argument("lab")
+    p.add_argument("--step", "-s")
+    p = sub.add_parser("reset", help="remove what a lab (or one step) created; --all for every lab")
+    p.add_argument("lab", nargs="?")
+    p.add_argument("--step", "-s")
+    p.add_argument("--all", action="store_true", help="reset every lab")
+    p = sub.add_parser("validate", help="check lab files without touching a cluster (exit 2 on any error)")
+    p.add_argument("path", nargs="?", type=Path)
+
+    dev = sub.add_parser("dev", help="tools for lab authors")
+    dev_sub = dev.add_subparsers(dest="dev_command", metavar="DEV_COMMAND", parser_class=_Parser, required=True)
+    p = dev_sub.add_parser("check", help="prove every step fails before its solution and passes after")
+    p.add_argument("lab_ids", nargs="*", metavar="LAB")
+    p.add_argument("--timeout", type=float, default=90.0, help="seconds a step may take to pass after its solution")
+    dev_sub.add_parser("coverage", help="each curriculum topic and the steps that cover it")
+
+    p = sub.add_parser("up", help="create a local kind cluster for the labs")
+    p.add_argument("--name", default="labrunner")
+    p = sub.add_parser("down", help="delete the local kind cluster")
+    p.add_argument("--name", default="labrunner")
+    sub.add_parser("doctor", help="check the tools and the cluster, with a fix for each problem")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except LabFormatError as exc:
+        _print_problems(exc)
+        return EXIT_BAD_INPUT
+    except UsageError as exc:
+        print(f"labrunner: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ClusterUnreachable as exc:
+        print(f"labrunner: {exc}", file=sys.stderr)
+        return EXIT_CLUSTER
+    except WaitTimedOut as exc:
+        print(f"labrunner: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except LabrunnerError as exc:
+        print(f"labrunner: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command is None:
+        return _open_tui(args)
+    if args.command == "validate":
+        return _validate(args)
+    if args.command == "dev" and args.dev_command == "coverage":
+        from .coverage import print_coverage
+
+        return print_coverage(_labs(args), _curriculum(args))
+    if args.command in ("up", "down", "doctor"):
+        from . import kindcluster
+
+        return getattr(kindcluster, f"command_{args.command}")(args, _labs_quietly(args))
+    labs = _labs(args)
+    if args.command == "list":
+        return _list(labs, load_progress())
+    if args.command == "show":
+        return _show(_lab(labs, args.lab), args.step)
+    if args.command == "dev":
+        from .devcheck import dev_check
+
+        chosen = [_lab(labs, name) for name in args.lab_ids] if args.lab_ids else labs
+        return dev_check(_cluster(args), chosen, timeout=args.timeout)
+    return _learner_command(args, labs)
+
+
+def _open_tui(args: argparse.Namespace) -> int:
+    try:
+        from labrunner.tui.app import run_tui
+    except ImportError as exc:
+        print(f"labrunner: the interactive lab browser is not available ({exc}). "
+              "Use the commands instead: `labrunner --help`.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    result = run_tui()
+    return result if isinstance(result, int) else EXIT_OK
+
+
+# -- loading -----------------------------------------------------------------------
+
+def _labs(args: argparse.Namespace) -> list[Lab]:
+    report = discover_labs(args.labs)
+    if report.problems:
+        raise LabFormatError(report.problems)
+    return report.labs
+
+
+def _labs_quietly(args: argparse.Namespace) -> list[Lab]:
+    return discover_labs(args.labs).labs
+
+
+def _curriculum(args: argparse.Namespace):  # noqa: ANN202
+    from .loader import find_curriculum, load_curriculum
+
+    path = find_curriculum(args.labs or default_labs_dir())
+    if path is None:
+        raise UsageError("no curriculum.yaml found")
+    return load_curriculum(path)
+
+
+def _lab(labs: list[Lab], lab_id: str) -> Lab:
+    for lab in labs:
+        if lab.id == lab_id:
+            return lab
+    known = ", ".join(lab.id for lab in labs) or "none"
+    raise UsageError(f"no lab {lab_id!r} (labs: {known})")
+
+
+def _step(lab: Lab, step_id: str | None, progress: Progress) -> Step:
+    if step_id:
+        try:
+            return lab.step(step_id)
+        except KeyError:
+            raise UsageError(f"lab {lab.id} has no step {step_id!r} (steps: {', '.join(s.id for s in lab.steps)})") from None
+    state = progress.lab(lab.id)
+    if state.current_step:
+        try:
+            return lab.step(state.current_step)
+        except KeyError:
+            pass
+    for step in lab.steps:
+        if state.step(step.id).status != "passed":
+            return step
+    return lab.steps[-1]
+
+
+def _cluster(args: argparse.Namespace):  # noqa: ANN202
+    from .cluster import connect, ping
+
+    cluster = connect(kubeconfig=args.kubeconfig, context=args.context)
+    ping(cluster)
+    return cluster
+
+
+def _print_problems(exc: LabFormatError) -> None:
+    for problem in exc.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    count = len(exc.problems)
+    print(f"{count} problem{'s' if count != 1 else ''} found; see docs/lab-format.md", file=sys.stderr)
+
+
+# -- commands ------------------------------------------------------------------------
+
+def _validate(args: argparse.Namespace) -> int:
+    from .checks import plugin_problems
+
+    for line in plugin_problems():
+        print(f"warning: {line}", file=sys.stderr)
+    report = discover_labs(args.path or args.labs)
+    if report.problems:
+        _print_problems(LabFormatError(report.problems))
+        return EXIT_BAD_INPUT
+    for lab in report.labs:
+        print(f"ok  {lab.id}: {len(lab.steps)} steps, topics {', '.join(lab.topics)}")
+    return EXIT_OK
+
+
+def _list(labs: list[Lab], progress: Progress) -> int:
+    if progress.warning:
+        print(f"warning: {progress.warning}", file=sys.stderr)
+    width = max((len(lab.id) for lab in labs), default=4)
+    for lab in labs:
+        done = sum(1 for s in lab.steps if progress.lab(lab.id).step(s.id).status == "passed")
+        print(f"{lab.id:<{width}}  {done}/{len(lab.steps)} steps  {lab.difficulty.value:<12} ~{lab.minutes:>3} min  {lab.title}")
+    return EXIT_OK
+
+
+def _show(lab: Lab, step_id: str | None) -> int:
+    if step_id is None:
+        print(f"{lab.title}  ({lab.id}, {lab.difficulty.value}, ~{lab.minutes} min)\n")
+        print(lab.summary)
+        print(f"\nTopics: {', '.join(lab.topics)}")
+        if lab.requires:
+            print(f"Needs from the cluster: {', '.join(lab.requires)}")
+        print("\nSteps:")
+        for i, step in enumerate(lab.steps, 1):
+            print(f"  {i}. {step.id}: {step.title}" + ("  (quiz)" if step.is_quiz else ""))
+        return EXIT_OK
+    step = _step(lab, step_id, Progress())
+    print(f"# {step.title}\n")
+    if step.text:
+        print(runner.render_text(lab, step.text).rstrip())
+    if step.quiz:
+        print(f"\n{step.quiz.question}")
+        for choice in step.quiz.choices:
+            print(f"  {choice.id}) {choice.text}")
+        print(f"\nAnswer with: labrunner answer {lab.id} {step.id} CHOICE")
+    return EXIT_OK
+
+
+def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
+    progress = load_progress()
+    if progress.warning:
+        print(f"warning: {progress.warning}", file=sys.stderr)
+    if args.command == "reset" and args.all:
+        cluster = _cluster(args)
+        for lab in labs:
+            runner.reset_lab(cluster, lab, progress=progress)
+            print(f"reset {lab.id}")
+        from .checks.canary import CANARY_NAMESPACE
+        from .cluster import delete_namespace
+
+        delete_namespace(cluster, CANARY_NAMESPACE)
+        save_progress(progress)
+        return EXIT_OK
+    if args.command == "reset" and not args.lab:
+        raise UsageError("say which lab to reset, or --all")
+    lab = _lab(labs, args.lab)
+    step_id = getattr(args, "step", None)
+    if args.command == "hint":
+        step = _step(lab, step_id, progress)
+        hint = runner.reveal_hint(progress, lab, step)
+        save_progress(progress)
+        if hint is None:
+            print(f"No more hints for {step.id}. `labrunner solve {lab.id} --step {step.id}` applies the solution.")
+        else:
+            print(f"Hint {hint[0]}/{len(step.hints)}: {runner.render_text(lab, hint[1])}")
+        return EXIT_OK
+    if args.command == "answer":
+        step = _step(lab, step_id, progress)
+        result = runner.answer_quiz(progress, lab, step, args.choice)
+        save_progress(progress)
+        print(f"{_MARK[result.status]} {result.message}")
+        for line in result.details:
+            print(f"       {line}")
+        return EXIT_OK if result.ok else EXIT_FAILED
+    step = _step(lab, step_id, progress) if args.command != "reset" or step_id else None
+    if args.command == "check" and step is not None and step.is_quiz:
+        report = runner.run_step_checks(None, lab, step, answers=progress.answers(lab.id))  # type: ignore[arg-type]
+        return _print_report(report, as_json=args.json)
+    cluster = _cluster(args)
+    if args.command == "start":
+        runner.start_step(cluster, lab, step, catch_up=args.catch_up, progress=progress)
+        save_progress(progress)
+        print(f"Step {step.id} is set up in namespace {lab.namespace}.\n")
+        return _show(lab, step.id)
+    if args.command == "solve":
+        explanation = runner.solve_step(cluster, lab, step, progress=progress)
+        save_progress(progress)
+        print(f"Applied the solution of {step.id}." + (f"\n\n{explanation}" if explanation else ""))
+        return EXIT_OK
+    if args.command == "reset":
+        if step is None:
+            runner.reset_lab(cluster, lab, progress=progress)
+            print(f"Removed everything lab {lab.id} created.")
+        else:
+            runner.reset_step(cluster, lab, step, progress=progress)
+            print(f"Step {step.id} is back to its start.")
+        save_progress(progress)
+        return EXIT_OK
+    if args.watch:
+        return _watch(cluster, lab, step, progress, as_json=args.json)
+    report = runner.run_step_checks(cluster, lab, step, answers=progress.answers(lab.id))
+    runner.record_report(progress, report)
+    save_progress(progress)
+    return _print_report(report, as_json=args.json)
+
+
+def _print_report(report: runner.StepReport, *, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        for result in report.results:
+            print(f"{_MARK[result.status]} {result.title}: {result.message}")
+            for line in result.details:
+                print(f"       {line}")
+        summary = {Status.PASS: "all checks pass", Status.FAIL: "not there yet", Status.ERROR: "a check could not run"}
+        print(f"\n{report.step_id}: {summary[report.status]} ({report.seconds:.1f}s)")
+    return {Status.PASS: EXIT_OK, Status.FAIL: EXIT_FAILED, Status.ERROR: EXIT_CLUSTER}[report.status]
+
+
+def _watch(cluster, lab: Lab, step: Step, progress: Progress, *, as_json: bool) -> int:  # noqa: ANN001
+    stop = threading.Event()
+    outcome = [EXIT_FAILED]
+
+    def show(report: runner.StepReport) -> None:
+        runner.record_report(progress, report)
+        save_progress(progress)
+        outcome[0] = _print_report(report, as_json=as_json)
+        if report.passed:
+            stop.set()
+        else:
+            print("(watching the lab namespace; Ctrl-C to stop)\n")
+
+    try:
+        runner.watch_step(cluster, lab, step, on_report=show, stop=stop, answers=progress.answers(lab.id))
+    except KeyboardInterrupt:
+        stop.set()
+    return outcome[0]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""The lab format, version 1, as plain immutable data.
+
+The loader builds these objects only after a lab validated, so everything here
+can be trusted by the runner, the CLI and the TUI: referenced files exist and
+were read, manifests parsed, check kinds and topic ids are known.
+See docs/lab-format.md for the YAML that produces them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Mapping
+
+FORMAT_VERSION = 1
+
+# Placeholder replaced by the lab's namespace in manifests and check parameters,
+# so one lab file works in lab-<id> for a learner and in a throwaway namespace
+# for `labrunner dev check`.
+NAMESPACE_PLACEHOLDER = "${LAB_NAMESPACE}"
+
+# What a lab may say it needs from the cluster; `doctor` and `up` know how to
+# verify or provide each one.
+FEATURES = ("networkpolicy", "loadbalancer", "storage", "ingress", "nodeport", "dns", "csr")
+
+
+class Difficulty(str, Enum):
+    BEGINNER = "beginner"
+    INTERMEDIATE = "intermediate"
+    ADVANCED = "advanced"
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """One Kubernetes object; `namespace` None means the lab's namespace
+    (ignored for cluster-scoped kinds)."""
+
+    kind: str
+    name: str
+    api_version: str | None = None
+    namespace: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True)
+class WaitSpec:
+    """Block until an object reaches a state, like `kubectl wait`.
+
+    Exactly one of `condition`, `jsonpath` (with `value`) or `deleted` applies;
+    `selector` waits for every matching object (at least one must exist).
+    """
+
+    kind: str
+    name: str | None = None
+    selector: str | None = None
+    api_version: str | None = None
+    condition: str | None = None
+    jsonpath: str | None = None
+    value: str | None = None
+    deleted: bool = False
+    timeout: float = 120.0
+
+    def describe(self) -> str:
+        target = f"{self.kind}/{self.name}" if self.name else f"{self.kind} -l {self.selector}"
+        if self.deleted:
+            return f"{target} deleted"
+        if self.condition:
+            return f"{target} condition={self.condition}"
+        return f"{target} {self.jsonpath}={self.value}"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest file of the lab, already parsed (one dict per YAML document)."""
+
+    path: Path  # relative to the lab folder
+    documents: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Actions:
+    """What setup, solution and cleanup do, in this order: delete, apply, wait."""
+
+    apply: tuple[Manifest, ...] = ()
+    delete: tuple[ObjectRef, ...] = ()
+    wait: tuple[WaitSpec, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.apply or self.delete or self.wait)
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One check of a step: a registered kind and its parameters."""
+
+    id: str
+    kind: str
+    params: Mapping[str, Any]
+    title: str = ""  # what the learner sees beside the verdict
+    line: int | None = None  # where it sits in lab.yaml, for error messages
+
+
+@dataclass(frozen=True)
+class Solution:
+    actions: Actions
+    explanation: str = ""
+
+
+@dataclass(frozen=True)
+class Choice:
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Quiz:
+    question: str
+    choices: tuple[Choice, ...]
+    answer: str  # the id of the right choice
+    explanation: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: str
+    text: str  # Markdown, read from `text_path`
+    text_path: Path | None
+    topics: tuple[str, ...] = ()
+    setup: Actions = field(default_factory=Actions)
+    checks: tuple[CheckSpec, ...] = ()
+    hints: tuple[str, ...] = ()
+    solution: Solution | None = None
+    cleanup: Actions = field(default_factory=Actions)
+    quiz: Quiz | None = None
+
+    @property
+    def is_quiz(self) -> bool:
+        return self.quiz is not None
+
+
+@dataclass(frozen=True)
+class Lab:
+    id: str
+    title: str
+    summary: str
+    difficulty: Difficulty
+    minutes: int
+    topics: tuple[str, ...]
+    requires: tuple[str, ...]
+    images: tuple[str, ...]
+    steps: tuple[Step, ...]
+    path: Path  # the lab folder
+    format: int = FORMAT_VERSION
+
+    @property
+    def namespace(self) -> str:
+        return f"lab-{self.id}"
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def step_index(self, step_id: str) -> int:
+        return [s.id for s in self.steps].index(step_id)
+
+    def manifests(self) -> tuple[Manifest, ...]:
+        """Every manifest the lab may apply, in step order (for reset and preloading)."""
+        seen: list[Manifest] = []
+        for step in self.steps:
+            groups = [step.setup, step.cleanup] + ([step.solution.actions] if step.solution else [])
+            for actions in groups:
+                seen.extend(m for m in actions.apply if m not in seen)
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class Curriculum:
+    """Topic id -> one-line description, from labs/curriculum.yaml."""
+
+    topics: Mapping[str, str]
+    concept_only: frozenset[str] = frozenset()
+
+    def __contains__(self, topic_id: object) -> bool:
+        return topic_id in self.topics

@@ -1,0 +1,68 @@
+"""Live tests: a real cluster from KUBECONFIG; skipped cleanly without one.
+
+Each test gets its own namespace (like kr8s's `ns` fixture), deleted after.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from labrunner.checks import CheckContext, CheckResult, check_kinds, run_check
+from labrunner.cluster import apply_manifests, connect, delete_namespace, ensure_namespace, ping, wait_for_condition
+from labrunner.errors import LabrunnerError
+from labrunner.model import CheckSpec, Difficulty, Lab, Manifest, Step
+
+AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.56"
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    if not os.environ.get("KUBECONFIG") and not Path("~/.kube/config").expanduser().exists():
+        pytest.skip("no KUBECONFIG: live tests need a cluster")
+    try:
+        found = connect()
+        ping(found, timeout=5)
+    except LabrunnerError as exc:
+        pytest.skip(f"no reachable cluster: {exc}")
+    return found
+
+
+def make_lab(lab_id: str = "live") -> Lab:
+    step = Step(id="s", title="S", text="", text_path=None)
+    return Lab(id=lab_id, title="Live", summary="", difficulty=Difficulty.BEGINNER, minutes=1, topics=(),
+               requires=(), images=(AGNHOST,), steps=(step,), path=Path("."))
+
+
+class LiveNamespace:
+    """A throwaway namespace with helpers to apply YAML and run one check."""
+
+    def __init__(self, cluster, name: str):
+        self.cluster = cluster
+        self.name = name
+        self.lab = make_lab(name[:40].rstrip("-"))
+
+    def apply(self, text: str) -> list[dict]:
+        docs = tuple(d for d in yaml.safe_load_all(text) if d)
+        return apply_manifests(self.cluster, [Manifest(Path("test.yaml"), docs)], namespace=self.name, lab_id=self.lab.id)
+
+    def check(self, kind: str, **params) -> CheckResult:
+        problems = check_kinds()[kind].problems(params)
+        assert not problems, problems
+        ctx = CheckContext(cluster=self.cluster, namespace=self.name, lab=self.lab, step=self.lab.steps[0])
+        return run_check(ctx, CheckSpec(id="live", kind=kind, params=params))
+
+    def wait_ready(self, kind: str, name: str, condition: str = "Available", timeout: float = 120) -> None:
+        wait_for_condition(self.cluster, kind, name, condition=condition, namespace=self.name, timeout=timeout)
+
+
+@pytest.fixture
+def ns(cluster, request):
+    name = f"lt-{request.node.name[:30].lower().replace('_', '-').strip('-')}-{uuid.uuid4().hex[:5]}"
+    ensure_namespace(cluster, name, lab_id="live-tests")
+    yield LiveNamespace(cluster, name)
+    delete_namespace(cluster, name)

@@ -1,0 +1,103 @@
+"""The engine against a real API server: apply, rejection messages, waits, reset."""
+
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from labrunner import runner
+from labrunner.cluster import wait_for, wait_until
+from labrunner.cluster.applying import LAB_LABEL
+from labrunner.errors import ApiRejected, NotFound, WaitTimedOut
+from labrunner.model import Actions, CheckSpec, Difficulty, Lab, Manifest, Solution, Step, WaitSpec
+
+pytestmark = pytest.mark.live
+
+
+def manifest(text: str, name: str = "m.yaml") -> Manifest:
+    return Manifest(Path(name), tuple(d for d in yaml.safe_load_all(text) if d))
+
+
+def test_apply_is_rerunnable_and_labels_objects(ns):
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n"
+    ns.apply(text)
+    ns.apply(text)  # server-side apply: the same again is fine
+    cm = ns.cluster.get("ConfigMap", "a", namespace=ns.name)
+    assert cm["metadata"]["labels"][LAB_LABEL] == ns.lab.id
+    assert any(f["manager"] == "labrunner" for f in cm["metadata"]["managedFields"])
+
+
+def test_the_api_servers_message_names_the_file_and_object(ns):
+    bad = "apiVersion: v1\nkind: Service\nmetadata: {name: broken}\nspec: {ports: [{port: 99999}]}\n"
+    with pytest.raises(ApiRejected) as err:
+        ns.apply(bad)
+    message = str(err.value)
+    assert message.startswith("test.yaml: Service/broken: ")
+    assert "99999" in message and "between 1 and 65535" in message
+
+
+def test_an_unknown_kind_is_not_found(ns):
+    with pytest.raises(NotFound, match="serves no kind Gizmo"):
+        ns.apply("apiVersion: example.com/v1\nkind: Gizmo\nmetadata: {name: g}\n")
+
+
+def test_waits_use_watches_and_time_out_with_the_state(ns):
+    ns.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flag}\ndata: {ready: 'no'}\n")
+
+    def flip():
+        ns.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flag}\ndata: {ready: 'yes'}\n")
+
+    timer = threading.Timer(1.0, flip)
+    timer.start()
+    wait_for(ns.cluster, WaitSpec(kind="ConfigMap", name="flag", jsonpath="{.data.ready}", value="yes", timeout=20),
+             namespace=ns.name)
+    with pytest.raises(WaitTimedOut, match="timed out after 2s waiting for Deployment/none condition=Available"):
+        wait_for(ns.cluster, WaitSpec(kind="Deployment", name="none", condition="Available", timeout=2), namespace=ns.name)
+
+
+def test_reset_removes_cluster_scoped_objects(cluster):
+    role = manifest("""
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: lr-live-reset-reader}
+rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c}
+""")
+    step = Step(id="s", title="S", text="", text_path=None, setup=Actions(apply=(role,)),
+                checks=(CheckSpec("c", "exists", {"object": "ClusterRole/lr-live-reset-reader"}),),
+                solution=Solution(Actions(apply=(role,))))
+    lab = Lab(id="live-reset", title="R", summary="", difficulty=Difficulty.BEGINNER, minutes=1, topics=(), requires=(),
+              images=(), steps=(step,), path=Path("."))
+    runner.start_step(cluster, lab, step)
+    assert runner.run_step_checks(cluster, lab, step).passed
+    assert cluster.get("ClusterRole", "lr-live-reset-reader")["metadata"]["labels"][LAB_LABEL] == "live-reset"
+    runner.reset_lab(cluster, lab, wait=True)
+    assert cluster.get("ClusterRole", "lr-live-reset-reader") is None
+    assert cluster.get("Namespace", lab.namespace) is None
+    assert not runner.run_step_checks(cluster, lab, step).passed
+
+
+def test_watch_mode_rechecks_when_the_namespace_changes(ns):
+    step = Step(id="s", title="S", text="", text_path=None,
+                checks=(CheckSpec("c", "exists", {"object": "ConfigMap/late"}),))
+    lab = ns.lab
+    reports = []
+    stop = threading.Event()
+
+    def seen(report):
+        reports.append(report)
+        if len(reports) == 1:
+            ns.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late}\n")
+        if report.passed:
+            stop.set()
+
+    guard = threading.Timer(30, stop.set)
+    guard.start()
+    runner.watch_step(ns.cluster, lab, step, on_report=seen, stop=stop, namespace=ns.name, refresh=60)
+    guard.cancel()
+    assert not reports[0].passed and reports[-1].passed
+    assert len(reports) <= 3  # woken by the watch, not by the 60 s refresh

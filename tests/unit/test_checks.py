@@ -1,0 +1,196 @@
+"""Check kinds against a fake cluster: each can pass, fail, and error."""
+
+from pathlib import Path
+
+import pytest
+
+from labrunner.checks import CheckContext, CheckKind, CheckResult, Param, Status, check_kinds, run_check
+from labrunner.checks import registry
+from labrunner.errors import ClusterUnreachable
+from labrunner.model import CheckSpec, Choice, Difficulty, Lab, Quiz, Step
+
+
+NS = "lab-demo"
+
+
+def make_lab(step: Step | None = None) -> Lab:
+    step = step or Step(id="s", title="S", text="", text_path=None)
+    return Lab(id="demo", title="D", summary="", difficulty=Difficulty.BEGINNER, minutes=1, topics=(),
+               requires=(), images=(), steps=(step,), path=Path("."))
+
+
+def run(cluster, kind: str, **params) -> CheckResult:
+    lab = make_lab()
+    ctx = CheckContext(cluster=cluster, namespace=NS, lab=lab, step=lab.steps[0])
+    spec = CheckSpec(id="c", kind=kind, params=params)
+    assert not check_kinds()[kind].problems(params), check_kinds()[kind].problems(params)
+    return run_check(ctx, spec)
+
+
+def svc(name="web", **spec) -> dict:
+    return {"kind": "Service", "metadata": {"name": name, "namespace": NS}, "spec": spec}
+
+
+def test_exists_and_absent(fake_cluster):
+    cluster = fake_cluster([svc()])
+    assert run(cluster, "exists", object="Service/web").status is Status.PASS
+    assert run(cluster, "exists", object="Service/api").status is Status.FAIL
+    assert run(cluster, "absent", object="Service/api").status is Status.PASS
+    result = run(cluster, "absent", object="Service/web")
+    assert result.status is Status.FAIL and "still exists" in result.message
+
+
+def test_field_equals_matches_present(fake_cluster):
+    cluster = fake_cluster([svc(type="NodePort", ports=[{"port": 80, "nodePort": 30080}])])
+    assert run(cluster, "field", object="Service/web", path="{.spec.type}", equals="NodePort").ok
+    failed = run(cluster, "field", object="Service/web", path="{.spec.type}", equals="ClusterIP")
+    assert failed.status is Status.FAIL and "should be ClusterIP, it is NodePort" in failed.message
+    assert run(cluster, "field", object="Service/web", path="{.spec.ports[0].nodePort}", equals=30080).ok
+    assert run(cluster, "field", object="Service/web", path="{.spec.ports[0].nodePort}", matches="^3\\d{4}$").ok
+    assert not run(cluster, "field", object="Service/web", path="{.spec.clusterIP}", present=True).ok
+
+
+def test_condition_and_replicas(fake_cluster):
+    deploy = {"kind": "Deployment", "metadata": {"name": "web", "namespace": NS},
+              "status": {"readyReplicas": 2, "conditions": [{"type": "Available", "status": "True"}]}}
+    cluster = fake_cluster([deploy])
+    assert run(cluster, "condition", object="Deployment/web", type="Available").ok
+    assert not run(cluster, "condition", object="Deployment/web", type="Progressing").ok
+    assert run(cluster, "replicas", object="Deployment/web", ready=2).ok
+    result = run(cluster, "replicas", object="Deployment/web", ready=3)
+    assert not result.ok and "should have 3 ready replicas, it has 2" in result.message
+
+
+def test_service_exposure(fake_cluster):
+    nodeport = svc(type="NodePort", clusterIP="10.96.0.5", ports=[{"port": 80, "nodePort": 30080}])
+    headless = svc("h", clusterIP="None", ports=[{"port": 80}])
+    slices = {"kind": "EndpointSlice", "metadata": {"name": "web-x", "namespace": NS, "labels": {"kubernetes.io/service-name": "web"}},
+              "endpoints": [{"addresses": ["10.244.0.2"], "conditions": {"ready": True}},
+                            {"addresses": ["10.244.0.3"], "conditions": {"ready": False}}]}
+    cluster = fake_cluster([nodeport, headless, slices])
+    assert run(cluster, "service", name="web", type="NodePort", nodePort=30080, clusterIP="present", endpoints=1).ok
+    result = run(cluster, "service", name="web", endpoints=2)
+    assert not result.ok and "1 ready endpoints, should be 2" in result.message
+    assert not run(cluster, "service", name="web", nodePort=30081).ok
+    assert run(cluster, "service", name="h", clusterIP="None").ok
+    assert not run(cluster, "service", name="web", clusterIP="None").ok
+    lb = run(cluster, "service", name="web", loadBalancer=True)
+    assert not lb.ok and "no load-balancer address" in lb.message
+    assert not run(cluster, "service", name="missing").ok
+
+
+def test_nodeport_out_of_range(monkeypatch, fake_cluster):
+    monkeypatch.setenv("LABRUNNER_NODEPORT_RANGE", "31000-31999")
+    cluster = fake_cluster([svc(type="NodePort", ports=[{"port": 80, "nodePort": 30080}])])
+    assert "outside the range" in run(cluster, "service", name="web", nodePort=True).message
+
+
+def test_rbac_builds_the_review_and_reads_the_answer(fake_cluster):
+    cluster = fake_cluster()
+    cluster.review_answer = {"allowed": True}
+    assert run(cluster, "rbac", serviceAccount="viewer", verb="list", resource="pods").ok
+    body = cluster.created[-1]
+    assert body["spec"]["user"] == f"system:serviceaccount:{NS}:viewer"
+    assert body["spec"]["resourceAttributes"] == {"verb": "list", "resource": "pods", "group": "", "namespace": NS}
+    denied = run(cluster, "rbac", user="jane", groups=["dev"], verb="delete", resource="pods", expect="denied")
+    assert not denied.ok and "is allowed, but should be denied" in denied.message
+    assert "dev" in cluster.created[-1]["spec"]["groups"]
+    cluster.review_answer = {"allowed": False, "reason": "no binding"}
+    assert run(cluster, "rbac", group="ops", verb="get", resource="nodes", clusterWide=True, expect="denied").ok
+    assert "namespace" not in cluster.created[-1]["spec"]["resourceAttributes"]
+
+
+def test_storage_checks(fake_cluster):
+    pvc = {"kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": NS},
+           "spec": {"storageClassName": "standard", "volumeName": "pv-1", "accessModes": ["ReadWriteOnce"]},
+           "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"]}}
+    pv = {"kind": "PersistentVolume", "metadata": {"name": "pv-1"},
+          "spec": {"capacity": {"storage": "1024Mi"}, "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": "Delete",
+                   "claimRef": {"name": "data", "namespace": NS}}}
+    cluster = fake_cluster([pvc, pv])
+    assert run(cluster, "pvc", name="data", capacity="1Gi", storageClass="standard", accessModes=["ReadWriteOnce"]).ok
+    assert not run(cluster, "pvc", name="data", capacity="2Gi").ok
+    assert run(cluster, "pv", claim="data", capacity="1Gi", claimedBy="data", reclaimPolicy="Delete").ok
+    assert not run(cluster, "pv", name="pv-1", accessModes=["ReadWriteMany"]).ok
+
+
+def test_quantities():
+    from labrunner.checks.storage import parse_quantity
+
+    assert parse_quantity("1Gi") == parse_quantity("1024Mi") == 2**30
+    assert parse_quantity("1G") == 10**9
+    with pytest.raises(ValueError):
+        parse_quantity("1 gigabyte")
+
+
+def test_a_crashing_checker_is_an_error_not_a_fail(monkeypatch, fake_cluster):
+    def boom(ctx, params):
+        raise RuntimeError("bug")
+
+    monkeypatch.setitem(check_kinds(), "boom", CheckKind("boom", {}, boom))
+    result = run(fake_cluster(), "boom")
+    assert result.status is Status.ERROR and "crashed" in result.message
+
+
+def test_an_unreachable_cluster_is_an_error(fake_cluster):
+    class Down(fake_cluster):
+        def get(self, *a, **k):
+            raise ClusterUnreachable("the API server does not answer")
+
+    result = run(Down(), "exists", object="Service/web")
+    assert result.status is Status.ERROR and "does not answer" in result.message
+
+
+def test_namespace_placeholder_in_params(monkeypatch, fake_cluster):
+    seen = {}
+
+    def capture(ctx, params):
+        seen.update(params)
+        return CheckResult.passed("ok")
+
+    monkeypatch.setitem(check_kinds(), "capture", CheckKind("capture", {"name": Param(str)}, capture))
+    run(fake_cluster(), "capture", name="web.${LAB_NAMESPACE}.svc")
+    assert seen["name"] == f"web.{NS}.svc"
+
+
+def test_quiz_check_uses_the_recorded_answer():
+    quiz = Quiz("Q?", (Choice("a", "A"), Choice("b", "B")), "b", "because")
+    step = Step(id="q", title="Q", text="", text_path=None, quiz=quiz)
+    lab = make_lab(step)
+    spec = CheckSpec(id="answer", kind="quiz", params={})
+    assert run_check(CheckContext(None, NS, lab, step, answers={}), spec).status is Status.FAIL
+    assert run_check(CheckContext(None, NS, lab, step, answers={"q": "a"}), spec).status is Status.FAIL
+    assert run_check(CheckContext(None, NS, lab, step, answers={"q": "b"}), spec).ok
+
+
+def test_plugins_come_from_entry_points(monkeypatch):
+    class EP:
+        def __init__(self, name, obj):
+            self.name, self.value, self._obj = name, f"pkg:{name}", obj
+
+        def load(self):
+            if isinstance(self._obj, Exception):
+                raise self._obj
+            return self._obj
+
+    good = CheckKind("cm-present", {"name": Param(str, required=True)}, lambda ctx, p: CheckResult.passed("yes"))
+    points = [EP("cm-present", good), EP("broken", ImportError("no module")), EP("wrong", object()),
+              EP("dup", CheckKind("exists", {}, lambda c, p: None))]
+    monkeypatch.setattr(registry, "entry_points", lambda group: points if group == "labrunner.checks" else [])
+    monkeypatch.setattr(registry, "_kinds", None)
+    monkeypatch.setattr(registry, "_plugin_problems", [])
+    kinds = check_kinds()
+    assert kinds["cm-present"] is good
+    assert kinds["exists"] is not points[3]._obj
+    problems = registry.plugin_problems()
+    assert any("broken" in p and "failed to load" in p for p in problems)
+    assert any("not a labrunner.checks.CheckKind" in p for p in problems)
+    assert any("reuses the kind name 'exists'" in p for p in problems)
+    monkeypatch.setattr(registry, "_kinds", None)
+
+
+def test_param_problems():
+    kind = check_kinds()["service"]
+    assert kind.problems({"name": "web"}) == []
+    assert ("nodePort", "expected true/false or a number, got text") in kind.problems({"name": "web", "nodePort": "30080"})
+    assert kind.problems({"name": "web", "endpoints": True})  # a boolean is not a count

@@ -1,0 +1,112 @@
+import builtins
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from labrunner import cli
+
+REPO = Path(__file__).resolve().parents[2]
+LABS = ["--labs", str(REPO / "labs" / "nodeport-basics")]
+
+
+def test_validate_the_shipped_labs(capsys):
+    assert cli.main(["validate", str(REPO / "labs" / "nodeport-basics")]) == 0
+    assert "ok  nodeport-basics" in capsys.readouterr().out
+
+
+def test_list_and_show(capsys):
+    assert cli.main(LABS + ["list"]) == 0
+    out = capsys.readouterr().out
+    assert "nodeport-basics" in out and "0/4 steps" in out
+    assert cli.main(LABS + ["show", "nodeport-basics", "clusterip"]) == 0
+    assert "# A stable address" in capsys.readouterr().out
+
+
+def test_unknown_lab_or_step_is_bad_input(capsys):
+    assert cli.main(LABS + ["show", "nope"]) == 2
+    assert "no lab 'nope'" in capsys.readouterr().err
+    assert cli.main(LABS + ["hint", "nodeport-basics", "--step", "nope"]) == 2
+    assert "has no step 'nope'" in capsys.readouterr().err
+
+
+def test_bad_arguments_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["check"])
+    assert exc.value.code == 2
+
+
+def test_hints_are_counted_across_runs(capsys):
+    assert cli.main(LABS + ["hint", "nodeport-basics", "--step", "clusterip"]) == 0
+    assert cli.main(LABS + ["hint", "nodeport-basics", "--step", "clusterip"]) == 0
+    out = capsys.readouterr().out
+    assert "Hint 1/3" in out and "Hint 2/3" in out
+    assert cli.main(LABS + ["hint", "nodeport-basics", "--step", "clusterip"]) == 0
+    assert "lab-nodeport-basics expose deployment" in capsys.readouterr().out  # the namespace is filled in
+
+
+def test_quiz_answer_and_check_without_a_cluster(capsys):
+    assert cli.main(LABS + ["answer", "nodeport-basics", "externalname", "a"]) == 1
+    assert cli.main(LABS + ["answer", "nodeport-basics", "externalname", "b"]) == 0
+    capsys.readouterr()
+    assert cli.main(LABS + ["check", "nodeport-basics", "--step", "externalname", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["status"] == "pass" and report["checks"][0]["id"] == "answer"
+
+
+def test_an_unreachable_cluster_is_one_clear_message(tmp_path, capsys):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
+        "clusters: [{name: x, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "contexts: [{name: x, context: {cluster: x, user: x}}]\nusers: [{name: x, user: {token: t}}]\n"
+    )
+    assert cli.main(["--kubeconfig", str(kubeconfig)] + LABS + ["check", "nodeport-basics"]) == 3
+    err = capsys.readouterr().err
+    assert "does not answer" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_a_missing_kubeconfig_is_one_clear_message(tmp_path, capsys):
+    assert cli.main(["--kubeconfig", str(tmp_path / "none")] + LABS + ["solve", "nodeport-basics"]) == 3
+    assert "no usable kubeconfig" in capsys.readouterr().err
+
+
+def test_no_arguments_opens_the_tui(monkeypatch):
+    called = []
+    module = type(sys)("labrunner.tui.app")
+    module.run_tui = lambda: called.append(True)
+    monkeypatch.setitem(sys.modules, "labrunner.tui.app", module)
+    assert cli.main([]) == 0 and called
+
+
+def test_no_tui_is_a_clear_message(monkeypatch, capsys):
+    real_import = builtins.__import__
+
+    def no_tui(name, *args, **kwargs):
+        if name.startswith("labrunner.tui"):
+            raise ImportError("No module named 'textual'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "labrunner.tui.app", raising=False)
+    monkeypatch.setattr(builtins, "__import__", no_tui)
+    assert cli.main([]) == 2
+    assert "not available" in capsys.readouterr().err
+
+
+def test_dev_coverage_lists_every_topic(capsys):
+    assert cli.main(LABS + ["dev", "coverage"]) == 0
+    out = capsys.readouterr().out
+    assert "NET-5" in out and "nodeport-basics/clusterip" in out and "MESH-4" in out
+    assert "topics covered" in out
+
+
+def test_dev_check_names_labs_without_clobbering_the_labs_option(monkeypatch):
+    from labrunner import devcheck
+
+    seen = {}
+    monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
+    monkeypatch.setattr(devcheck, "dev_check", lambda cluster, labs, timeout: seen.update(labs=[l.id for l in labs]) or 0)
+    assert cli.main(LABS + ["dev", "check", "nodeport-basics"]) == 0
+    assert seen["labs"] == ["nodeport-basics"]
+    assert cli.main(LABS + ["dev", "check", "nope"]) == 2

@@ -1,0 +1,192 @@
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from labrunner.errors import LabFormatError
+from labrunner.loader import discover_labs, load_lab, load_labs
+from labrunner.model import Difficulty
+
+REPO = Path(__file__).resolve().parents[2]
+
+GOOD = """\
+format: 1
+id: demo
+title: Demo
+summary: A small lab.
+difficulty: beginner
+minutes: 10
+topics: [SVC-1, SEC-1]
+requires: [nodeport]
+images: [registry.k8s.io/e2e-test-images/agnhost:2.56]
+steps:
+  - id: one
+    title: One
+    text: steps/one.md
+    topics: [SVC-1]
+    setup:
+      apply: [manifests/app.yaml]
+      wait:
+        - {kind: Deployment, name: web, condition: Available, timeout: 30}
+        - {kind: Pod, selector: app=web, jsonpath: '{.status.phase}', value: Running}
+    checks:
+      - {kind: service, name: web, type: ClusterIP}
+      - {kind: field, id: port, object: Service/web, path: '{.spec.ports[0].port}', equals: 80}
+    hints: [first, second]
+    solution:
+      apply: [solution/svc.yaml]
+      delete: [{kind: Pod, name: old}]
+      explanation: Because.
+    cleanup:
+      delete: [{kind: Service, name: web}]
+  - id: quiz
+    title: Quiz
+    topics: [SEC-1]
+    quiz:
+      question: Which C is not one of the 4Cs?
+      choices: [{id: a, text: Cloud}, {id: b, text: Cookie}]
+      answer: b
+      explanation: Cloud, Cluster, Container, Code.
+"""
+
+
+def make_lab(tmp_path: Path, text: str = GOOD, files: dict[str, str] | None = None) -> Path:
+    lab = tmp_path / "labs" / "demo"
+    (lab / "steps").mkdir(parents=True)
+    (lab / "manifests").mkdir()
+    (lab / "solution").mkdir()
+    (lab / "lab.yaml").write_text(text)
+    (lab / "steps" / "one.md").write_text("Do it in ${LAB_NAMESPACE}.\n")
+    (lab / "manifests" / "app.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n")
+    (lab / "solution" / "svc.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n---\n")
+    for name, content in (files or {}).items():
+        (lab / name).parent.mkdir(parents=True, exist_ok=True)
+        (lab / name).write_text(content)
+    return lab
+
+
+def problems_of(tmp_path: Path, text: str, curriculum, files=None) -> list[str]:
+    lab = make_lab(tmp_path, text, files)
+    with pytest.raises(LabFormatError) as err:
+        load_lab(lab, curriculum)
+    return [str(p) for p in err.value.problems]
+
+
+def test_a_good_lab_loads_completely(tmp_path, curriculum):
+    lab = load_lab(make_lab(tmp_path), curriculum)
+    assert lab.id == "demo" and lab.namespace == "lab-demo"
+    assert lab.difficulty is Difficulty.BEGINNER
+    one = lab.step("one")
+    assert one.text.startswith("Do it")
+    assert [m.path.as_posix() for m in one.setup.apply] == ["manifests/app.yaml"]
+    assert one.setup.wait[0].condition == "Available" and one.setup.wait[0].timeout == 30
+    assert one.setup.wait[1].jsonpath == "{.status.phase}" and one.setup.wait[1].selector == "app=web"
+    assert [c.id for c in one.checks] == ["service-1", "port"]
+    assert one.hints == ("first", "second")
+    assert one.solution.explanation == "Because."
+    assert one.solution.actions.delete[0].name == "old"
+    assert len(one.solution.actions.apply[0].documents) == 1  # the empty document is skipped
+    quiz = lab.step("quiz")
+    assert quiz.is_quiz and quiz.quiz.answer == "b" and quiz.checks == ()
+    assert [m.path.as_posix() for m in lab.manifests()] == ["manifests/app.yaml", "solution/svc.yaml"]
+
+
+def test_the_shipped_labs_are_valid():
+    labs = load_labs(REPO / "labs")
+    assert {"nodeport-basics", "policy-basics"} <= {lab.id for lab in labs}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("minutes: 10", "minutes: 0", "minutes: expected a positive number"),
+        ("minutes: 10", "minutes: true", "minutes: expected a whole number, got true or false"),
+        ("difficulty: beginner", "difficulty: easy", "expected beginner, intermediate or advanced"),
+        ("id: demo", "id: Demo_Lab", "id: expected lower-case letters"),
+        ("requires: [nodeport]", "requires: [gpu]", "unknown feature 'gpu'"),
+        ("title: Demo\n", "title: Demo\ncolor: red\n", "color: unknown field"),
+        ("text: steps/one.md", "text: steps/two.md", "'steps/two.md' does not exist"),
+        ("text: steps/one.md", "text: manifests/app.yaml", "expected a .md file"),
+        ("apply: [solution/svc.yaml]", "apply: [/etc/passwd]", "is absolute"),
+        ("apply: [solution/svc.yaml]", "apply: [../../x.yaml]", "leads outside the lab folder"),
+        ("{kind: service, name: web, type: ClusterIP}", "{kind: nope, name: web}", "unknown check kind 'nope'"),
+        ("{kind: service, name: web, type: ClusterIP}", "{kind: service}", "name: required by check kind 'service'"),
+        ("{kind: service, name: web, type: ClusterIP}", "{kind: service, name: 5}", "name: expected text, got a number"),
+        ("equals: 80}", "equals: 80, matches: '8.'}", "give exactly one of equals, matches, present"),
+        ("path: '{.spec.ports[0].port}'", "path: '{.spec[}'", "cannot read"),
+        ("object: Service/web", "object: web", "expected Kind/name"),
+        ("condition: Available, timeout: 30", "timeout: 30", "give exactly one of condition, jsonpath"),
+        ("hints: [first, second]", "hints: [first, {a: b}]", "hints[1]: expected text"),
+        ("answer: b", "answer: z", "expected the id of a choice"),
+        ("topics: [SEC-1]\n    quiz", "topics: [NET-1]\n    quiz", "topic 'NET-1' is not in the lab's `topics`"),
+        ("    solution:\n      apply: [solution/svc.yaml]\n      delete: [{kind: Pod, name: old}]\n", "    solution:\n", "solution: expected at least one of apply, delete, wait"),
+        ("    checks:\n", "    checks: []\n    old_checks:\n", "old_checks: unknown field"),
+    ],
+)
+def test_each_problem_is_named(tmp_path, curriculum, old, new, expected):
+    assert old in GOOD, old
+    problems = problems_of(tmp_path, GOOD.replace(old, new, 1), curriculum)
+    assert any(expected in p for p in problems), problems
+    assert all(p.startswith(str(tmp_path)) or "labs/demo" in p for p in problems)
+
+
+def test_problem_points_at_the_line(tmp_path, curriculum):
+    problems = problems_of(tmp_path, GOOD.replace("minutes: 10", "minutes: ten"), curriculum)
+    assert any(":6: minutes:" in p for p in problems), problems
+
+
+def test_symlink_out_of_the_lab_is_refused(tmp_path, curriculum):
+    outside = tmp_path / "outside.md"
+    outside.write_text("secret")
+    lab = make_lab(tmp_path)
+    (lab / "steps" / "one.md").unlink()
+    (lab / "steps" / "one.md").symlink_to(outside)
+    with pytest.raises(LabFormatError, match="leads outside the lab folder"):
+        load_lab(lab, curriculum)
+
+
+def test_manifest_problems_name_the_manifest_file(tmp_path, curriculum):
+    problems = problems_of(tmp_path, GOOD, curriculum, files={"solution/svc.yaml": "apiVersion: v1\nmetadata: {}\n"})
+    assert any("solution/svc.yaml:1: kind: missing" in p for p in problems), problems
+    assert any("metadata.name: missing" in p for p in problems), problems
+
+
+def test_admission_manifest_is_resolved(tmp_path, curriculum):
+    text = GOOD.replace(
+        "{kind: service, name: web, type: ClusterIP}",
+        "{kind: admission, manifest: tests/bad.yaml, expect: rejected}",
+    )
+    lab_dir = make_lab(tmp_path, text, files={"tests/bad.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: bad}\n"})
+    lab = load_lab(lab_dir, curriculum)
+    manifest = lab.step("one").checks[0].params["manifest"]
+    assert manifest.documents[0]["metadata"]["name"] == "bad"
+    missing = problems_of(tmp_path / "b", text, curriculum)
+    assert any("'tests/bad.yaml' does not exist" in p for p in missing), missing
+
+
+def test_discover_reports_duplicate_lab_ids(tmp_path, curriculum):
+    make_lab(tmp_path)
+    twin = tmp_path / "labs" / "twin"
+    twin.mkdir()
+    for item in (tmp_path / "labs" / "demo").iterdir():
+        target = twin / item.name
+        if item.is_dir():
+            target.mkdir()
+            for f in item.iterdir():
+                (target / f.name).write_text(f.read_text())
+        else:
+            target.write_text(item.read_text())
+    report = discover_labs(tmp_path / "labs", curriculum)
+    assert [lab.id for lab in report.labs] == ["demo"]
+    assert any("lab id 'demo' is already used" in str(p) for p in report.problems)
+
+
+def test_missing_folder_is_a_problem_not_a_crash(tmp_path, curriculum):
+    report = discover_labs(tmp_path / "nothing", curriculum)
+    assert report.problems and "no such file or folder" in str(report.problems[0])
+
+
+def test_curriculum_has_every_topic(curriculum):
+    for topic in ["ORCH-1", "RT-3", "SEC-3", "SEC-4", "SVC-2a", "SVC-6", "MESH-1", "MESH-2", "MESH-4", "STO-4"]:
+        assert topic in curriculum
+    assert len(curriculum.topics) == 31
