@@ -22,6 +22,23 @@ BUSYBOX = Path("/bin/busybox")
 # Applets the labs use in the agnhost image: shells, probes and the tools a learner reaches for.
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LABEL = "dev.labrunner.testbed.layer"
+# Debian's busybox 1.35 crashes on `wget -T N` (the upstream image's 1.36 does not): keep the
+# option working by running the timeout outside wget.
+WGET_SHIM = """#!/bin/busybox sh
+t=
+n=$#
+while [ "$n" -gt 0 ]; do
+  a=$1; shift; n=$((n - 1))
+  case $a in
+    -T) t=$1; shift; n=$((n - 1)) ;;
+    -T*) t=${a#-T} ;;
+    --timeout=*) t=${a#--timeout=} ;;
+    *) set -- "$@" "$a" ;;
+  esac
+done
+[ -n "$t" ] && exec /bin/busybox timeout "$t" /bin/busybox wget "$@"
+exec /bin/busybox wget "$@"
+"""
 
 
 def mirror_ref(cfg: Config, name: str) -> str:
@@ -64,8 +81,9 @@ def layer_for(cfg: Config, kind: str) -> bytes:
             _add_file(tar, "bin/busybox", BUSYBOX.read_bytes())
             applets = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True,
                                      check=True).stdout.split()
-            for applet in sorted(set(applets) - {"busybox"}):
+            for applet in sorted(set(applets) - {"busybox", "wget"}):
                 _add_link(tar, f"bin/{applet}", "busybox")
+            _add_file(tar, "bin/wget", WGET_SHIM.encode())
             _add_file(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", 0o644)
             _add_file(tar, "etc/group", b"root:x:0:\nnogroup:x:65534:\n", 0o644)
         else:
