@@ -1,0 +1,21 @@
+"""The networking, services and sidecar labs end to end: every step fails
+before its solution and passes after, on a real cluster."""
+
+from pathlib import Path
+
+import pytest
+
+from labrunner.devcheck import prove_lab
+from labrunner.loader import load_labs
+
+pytestmark = pytest.mark.live
+
+LABS = {lab.id: lab for lab in load_labs(Path(__file__).resolve().parents[2] / "labs")}
+
+
+@pytest.mark.parametrize("lab_id", ["services", "exposing", "outside", "netpol", "sidecars"])
+def test_every_step_flips(cluster, lab_id):
+    proofs = prove_lab(cluster, LABS[lab_id], timeout=90)
+    assert [p.step_id for p in proofs] == [s.id for s in LABS[lab_id].steps]
+    for proof in proofs:
+        assert proof.flipped, f"{proof.step_id}: before={proof.before} after={proof.after} {proof.problem}"
