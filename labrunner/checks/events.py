@@ -31,6 +31,10 @@ def _matching(ctx: CheckContext, p: Mapping[str, Any]) -> list[dict]:
     found = []
     for event in events:
         involved = event.get("involvedObject") or {}
+        if event.get("reason") != p["reason"] or involved.get("kind") != p["involvedKind"]:
+            continue  # the field selector said so already; kept for servers that ignore it
+        if "involvedName" in p and involved.get("name") != p["involvedName"]:
+            continue
         if current is not None and involved.get("uid") not in current:
             continue
         if name_re and not name_re.search(involved.get("name") or ""):
