@@ -155,8 +155,12 @@ def cluster_scoped_kinds(lab: Lab) -> list[tuple[str, str]]:
 
 def reset_lab(cluster: Cluster, lab: Lab, *, namespace: str | None = None, progress: Progress | None = None,
               wait: bool = False) -> None:
-    """Remove everything the lab created: its namespace and its labelled cluster-scoped objects."""
+    """Remove everything the lab created: what each step's cleanup names (objects the learner made
+    outside the namespace, such as a CSR or a PV), its labelled cluster-scoped objects, its namespace."""
     ns = namespace_for(lab, namespace)
+    for step in reversed(lab.steps):
+        for ref in step.cleanup.delete:
+            delete_object(cluster, ref, namespace=ns)
     delete_labelled(cluster, lab_id=lab.id, kinds=cluster_scoped_kinds(lab))
     delete_namespace(cluster, ns, wait=wait)
     if progress is not None:

@@ -45,7 +45,8 @@ def _pvc(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     problems = []
     phase = status.get("phase", "Pending")
     if phase != p.get("phase", "Bound"):
-        hint = " (with WaitForFirstConsumer, a pod must use it first)" if phase == "Pending" else ""
+        hint = " (its class binds on first use: a pod must use it first)" if (
+            phase == "Pending" and _waits_for_consumer(ctx, spec.get("storageClassName"))) else ""
         problems.append(f"{what} is {phase}, should be {p.get('phase', 'Bound')}{hint}")
     if "storageClass" in p and spec.get("storageClassName") != p["storageClass"]:
         problems.append(f"{what} storage class is {spec.get('storageClassName')}, should be {p['storageClass']}")
@@ -55,6 +56,13 @@ def _pvc(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     if problems:
         return CheckResult.failed("; ".join(problems))
     return CheckResult.passed(f"{what} is {phase}" + (f", {capacity}" if capacity else ""))
+
+
+def _waits_for_consumer(ctx: CheckContext, class_name: str | None) -> bool:
+    if not class_name:
+        return False
+    sc = ctx.cluster.get("StorageClass", class_name)
+    return bool(sc) and sc.get("volumeBindingMode") == "WaitForFirstConsumer"
 
 
 def _pv(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
@@ -79,6 +87,10 @@ def _pv(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         if (ref.get("name"), ref.get("namespace")) != (p["claimedBy"], ctx.namespace):
             held = f"{ref.get('namespace')}/{ref.get('name')}" if ref else "no claim"
             problems.append(f"{what} is held by {held}, should be by {ctx.namespace}/{p['claimedBy']}")
+        elif (pv.get("status") or {}).get("phase") != "Bound":
+            # A claimRef can be written in advance; only Bound means the claim really got it.
+            problems.append(f"{what} is reserved for {p['claimedBy']} but is "
+                            f"{(pv.get('status') or {}).get('phase', 'Pending')}, not Bound")
     if problems:
         return CheckResult.failed("; ".join(problems))
     return CheckResult.passed(f"{what} is as expected ({(pv.get('status') or {}).get('phase', '')})")

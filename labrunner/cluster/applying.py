@@ -173,8 +173,9 @@ def delete_object(cluster: Cluster, ref: ObjectRef, *, namespace: str) -> bool:
     except NotFound:
         return False  # its kind is gone (e.g. the CRD was deleted first)
     ns = (ref.namespace or namespace) if resource.namespaced else None
+    name = ref.name.replace(NAMESPACE_PLACEHOLDER, namespace)  # e.g. a ClusterRoleBinding named after the lab namespace
     try:
-        cluster.dynamic.delete(resource, name=ref.name, namespace=ns, body={"propagationPolicy": "Background"})
+        cluster.dynamic.delete(resource, name=name, namespace=ns, body={"propagationPolicy": "Background"})
     except Exception as exc:
         error = translate_api_exception(exc, what=str(ref))
         if isinstance(error, NotFound):

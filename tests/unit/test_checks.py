@@ -106,12 +106,18 @@ def test_storage_checks(fake_cluster):
            "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"]}}
     pv = {"kind": "PersistentVolume", "metadata": {"name": "pv-1"},
           "spec": {"capacity": {"storage": "1024Mi"}, "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": "Delete",
-                   "claimRef": {"name": "data", "namespace": NS}}}
-    cluster = fake_cluster([pvc, pv])
+                   "claimRef": {"name": "data", "namespace": NS}},
+          "status": {"phase": "Bound"}}
+    reserved = {"kind": "PersistentVolume", "metadata": {"name": "pv-2"},
+                "spec": {"claimRef": {"name": "data", "namespace": NS}}, "status": {"phase": "Available"}}
+    cluster = fake_cluster([pvc, pv, reserved])
     assert run(cluster, "pvc", name="data", capacity="1Gi", storageClass="standard", accessModes=["ReadWriteOnce"]).ok
     assert not run(cluster, "pvc", name="data", capacity="2Gi").ok
     assert run(cluster, "pv", claim="data", capacity="1Gi", claimedBy="data", reclaimPolicy="Delete").ok
     assert not run(cluster, "pv", name="pv-1", accessModes=["ReadWriteMany"]).ok
+    # A claimRef written in advance is not a binding.
+    held = run(cluster, "pv", name="pv-2", claimedBy="data")
+    assert not held.ok and "is Available, not Bound" in held.message
 
 
 def test_quantities():
