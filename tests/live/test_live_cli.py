@@ -9,7 +9,7 @@ from labrunner import cli
 
 pytestmark = pytest.mark.live
 
-LABS = ["--labs", str(Path(__file__).resolve().parents[2] / "labs" / "nodeport-basics")]
+LABS = ["--labs", str(Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "labs" / "nodeport-basics")]
 
 
 def test_start_check_solve_reset(cluster, capsys, monkeypatch, tmp_path):

@@ -1,4 +1,4 @@
-"""The shipped labs end to end: every step fails before its solution and passes after."""
+"""The engine's proof labs (tests/fixtures/labs) end to end: every step fails before its solution and passes after."""
 
 from pathlib import Path
 
@@ -9,7 +9,7 @@ from labrunner.loader import find_curriculum, load_curriculum, load_lab
 
 pytestmark = pytest.mark.live
 
-ROOT = Path(__file__).resolve().parents[2] / "labs"
+ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "labs"
 CURRICULUM = load_curriculum(find_curriculum(ROOT))
 
 

@@ -8,26 +8,27 @@ import pytest
 from labrunner import cli
 
 REPO = Path(__file__).resolve().parents[2]
-LABS = ["--labs", str(REPO / "labs" / "nodeport-basics")]
+LABS = ["--labs", str(REPO / "labs" / "services")]
+QUIZ_LABS = ["--labs", str(REPO / "labs" / "sidecars")]
 
 
 def test_validate_the_shipped_labs(capsys):
-    assert cli.main(["validate", str(REPO / "labs" / "nodeport-basics")]) == 0
-    assert "ok  nodeport-basics" in capsys.readouterr().out
+    assert cli.main(["validate", str(REPO / "labs" / "services")]) == 0
+    assert "ok  services" in capsys.readouterr().out
 
 
 def test_list_and_show(capsys):
     assert cli.main(LABS + ["list"]) == 0
     out = capsys.readouterr().out
-    assert "nodeport-basics" in out and "0/4 steps" in out
-    assert cli.main(LABS + ["show", "nodeport-basics", "clusterip"]) == 0
-    assert "# A stable address" in capsys.readouterr().out
+    assert "services" in out and "0/3 steps" in out
+    assert cli.main(LABS + ["show", "services", "clusterip"]) == 0
+    assert "two `api` pods" in capsys.readouterr().out
 
 
 def test_unknown_lab_or_step_is_bad_input(capsys):
     assert cli.main(LABS + ["show", "nope"]) == 2
     assert "no lab 'nope'" in capsys.readouterr().err
-    assert cli.main(LABS + ["hint", "nodeport-basics", "--step", "nope"]) == 2
+    assert cli.main(LABS + ["hint", "services", "--step", "nope"]) == 2
     assert "has no step 'nope'" in capsys.readouterr().err
 
 
@@ -38,19 +39,19 @@ def test_bad_arguments_exit_2(capsys):
 
 
 def test_hints_are_counted_across_runs(capsys):
-    assert cli.main(LABS + ["hint", "nodeport-basics", "--step", "clusterip"]) == 0
-    assert cli.main(LABS + ["hint", "nodeport-basics", "--step", "clusterip"]) == 0
+    assert cli.main(LABS + ["hint", "services", "--step", "clusterip"]) == 0
+    assert cli.main(LABS + ["hint", "services", "--step", "clusterip"]) == 0
     out = capsys.readouterr().out
     assert "Hint 1/3" in out and "Hint 2/3" in out
-    assert cli.main(LABS + ["hint", "nodeport-basics", "--step", "clusterip"]) == 0
-    assert "lab-nodeport-basics expose deployment" in capsys.readouterr().out  # the namespace is filled in
+    assert cli.main(LABS + ["hint", "services", "--step", "clusterip"]) == 0
+    assert "lab-services expose deployment api" in capsys.readouterr().out  # the namespace is filled in
 
 
 def test_quiz_answer_and_check_without_a_cluster(capsys):
-    assert cli.main(LABS + ["answer", "nodeport-basics", "externalname", "a"]) == 1
-    assert cli.main(LABS + ["answer", "nodeport-basics", "externalname", "b"]) == 0
+    assert cli.main(QUIZ_LABS + ["answer", "sidecars", "smi", "a"]) == 1
+    assert cli.main(QUIZ_LABS + ["answer", "sidecars", "smi", "b"]) == 0
     capsys.readouterr()
-    assert cli.main(LABS + ["check", "nodeport-basics", "--step", "externalname", "--json"]) == 0
+    assert cli.main(QUIZ_LABS + ["check", "sidecars", "--step", "smi", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["status"] == "pass" and report["checks"][0]["id"] == "answer"
 
@@ -62,13 +63,13 @@ def test_an_unreachable_cluster_is_one_clear_message(tmp_path, capsys):
         "clusters: [{name: x, cluster: {server: 'https://127.0.0.1:1'}}]\n"
         "contexts: [{name: x, context: {cluster: x, user: x}}]\nusers: [{name: x, user: {token: t}}]\n"
     )
-    assert cli.main(["--kubeconfig", str(kubeconfig)] + LABS + ["check", "nodeport-basics"]) == 3
+    assert cli.main(["--kubeconfig", str(kubeconfig)] + LABS + ["check", "services"]) == 3
     err = capsys.readouterr().err
     assert "does not answer" in err and "Traceback" not in err and err.count("\n") == 1
 
 
 def test_a_missing_kubeconfig_is_one_clear_message(tmp_path, capsys):
-    assert cli.main(["--kubeconfig", str(tmp_path / "none")] + LABS + ["solve", "nodeport-basics"]) == 3
+    assert cli.main(["--kubeconfig", str(tmp_path / "none")] + LABS + ["solve", "services"]) == 3
     assert "no usable kubeconfig" in capsys.readouterr().err
 
 
@@ -97,7 +98,7 @@ def test_no_tui_is_a_clear_message(monkeypatch, capsys):
 def test_dev_coverage_lists_every_topic(capsys):
     assert cli.main(LABS + ["dev", "coverage"]) == 0
     out = capsys.readouterr().out
-    assert "NET-5" in out and "nodeport-basics/clusterip" in out and "MESH-4" in out
+    assert "NET-5" in out and "services/clusterip" in out and "MESH-4" in out
     assert "topics covered" in out
 
 
@@ -107,6 +108,6 @@ def test_dev_check_names_labs_without_clobbering_the_labs_option(monkeypatch):
     seen = {}
     monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
     monkeypatch.setattr(devcheck, "dev_check", lambda cluster, labs, timeout: seen.update(labs=[l.id for l in labs]) or 0)
-    assert cli.main(LABS + ["dev", "check", "nodeport-basics"]) == 0
-    assert seen["labs"] == ["nodeport-basics"]
+    assert cli.main(LABS + ["dev", "check", "services"]) == 0
+    assert seen["labs"] == ["services"]
     assert cli.main(LABS + ["dev", "check", "nope"]) == 2

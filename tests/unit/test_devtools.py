@@ -7,7 +7,7 @@ from labrunner.devcheck import StepProof, _prove_quiz, dev_namespace
 from labrunner.loader import find_curriculum, load_curriculum, load_lab
 
 REPO = Path(__file__).resolve().parents[2]
-LAB = load_lab(REPO / "labs" / "nodeport-basics", load_curriculum(find_curriculum(REPO / "labs")))
+LAB = load_lab(REPO / "tests" / "fixtures" / "labs" / "nodeport-basics", load_curriculum(find_curriculum(REPO / "labs")))
 
 
 def test_dev_namespaces_are_valid_and_distinct():

@@ -93,7 +93,7 @@ def test_a_good_lab_loads_completely(tmp_path, curriculum):
 
 def test_the_shipped_labs_are_valid():
     labs = load_labs(REPO / "labs")
-    assert {"nodeport-basics", "policy-basics"} <= {lab.id for lab in labs}
+    assert {"services", "netpol", "storage", "user-access"} <= {lab.id for lab in labs}
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def services():
-    folder = REPO / "labs" / "nodeport-basics"
+    folder = REPO / "tests" / "fixtures" / "labs" / "nodeport-basics"
     return load_lab(folder, load_curriculum(find_curriculum(folder)))
 
 
