@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import os
 import pty
+import re
 import select
 import statistics
 import struct
@@ -33,13 +34,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from labrunner import runner  # noqa: E402
 from labrunner.cluster import connect, delete_namespace  # noqa: E402
 from labrunner.loader import load_labs  # noqa: E402
 from labrunner.tui.app import LabApp  # noqa: E402
 from labrunner.tui.backend import ClusterBackend  # noqa: E402
 
 PAINTED = b"labrunner \xc2\xb7 labs"  # the lab list's title line
+LISTED = b"Topics:"  # the highlighted lab's details, once the lab files are read
 REACHED = b"Kubernetes v"  # the status line after the cluster answered
+ESCAPES = re.compile(rb"\x1b\[[0-9;?]*[a-zA-Z]")
 NAMESPACE = "lrbench-tui"
 
 
@@ -48,18 +52,23 @@ def labrunner_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "labrunner.cli"]
 
 
-def time_startup(state_dir: str, timeout: float = 30.0) -> tuple[float, float | None]:
-    """Seconds from exec to the first painted lab list, and to the cluster's answer."""
+# The TUI without the CLI module in front, which imports the whole engine first:
+# the difference is what the CLI's imports cost the first paint.
+TUI_ALONE = [sys.executable, "-c", "from labrunner.tui.app import run_tui; raise SystemExit(run_tui())"]
+
+
+def time_startup(command: list[str], state_dir: str, timeout: float = 30.0) -> dict[str, float]:
+    """Seconds from exec to the first painted lab list, to the labs listed, and to the cluster's answer."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "LABRUNNER_STATE_DIR": state_dir, "COLUMNS": "80", "LINES": "24"}
     started = time.perf_counter()
-    process = subprocess.Popen(labrunner_command(), stdin=slave, stdout=slave, stderr=slave, env=env, cwd=REPO,
+    process = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=REPO,
                                start_new_session=True)
     os.close(slave)
-    seen, painted, reached = b"", None, None
+    seen, times = b"", {}
     try:
-        while time.perf_counter() - started < timeout and reached is None:
+        while time.perf_counter() - started < timeout and len(times) < 3:
             ready, _, _ = select.select([master], [], [], 0.05)
             if ready:
                 try:
@@ -67,10 +76,10 @@ def time_startup(state_dir: str, timeout: float = 30.0) -> tuple[float, float | 
                 except OSError:
                     break
                 now = time.perf_counter() - started
-                if painted is None and PAINTED in seen:
-                    painted = now
-                if painted is not None and REACHED in seen:
-                    reached = now
+                text = ESCAPES.sub(b"", seen)  # styles and cursor moves may sit inside a line
+                for name, marker in (("painted", PAINTED), ("listed", LISTED), ("reached", REACHED)):
+                    if name not in times and marker in text:
+                        times[name] = now
     finally:
         os.write(master, b"\x11")  # ctrl+q
         try:
@@ -78,9 +87,9 @@ def time_startup(state_dir: str, timeout: float = 30.0) -> tuple[float, float | 
         except subprocess.TimeoutExpired:
             process.kill()
         os.close(master)
-    if painted is None:
+    if "painted" not in times:
         raise SystemExit(f"the lab list never painted; the terminal got:\n{seen[-2000:]!r}")
-    return painted, reached
+    return times
 
 
 class TimedBackend(ClusterBackend):
@@ -89,9 +98,11 @@ class TimedBackend(ClusterBackend):
     def __init__(self, cluster) -> None:  # noqa: ANN001
         super().__init__(cluster)
         self.checks_done = 0
+        self.last = None
 
     def run_checks(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
         report = super().run_checks(*args, **kwargs)
+        self.last = report
         self.checks_done += 1
         return report
 
@@ -101,7 +112,15 @@ async def measure_stalls(cluster, lab, step_id: str, runs: int) -> dict[str, lis
     figures: dict[str, list[float]] = {"setup_max_stall": [], "check_max_stall": [], "check_p99_stall": [], "check_seconds": []}
     with tempfile.TemporaryDirectory() as state:
         app = LabApp(backend, [lab], progress_path=Path(state) / "progress.json", namespaces={lab.id: NAMESPACE})
-        app.store.update(lambda p: setattr(p.lab(lab.id), "current_step", step_id))
+        # The state a learner reaches the step in: earlier steps solved and passed.
+        runner.start_step(cluster, lab, lab.step(step_id), namespace=NAMESPACE, catch_up=True)
+
+        def reach(progress) -> None:  # noqa: ANN001
+            for earlier in lab.steps[: lab.step_index(step_id)]:
+                progress.lab(lab.id).step(earlier.id).status = "passed"
+            progress.lab(lab.id).current_step = step_id
+
+        app.store.update(reach)
         lags: list[float] = []
         stop = asyncio.Event()
 
@@ -115,8 +134,9 @@ async def measure_stalls(cluster, lab, step_id: str, runs: int) -> dict[str, lis
         async with app.run_test(size=(80, 24)) as pilot:
             watcher = asyncio.create_task(monitor())
             await pilot.press("enter")
-            panel = lambda: str(app.screen.query_one("#check-results").render())  # noqa: E731
-            while "✘" not in panel() and "✔" not in panel() and "⚠" not in panel():
+            assert app.screen.step.id == step_id, app.screen.step.id
+            report = lambda: app.screen.query_one("#checks").report  # noqa: E731
+            while report() is None:
                 await pilot.pause(0.05)  # step set up (apps Available) and the watch's first report shown
             figures["setup_max_stall"].append(max(lags))
             for _ in range(runs):
@@ -124,14 +144,17 @@ async def measure_stalls(cluster, lab, step_id: str, runs: int) -> dict[str, lis
                 done = backend.checks_done
                 started = time.perf_counter()
                 await pilot.press("c")
-                while backend.checks_done == done or "Checking" in panel():
+                while backend.checks_done == done or report() is None:
                     await pilot.pause(0.01)
                 figures["check_seconds"].append(time.perf_counter() - started)
                 figures["check_max_stall"].append(max(lags))
-                figures["check_p99_stall"].append(statistics.quantiles(lags, n=100)[98] if len(lags) > 2 else max(lags))
+                figures["check_p99_stall"].append(statistics.quantiles(lags, n=100, method="inclusive")[98])
             stop.set()
             await watcher
             app.stop_watches()
+    report = backend.last
+    print(f"the check ({report.status.value}): " + "; ".join(
+        f"{r.check_id} {r.status.value} in {r.seconds:.2f}s: {r.message}" for r in report.results))
     return figures
 
 
@@ -147,24 +170,27 @@ def main() -> int:
     parser.add_argument("--lab", default="netpol")
     parser.add_argument("--step", default="deny-all")
     parser.add_argument("--skip-startup", action="store_true")
+    parser.add_argument("--skip-stalls", action="store_true")
     args = parser.parse_args()
 
     print(f"labrunner TUI responsiveness ({os.cpu_count()} cores, Python {sys.version.split()[0]})")
     if not args.skip_startup:
-        painted, reached = [], []
-        with tempfile.TemporaryDirectory() as state:
-            for _ in range(args.runs):
-                first, answer = time_startup(state)
-                painted.append(first)
-                if answer is not None:
-                    reached.append(answer)
-        print("start-up, `labrunner` in an 80x24 pseudo-terminal:")
-        show("to the first painted lab list", painted)
-        if reached:
-            show("to the cluster's answer shown", reached)
-        else:
-            print("  (the cluster did not answer: no status figure)")
+        for title, command in (("`labrunner`", labrunner_command()), ("run_tui() alone", TUI_ALONE)):
+            runs = []
+            with tempfile.TemporaryDirectory() as state:
+                for _ in range(args.runs):
+                    runs.append(time_startup(command, state))
+            print(f"start-up, {title} in an 80x24 pseudo-terminal:")
+            for name, what in (("painted", "to the first painted screen"), ("listed", "to the labs listed"),
+                               ("reached", "to the cluster's answer shown")):
+                values = [run[name] for run in runs if name in run]
+                if values:
+                    show(what, values)
+                else:
+                    print(f"  {what}: never (no labs, or no cluster answered)")
 
+    if args.skip_stalls:
+        return 0
     lab = next(lab for lab in load_labs(REPO / "labs") if lab.id == args.lab)
     cluster = connect()
     try:

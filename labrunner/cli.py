@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     sub.add_parser("list", help="list the labs and your progress")
+    p = sub.add_parser("tui", help="open the interactive lab browser (on one lab, if given)")
+    p.add_argument("lab", nargs="?")
     p = sub.add_parser("show", help="show a lab, or one step's text")
     p.add_argument("lab")
     p.add_argument("step", nargs="?")
@@ -108,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command is None:
+    if args.command in (None, "tui"):
         return _open_tui(args)
     if args.command == "validate":
         return _validate(args)
@@ -140,7 +142,8 @@ def _open_tui(args: argparse.Namespace) -> int:
         print(f"labrunner: the interactive lab browser is not available ({exc}). "
               "Use the commands instead: `labrunner --help`.", file=sys.stderr)
         return EXIT_BAD_INPUT
-    result = run_tui()
+    result = run_tui(kubeconfig=args.kubeconfig, context=args.context, labs_dir=args.labs,
+                     lab_id=getattr(args, "lab", None))
     return result if isinstance(result, int) else EXIT_OK
 
 

@@ -1,0 +1,121 @@
+"""The TUI application and `run_tui`, which the CLI calls for `labrunner` alone."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Mapping
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+
+from ..model import Lab
+from .backend import Backend, ClusterBackend
+from .messages import LabsLoaded
+from .progress_store import ProgressStore
+from .screens.help import HelpScreen
+from .screens.lab_list import LabListScreen
+from .screens.lab_view import LabViewScreen
+
+
+class LabApp(App):
+    CSS_PATH = "labrunner.tcss"
+    TITLE = "labrunner"
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("ctrl+q", "quit", "Quit", show=False),
+    ]
+
+    def __init__(self, backend: Backend, labs: list[Lab] | None = None, *, labs_dir: Path | None = None,
+                 progress_path: Path | None = None, namespaces: Mapping[str, str] | None = None,
+                 lab_id: str | None = None) -> None:
+        """`backend`: the engine on a cluster, `ClusterBackend(cluster)` (tests hand
+        it a test cluster). `labs`: the labs, or None to load them from `labs_dir`
+        (default: the engine's) in a worker after the first paint. `namespaces`
+        maps a lab id to the namespace to work in (default: the lab's own).
+        `lab_id` opens that lab at once."""
+        super().__init__()
+        self.backend = backend
+        self.labs: list[Lab] = list(labs or [])
+        self.labs_loaded = labs is not None
+        self.labs_dir = labs_dir
+        self.store = ProgressStore(progress_path)
+        self.namespaces = dict(namespaces or {})
+        self.start_lab = lab_id
+        self._stops: list[threading.Event] = []
+
+    def on_mount(self) -> None:
+        self.push_screen(LabListScreen())
+        if self.labs_loaded:
+            self.open_start_lab()
+        # After the first paint: reading every lab file and importing the
+        # kubernetes client take the GIL for most of a second.
+        self.call_after_refresh(self.load_labs if not self.labs_loaded else self.load_engine)
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def load_labs(self) -> None:
+        from ..loader import discover_labs
+
+        report = discover_labs(self.labs_dir)
+        self.post_message(LabsLoaded(report.labs, [str(p) for p in report.problems]))
+        self.load_engine()
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def load_engine(self) -> None:
+        """Import the engine's cluster side (about half a second) beside the first screen."""
+        import labrunner.runner  # noqa: F401
+
+    def on_labs_loaded(self, message: LabsLoaded) -> None:
+        self.labs, self.labs_loaded = message.labs, True
+        if message.problems:
+            self.notify(f"{len(message.problems)} problem(s) in the lab files; `labrunner validate` lists them.",
+                        severity="warning", timeout=10)
+        for screen in self.screen_stack:
+            if isinstance(screen, LabListScreen):
+                screen.refresh_table()
+        self.open_start_lab()
+
+    def open_start_lab(self) -> None:
+        if not self.start_lab:
+            return
+        lab = next((lab for lab in self.labs if lab.id == self.start_lab), None)
+        if lab is None:
+            known = ", ".join(lab.id for lab in self.labs) or "none"
+            self.notify(f"No lab {self.start_lab!r} (labs: {known}).", severity="error", timeout=10)
+        else:
+            self.open_lab(lab)
+
+    def namespace_for(self, lab: Lab) -> str:
+        return self.namespaces.get(lab.id, lab.namespace)
+
+    def open_lab(self, lab: Lab) -> None:
+        self.push_screen(LabViewScreen(lab, namespace=self.namespace_for(lab)))
+
+    def track_stop(self, stop: threading.Event) -> None:
+        """Watches to end when the app quits, so no worker thread outlives it."""
+        self._stops = [s for s in self._stops if not s.is_set()] + [stop]
+
+    def stop_watches(self) -> None:
+        for stop in self._stops:
+            stop.set()
+
+    async def action_quit(self) -> None:
+        self.stop_watches()
+        self.exit()
+
+    def on_unmount(self) -> None:
+        self.stop_watches()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen([("Lab list", LabListScreen), ("Lab view", LabViewScreen), ("Everywhere", LabApp)]))
+
+
+def run_tui(*, kubeconfig: str | None = None, context: str | None = None, labs_dir: Path | None = None,
+            lab_id: str | None = None) -> int:
+    """Open the TUI (on `lab_id` if given); returns the exit code. Everything
+    slow (lab files, the kubernetes client, the cluster) happens after the first paint."""
+    app = LabApp(ClusterBackend(kubeconfig=kubeconfig, context=context), labs_dir=labs_dir, lab_id=lab_id)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,41 @@
+"""Notice changes to the kinds the resource panel shows.
+
+Built from the engine's public `Cluster.list_with_version` and `Cluster.watch`,
+the same way `runner.watch_step` notices changes for the checks. (A candidate
+to move into the engine as a public "on change" helper.)
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from ..cluster import Cluster
+from ..errors import LabrunnerError
+
+RESOURCE_KINDS = ("Pod", "Service", "NetworkPolicy", "PersistentVolumeClaim")
+
+
+def watch_namespace(cluster: Cluster, namespace: str, *, on_change: Callable[[], None], stop: threading.Event,
+                    kinds: tuple[str, ...] = RESOURCE_KINDS) -> None:
+    """Call `on_change` (from watch threads) on every event until `stop` is set.
+
+    Returns at once: the watches run in daemon threads, so a quitting app never
+    waits for a stream to time out.
+    """
+    for kind in kinds:
+        threading.Thread(target=_watch_kind, args=(cluster, kind, namespace, on_change, stop), daemon=True,
+                         name=f"labrunner-tui-watch-{kind}").start()
+
+
+def _watch_kind(cluster: Cluster, kind: str, namespace: str, on_change: Callable[[], None],
+                stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            _, version = cluster.list_with_version(kind, namespace=namespace)
+            for _event in cluster.watch(kind, namespace=namespace, resource_version=version, timeout=20):
+                if stop.is_set():
+                    break
+                on_change()
+        except LabrunnerError:
+            stop.wait(3)  # the cluster blinked or the kind is missing; try again later

@@ -1,0 +1,33 @@
+"""The engine's progress file, shared with the CLI.
+
+Every change re-reads the file first, so a step finished with the CLI while
+the TUI is open is kept, and the other way round.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from ..progress import PROGRESS_FILE, Progress, load_progress, save_progress, state_dir
+
+T = TypeVar("T")
+
+
+class ProgressStore:
+    def __init__(self, path: Path | None = None):
+        self.path = path or state_dir() / PROGRESS_FILE
+        self._lock = threading.Lock()  # workers and the UI thread both write
+
+    def read(self) -> Progress:
+        with self._lock:
+            return load_progress(self.path)
+
+    def update(self, change: Callable[[Progress], T]) -> T:
+        """Load, change, save atomically; returns what `change` returned."""
+        with self._lock:
+            progress = load_progress(self.path)
+            result = change(progress)
+            save_progress(progress, self.path)
+            return result

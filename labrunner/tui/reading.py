@@ -1,0 +1,27 @@
+"""The Markdown of the reading pane: step text, revealed hints, the solution."""
+
+from __future__ import annotations
+
+from ..model import Lab, Step
+
+
+def reading_markdown(lab: Lab, step: Step, *, namespace: str, hints_shown: int, solution_shown: bool) -> str:
+    from ..runner import render_text  # the app loads the engine in a worker at start (LabApp.load_engine)
+
+    parts = [f"# {step.title}"]
+    if step.text:
+        parts.append(render_text(lab, step.text, namespace=namespace).strip())
+    if step.quiz:
+        parts.append(f"**{step.quiz.question}**")
+        parts.append("Pick an answer below and press Enter.")
+    for number, hint in enumerate(step.hints[:hints_shown], 1):
+        parts.append(f"> **Hint {number} of {len(step.hints)}**: {render_text(lab, hint, namespace=namespace)}")
+    if solution_shown and step.solution is not None:
+        parts.append("## Solution")
+        if step.solution.explanation:
+            parts.append(render_text(lab, step.solution.explanation, namespace=namespace).strip())
+        for manifest in step.solution.actions.apply:
+            text = (lab.path / manifest.path).read_text(encoding="utf-8")
+            parts.append(f"`{manifest.path}`\n\n```yaml\n{render_text(lab, text, namespace=namespace).rstrip()}\n```")
+        parts.append("Press **a** to apply it to the cluster.")
+    return "\n\n".join(parts) + "\n"

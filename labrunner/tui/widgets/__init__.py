@@ -1,0 +1,1 @@
+"""Widgets of the lab list and the lab view."""

@@ -1,0 +1,135 @@
+"""TUI tests: a fake at the TUI's own boundary (`Backend`) for snapshots and
+pure screen logic, and the live cluster (the fixture tests/live uses) for the
+pilot tests that prove the flow works."""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from labrunner.checks import CheckResult
+from labrunner.errors import ClusterUnreachable
+from labrunner.loader import load_labs
+from labrunner.model import Lab, Step
+from labrunner.runner import StepReport, run_step_checks
+from labrunner.tui.backend import ClusterInfo
+from labrunner.tui.resources import NamespaceView, view_of
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+
+# Reuse the live tests' `cluster` fixture (skips cleanly without a reachable cluster).
+_spec = importlib.util.spec_from_file_location("live_conftest", REPO / "tests" / "live" / "conftest.py")
+_live = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_live)
+cluster = _live.cluster
+
+
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path, monkeypatch):
+    # Never touch the developer's own progress.
+    monkeypatch.setenv("LABRUNNER_STATE_DIR", str(tmp_path / "state"))
+
+
+@pytest.fixture
+def demo_labs() -> list[Lab]:
+    return load_labs(HERE / "labs")
+
+
+NAMESPACE_OBJECTS = {
+    "Pod": [
+        {"metadata": {"name": "web-5d9c7b7f4-abcde"}, "spec": {"containers": [{"name": "web"}]},
+         "status": {"phase": "Running", "containerStatuses": [{"ready": True, "state": {"running": {}}}]}},
+        {"metadata": {"name": "lr-probe-1a2b3c4d", "labels": {"labrunner.dev/probe": "true"}},
+         "spec": {"containers": [{"name": "probe"}]},
+         "status": {"phase": "Pending", "containerStatuses": [{"ready": False,
+                                                                "state": {"waiting": {"reason": "ContainerCreating"}}}]}},
+    ],
+    "Service": [
+        {"metadata": {"name": "web"}, "spec": {"type": "NodePort", "clusterIP": "10.96.0.10",
+                                               "ports": [{"port": 80, "nodePort": 30080, "protocol": "TCP"}]}},
+    ],
+    "NetworkPolicy": [{"metadata": {"name": "default-deny"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}],
+    "PersistentVolumeClaim": [{"metadata": {"name": "data"}, "spec": {"storageClassName": "standard"},
+                               "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}}}],
+}
+
+
+class FakeBackend:
+    """Answers like the engine on a cluster where the step is unsolved until
+    `solve_step` runs; records what the app asked for."""
+
+    def __init__(self, *, reachable: bool = True, features: dict | None = None, fail_solve: Exception | None = None):
+        self.reachable = reachable
+        self.features_found = features if features is not None else {"networkpolicy": True}
+        self.fail_solve = fail_solve
+        self.solved: set[str] = set()
+        self.calls: list[tuple[str, str]] = []
+        self._changed = threading.Event()
+
+    def info(self) -> ClusterInfo:
+        return ClusterInfo("test-context", "https://10.0.0.1:6443")
+
+    def ping(self) -> str:
+        if not self.reachable:
+            raise ClusterUnreachable("the Kubernetes API server at https://10.0.0.1:6443 does not answer (connection refused).")
+        return "v1.34.4"
+
+    def features(self) -> dict:
+        return dict(self.features_found)
+
+    def start_step(self, lab: Lab, step: Step, *, namespace: str) -> None:
+        self.calls.append(("start", step.id))
+        if not self.reachable:
+            self.ping()
+
+    def solve_step(self, lab: Lab, step: Step, *, namespace: str) -> str:
+        self.calls.append(("solve", step.id))
+        if self.fail_solve:
+            raise self.fail_solve
+        self.solved.add(step.id)
+        self._changed.set()
+        return step.solution.explanation
+
+    def reset_step(self, lab: Lab, step: Step, *, namespace: str) -> None:
+        self.calls.append(("reset-step", step.id))
+        self.solved.discard(step.id)
+
+    def reset_lab(self, lab: Lab, *, namespace: str) -> None:
+        self.calls.append(("reset-lab", lab.id))
+        self.solved.clear()
+
+    def run_checks(self, lab: Lab, step: Step, *, namespace: str, answers: dict[str, str]) -> StepReport:
+        if step.is_quiz:
+            return run_step_checks(None, lab, step, namespace=namespace, answers=answers)  # type: ignore[arg-type]
+        solved = step.id in self.solved
+        results = tuple(
+            replace(CheckResult.passed("found") if solved else
+                    CheckResult.failed(f"{spec.params.get('object', spec.id)} does not exist yet", ["looked in " + namespace]),
+                    check_id=spec.id, title=spec.title)
+            for spec in step.checks)
+        return StepReport(lab.id, step.id, results)
+
+    def watch_checks(self, lab, step, *, namespace, answers, on_report, stop) -> None:  # noqa: ANN001
+        while not stop.is_set():
+            self._changed.clear()
+            on_report(self.run_checks(lab, step, namespace=namespace, answers=answers))
+            while not stop.is_set() and not self._changed.wait(0.05):
+                pass
+
+    def list_resources(self, namespace: str) -> NamespaceView:
+        if not self.reachable:
+            self.ping()
+        return view_of(NAMESPACE_OBJECTS)
+
+    def watch_resources(self, namespace: str, *, on_change, stop) -> None:  # noqa: ANN001
+        pass
+
+
+@pytest.fixture
+def fake_backend():
+    return FakeBackend
