@@ -1,8 +1,9 @@
 """How fast labrunner checks and sets up a step, against plain kubectl.
 
 1. Checking the NetworkPolicy step (every probe): labrunner's checks (probes
-   in parallel, each over its own exec websocket) vs a shell script that runs
-   `kubectl exec ... wget -T 1` once per probe, one after another.
+   in parallel, each over its own exec websocket; deny probes ask the target's
+   node alongside) vs a shell script that runs `kubectl exec ... wget -T 1`
+   once per probe, one after another.
 2. Setting a step up: labrunner's setup (server-side apply + watch-based
    waits) vs `kubectl apply --server-side` + `kubectl wait`.
 
@@ -36,6 +37,7 @@ from labrunner.cluster.applying import render  # noqa: E402
 from labrunner.loader import find_curriculum, load_curriculum, load_lab  # noqa: E402
 
 LAB, STEP = "policy-basics", "frontend-egress"
+LABS = REPO / "tests" / "fixtures" / "labs"  # the engine's proof labs
 NAMESPACE = "lrbench-netpol"
 
 
@@ -60,7 +62,7 @@ def probe_script(cluster, lab, step, namespace: str) -> str:  # noqa: ANN001
     for check in step.checks:
         for probe in check.params.get("probes", []):
             pod, ns, _ = resolver.source(probe["from"])
-            host = resolver.target(probe["to"])
+            host = resolver.target(probe["to"]).address
             lines.append(f"{kubectl()} exec -n {ns} {pod} -- wget -q -O /dev/null -T 1 http://{host}:{probe['port']}/ "
                          ">/dev/null 2>&1 || fails=$((fails+1))")
     lines.append('echo "$fails probes did not connect"')
@@ -95,7 +97,7 @@ def main() -> int:
     args = parser.parse_args()
     cluster = connect()
     ping(cluster)
-    lab = load_lab(REPO / "labs" / LAB, load_curriculum(find_curriculum(REPO / "labs")))
+    lab = load_lab(LABS / LAB, load_curriculum(find_curriculum(LABS)))
     step = lab.step(STEP)
     first = lab.steps[0]
     print(f"cluster {cluster.configuration.host}, {args.runs} runs each, median seconds\n")
@@ -127,7 +129,7 @@ def main() -> int:
         canary._cache.clear()  # pay for the canary every time, as a fresh `labrunner check` process does
         ours_check.append(timed(lambda: runner.run_step_checks(cluster, lab, step, namespace=NAMESPACE)))
         theirs_check.append(timed(lambda: subprocess.run(["sh", "-c", script], check=True, capture_output=True)))
-    cli = [timed(lambda: subprocess.run([sys.executable, "-m", "labrunner.cli", "--labs", str(REPO / "labs" / LAB), "check",
+    cli = [timed(lambda: subprocess.run([sys.executable, "-m", "labrunner.cli", "--labs", str(LABS / LAB), "check",
                                          LAB, "--step", STEP], cwd=REPO, capture_output=True,
                                         env={**os.environ, "PYTHONPATH": str(REPO)}))
            for _ in range(3)]

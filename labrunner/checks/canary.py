@@ -5,6 +5,10 @@ On a cluster whose CNI ignores NetworkPolicy, every probe connects and a
 unrelated failure could pass. The canary runs in its own namespace: a client,
 an open server and a server behind a deny-all ingress policy. Enforcement is
 proven when the client reaches the open server but not the closed one.
+Whether a blocked probe times out or is refused does not matter here: the
+closed server is Ready, and its readiness probe connects from the node, so
+it listens. How a lab's probe that does not connect is read is up to the node
+witness (`probing.read_with_witness`), not to the canary.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ import time
 from dataclasses import dataclass
 
 from ..cluster import Cluster, wait_until
-from ..cluster.applying import LAB_LABEL, MANAGED_BY, Rendered, apply_object, ensure_namespace
-from ..cluster.probepods import PROBE_IMAGE, ensure_probe_pods, is_ready, probe_pod_name
-from .probing import Probe, Verdict, run_probes
+from ..cluster.applying import LAB_LABEL, MANAGED_BY, Rendered, apply_object
+from ..cluster.probepods import (LABRUNNER_NAMESPACE, PROBE_IMAGE, ensure_labrunner_namespace, ensure_probe_pods,
+                                is_ready, probe_pod_name)
+from .probing import DID_NOT_CONNECT, Probe, Verdict, run_probes
 
-CANARY_NAMESPACE = "labrunner-canary"
+CANARY_NAMESPACE = LABRUNNER_NAMESPACE
 _CLIENT_LABELS = {"labrunner.dev/canary": "client"}
 _CACHE_SECONDS = 300.0
 
@@ -27,7 +32,6 @@ _CACHE_SECONDS = 300.0
 class CanaryResult:
     enforced: bool | None  # None: the canary itself could not run
     message: str
-    blocked_as: Verdict | None = None  # how this cluster's blocked traffic looks
 
 
 _lock = threading.Lock()
@@ -80,7 +84,7 @@ def _run(cluster: Cluster, settle: float) -> CanaryResult:
     ready = {p["metadata"]["labels"]["labrunner.dev/canary"]: p
              for p in cluster.list("Pod", namespace=ns, selector="labrunner.dev/canary") if is_ready(p)}
     if not ({"open", "closed", "client"} <= ready.keys() and cluster.get("NetworkPolicy", "deny-closed", namespace=ns)):
-        ensure_namespace(cluster, ns, lab_id="canary")
+        ensure_labrunner_namespace(cluster)
         for name, role in (("server-open", "open"), ("server-closed", "closed")):
             apply_object(cluster, Rendered(_server(name, role), "canary"), namespace=ns)
         apply_object(cluster, Rendered(dict(_POLICY), "canary"), namespace=ns)
@@ -100,9 +104,8 @@ def _run(cluster: Cluster, settle: float) -> CanaryResult:
         if open_outcome.verdict is not Verdict.CONNECTED:
             return CanaryResult(None, f"the canary client cannot reach an unprotected pod ({open_outcome.detail}): "
                                       "the pod network itself is broken")
-        if closed_outcome.verdict in (Verdict.BLOCKED, Verdict.REJECTED, Verdict.REFUSED):
-            return CanaryResult(True, f"NetworkPolicy is enforced (blocked traffic shows as {closed_outcome.verdict.value})",
-                                blocked_as=closed_outcome.verdict)
+        if closed_outcome.verdict in DID_NOT_CONNECT:
+            return CanaryResult(True, f"NetworkPolicy is enforced (blocked traffic shows as {closed_outcome.verdict.value})")
         if time.monotonic() >= deadline:
             break
         # A just-created policy takes the CNI a moment to program; this is

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..cluster import exec_in_pod
-from ..cluster.probepods import ensure_probe_pods, probe_pod_name
-from .base import CheckContext, CheckKind, CheckResult, Param
+from ..cluster import condition_status, exec_in_pod
+from ..cluster.probepods import LABRUNNER_NAMESPACE, ensure_node_probes, ensure_probe_pods, node_probe_name, probe_pod_name
+from ..errors import LabrunnerError
+from .base import CheckContext, CheckKind, CheckResult, Param, Status
 from .canary import check_policy_enforced
-from .probing import Probe, ProbeOutcome, Verdict, run_probes, submit
+from .probing import DID_NOT_CONNECT, Finding, Probe, ProbeOutcome, Reading, Verdict, read_with_witness, run_probes, submit
 from .targets import find_pod
 
 _FROM_KEYS = ("pod", "selector", "probe")
@@ -62,6 +64,14 @@ def _describe(source: Mapping[str, Any], target: Mapping[str, Any], port: int) -
     return f"{src} -> {key} {target[key]}:{port}"
 
 
+@dataclass(frozen=True)
+class Target:
+    address: str
+    node: str | None = None  # where the target runs: the node that can witness it
+    ports: tuple[int, ...] | None = None  # a Service's ports
+    closed: str = ""  # why nothing can listen there, when known (a Service without ready endpoints)
+
+
 class _Resolver:
     """Turns `from`/`to` specs into pods and addresses, once per distinct spec."""
 
@@ -84,21 +94,50 @@ class _Resolver:
             return missing
         return pod["metadata"]["name"], pod["metadata"]["namespace"], spec.get("container")
 
-    def target(self, spec: Mapping[str, Any]) -> str | tuple[str]:
-        """An address, or (what is missing,)."""
+    def target(self, spec: Mapping[str, Any]) -> Target | str:
+        """The target, or what is missing."""
         ns = spec.get("namespace") or self.ctx.namespace
         if "host" in spec:
-            return spec["host"]
+            return Target(spec["host"])
         if "service" in spec:
-            svc = self.ctx.cluster.get("Service", spec["service"], namespace=ns)
+            name = spec["service"]
+            svc = self.ctx.cluster.get("Service", name, namespace=ns)
             if svc is None:
-                return (f"Service {spec['service']} does not exist",)
-            ip = (svc.get("spec") or {}).get("clusterIP")
-            return ip if ip and ip != "None" else f"{spec['service']}.{ns}.svc"
+                return f"Service {name} does not exist"
+            svc_spec = svc.get("spec") or {}
+            ip = svc_spec.get("clusterIP")
+            if svc_spec.get("type") == "ExternalName" or not ip or ip == "None":
+                # A name for pods (headless) or for a host outside: connected to at the probe's port, as is.
+                return Target(f"{name}.{ns}.svc")
+            address = ip
+            ports = tuple(port.get("port") for port in svc_spec.get("ports") or [])
+            # The node of a ready endpoint connects to the Service itself (kube-proxy
+            # translates the node's traffic too). Where endpoints span nodes, kube-proxy
+            # may send it to another node's pod, which a policy may isolate from this
+            # node: a deny can then read "unreachable" or "nothing listening", never a
+            # wrong pass. Single-node clusters (kind's default, the testbed) are exact.
+            nodes = _endpoint_nodes(self.ctx, name, ns)
+            if not nodes:
+                return Target(address, ports=ports, closed=f"Service {name} has no ready endpoints")
+            return Target(address, node=nodes[0], ports=ports)
         pod, missing = find_pod(self.ctx.cluster, spec, namespace=ns)
         if pod is None:
-            return (missing,)
-        return pod["status"]["podIP"]
+            return missing
+        return Target(pod["status"]["podIP"], node=(pod.get("spec") or {}).get("nodeName"))
+
+
+def _endpoint_nodes(ctx: CheckContext, service: str, namespace: str) -> list[str]:
+    """The nodes of a Service's ready endpoints (those with a known node first)."""
+    slices = ctx.cluster.list("EndpointSlice", namespace=namespace, selector=f"kubernetes.io/service-name={service}")
+    nodes = [endpoint.get("nodeName") or "" for s in slices for endpoint in s.get("endpoints") or []
+             if (endpoint.get("conditions") or {}).get("ready") is not False]
+    return sorted(set(nodes), key=lambda n: (not n, n))
+
+
+def _any_node(ctx: CheckContext) -> str | None:
+    """A Ready node, for targets that run on no node of the cluster (a `host:`)."""
+    names = sorted(n["metadata"]["name"] for n in ctx.cluster.list("Node") if condition_status(n, "Ready") == "True")
+    return names[0] if names else None
 
 
 def _resolve_all(resolve, specs: list[Mapping[str, Any]]) -> list[Any]:  # noqa: ANN001
@@ -108,34 +147,80 @@ def _resolve_all(resolve, specs: list[Mapping[str, Any]]) -> list[Any]:  # noqa:
     return [futures[key].result() for key in keys]
 
 
-def _judge(expect: str, outcome: ProbeOutcome, blocked_as: Verdict | None) -> tuple[bool, str]:
-    """(matches expectation, why) for one probe."""
-    verdict = outcome.verdict
+def closed_reason(target: Target, port: int, service: str | None = None) -> str:
+    """Why nothing can listen at the target's port, known from the API alone."""
+    if target.ports is not None and port not in target.ports:
+        return f"Service {service or target.address} has no port {port}"
+    return target.closed
+
+
+def judge(expect: str, reading: Reading) -> tuple[Status, str]:
+    """(pass, fail or error; why) for one probe, said after "<from> -> <to>:<port>"."""
+    finding = reading.finding
+    if finding is Finding.BROKEN:
+        return Status.ERROR, reading.detail
     if expect == "allow":
-        if verdict is Verdict.CONNECTED:
-            return True, "connected"
-        if verdict is Verdict.REFUSED and blocked_as is Verdict.REFUSED:
-            return False, "refused (nothing listening, or a NetworkPolicy rejects it)"
-        return False, outcome.detail
-    if verdict in (Verdict.BLOCKED, Verdict.REJECTED):
-        return True, outcome.detail
-    if verdict is Verdict.REFUSED:
-        if blocked_as is Verdict.REFUSED:
-            return True, "rejected (this cluster answers blocked traffic with a reset)"
-        return False, "refused: nothing listens there, so this cannot show that a policy blocks it"
-    if verdict is Verdict.CONNECTED:
-        return False, "connected, but should be blocked"
-    return False, outcome.detail
+        if finding is Finding.CONNECTED:
+            return Status.PASS, "connected"
+        return Status.FAIL, f"should be allowed: {reading.detail}"
+    if finding is Finding.BLOCKED:
+        return Status.PASS, reading.detail
+    if finding is Finding.CONNECTED:
+        return Status.FAIL, "should be blocked: it connected"
+    if finding is Finding.NOT_LISTENING:
+        return Status.FAIL, f"{reading.detail}, so this says nothing about the policy"
+    if finding is Finding.UNREACHABLE:
+        # Neither a policy nor a closed port can be told apart from a broken path.
+        return Status.ERROR, f"{reading.detail}, so this cannot show that a policy blocks it"
+    return Status.FAIL, f"{reading.detail}, so this says nothing about the policy"
+
+
+Ask = tuple[str, str, int]  # (node, address, port): a connection for a node's own probe to try
+
+
+def _placed(ctx: CheckContext, asks: list[Ask | None]) -> list[Ask | None]:
+    """The asks with no node of their own given any Ready node (None where there is none)."""
+    node = _any_node(ctx)
+    return [ask if ask is None or ask[0] else ((node, ask[1], ask[2]) if node else None) for ask in asks]
+
+
+def _node_probes(asks: list[Ask]) -> list[Probe]:
+    return [Probe(node_probe_name(node), LABRUNNER_NAMESPACE, host, port) for node, host, port in asks]
+
+
+def _witness(ctx: CheckContext, asks: list[Ask], tried: dict[Ask, ProbeOutcome] | None = None) -> dict[Ask, ProbeOutcome]:
+    """Try each ask from a hostNetwork probe pod on its node, all at once.
+
+    The pods are exec'd into by name first: they are usually there already.
+    Where that fails, they are started (or found Ready) and asked once more.
+    `tried` holds outcomes from asks already run alongside the lab's probes.
+    """
+    done = dict(tried or {})
+    todo = [ask for ask in asks if ask not in done]
+    if todo:
+        done.update(zip(todo, run_probes(ctx.cluster, _node_probes(todo))))
+    broken = [ask for ask in asks if done[ask].verdict is Verdict.BROKEN]
+    if broken:
+        try:
+            ensure_node_probes(ctx.cluster, sorted({node for node, _, _ in broken}))
+        except LabrunnerError as exc:
+            return {**done, **{ask: ProbeOutcome(Verdict.BROKEN, f"the node probe could not start: {exc}") for ask in broken}}
+        done.update(zip(broken, run_probes(ctx.cluster, _node_probes(broken))))
+    return done
+
+
+_MARKS = {Status.PASS: "ok", Status.FAIL: "fail", Status.ERROR: "error"}
 
 
 def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     probes = p["probes"]
+    expects_deny = any(probe["expect"] == "deny" for probe in probes)
     canary: Future | None = None
-    if any(probe["expect"] == "deny" for probe in probes):
+    if expects_deny:
         canary = submit(check_policy_enforced, ctx.cluster)  # runs while the lab's probes run
     resolver = _Resolver(ctx)
     resolver.start_probes([probe["from"] for probe in probes])
-    runnable: list[tuple[int, Probe]] = []
+    runnable: list[tuple[int, Probe, Target]] = []
     lines: list[str | None] = [None] * len(probes)
     missing: list[str] = []
     # Look up every distinct source and target at once: each is an API call.
@@ -144,36 +229,50 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     for i, probe in enumerate(probes):
         what = _describe(probe["from"], probe["to"], probe["port"])
         source, target = sources[i], targets[i]
-        if isinstance(source, str) or isinstance(target, tuple):
-            reason = source if isinstance(source, str) else target[0]
+        if isinstance(source, str) or isinstance(target, str):
+            reason = source if isinstance(source, str) else target
             missing.append(f"{what}: {reason}")
             lines[i] = f"[fail] {what}: {reason}"
             continue
         pod, ns, container = source
-        runnable.append((i, Probe(pod, ns, target, probe["port"], container)))
-    outcomes = run_probes(ctx.cluster, [probe for _, probe in runnable])
-    blocked_as = None
+        runnable.append((i, Probe(pod, ns, target.address, probe["port"], container), target))
+    closed = [closed_reason(t, probes[i]["port"], probes[i]["to"].get("service")) for i, _, t in runnable]
+    # Which node to ask about each target: its own (a `host:` runs on none, so any).
+    asks: list[Ask | None] = [None if shut else (t.node or "", probe.host, probe.port)
+                              for (_, probe, t), shut in zip(runnable, closed)]
+    denies = [k for k, (i, _, _) in enumerate(runnable) if asks[k] and probes[i]["expect"] == "deny"]
+    if any(not asks[k][0] for k in denies):  # type: ignore[index]
+        asks = _placed(ctx, asks)
+    # A deny is expected not to connect, and then needs the node's word: ask the node at the same time.
+    early = sorted({asks[k] for k in denies if asks[k]})  # type: ignore[misc]
+    results = run_probes(ctx.cluster, [probe for _, probe, _ in runnable] + _node_probes(early))
+    outcomes, tried = results[: len(runnable)], dict(zip(early, results[len(runnable):]))
+    if any(ask and not ask[0] and outcome.verdict in DID_NOT_CONNECT for ask, outcome in zip(asks, outcomes)):
+        asks = _placed(ctx, asks)
+    needed = sorted({ask for ask, outcome in zip(asks, outcomes) if ask and outcome.verdict in DID_NOT_CONNECT})
+    witnessed = _witness(ctx, needed, {ask: tried[ask] for ask in needed if ask in tried}) if needed else {}
     if canary is not None:
         verdict = canary.result()
         if not verdict.enforced:
             return CheckResult.errored(verdict.message)
-        blocked_as = verdict.blocked_as
     wrong: list[str] = []
     broken: list[str] = []
-    for (i, _probe), outcome in zip(runnable, outcomes):
+    for (i, _, _), outcome, shut, ask in zip(runnable, outcomes, closed, asks):
         spec = probes[i]
         what = _describe(spec["from"], spec["to"], spec["port"])
-        if outcome.verdict is Verdict.BROKEN:
-            broken.append(f"{what}: {outcome.detail}")
-            lines[i] = f"[error] {what}: {outcome.detail}"
-            continue
-        ok, why = _judge(spec["expect"], outcome, blocked_as)
-        lines[i] = f"[{'ok' if ok else 'fail'}] {what}: expected {spec['expect']}, {why}"
-        if not ok:
-            wrong.append(f"{what} should be {'allowed' if spec['expect'] == 'allow' else 'blocked'} ({why})")
+        witness = witnessed.get(ask) if ask else None
+        if ask is None and not shut and outcome.verdict in DID_NOT_CONNECT:
+            witness = ProbeOutcome(Verdict.BROKEN, "the cluster has no Ready node to ask whether anything listens")
+        reading = read_with_witness(outcome, witness, closed=shut)
+        status, why = judge(spec["expect"], reading)
+        lines[i] = f"[{_MARKS[status]}] {what}: expected {spec['expect']}, {reading.detail}"
+        if status is Status.ERROR:
+            broken.append(f"{what}: {why}")
+        elif status is Status.FAIL:
+            wrong.append(f"{what} {why}" if why.startswith("should") else f"{what}: {why}")
     details = [line for line in lines if line]
     if broken:
-        return CheckResult.errored("a probe could not run: " + "; ".join(broken), details)
+        return CheckResult.errored("; ".join(broken), details)
     if missing or wrong:
         return CheckResult.failed("; ".join(missing + wrong), details)
     return CheckResult.passed(f"all {len(probes)} probes as expected", details)

@@ -1,7 +1,10 @@
 """TCP probes run inside the cluster with `agnhost connect`, in parallel.
 
-agnhost prints a fixed prefix on failure (TIMEOUT, REFUSED, DNS, OTHER), so a
-probe can tell traffic that is dropped from a port where nothing listens.
+agnhost prints a fixed prefix on failure (TIMEOUT, REFUSED, DNS, OTHER). That
+alone cannot tell a policy from a closed port: some enforcers drop blocked
+traffic (a timeout), others reject it (a refusal, just like a port where
+nothing listens). So a probe that does not connect is asked again from the
+target's node, which NetworkPolicy never isolates (`read_with_witness`).
 """
 
 from __future__ import annotations
@@ -19,18 +22,68 @@ _POOL = ThreadPoolExecutor(max_workers=24, thread_name_prefix="labrunner-probe")
 
 
 class Verdict(str, Enum):
+    """What one `agnhost connect` saw."""
+
     CONNECTED = "connected"
-    BLOCKED = "blocked"  # timed out: a policy drops the packets
-    REJECTED = "rejected"  # an ICMP error: a policy (or route) rejects them
-    REFUSED = "refused"  # nothing listening (or a policy that answers with a reset)
+    TIMEOUT = "timeout"  # no answer: dropped (by a policy, or no route)
+    REJECTED = "rejected"  # an ICMP error: rejected (by a policy, or a route)
+    REFUSED = "refused"  # a reset: nothing listening, or a policy that rejects with one
     UNRESOLVED = "unresolved"
     BROKEN = "broken"  # the probe itself could not run
+
+
+class Finding(str, Enum):
+    """What a probe and, when it did not connect, its node witness show together."""
+
+    CONNECTED = "connected"
+    BLOCKED = "blocked"  # the node reaches the server, the source does not: a policy
+    NOT_LISTENING = "nothing listening"  # the node itself is refused
+    UNREACHABLE = "unreachable"  # not even the node reaches it
+    UNRESOLVED = "unresolved"
+    BROKEN = "broken"  # the probe or the witness could not run
 
 
 @dataclass(frozen=True)
 class ProbeOutcome:
     verdict: Verdict
     detail: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    finding: Finding
+    detail: str
+
+
+DID_NOT_CONNECT = (Verdict.TIMEOUT, Verdict.REFUSED, Verdict.REJECTED)
+
+
+def read_with_witness(outcome: ProbeOutcome, witness: ProbeOutcome | None, *, closed: str = "") -> Reading:
+    """Combine a probe's outcome with the node's own attempt at the same target.
+
+    `witness` is only needed when the probe did not connect. `closed` says why
+    nothing can listen there (e.g. a Service without ready endpoints), known
+    without asking the node.
+    """
+    verdict = outcome.verdict
+    if verdict is Verdict.CONNECTED:
+        return Reading(Finding.CONNECTED, "it connected")
+    if verdict is Verdict.UNRESOLVED:
+        return Reading(Finding.UNRESOLVED, outcome.detail)
+    if verdict is Verdict.BROKEN:
+        return Reading(Finding.BROKEN, outcome.detail)
+    if closed:
+        return Reading(Finding.NOT_LISTENING, f"nothing listening ({closed})")
+    if witness is None:
+        return Reading(Finding.BROKEN, f"{outcome.detail}, and the node was not asked whether anything listens")
+    seen = outcome.detail
+    if witness.verdict is Verdict.CONNECTED:
+        return Reading(Finding.BLOCKED, f"blocked ({seen}), yet the node itself connects")
+    if witness.verdict is Verdict.REFUSED:
+        return Reading(Finding.NOT_LISTENING, "nothing listening (the node itself is refused)")
+    if witness.verdict in (Verdict.TIMEOUT, Verdict.REJECTED):
+        return Reading(Finding.UNREACHABLE, f"unreachable: not even the node reaches it ({witness.detail})")
+    return Reading(Finding.BROKEN, f"the node could not check the target: {witness.detail}")
 
 
 @dataclass(frozen=True)
@@ -51,9 +104,9 @@ def parse_connect(result: ExecResult) -> ProbeOutcome:
     text = result.output.strip()
     first = text.splitlines()[0] if text else ""
     if first.startswith("TIMEOUT"):
-        return ProbeOutcome(Verdict.BLOCKED, "blocked (no answer within 1s)")
+        return ProbeOutcome(Verdict.TIMEOUT, f"no answer within {PROBE_TIMEOUT}")
     if first.startswith("REFUSED"):
-        return ProbeOutcome(Verdict.REFUSED, "refused (nothing listening on that port)")
+        return ProbeOutcome(Verdict.REFUSED, "refused")
     if first.startswith("DNS"):
         return ProbeOutcome(Verdict.UNRESOLVED, "the name does not resolve")
     lowered = text.lower()

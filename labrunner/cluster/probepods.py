@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from typing import Callable
 
 from ..model import ObjectRef
 from .applying import LAB_LABEL, MANAGED_BY, Rendered, apply_object, delete_object
@@ -60,13 +61,91 @@ def ensure_probe_pods(
     cluster: Cluster, label_sets: list[dict[str, str]], *, namespace: str, lab_id: str, timeout: float = 90.0
 ) -> dict[str, str]:
     """Start (or reuse) one probe pod per label set; returns name -> pod IP, all Ready."""
-    wanted = {probe_pod_name(labels): labels for labels in label_sets}
+    wanted = {probe_pod_name(labels): probe_pod_body(probe_pod_name(labels), labels, lab_id=lab_id) for labels in label_sets}
+    return _ensure_pods(cluster, wanted, namespace=namespace, selector=f"{PROBE_LABEL}=true", what="probe pods", timeout=timeout)
+
+
+# -- node probes ---------------------------------------------------------------
+# NetworkPolicy never isolates a node from the pods on it (kubelet's probes
+# rely on that, on every CNI), so a probe in the node's own network namespace
+# tells "a policy blocks it" from "nothing listens there".
+
+LABRUNNER_NAMESPACE = "labrunner-canary"  # labrunner's own: the canary and the node probes
+NODE_PROBE_LABEL = "labrunner.dev/node-probe"
+
+
+def node_probe_name(node: str) -> str:
+    return "lr-node-" + hashlib.sha256(node.encode()).hexdigest()[:8]
+
+
+def node_probe_body(name: str, node: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {NODE_PROBE_LABEL: "true", MANAGED_BY: "labrunner", LAB_LABEL: "labrunner"}},
+        "spec": {
+            "nodeName": node,  # no scheduling: this node, whatever its taints say
+            "hostNetwork": True,
+            "dnsPolicy": "ClusterFirstWithHostNet",  # so Service names resolve as they do in pods
+            "tolerations": [{"operator": "Exists"}],  # control-plane and cordoned nodes too
+            "terminationGracePeriodSeconds": 1,
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [
+                {
+                    "name": "probe",
+                    "image": PROBE_IMAGE,
+                    "imagePullPolicy": "IfNotPresent",
+                    "args": ["pause"],
+                    "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                    "resources": {"requests": {"cpu": "5m", "memory": "8Mi"}, "limits": {"memory": "32Mi"}},
+                }
+            ],
+        },
+    }
+
+
+def labrunner_namespace_body() -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": LABRUNNER_NAMESPACE,
+            # hostNetwork needs the privileged Pod Security level, wherever the cluster's default is stricter.
+            "labels": {MANAGED_BY: "labrunner", LAB_LABEL: "canary", "pod-security.kubernetes.io/enforce": "privileged"},
+        },
+    }
+
+
+def ensure_labrunner_namespace(cluster: Cluster) -> None:
+    apply_object(cluster, Rendered(labrunner_namespace_body(), "labrunner"), namespace=LABRUNNER_NAMESPACE)
+
+
+def ensure_node_probes(cluster: Cluster, nodes: list[str], *, timeout: float = 90.0) -> dict[str, str]:
+    """Start (or reuse) one hostNetwork probe pod per node; returns node -> pod name, all Ready."""
+    names = {node: node_probe_name(node) for node in dict.fromkeys(nodes)}
+    if not names:
+        return {}
+    wanted = {name: node_probe_body(name, node) for node, name in names.items()}
+    _ensure_pods(cluster, wanted, namespace=LABRUNNER_NAMESPACE, selector=f"{NODE_PROBE_LABEL}=true",
+                 what="node probe pods", timeout=timeout, before_create=lambda: ensure_labrunner_namespace(cluster))
+    return names
+
+
+def _ensure_pods(
+    cluster: Cluster, wanted: dict[str, dict], *, namespace: str, selector: str, what: str, timeout: float,
+    before_create: Callable[[], None] | None = None,
+) -> dict[str, str]:
+    """Create the pods of `wanted` (name -> body) that are missing; returns name -> pod IP once all are Ready."""
     if not wanted:
         return {}
-    existing = {p["metadata"]["name"]: p for p in cluster.list("Pod", namespace=namespace, selector=f"{PROBE_LABEL}=true")}
+    existing = {p["metadata"]["name"]: p for p in cluster.list("Pod", namespace=namespace, selector=selector)}
     if all(name in existing and is_ready(existing[name]) for name in wanted):
         return {name: existing[name]["status"].get("podIP", "") for name in wanted}
-    for name, labels in wanted.items():
+    if before_create is not None:
+        before_create()
+    for name, body in wanted.items():
         pod = existing.get(name)
         if pod is not None and (pod.get("status") or {}).get("phase") in ("Failed", "Succeeded"):
             delete_object(cluster, ObjectRef("Pod", name, "v1"), namespace=namespace)
@@ -74,12 +153,12 @@ def ensure_probe_pods(
                        describe=f"old probe pod {name} to go", timeout=30)
             pod = None
         if pod is None:
-            apply_object(cluster, Rendered(probe_pod_body(name, labels, lab_id=lab_id), "probe pod"), namespace=namespace)
+            apply_object(cluster, Rendered(body, "probe pod"), namespace=namespace)
 
     def all_ready(pods: list[dict]) -> bool:
         ready = {p["metadata"]["name"] for p in pods if is_ready(p)}
         return set(wanted) <= ready
 
-    pods = wait_until(cluster, "Pod", namespace=namespace, selector=f"{PROBE_LABEL}=true", predicate=all_ready,
-                      describe=f"probe pods {', '.join(sorted(wanted))} to be Ready", timeout=timeout)
+    pods = wait_until(cluster, "Pod", namespace=namespace, selector=selector, predicate=all_ready,
+                      describe=f"{what} {', '.join(sorted(wanted))} to be Ready", timeout=timeout)
     return {p["metadata"]["name"]: p["status"].get("podIP", "") for p in pods if p["metadata"]["name"] in wanted}

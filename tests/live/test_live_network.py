@@ -58,7 +58,48 @@ def test_nothing_listening_is_not_taken_for_a_block(ns):
     ns.wait_ready("Deployment", "web")
     result = ns.check("connectivity", probes=[
         {"from": {"probe": {"role": "x"}}, "to": {"selector": "app=web"}, "port": 9999, "expect": "allow"}])
-    assert result.status.value == "fail" and "refused" in result.message
+    assert result.status.value == "fail" and "nothing listening (the node itself is refused)" in result.message
+
+
+def test_allowed_blocked_and_nothing_listening_are_three_verdicts(ns):
+    """On this testbed blocked traffic is refused, exactly like a closed port; the node tells them apart."""
+    ns.apply(web_deployment())
+    ns.wait_ready("Deployment", "web")
+    ns.apply(ALLOW_FRONTEND)
+    frontend, other, web = {"probe": {"role": "frontend"}}, {"probe": {"role": "other"}}, {"selector": "app=web"}
+    allowed = {"from": frontend, "to": web, "port": 8080, "expect": "allow"}
+    blocked = {"from": other, "to": web, "port": 8080, "expect": "deny"}
+    result = _eventually(lambda: ns.check("connectivity", probes=[allowed, blocked]))
+    assert result.ok, (result.message, result.details)
+    assert "expected allow, it connected" in result.details[0]
+    assert "blocked (" in result.details[1] and "yet the node itself connects" in result.details[1]
+    # A port nobody serves, from a source the policy lets in and from one it blocks: the
+    # blocked one is refused just like a block, yet neither is taken for one.
+    for source in (frontend, other):
+        closed = ns.check("connectivity", probes=[{"from": source, "to": web, "port": 9999, "expect": "deny"}])
+        assert closed.status.value == "fail", (closed.message, closed.details)
+        assert closed.message.endswith(":9999: nothing listening (the node itself is refused), so this says nothing about the policy")
+    still_allowed = ns.check("connectivity", probes=[{"from": other, "to": web, "port": 8080, "expect": "allow"}])
+    assert still_allowed.status.value == "fail"
+    assert "should be allowed: blocked" in still_allowed.message, still_allowed.message
+
+
+def test_deny_fails_when_the_server_stops_listening(ns):
+    """The learner's policy is right, then the Service is broken: the deny must no longer pass."""
+    ns.apply(web_deployment())
+    ns.apply(service(selector={"app": "web"}))
+    ns.wait_ready("Deployment", "web")
+    ns.apply(ALLOW_FRONTEND)
+    probes = [{"from": {"probe": {"role": "other"}}, "to": {"service": "web"}, "port": 80, "expect": "deny"}]
+    working = _eventually(lambda: ns.check("connectivity", probes=probes))
+    assert working.ok, (working.message, working.details)
+    ns.apply(service(selector={"app": "web"}, target=9090))  # the pods still run and are Ready, on 8080
+    broken = _eventually(lambda: ns.check("connectivity", probes=probes), until=lambda r: not r.ok)
+    assert broken.status.value == "fail", (broken.message, broken.details)
+    assert "nothing listening (the node itself is refused)" in broken.message
+    ns.apply(web_deployment(replicas=0))
+    gone = _eventually(lambda: ns.check("connectivity", probes=probes), until=lambda r: "endpoints" in r.message)
+    assert gone.status.value == "fail" and "Service web has no ready endpoints" in gone.message, gone.message
 
 
 def test_missing_source_pod_is_a_fail(ns):
@@ -102,13 +143,13 @@ def test_dns_cname_of_an_external_name(ns):
     assert wrong.status.value == "fail" and "db.example.com" in wrong.message
 
 
-def _eventually(run, attempts: int = 15):
-    """The CNI programs a new policy a moment after it exists; there is no event for that."""
+def _eventually(run, attempts: int = 15, until=lambda result: result.ok):  # noqa: ANN001
+    """The CNI programs a new policy (kube-proxy a new Service port) a moment after it exists; there is no event for that."""
     import time
 
     for _ in range(attempts):
         result = run()
-        if result.ok:
+        if until(result):
             return result
         time.sleep(1)
     return result

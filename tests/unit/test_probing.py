@@ -1,7 +1,8 @@
 import pytest
 
-from labrunner.checks.network import _judge, parse_nslookup
-from labrunner.checks.probing import ProbeOutcome, Verdict, connect_command, parse_connect
+from labrunner.checks.base import Status
+from labrunner.checks.network import Target, closed_reason, judge, parse_nslookup
+from labrunner.checks.probing import Finding, ProbeOutcome, Verdict, connect_command, parse_connect, read_with_witness
 from labrunner.cluster.execing import ExecResult, _result
 
 
@@ -9,7 +10,7 @@ from labrunner.cluster.execing import ExecResult, _result
     ("code", "stderr", "verdict"),
     [
         (0, "", Verdict.CONNECTED),
-        (1, "TIMEOUT\n", Verdict.BLOCKED),
+        (1, "TIMEOUT\n", Verdict.TIMEOUT),
         (1, "REFUSED\n", Verdict.REFUSED),
         (1, "DNS: lookup nope on 10.96.0.10:53: no such host\n", Verdict.UNRESOLVED),
         (1, "OTHER: dial tcp 10.0.0.1:80: connect: no route to host\n", Verdict.REJECTED),
@@ -27,27 +28,95 @@ def test_connect_command_brackets_ipv6():
     assert connect_command("10.0.0.1", 80)[-1] == "--timeout=1s"
 
 
-BLOCKED = ProbeOutcome(Verdict.BLOCKED, "blocked")
+TIMEOUT = ProbeOutcome(Verdict.TIMEOUT, "no answer within 1s")
 REFUSED = ProbeOutcome(Verdict.REFUSED, "refused")
 CONNECTED = ProbeOutcome(Verdict.CONNECTED, "connected")
+BROKEN = ProbeOutcome(Verdict.BROKEN, "container not running")
 
 
-def test_judging_allow_and_deny():
-    assert _judge("allow", CONNECTED, Verdict.BLOCKED)[0]
-    assert not _judge("allow", BLOCKED, Verdict.BLOCKED)[0]
-    assert _judge("deny", BLOCKED, Verdict.BLOCKED)[0]
-    assert not _judge("deny", CONNECTED, Verdict.BLOCKED)[0]
+@pytest.mark.parametrize("seen", [TIMEOUT, REFUSED], ids=["dropped", "rejected"])
+def test_the_node_connecting_makes_a_failed_probe_a_block(seen):
+    # Dropped (kind, Calico) or rejected with a reset (kube-router): a block either way, once the node connects.
+    reading = read_with_witness(seen, CONNECTED)
+    assert reading.finding is Finding.BLOCKED and "the node itself connects" in reading.detail
 
 
-def test_refused_is_not_proof_of_a_policy_where_policies_drop():
-    ok, why = _judge("deny", REFUSED, Verdict.BLOCKED)
-    assert not ok and "nothing listens" in why
+@pytest.mark.parametrize("seen", [TIMEOUT, REFUSED], ids=["dropped", "rejected"])
+def test_the_node_refused_means_nothing_listens(seen):
+    reading = read_with_witness(seen, REFUSED)
+    assert reading.finding is Finding.NOT_LISTENING and "the node itself is refused" in reading.detail
 
 
-def test_refused_is_a_block_where_the_cluster_rejects():
-    assert _judge("deny", REFUSED, Verdict.REFUSED)[0]
-    ok, why = _judge("allow", REFUSED, Verdict.REFUSED)
-    assert not ok and "NetworkPolicy" in why
+def test_the_node_timing_out_too_is_unreachable():
+    assert read_with_witness(TIMEOUT, TIMEOUT).finding is Finding.UNREACHABLE
+    assert read_with_witness(REFUSED, ProbeOutcome(Verdict.REJECTED, "rejected (no route to host)")).finding is Finding.UNREACHABLE
+
+
+def test_a_witness_that_cannot_run_is_not_a_verdict():
+    assert read_with_witness(REFUSED, BROKEN).finding is Finding.BROKEN
+    assert read_with_witness(REFUSED, None).finding is Finding.BROKEN
+    assert read_with_witness(BROKEN, None).finding is Finding.BROKEN
+
+
+def test_a_connected_probe_needs_no_witness():
+    assert read_with_witness(CONNECTED, None).finding is Finding.CONNECTED
+
+
+def test_closed_known_from_the_api_needs_no_witness():
+    reading = read_with_witness(REFUSED, None, closed="Service db has no ready endpoints")
+    assert reading.finding is Finding.NOT_LISTENING and "no ready endpoints" in reading.detail
+
+
+def test_judging_allow():
+    assert judge("allow", read_with_witness(CONNECTED, None)) == (Status.PASS, "connected")
+    status, why = judge("allow", read_with_witness(REFUSED, CONNECTED))
+    assert status is Status.FAIL and why.startswith("should be allowed: blocked")
+    status, why = judge("allow", read_with_witness(REFUSED, REFUSED))
+    assert status is Status.FAIL and "nothing listening" in why
+    assert judge("allow", read_with_witness(TIMEOUT, TIMEOUT))[0] is Status.FAIL
+
+
+def test_judging_deny():
+    assert judge("deny", read_with_witness(TIMEOUT, CONNECTED))[0] is Status.PASS
+    assert judge("deny", read_with_witness(REFUSED, CONNECTED))[0] is Status.PASS
+    assert judge("deny", read_with_witness(CONNECTED, None)) == (Status.FAIL, "should be blocked: it connected")
+
+
+@pytest.mark.parametrize("seen", [TIMEOUT, REFUSED], ids=["dropped", "rejected"])
+def test_a_deny_is_not_proven_by_a_server_that_does_not_listen(seen):
+    status, why = judge("deny", read_with_witness(seen, REFUSED))
+    assert status is Status.FAIL
+    assert why == "nothing listening (the node itself is refused), so this says nothing about the policy"
+
+
+def test_a_deny_nobody_can_reach_is_an_error_not_a_pass():
+    status, why = judge("deny", read_with_witness(TIMEOUT, TIMEOUT))
+    assert status is Status.ERROR and "not even the node" in why
+    assert judge("deny", read_with_witness(REFUSED, BROKEN))[0] is Status.ERROR
+    assert judge("allow", read_with_witness(REFUSED, BROKEN))[0] is Status.ERROR
+
+
+def test_a_service_port_it_does_not_have_is_closed():
+    target = Target("10.96.0.5", node="n1", ports=(80,))
+    assert closed_reason(target, 80, "web") == ""
+    assert closed_reason(target, 81, "web") == "Service web has no port 81"
+    assert closed_reason(Target("10.244.0.7", node="n1"), 81) == ""
+    assert closed_reason(Target("10.96.0.5", ports=(80,), closed="Service web has no ready endpoints"), 80) \
+        == "Service web has no ready endpoints"
+
+
+def test_node_probe_runs_on_its_node_in_the_host_network():
+    from labrunner.cluster.probepods import node_probe_body, node_probe_name
+
+    name = node_probe_name("control-plane-1")
+    assert name.startswith("lr-node-") and name == node_probe_name("control-plane-1") != node_probe_name("worker-1")
+    body = node_probe_body(name, "control-plane-1")
+    spec = body["spec"]
+    assert spec["nodeName"] == "control-plane-1" and spec["hostNetwork"] is True
+    assert spec["dnsPolicy"] == "ClusterFirstWithHostNet"
+    assert {"operator": "Exists"} in spec["tolerations"]
+    assert spec["containers"][0]["args"] == ["pause"]
+    assert body["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "labrunner"
 
 
 def test_exec_status_channel():
