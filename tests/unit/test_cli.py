@@ -76,9 +76,12 @@ def test_a_missing_kubeconfig_is_one_clear_message(tmp_path, capsys):
 def test_no_arguments_opens_the_tui(monkeypatch):
     called = []
     module = type(sys)("labrunner.tui.app")
-    module.run_tui = lambda: called.append(True)
+    module.run_tui = lambda **options: called.append(options)
     monkeypatch.setitem(sys.modules, "labrunner.tui.app", module)
-    assert cli.main([]) == 0 and called
+    assert cli.main([]) == 0 and called[-1]["lab_id"] is None
+    # `tui LAB` opens one lab, and the global options reach the app.
+    assert cli.main(["--context", "kind-labrunner", "tui", "netpol"]) == 0
+    assert called[-1]["lab_id"] == "netpol" and called[-1]["context"] == "kind-labrunner"
 
 
 def test_no_tui_is_a_clear_message(monkeypatch, capsys):
