@@ -30,6 +30,9 @@ from .errors import LabrunnerError
 from .model import NAMESPACE_PLACEHOLDER, Actions, CheckSpec, Lab, Step
 from .progress import Progress
 
+# How long a pass seen in watch mode must hold before it is reported.
+CONFIRM_PASS_AFTER = 1.5
+
 # Kinds whose changes re-run the checks in watch mode.
 WATCHED_KINDS = ("Pod", "Service", "EndpointSlice", "NetworkPolicy", "Deployment", "ConfigMap", "Secret",
                  "PersistentVolumeClaim", "Ingress", "Role", "RoleBinding")
@@ -248,7 +251,12 @@ def watch_step(cluster: Cluster, lab: Lab, step: Step, *, on_report: Callable[[S
         started.acquire(timeout=10)
     try:
         while not stop.is_set():
-            on_report(run_step_checks(cluster, lab, step, namespace=ns, answers=answers))
+            report = run_step_checks(cluster, lab, step, namespace=ns, answers=answers)
+            if report.passed and not step.is_quiz and not stop.wait(CONFIRM_PASS_AFTER):
+                # Right after a change the cluster can be half-way (a policy stored but not yet
+                # enforced everywhere): a pass counts only when it holds a moment later.
+                report = run_step_checks(cluster, lab, step, namespace=ns, answers=answers)
+            on_report(report)
             deadline = time.monotonic() + refresh
             # Wake on a change, on the refresh, or (within a second) on stop.
             while not stop.is_set() and not changes.event.is_set() and time.monotonic() < deadline:
