@@ -79,31 +79,16 @@ def node_probe_name(node: str) -> str:
 
 
 def node_probe_body(name: str, node: str) -> dict:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "labels": {NODE_PROBE_LABEL: "true", MANAGED_BY: "labrunner", LAB_LABEL: "labrunner"}},
-        "spec": {
-            "nodeName": node,  # no scheduling: this node, whatever its taints say
-            "hostNetwork": True,
-            "dnsPolicy": "ClusterFirstWithHostNet",  # so Service names resolve as they do in pods
-            "tolerations": [{"operator": "Exists"}],  # control-plane and cordoned nodes too
-            "terminationGracePeriodSeconds": 1,
-            "automountServiceAccountToken": False,
-            "enableServiceLinks": False,
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [
-                {
-                    "name": "probe",
-                    "image": PROBE_IMAGE,
-                    "imagePullPolicy": "IfNotPresent",
-                    "args": ["pause"],
-                    "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-                    "resources": {"requests": {"cpu": "5m", "memory": "8Mi"}, "limits": {"memory": "32Mi"}},
-                }
-            ],
-        },
-    }
+    """A probe pod on the node's own network: what the node itself can reach."""
+    body = probe_pod_body(name, {}, lab_id="labrunner")
+    body["metadata"]["labels"] = {NODE_PROBE_LABEL: "true", MANAGED_BY: "labrunner", LAB_LABEL: "labrunner"}
+    body["spec"].update({
+        "nodeName": node,  # no scheduling: this node, whatever its taints say
+        "hostNetwork": True,
+        "dnsPolicy": "ClusterFirstWithHostNet",  # so Service names resolve as they do in pods
+        "tolerations": [{"operator": "Exists"}],  # control-plane and cordoned nodes too
+    })
+    return body
 
 
 def labrunner_namespace_body() -> dict:
