@@ -15,6 +15,10 @@ from config import Config
 
 NS = "testbed-selftest"
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.56"
+# Every server in the self-test: agnhost's HTTP server on 8080, ready once it answers.
+SERVER_SPEC = ("{terminationGracePeriodSeconds: 0, containers: [{name: main, image: " + AGNHOST
+               + ", args: [netexec, --http-port=8080], readinessProbe: {httpGet: {path: /healthz, port: 8080},"
+               " periodSeconds: 1}}]}")
 
 
 class SelfTest:
@@ -102,13 +106,7 @@ class SelfTest:
             pods.append(f"""apiVersion: v1
 kind: Pod
 metadata: {{name: {name}, namespace: {NS}, labels: {{{labels}}}}}
-spec:
-  terminationGracePeriodSeconds: 0
-  containers:
-  - name: main
-    image: {AGNHOST}
-    args: [netexec, --http-port=8080]
-    readinessProbe: {{httpGet: {{path: /healthz, port: 8080}}, periodSeconds: 1}}
+spec: {SERVER_SPEC}
 """)
         self.apply("---\n".join(pods) + f"""---
 apiVersion: apps/v1
@@ -119,13 +117,7 @@ spec:
   selector: {{matchLabels: {{app: web}}}}
   template:
     metadata: {{labels: {{app: web}}}}
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-      - name: main
-        image: {AGNHOST}
-        args: [netexec, --http-port=8080]
-        readinessProbe: {{httpGet: {{path: /healthz, port: 8080}}, periodSeconds: 1}}
+    spec: {SERVER_SPEC}
 ---
 apiVersion: v1
 kind: Service
