@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import json
 import socket
 import subprocess
@@ -13,7 +14,9 @@ from pathlib import Path
 
 from config import Config
 
-NS = "testbed-selftest"
+# A fresh namespace each run: CoreDNS caches answers for 30 s, so a rerun must not reuse names.
+NS = f"testbed-selftest-{os.getpid()}"
+NS_LABEL = "testbed.labrunner.dev/selftest"
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.56"
 # Every server in the self-test: agnhost's HTTP server on 8080, ready once it answers.
 SERVER_SPEC = ("{terminationGracePeriodSeconds: 0, containers: [{name: main, image: " + AGNHOST
@@ -97,9 +100,10 @@ class SelfTest:
 
     # --- facts ----------------------------------------------------------------------------
     def setup(self) -> None:
-        self.kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", timeout=180)
+        self.kubectl("delete", "namespace", "-l", NS_LABEL, "--wait=false")  # earlier runs' leftovers
         self.kubectl("delete", "csr", "selftest-alice", "--ignore-not-found")
         self.kubectl("create", "namespace", NS)
+        self.kubectl("label", "namespace", NS, f"{NS_LABEL}=true")
         pods = []
         for name, labels in (("server-a", "app: a"), ("server-b", "app: b"),
                              ("client-1", "role: client1"), ("client-2", "role: client2")):
