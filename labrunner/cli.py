@@ -16,7 +16,7 @@ from typing import Sequence
 
 from . import runner
 from .checks import Status
-from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError, WaitTimedOut
+from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError
 from .loader import default_labs_dir, discover_labs
 from .model import Lab, Step
 from .progress import Progress, load_progress, save_progress
@@ -93,20 +93,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LabFormatError as exc:
         _print_problems(exc)
         return EXIT_BAD_INPUT
-    except UsageError as exc:
-        print(f"labrunner: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except ClusterUnreachable as exc:
-        print(f"labrunner: {exc}", file=sys.stderr)
-        return EXIT_CLUSTER
-    except WaitTimedOut as exc:
-        print(f"labrunner: {exc}", file=sys.stderr)
-        return EXIT_FAILED
     except LabrunnerError as exc:
         print(f"labrunner: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return _exit_code_for(exc)
     except KeyboardInterrupt:
         return 130
+
+
+def _exit_code_for(exc: LabrunnerError) -> int:
+    """Bad input is 2, an unreachable cluster 3, anything else the engine raised 1."""
+    if isinstance(exc, UsageError):
+        return EXIT_BAD_INPUT
+    if isinstance(exc, ClusterUnreachable):
+        return EXIT_CLUSTER
+    return EXIT_FAILED
 
 
 def _dispatch(args: argparse.Namespace) -> int:
