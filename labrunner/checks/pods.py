@@ -6,14 +6,34 @@ import re
 from typing import Any, Mapping
 
 from ..cluster import exec_in_pod
-from .base import CheckContext, CheckKind, CheckResult, Param, all_of, exactly_one, valid_regex
-from .targets import POD_PARAMS, find_pod, one_pod
+from .base import CheckContext, CheckKind, CheckResult, Param, Status, all_of, exactly_one, valid_regex
+from .targets import POD_PARAMS, find_pods, one_pod
 
 
 def _env(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
-    pod, missing = find_pod(ctx.cluster, p, namespace=ctx.namespace)
-    if pod is None:
+    return _each_pod(ctx, p, _env_in)
+
+
+def _exec(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    return _each_pod(ctx, p, _exec_in)
+
+
+def _each_pod(ctx: CheckContext, p: Mapping[str, Any], judge) -> CheckResult:  # noqa: ANN001
+    """Judge every pod the spec names; the first pod that is not right decides the verdict."""
+    pods, missing = find_pods(ctx.cluster, p, namespace=ctx.namespace)
+    if not pods:
         return CheckResult.failed(missing)
+    results = [judge(ctx, p, pod) for pod in pods]
+    for status in (Status.ERROR, Status.FAIL):
+        for result in results:
+            if result.status is status:
+                return result
+    if len(results) == 1:
+        return results[0]
+    return CheckResult.passed(f"all {len(results)} pods: {results[0].message}", list(results[0].details))
+
+
+def _env_in(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:
     name = pod["metadata"]["name"]
     # `env` in the container sees what the kubelet injected too (Service
     # variables), which the pod spec does not show.
@@ -32,10 +52,7 @@ def _env(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     return CheckResult.passed(f"pod {name} has {var}={value}")
 
 
-def _exec(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
-    pod, missing = find_pod(ctx.cluster, p, namespace=ctx.namespace)
-    if pod is None:
-        return CheckResult.failed(missing)
+def _exec_in(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:
     name = pod["metadata"]["name"]
     command = [str(part) for part in p["command"]]
     shown = " ".join(command)
@@ -48,9 +65,9 @@ def _exec(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     if result.exit_code != wanted_code:
         return CheckResult.failed(f"`{shown}` in pod {name} exited {result.exit_code}, expected {wanted_code}", details)
     if "outputContains" in p and str(p["outputContains"]) not in result.output:
-        return CheckResult.failed(f"the output of `{shown}` does not contain {p['outputContains']!r}", details)
+        return CheckResult.failed(f"the output of `{shown}` in pod {name} does not contain {p['outputContains']!r}", details)
     if "outputMatches" in p and not re.search(p["outputMatches"], result.output, re.MULTILINE):
-        return CheckResult.failed(f"the output of `{shown}` does not match {p['outputMatches']}", details)
+        return CheckResult.failed(f"the output of `{shown}` in pod {name} does not match {p['outputMatches']}", details)
     return CheckResult.passed(f"`{shown}` in pod {name} gave the expected result", details)
 
 

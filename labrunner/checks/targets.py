@@ -1,4 +1,11 @@
-"""Finding the pod a check talks about (`pod: name` or `selector: ...`)."""
+"""Finding the pods a check talks about (`pod: name` or `selector: ...`).
+
+A selector means every pod it matches, never the first one by name: a decoy pod
+that carries the label must not stand in for the workload's pods, and one bad
+replica must not hide behind a good one. Checks therefore judge each pod from
+`find_pods`; `find_pod` remains for a `pod:` name and for sources where any one
+matching pod is the point.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ from .base import Param, exactly_one
 
 POD_PARAMS = {
     "pod": Param(str, doc="the pod's name"),
-    "selector": Param(str, doc="a label selector; the first ready pod that matches"),
+    "selector": Param(str, doc="a label selector; every pod that matches must satisfy the check"),
     "container": Param(str, doc="the container (default: the first)"),
     "namespace": Param(str, doc="default: the lab's namespace"),
 }
@@ -34,6 +41,28 @@ def find_pod(cluster: Cluster, spec: Mapping[str, Any], *, namespace: str) -> tu
         found = f" ({len(pods)} match but none is ready)" if pods else ""
         return None, f"no running pod matches {spec['selector']} in namespace {ns}{found}"
     return ready[0], ""
+
+
+def find_pods(cluster: Cluster, spec: Mapping[str, Any], *, namespace: str) -> tuple[list[dict], str]:
+    """Every pod a `pod:`/`selector:` spec names, each running and ready; or ([], what is missing).
+
+    Shape: (pods sorted by name, "") when all matching pods are ready; ([], reason for the learner)
+    when none match, or when any matching pod is not running and ready yet (a pod being deleted
+    does not count: it is leaving). Raises LabrunnerError only for cluster faults (from `list`).
+    """
+    if spec.get("pod"):
+        pod, missing = find_pod(cluster, spec, namespace=namespace)
+        return ([pod], "") if pod is not None else ([], missing)
+    ns = spec.get("namespace") or namespace
+    pods = [p for p in cluster.list("Pod", namespace=ns, selector=spec["selector"])
+            if not (p.get("metadata") or {}).get("deletionTimestamp")]
+    if not pods:
+        return [], f"no running pod matches {spec['selector']} in namespace {ns}"
+    waiting = sorted(pod_name(p) for p in pods if not is_ready(p))
+    if waiting:
+        return [], (f"pod {', '.join(waiting)} (matching {spec['selector']}) is not running and ready yet; "
+                    "every matching pod is checked")
+    return sorted(pods, key=pod_name), ""
 
 
 def pod_ns(pod: dict) -> str:
