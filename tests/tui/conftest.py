@@ -22,7 +22,7 @@ from labrunner.tui.resources import NamespaceView, view_of
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
-# Reuse the live tests' `cluster` fixture (skips cleanly without a reachable cluster).
+# Reuse the live tests' `cluster` fixture (skips without a reachable cluster; fails instead when CI is set).
 _spec = importlib.util.spec_from_file_location("live_conftest", REPO / "tests" / "live" / "conftest.py")
 _live = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_live)
