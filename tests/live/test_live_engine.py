@@ -154,7 +154,8 @@ def test_watch_mode_says_a_new_loadbalancer_is_settling_until_it_answers(ns):
 
     guard = threading.Timer(60, stop.set)
     guard.start()
-    runner.watch_step(ns.cluster, ns.lab, step, on_report=on_report, stop=stop, namespace=ns.name, refresh=60)
+    runner.watch_step(ns.cluster, ns.lab, step, on_report=on_report, stop=stop, namespace=ns.name, refresh=60,
+                      settle_first=False)
     guard.cancel()
     assert not seen[0][1].passed and seen[-1][1].passed, [r.results[0].message for _, r in seen]
     lag = check_kinds()["http"].lags
