@@ -26,7 +26,7 @@ from .cluster import (
     ensure_namespace,
     wait_for,
 )
-from .cluster.namespaces import wait_namespace_gone, wait_namespace_usable
+from .cluster.namespaces import is_terminating, wait_namespace_gone, wait_namespace_usable
 from .errors import LabrunnerError
 from .model import NAMESPACE_PLACEHOLDER, Actions, CheckSpec, Lab, Step
 from .progress import Progress
@@ -207,7 +207,8 @@ def reset_lab(cluster: Cluster, lab: Lab, *, namespace: str | None = None, progr
     delete_namespace(cluster, ns)
     if wait:
         for name in lab_namespaces(lab, namespace=namespace):
-            wait_namespace_gone(cluster, name, on_progress=on_progress)
+            if is_terminating(cluster.get("Namespace", name)):  # one the lab's manifests name may not be its own
+                wait_namespace_gone(cluster, name, on_progress=on_progress)
         _wait_labelled_gone(cluster, lab, kinds)
         for ref in refs:
             _wait_ref_gone(cluster, ref, namespace=ns)
