@@ -6,6 +6,7 @@ engine's re-run logic can be tested without a cluster; live tests prove the real
 
 import importlib.util
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -237,3 +238,58 @@ def test_in_ci_a_missing_kubeconfig_fails_the_live_tests(tmp_path, monkeypatch):
     monkeypatch.setenv("CI", "1")
     with pytest.raises(pytest.fail.Exception, match="no KUBECONFIG"):
         _live_conftest().reachable_cluster()
+
+
+# -- watch mode --------------------------------------------------------------------------
+
+class QuietCluster:
+    """A cluster on which nothing changes: lists are empty and watches stay silent until stopped."""
+
+    def list_with_version(self, kind, **_):  # noqa: ANN001, ANN003, ANN201
+        return [], "1"
+
+    def watch(self, kind, *, timeout, watcher, **_):  # noqa: ANN001, ANN003, ANN201
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not getattr(watcher, "_stop", False):
+            time.sleep(0.02)
+        yield from ()
+
+
+def watch(step, lab, *, until, settle_first: bool, refresh: float = 60):  # noqa: ANN001, ANN201
+    reports, stop = [], threading.Event()
+
+    def seen(report):  # noqa: ANN001
+        reports.append(report)
+        if until(reports):
+            stop.set()
+
+    guard = threading.Timer(10, stop.set)
+    guard.start()
+    runner.watch_step(QuietCluster(), lab, step, on_report=seen, stop=stop, settle_first=settle_first, refresh=refresh)
+    guard.cancel()
+    return reports
+
+
+def test_watch_mode_says_settling_until_a_lagging_check_passes(kinds):
+    script = Scripted(CheckResult.failed("no answer"), CheckResult.failed("no answer"), CheckResult.passed("answered"))
+    lab, step = lab_with(kinds("lb", script, lags=LAG))
+    reports = watch(step, lab, until=lambda reports: reports[-1].passed, settle_first=True)
+    assert [r.settling for r in reports] == [True, True, False] and reports[-1].passed
+    assert all(r.results[0].message == f"{LAG}; checking again" for r in reports[:-1])
+    assert script.runs == 4  # three attempts, and the pass confirmed a moment later
+
+
+def test_watch_mode_shows_the_fail_once_the_lag_is_over(kinds):
+    script = Scripted(CheckResult.failed("nothing answers"))
+    lab, step = lab_with(kinds("lb", script, lags=LAG, settles_within=0.1))
+    reports = watch(step, lab, until=lambda reports: not reports[-1].settling, settle_first=True)
+    assert reports[-1].results[0].message == "nothing answers" and reports[-1].status is Status.FAIL
+    assert all(r.settling for r in reports[:-1]) and len(reports) >= 2
+
+
+def test_watch_mode_right_after_setup_does_not_settle(kinds):
+    script = Scripted(CheckResult.failed("no Service shop"))
+    lab, step = lab_with(kinds("lb", script, lags=LAG))
+    reports = watch(step, lab, until=lambda reports: True, settle_first=False)
+    assert len(reports) == 1 and not reports[0].settling and script.runs == 1
+    assert reports[0].results[0].message == "no Service shop"
