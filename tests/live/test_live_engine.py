@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from labrunner import runner
-from labrunner.checks import check_kinds
+from labrunner.checks import Status, check_kinds
 from labrunner.cluster import wait_for, wait_until
 from labrunner.cluster.applying import LAB_LABEL
 from labrunner.errors import ApiRejected, NotFound, WaitTimedOut
@@ -181,3 +181,23 @@ def test_wait_confirms_a_lagging_pass_once_more(ns):
     report = runner.settle_step_checks(ns.cluster, ns.lab, step, window=lambda spec: 30, namespace=ns.name,
                                        confirm=True)
     assert report.passed and report.results[0].attempts >= 2  # the pass, then the pass confirmed
+
+
+def test_dns_negative_caching_is_settled_not_blamed(ns):
+    """CoreDNS caches "no such name" (up to 30 s on the testbed): a Service created right after a
+    lookup of its name does not resolve at once. Watch mode and --wait say so and wait it out."""
+    step = Step(id="s", title="S", text="", text_path=None, checks=(
+        CheckSpec("late", "dns", {"from": {"probe": {"role": "dns-settle"}}, "name": f"late.{ns.name}.svc.cluster.local",
+                                   "serviceIP": "late"}),))
+    assert not runner.run_step_checks(ns.cluster, ns.lab, step, namespace=ns.name).passed  # NXDOMAIN, now cached
+    ns.apply("apiVersion: v1\nkind: Service\nmetadata: {name: late}\nspec: {ports: [{port: 80}]}\n")
+    at_once = runner.run_step_checks(ns.cluster, ns.lab, step, namespace=ns.name)
+    assert at_once.status is Status.FAIL and "NXDOMAIN" in at_once.results[0].message  # the lag is real
+    between: list[runner.StepReport] = []
+    report = runner.settle_step_checks(ns.cluster, ns.lab, step, window=runner.settling_window, namespace=ns.name,
+                                       on_report=between.append)
+    assert report.passed, report.results[0]
+    assert between, "the cached answer should have held for a second at least"
+    lag = check_kinds()["dns"].lags
+    assert all(r.settling and r.results[0].message == f"{lag}; checking again" for r in between)
+    assert report.results[0].attempts == len(between) + 1 and report.seconds_to_pass <= check_kinds()["dns"].settles_within
