@@ -293,3 +293,28 @@ def test_watch_mode_right_after_setup_does_not_settle(kinds):
     reports = watch(step, lab, until=lambda reports: True, settle_first=False)
     assert len(reports) == 1 and not reports[0].settling and script.runs == 1
     assert reports[0].results[0].message == "no Service shop"
+
+
+def test_a_namespace_that_stays_is_an_error_with_a_fix(fake_cluster, monkeypatch):
+    from labrunner.cluster import namespaces
+    from labrunner.errors import WaitTimedOut
+
+    stuck = {"kind": "Namespace", "metadata": {"name": "lab-a", "deletionTimestamp": "2026-01-01T00:00:00Z"},
+             "status": {"phase": "Terminating", "conditions": [
+                 {"type": "NamespaceFinalizersRemaining", "status": "True",
+                  "message": "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances"}]}}
+
+    def never(*args, timeout, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        time.sleep(timeout)
+        raise WaitTimedOut("timed out")
+
+    monkeypatch.setattr(namespaces, "wait_until", never)
+    monkeypatch.setattr(namespaces, "PROGRESS_EVERY", 0.05)
+    lines = []
+    with pytest.raises(WaitTimedOut) as err:
+        wait_namespace_usable(fake_cluster([stuck]), "lab-a", timeout=0.2, on_progress=lines.append)
+    message = str(err.value)
+    assert "namespace lab-a is still being deleted after 0 s" in message
+    assert "finalizers remaining: example.com/hold" in message and "kubectl get namespace lab-a -o yaml" in message
+    assert lines[0].startswith("namespace lab-a is still being deleted (a reset a moment ago?)")
+    assert any(line.startswith("still waiting for namespace lab-a to be deleted") for line in lines[1:])
