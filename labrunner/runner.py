@@ -413,7 +413,7 @@ class _Changes:
 
 def watch_step(cluster: Cluster, lab: Lab, step: Step, *, on_report: Callable[[StepReport], None],
                stop: threading.Event, namespace: str | None = None, answers: dict[str, str] | None = None,
-               settle: float = 0.5, refresh: float = 15.0, settle_first: bool = True) -> None:
+               settle: float = 0.5, refresh: float = 15.0, settle_first: bool = False) -> None:
     """Check now, then again whenever something in the lab namespace changes.
 
     Blocks until `stop` is set. Right after the start and after each change, a failing check of a
@@ -421,8 +421,9 @@ def watch_step(cluster: Cluster, lab: Lab, step: Step, *, on_report: Callable[[S
     authorizer) is re-run every SETTLE_INTERVAL s for its kind's settles_within, and the reports
     in between say it is settling (`StepReport.settling`), not that the learner is wrong. Also
     re-checks every `refresh` seconds, since some outcomes (a NodePort answering, a policy
-    programmed) have no event. `settle_first=False` skips settling on the first check, for a
-    face that starts watching right after it set the step up (nothing the learner did lags yet).
+    programmed) have no event. The first check settles too only with `settle_first`, for a
+    caller that changed the namespace just before (a solution applied); a learner who opens the
+    watch gets the first verdict at once.
     """
     ns = namespace_for(lab, namespace)
     changes = _Changes()
@@ -433,7 +434,7 @@ def watch_step(cluster: Cluster, lab: Lab, step: Step, *, on_report: Callable[[S
         thread.start()
     for _ in threads:  # check only once every watch is listening, so no change slips between
         started.acquire(timeout=10)
-    after_change = settle_first  # the learner may have changed something just before the watch began
+    after_change = settle_first
     try:
         while not stop.is_set():
             window = settling_window if after_change else (lambda spec: 0.0)
@@ -502,7 +503,8 @@ def run_until_passed(cluster: Cluster, lab: Lab, step: Step, *, namespace: str |
     timer = threading.Timer(timeout, stop.set)
     timer.start()
     try:
-        watch_step(cluster, lab, step, on_report=seen, stop=stop, namespace=namespace, answers=answers, refresh=2.0)
+        watch_step(cluster, lab, step, on_report=seen, stop=stop, namespace=namespace, answers=answers, refresh=2.0,
+                   settle_first=True)  # called right after a solution or an answer was applied
     finally:
         timer.cancel()
     verdicts = [report for report in last if not report.settling]

@@ -139,9 +139,7 @@ class ClusterBackend:
                      on_report: Callable[[StepReport], None], stop: threading.Event) -> None:
         from .. import runner
 
-        # The lab view starts watching right after it set the step up: nothing of the learner's lags yet.
-        runner.watch_step(self.cluster, lab, step, on_report=on_report, stop=stop, namespace=namespace, answers=answers,
-                          settle_first=False)
+        runner.watch_step(self.cluster, lab, step, on_report=on_report, stop=stop, namespace=namespace, answers=answers)
 
     def list_resources(self, namespace: str) -> NamespaceView:
         from .namespace_watch import RESOURCE_KINDS
