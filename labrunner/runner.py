@@ -37,7 +37,7 @@ CONFIRM_PASS_AFTER = 1.5
 # How often a failing check is run again while its truth may still be settling (see CheckKind.lags).
 SETTLE_INTERVAL = 1.0
 
-Progress_ = Callable[[str], None]  # a line of progress for the learner ("waiting for namespace ...")
+OnProgress = Callable[[str], None]  # a line of progress for the learner ("waiting for namespace ...")
 
 # Kinds whose changes re-run the checks in watch mode.
 WATCHED_KINDS = ("Pod", "Service", "EndpointSlice", "NetworkPolicy", "Deployment", "ConfigMap", "Secret",
@@ -107,7 +107,7 @@ def run_actions(cluster: Cluster, lab: Lab, actions: Actions, *, namespace: str 
 
 
 def start_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None = None, catch_up: bool = False,
-               progress: Progress | None = None, on_progress: Progress_ | None = None) -> None:
+               progress: Progress | None = None, on_progress: OnProgress | None = None) -> None:
     """Apply the step's setup; with `catch_up`, first apply the setup and
     solution of every earlier step not passed yet (per `progress`).
 
@@ -190,7 +190,7 @@ def cluster_scoped_kinds(lab: Lab) -> list[tuple[str, str]]:
 
 
 def reset_lab(cluster: Cluster, lab: Lab, *, namespace: str | None = None, progress: Progress | None = None,
-              wait: bool = True, on_progress: Progress_ | None = None) -> None:
+              wait: bool = True, on_progress: OnProgress | None = None) -> None:
     """Remove everything the lab created: what each step's cleanup names (objects the learner made
     outside the namespace, such as a CSR or a PV), its labelled cluster-scoped objects, its namespace.
 
