@@ -201,3 +201,30 @@ def test_dns_negative_caching_is_settled_not_blamed(ns):
     lag = check_kinds()["dns"].lags
     assert all(r.settling and r.results[0].message == f"{lag}; checking again" for r in between)
     assert report.results[0].attempts == len(between) + 1 and report.seconds_to_pass <= check_kinds()["dns"].settles_within
+
+
+def test_a_new_rolebinding_is_settled_not_raced(ns):
+    """The RBAC authorizer learns of a RoleBinding from a watch: a check right after creating one
+    may still be denied. Settling re-checks it, saying that, until the authorizer has it."""
+    step = Step(id="s", title="S", text="", text_path=None, checks=(
+        CheckSpec("jane-lists", "rbac", {"user": "jane", "verb": "list", "resource": "pods"}),))
+    assert not runner.run_step_checks(ns.cluster, ns.lab, step, namespace=ns.name).passed
+    ns.apply("""
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: reader}
+rules: [{apiGroups: [""], resources: [pods], verbs: [get, list]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: jane-reads}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: jane}]
+""")
+    between: list[runner.StepReport] = []
+    report = runner.settle_step_checks(ns.cluster, ns.lab, step, window=runner.settling_window, namespace=ns.name,
+                                       on_report=between.append, confirm=True)
+    assert report.passed, report.results[0]
+    lag = check_kinds()["rbac"].lags
+    assert all(r.results[0].message == f"{lag}; checking again" for r in between)
+    assert report.results[0].attempts == len(between) + 2  # the settling attempts, the pass, the pass confirmed
