@@ -34,7 +34,8 @@ def reachable_cluster():
     if not os.environ.get("KUBECONFIG") and not Path("~/.kube/config").expanduser().exists():
         no_cluster("no KUBECONFIG: live tests need a cluster")
     try:
-        found = connect()
+        # KUBECONFIG as it is now: the client library reads its default only once, at import.
+        found = connect(kubeconfig=os.environ.get("KUBECONFIG") or None)
         ping(found, timeout=5)
     except LabrunnerError as exc:
         no_cluster(f"no reachable cluster: {exc}")
