@@ -64,7 +64,7 @@ def run(cfg: Config, extra: list[str]) -> int:
     e2e = build(cfg)
     args = [str(e2e), f"--kubeconfig={cfg.paths.admin_kubeconfig}",
             *suite_args(cfg.raw["netpol_e2e"]["args"], extra)]
-    say("running the upstream NetworkPolicy e2e tests (about 16 minutes)")
+    say("running the upstream NetworkPolicy e2e tests (about 16 minutes on an idle machine)")
     started = time.monotonic()
     # The suite's own working files (its report, if asked for) stay out of the clone.
     with tempfile.TemporaryDirectory(prefix="netpol-e2e-") as cwd:
