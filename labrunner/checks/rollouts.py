@@ -19,17 +19,19 @@ REVISION = "deployment.kubernetes.io/revision"  # set by the Deployment controll
 CONTROLLER_MANAGER = "kube-controller-manager"  # the field manager the Deployment controller writes as
 
 
-def replicas_writer(replica_set: dict) -> str:
-    """The field manager that owns the ReplicaSet's `spec.replicas` ("" if none is recorded).
+def replicas_owners(replica_set: dict) -> list[str]:
+    """The field managers that own the ReplicaSet's `spec.replicas` ([] if none is recorded).
 
     Shape of a managedFields entry: {manager, operation, subresource?, fieldsV1: {"f:spec": {"f:replicas": {}}}}.
-    A `kubectl scale` writes through the `scale` subresource and takes the field over.
+    A `kubectl scale` (an Update through the `scale` subresource) that changes the value
+    takes the field over from every other manager, so the controller no longer owns it.
     """
+    owners = []
     for entry in (replica_set.get("metadata") or {}).get("managedFields") or []:
         fields = entry.get("fieldsV1") or entry.get("fields_v1") or {}
         if "f:replicas" in (fields.get("f:spec") or {}):
-            return str(entry.get("manager") or "")
-    return ""
+            owners.append(str(entry.get("manager") or ""))
+    return owners
 
 
 def _revision(obj: dict) -> int:
@@ -56,7 +58,8 @@ def _rollout(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     owned = [rs for rs in ctx.cluster.list("ReplicaSet", namespace=ns) if _owned_by(rs, meta.get("uid", ""))]
     details = [f"ReplicaSet {rs['metadata']['name']}: revision {_revision(rs)}, "
                f"{(rs.get('spec') or {}).get('replicas', 0)} wanted, {(rs.get('status') or {}).get('replicas', 0)} pods"
-               + (f", replicas set by {replicas_writer(rs) or 'nobody recorded'}" if _revision(rs) != revision else "")
+               + (f", replicas set by {', '.join(replicas_owners(rs)) or 'nobody recorded'}"
+                  if _revision(rs) != revision else "")
                for rs in sorted(owned, key=_revision)]
     if revision < 2:
         return CheckResult.failed(f"{what} has had one pod template only (revision {revision or 1}): "
@@ -76,10 +79,10 @@ def _rollout(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         rs_name = rs["metadata"]["name"]
         if (rs.get("spec") or {}).get("replicas", 0) or (rs.get("status") or {}).get("replicas", 0):
             return CheckResult.failed(f"the old ReplicaSet {rs_name} of {what} still has pods", details)
-        writer = replicas_writer(rs)
-        if writer and writer != CONTROLLER_MANAGER:
+        owners = replicas_owners(rs)
+        if owners and CONTROLLER_MANAGER not in owners:
             return CheckResult.failed(
-                f"the old ReplicaSet {rs_name} was scaled to 0 by {writer}, not by the Deployment controller: "
+                f"the old ReplicaSet {rs_name} was scaled to 0 by {', '.join(owners)}, not by the Deployment controller: "
                 f"a rollout is {what}'s own doing (change its pod template and let it step the old pods down)",
                 details)
     old = sum(1 for rs in owned if _revision(rs) != revision)

@@ -1,6 +1,9 @@
-"""exists, absent, field, condition, replicas, pods: each can fail and can pass."""
+"""exists, absent, field, condition, replicas, pods, rollout: each can fail and can pass."""
+
+import time
 
 import pytest
+import yaml
 
 from live_manifests import web_deployment
 
@@ -35,3 +38,53 @@ def test_condition_replicas_pods(ns):
     assert ns.check("replicas", object="Deployment/web", ready=3).status.value == "fail"
     assert ns.check("pods", selector="app=web", ready=2).ok
     assert ns.check("pods", selector="app=nothing", ready=1).status.value == "fail"
+
+
+def rolling_web(max_unavailable, version: str = "v1") -> str:
+    doc = yaml.safe_load(web_deployment(replicas=2))
+    doc["spec"]["strategy"] = {"type": "RollingUpdate",
+                               "rollingUpdate": {"maxUnavailable": max_unavailable, "maxSurge": 1}}
+    doc["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "VERSION", "value": version}]
+    return yaml.safe_dump(doc)
+
+
+def test_field_compares_by_meaning(ns):
+    ns.apply(rolling_web("0%"))
+    path = "{.spec.strategy.rollingUpdate.maxUnavailable}"
+    assert ns.check("field", object="Deployment/web", path=path, equals=0).ok  # "0%" is 0 at any scale
+    ns.apply(rolling_web("25%"))
+    quarter = ns.check("field", object="Deployment/web", path=path, equals=0)
+    assert quarter.status.value == "fail" and "1 or more from 4 on" in quarter.message
+    ns.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: sizes}\ndata: {disk: 1024Mi}\n")
+    assert ns.check("field", object="ConfigMap/sizes", path="{.data.disk}", equals="1Gi").ok
+    assert ns.check("field", object="ConfigMap/sizes", path="{.data.disk}", equals="1G").status.value == "fail"
+
+
+def test_rollout(ns):
+    ns.apply(rolling_web("0%"))
+    ns.wait_ready("Deployment", "web")
+    first = ns.check("rollout", object="Deployment/web")
+    assert first.status.value == "fail" and "one pod template only" in first.message
+    ns.apply(rolling_web("0%", version="v2"))
+    result = until(ns, "rollout", object="Deployment/web")
+    assert result.ok, result.message
+    assert "the controller stepped its old ReplicaSet down to 0" in result.message
+
+    # Someone else's write to the old ReplicaSet's replicas (as `kubectl scale` makes) is not the rollout.
+    old = next(rs for rs in ns.cluster.list("ReplicaSet", namespace=ns.name, selector="app=web")
+               if rs["spec"]["replicas"] == 0)
+    body = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": old["metadata"]["name"]},
+            "spec": {"replicas": 0}}
+    ns.cluster.call("applying", ns.cluster.dynamic.server_side_apply, ns.cluster.resource("ReplicaSet"), body=body,
+                    namespace=ns.name, field_manager="kubectl", force_conflicts=True)
+    manual = ns.check("rollout", object="Deployment/web")
+    assert manual.status.value == "fail" and "scaled to 0 by kubectl, not by the Deployment controller" in manual.message
+
+
+def until(ns, kind, timeout=90, **params):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = ns.check(kind, **params)
+        if result.ok or time.monotonic() > deadline:
+            return result
+        time.sleep(1)

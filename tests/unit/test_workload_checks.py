@@ -4,7 +4,7 @@ from pathlib import Path
 
 from labrunner.checks import CheckContext, Status, check_kinds, run_check
 from labrunner.checks.events import last_container_start
-from labrunner.checks.rollouts import replicas_writer
+from labrunner.checks.rollouts import replicas_owners
 from labrunner.model import CheckSpec, Difficulty, Lab, Step
 from tests.unit.conftest import FakeCluster
 
@@ -110,9 +110,9 @@ def test_a_manual_scale_to_zero_is_not_a_rollout():
     assert stray.ok
 
 
-def test_replicas_writer_reads_managed_fields():
-    assert replicas_writer(replica_set("a", "1", 0, writer="kubectl")) == "kubectl"
-    assert replicas_writer({"metadata": {"managedFields": [{"manager": "x", "fieldsV1": {"f:metadata": {}}}]}}) == ""
+def test_replicas_owners_reads_managed_fields():
+    assert replicas_owners(replica_set("a", "1", 0, writer="kubectl")) == ["kubectl"]
+    assert replicas_owners({"metadata": {"managedFields": [{"manager": "x", "fieldsV1": {"f:metadata": {}}}]}}) == []
 
 
 # -- logs: validation ------------------------------------------------------------------
