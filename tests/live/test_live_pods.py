@@ -1,8 +1,14 @@
-"""env and exec in a running pod: each can fail and can pass."""
+"""env, exec and logs in a pod, and the sidecars lab's Job: each can fail and can pass."""
+
+import time
 
 import pytest
 
+from labrunner.checks import Status
+from labrunner.cluster import delete_object, wait_for_condition, wait_until
+from labrunner.model import ObjectRef
 from live_manifests import service, web_deployment
+from test_wrong_answers_core import step_for  # noqa: F401  (the fixture that sets a lab step up)
 
 pytestmark = pytest.mark.live
 
@@ -27,3 +33,108 @@ def test_exec(ns):
     assert ns.check("exec", selector="app=web", command=["cat", "/etc/hostname"], outputMatches="^db-").status.value == "fail"
     broken = ns.check("exec", selector="app=web", command=["/no/such/binary"])
     assert broken.status.value in ("error", "fail")
+
+
+def writer_and_reader(shared: bool) -> str:
+    """A pod whose `writer` appends to /out/app.log and whose `reader` tails /in/app.log (the same volume or not)."""
+    reader_volume = "out" if shared else "own"
+    return f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: pair}}
+spec:
+  terminationGracePeriodSeconds: 0
+  volumes: [{{name: out, emptyDir: {{}}}}, {{name: own, emptyDir: {{}}}}]
+  containers:
+    - name: writer
+      image: registry.k8s.io/e2e-test-images/agnhost:2.56
+      command: [/bin/sh, -c, "touch /out/app.log; exec /agnhost pause"]
+      volumeMounts: [{{name: out, mountPath: /out}}]
+    - name: reader
+      image: registry.k8s.io/e2e-test-images/agnhost:2.56
+      command: [/bin/sh, -c, "echo line one >> /in/app.log; tail -F /in/app.log"]
+      volumeMounts: [{{name: {reader_volume}, mountPath: /in}}]
+"""
+
+
+TRIGGERED = dict(pod="pair", container="reader", contains="seen ${NONCE}", timeout=8,
+                 trigger={"container": "writer", "command": ["/bin/sh", "-c", "echo seen ${NONCE} >> /out/app.log"]})
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_logs_with_a_trigger(ns, shared):
+    ns.apply(writer_and_reader(shared))
+    ns.wait_ready("Pod", "pair", condition="Ready")
+    assert ns.check("logs", pod="pair", container="reader", contains="line one").ok
+    assert ns.check("logs", pod="pair", container="reader", contains="line two", timeout=2).status.value == "fail"
+    result = ns.check("logs", **TRIGGERED)
+    if shared:
+        assert result.ok, result.message
+        assert "shows the line the check wrote" in result.message
+    else:
+        assert result.status.value == "fail" and "did not show the line written by the check" in result.message
+    broken = ns.check("logs", **{**TRIGGERED, "trigger": {"container": "writer", "command": ["sh", "-c", "exit 4"]}})
+    assert broken.status.value == "fail" and "exited 4" in broken.message
+
+
+JOB = """
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 0
+      containers:
+        - {name: work, image: registry.k8s.io/e2e-test-images/agnhost:2.56, command: [/bin/sh, -c, "sleep 2; echo all done"]}
+"""
+
+
+def test_logs_of_a_finished_job(ns):
+    ns.apply(JOB)
+    waiting = ns.check("logs", selector="job-name=once", finished=True, contains="all done")
+    assert waiting.status.value == "fail" and ("has completed" in waiting.message or "no pod matches" in waiting.message)
+    ns.wait_ready("Job", "once", condition="Complete")
+    assert ns.check("logs", selector="job-name=once", finished=True, contains="all done").ok
+    assert ns.check("logs", selector="job-name=once", finished=True, contains="half done", timeout=1).status.value == "fail"
+
+
+# -- the sidecars lab's job-sidecar step: a native sidecar that serves the report ----------
+
+def passes(s, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while True:
+        report = s.check()
+        if report.status is Status.PASS or time.monotonic() > deadline:
+            return report
+        time.sleep(2)
+
+
+def replace_job(cluster, s, answer: str) -> None:
+    delete_object(cluster, ObjectRef("Job", "report", "batch/v1"), namespace=s.namespace)
+    wait_until(cluster, "Job", namespace=s.namespace, name="report", predicate=lambda objs: not objs,
+               describe="the old Job gone")
+    s.apply(answer)
+
+
+@pytest.mark.parametrize("answer", ["solution/02-report-job.yaml", "alternatives/02-no-startup-probe.yaml"])
+def test_job_with_a_native_sidecar_proxy_passes(cluster, step_for, answer):
+    s = step_for("sidecars", "job-sidecar")
+    replace_job(cluster, s, answer)
+    report = passes(s)
+    assert report.status is Status.PASS, [(r.check_id, r.message) for r in report.results]
+
+
+@pytest.mark.parametrize("wrong, check_id, says", [
+    # the Job completes, but only because the report stops its plain-container proxy
+    ("wrong/02-proxy-stopped-by-exit.yaml", "job-proxy-native", "should be Always, it is nothing"),
+    # a native sidecar that serves nothing: the report calls the api itself
+    ("wrong/02-report-skips-proxy.yaml", "proxy-served-report", "did not serve a call to the api"),
+])
+def test_job_whose_proxy_is_not_a_serving_native_sidecar_fails(cluster, step_for, wrong, check_id, says):
+    s = step_for("sidecars", "job-sidecar")
+    replace_job(cluster, s, wrong)
+    wait_for_condition(cluster, "Job", "report", condition="Complete", namespace=s.namespace, timeout=120)
+    s.fails_with(check_id, says)
