@@ -80,10 +80,8 @@ def _one_pod(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:
     deadline = started + float(p.get("timeout", 10))
     while True:
         since = max(1, int(time.monotonic() - started) + 2)  # only what was logged since the trigger ran
-        text = ctx.cluster.call(f"reading the log of {name}/{container}", ctx.cluster.core().read_namespaced_pod_log,
-                                name, ns, container=container, since_seconds=since if trigger else None,
-                                tail_lines=None if trigger else 500, _request_timeout=10)
-        lines = str(text or "").splitlines()
+        text = read_log(ctx, name, ns, container, since_seconds=since if trigger else None)
+        lines = text.splitlines()
         if (wanted is not None and wanted in text) or (pattern is not None and pattern.search(text or "")):
             hit = next((line for line in lines if (wanted or "") in line and (not pattern or pattern.search(line))),
                        lines[-1] if lines else "")
@@ -96,6 +94,20 @@ def _one_pod(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:
                     if trigger else f"{where} shows no {looked!r}")
             return CheckResult.failed(_explained(p, what), [line.strip()[:200] for line in lines[-5:]])
         time.sleep(_POLL_SECONDS)
+
+
+def read_log(ctx: CheckContext, pod: str, namespace: str, container: str | None, *,
+             since_seconds: int | None = None) -> str:
+    """A container's log as text: everything logged in the last `since_seconds`, or the last 500 lines.
+
+    Read raw: the client would parse a log that happens to be one JSON document into a dict.
+    Raises LabrunnerError (via Cluster.call) when the API refuses, e.g. the pod is gone.
+    """
+    response = ctx.cluster.call(f"reading the log of {pod}/{container}", ctx.cluster.core().read_namespaced_pod_log,
+                                pod, namespace, container=container, since_seconds=since_seconds,
+                                tail_lines=None if since_seconds else 500, _preload_content=False,
+                                _request_timeout=10)
+    return response.data.decode("utf-8", "replace")
 
 
 def _fill(text: str | None, nonce: str) -> str | None:
