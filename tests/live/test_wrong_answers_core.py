@@ -148,7 +148,7 @@ def test_runtime_handler_the_runtime_does_not_have(cluster, step_for):
 def test_two_separate_emptydirs_share_nothing(cluster, step_for):
     s = step_for("storage", "shared-volume")
     s.apply("wrong/01-two-volumes.yaml")
-    s.fails_with("shipper-sees-log", "the shipper finds no orders")
+    s.fails_with("shipper-ships-app-log", "did not show the line written by the check")
 
 
 @pytest.mark.parametrize("wrong, says", [
