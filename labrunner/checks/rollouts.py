@@ -86,9 +86,10 @@ def _rollout(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
                 f"a rollout is {what}'s own doing (change its pod template and let it step the old pods down)",
                 details)
     old = sum(1 for rs in owned if _revision(rs) != revision)
-    return CheckResult.passed(f"{what} rolled out revision {revision}: all {wanted} pods run it, "
-                              f"the controller stepped {old or 'its'} old ReplicaSet{'s' if old != 1 else ''} down to 0",
-                              details)
+    stepped = {0: "its old ReplicaSets were stepped down and cleaned up (revisionHistoryLimit)",
+               1: "the controller stepped the old ReplicaSet down to 0"}.get(
+                   old, f"the controller stepped the {old} old ReplicaSets down to 0")
+    return CheckResult.passed(f"{what} rolled out revision {revision}: all {wanted} pods run it; {stepped}", details)
 
 
 def _validate(p: Mapping[str, Any]) -> list[str]:

@@ -71,7 +71,7 @@ def test_rollout(ns):
     ns.apply(rolling_web("0%", version="v2"))
     result = until(ns, "rollout", object="Deployment/web")
     assert result.ok, result.message
-    assert "the controller stepped its old ReplicaSet down to 0" in result.message
+    assert "the controller stepped the old ReplicaSet down to 0" in result.message
 
     # Someone else's write to the old ReplicaSet's replicas (as `kubectl scale` makes) is not the rollout.
     old = next(rs for rs in ns.cluster.list("ReplicaSet", namespace=ns.name, selector="app=web")
