@@ -77,7 +77,8 @@ def _one_pod(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:
             return CheckResult.failed(_explained(p, f"`{shown}` in pod {name}"
                                                     f"{' container ' + trigger['container'] if trigger.get('container') else ''}"
                                                     f" exited {done.exit_code}"), done.output.splitlines()[-5:])
-    deadline = started + float(p.get("timeout", 10))
+    # A finished pod's log no longer grows: read it once.
+    deadline = started + (0 if p.get("finished") else float(p.get("timeout", 10)))
     while True:
         since = max(1, int(time.monotonic() - started) + 2)  # only what was logged since the trigger ran
         text = read_log(ctx, name, ns, container, since_seconds=since if trigger else None)
