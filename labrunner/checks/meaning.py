@@ -86,7 +86,7 @@ def same_value(found: Any, wanted: Any) -> bool:
             return parse_quantity(found) == parse_quantity(wanted)
         except ValueError:
             return False
-    zero = {0, "0"}
+    zero = (0, "0")  # a tuple: wanted may be an unhashable list or mapping
     if percent(found) == 0 and (wanted in zero or percent(wanted) == 0) and not isinstance(wanted, bool):
         return True
     if percent(wanted) == 0 and found in zero and not isinstance(found, bool):
