@@ -23,8 +23,9 @@ def replicas_owners(replica_set: dict) -> list[str]:
     """The field managers that own the ReplicaSet's `spec.replicas` ([] if none is recorded).
 
     Shape of a managedFields entry: {manager, operation, subresource?, fieldsV1: {"f:spec": {"f:replicas": {}}}}.
-    A `kubectl scale` (an Update through the `scale` subresource) that changes the value
-    takes the field over from every other manager, so the controller no longer owns it.
+    The Deployment controller owns it on every ReplicaSet it scaled. A `kubectl scale` (an
+    Update through the `scale` subresource) that changes the value takes it from every manager
+    (on Kubernetes 1.34 nobody owns it afterwards; an apply or edit makes its manager the owner).
     """
     owners = []
     for entry in (replica_set.get("metadata") or {}).get("managedFields") or []:
@@ -80,9 +81,11 @@ def _rollout(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         if (rs.get("spec") or {}).get("replicas", 0) or (rs.get("status") or {}).get("replicas", 0):
             return CheckResult.failed(f"the old ReplicaSet {rs_name} of {what} still has pods", details)
         owners = replicas_owners(rs)
-        if owners and CONTROLLER_MANAGER not in owners:
+        recorded = bool((rs.get("metadata") or {}).get("managedFields"))
+        if recorded and CONTROLLER_MANAGER not in owners:
+            by = ", ".join(owners) or "hand (kubectl scale)"
             return CheckResult.failed(
-                f"the old ReplicaSet {rs_name} was scaled to 0 by {', '.join(owners)}, not by the Deployment controller: "
+                f"the old ReplicaSet {rs_name} was scaled to 0 by {by}, not by the Deployment controller: "
                 f"a rollout is {what}'s own doing (change its pod template and let it step the old pods down)",
                 details)
     old = sum(1 for rs in owned if _revision(rs) != revision)

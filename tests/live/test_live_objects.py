@@ -73,22 +73,25 @@ def test_rollout(ns):
     assert result.ok, result.message
     assert "the controller stepped the old ReplicaSet down to 0" in result.message
 
-    # Someone else's write to the old ReplicaSet's replicas (as `kubectl scale` makes) is not the rollout.
-    old = next(rs for rs in ns.cluster.list("ReplicaSet", namespace=ns.name, selector="app=web")
-               if rs["spec"]["replicas"] == 0)
-    body = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": old["metadata"]["name"]},
-            "spec": {"replicas": 0}}
-    ns.cluster.call("applying", ns.cluster.dynamic.server_side_apply, ns.cluster.resource("ReplicaSet"), body=body,
-                    namespace=ns.name, field_manager="kubectl", force_conflicts=True)
-    manual = ns.check("rollout", object="Deployment/web")
-    assert manual.status.value == "fail" and "scaled to 0 by kubectl, not by the Deployment controller" in manual.message
+    # Hurrying the next rollout by scaling the old ReplicaSet to 0 by hand (as `kubectl scale` does, while the
+    # new pods are not ready yet) is not the controller stepping it down.
+    current = next(rs for rs in ns.cluster.list("ReplicaSet", namespace=ns.name, selector="app=web")
+                   if rs["spec"]["replicas"] == 2)["metadata"]["name"]
+    slow = yaml.safe_load(rolling_web("0%", version="v3"))
+    slow["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["initialDelaySeconds"] = 10
+    ns.apply(yaml.safe_dump(slow))
+    subprocess.run(["kubectl", "-n", ns.name, "scale", "replicaset", current, "--replicas=0"], check=True,
+                   capture_output=True, timeout=30)
+    manual = until(ns, "rollout", object="Deployment/web", settled=lambda r: "not by the Deployment" in r.message)
+    assert manual.status.value == "fail", manual.message
+    assert f"the old ReplicaSet {current} was scaled to 0 by hand (kubectl scale)" in manual.message
 
 
-def until(ns, kind, timeout=90, **params):
+def until(ns, kind, timeout=90, settled=lambda result: result.ok, **params):
     deadline = time.monotonic() + timeout
     while True:
         result = ns.check(kind, **params)
-        if result.ok or time.monotonic() > deadline:
+        if settled(result) or time.monotonic() > deadline:
             return result
         time.sleep(1)
 

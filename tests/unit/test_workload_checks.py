@@ -104,6 +104,10 @@ def test_a_manual_scale_to_zero_is_not_a_rollout():
     result = run([deployment(), replica_set("api-old", "1", 0, writer="kubectl"), replica_set("api-new", "2", 3)],
                  "rollout", object="Deployment/api")
     assert result.status is Status.FAIL and "scaled to 0 by kubectl, not by the Deployment controller" in result.message
+    by_hand = replica_set("api-old", "1", 0)
+    by_hand["metadata"]["managedFields"][0]["fieldsV1"] = {"f:spec": {"f:selector": {}}}  # after kubectl scale
+    result = run([deployment(), by_hand, replica_set("api-new", "2", 3)], "rollout", object="Deployment/api")
+    assert result.status is Status.FAIL and "scaled to 0 by hand (kubectl scale)" in result.message
     # A ReplicaSet of another (deleted) Deployment of the same name is not this one's.
     stray = run([deployment(), replica_set("api-x", "1", 2, owner="gone"), replica_set("api-new", "2", 3)],
                 "rollout", object="Deployment/api")
