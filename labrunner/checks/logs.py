@@ -89,10 +89,10 @@ def _one_pod(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:
             caused = " the line the check wrote" if trigger else ""
             return CheckResult.passed(f"the log of {container} in pod {name} shows{caused}", [hit.strip()[:200]])
         if time.monotonic() >= deadline:
-            looked = wanted if wanted is not None else f"a line matching {p['matches']}"
+            looked = repr(wanted) if wanted is not None else f"a line matching {p['matches']}"
             where = f"the log of container {container} in pod {name}"
             what = (f"{where} did not show the line written by the check ({looked}) within {p.get('timeout', 10)}s"
-                    if trigger else f"{where} shows no {looked!r}")
+                    if trigger else f"{where} has no {looked}")
             return CheckResult.failed(_explained(p, what), [line.strip()[:200] for line in lines[-5:]])
         time.sleep(_POLL_SECONDS)
 

@@ -62,7 +62,7 @@ TRIGGERED = dict(pod="pair", container="reader", contains="seen ${NONCE}", timeo
 
 
 @pytest.mark.parametrize("shared", [True, False])
-def test_logs_with_a_trigger(ns, shared):
+def test_logs_with_a_trigger_on_a_volume(ns, shared):
     ns.apply(writer_and_reader(shared))
     ns.wait_ready("Pod", "pair", condition="Ready")
     assert ns.check("logs", pod="pair", container="reader", contains="line one").ok
