@@ -110,7 +110,7 @@ def _events(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         problem = f"expected at most {high} {what}, found {count}"
     if problem:
         if p.get("explain"):
-            problem = f"{p['explain']} ({problem})"
+            problem = f"{p['explain'].strip()} ({problem})"
         return CheckResult.failed(problem, details)
     return CheckResult.passed(f"{count} {what}", details)
 

@@ -116,7 +116,7 @@ def _fill(text: str | None, nonce: str) -> str | None:
 
 
 def _explained(p: Mapping[str, Any], problem: str) -> str:
-    return f"{p['explain']} ({problem})" if p.get("explain") else problem
+    return f"{p['explain'].strip()} ({problem})" if p.get("explain") else problem
 
 
 def _validate(p: Mapping[str, Any]) -> list[str]:
