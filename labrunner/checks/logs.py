@@ -86,13 +86,13 @@ def _one_pod(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:
         if (wanted is not None and wanted in text) or (pattern is not None and pattern.search(text or "")):
             hit = next((line for line in lines if (wanted or "") in line and (not pattern or pattern.search(line))),
                        lines[-1] if lines else "")
-            caused = " the line the check wrote" if trigger else ""
-            return CheckResult.passed(f"the log of {container} in pod {name} shows{caused}", [hit.strip()[:200]])
+            shown = "the line the check wrote" if trigger else _looked_for(p, wanted)
+            return CheckResult.passed(f"the log of {container} in pod {name} shows {shown}", [hit.strip()[:200]])
         if time.monotonic() >= deadline:
-            looked = repr(wanted) if wanted is not None else f"a line matching {p['matches']}"
+            looked = _looked_for(p, wanted)
             where = f"the log of container {container} in pod {name}"
             what = (f"{where} did not show the line written by the check ({looked}) within {p.get('timeout', 10)}s"
-                    if trigger else f"{where} has no {looked}")
+                    if trigger else f"{where} shows no {looked}")
             return CheckResult.failed(_explained(p, what), [line.strip()[:200] for line in lines[-5:]])
         time.sleep(_POLL_SECONDS)
 
@@ -109,6 +109,10 @@ def read_log(ctx: CheckContext, pod: str, namespace: str, container: str | None,
                                 tail_lines=None if since_seconds else 500, _preload_content=False,
                                 _request_timeout=10)
     return response.data.decode("utf-8", "replace")
+
+
+def _looked_for(p: Mapping[str, Any], wanted: str | None) -> str:
+    return repr(wanted) if wanted is not None else f"line matching {p['matches']}"
 
 
 def _fill(text: str | None, nonce: str) -> str | None:
