@@ -4,10 +4,9 @@ import time
 
 import pytest
 
-from labrunner.checks import Status
-from labrunner.cluster import delete_object, wait_for_condition, wait_until
+from labrunner.cluster import delete_object, wait_until
 from labrunner.model import ObjectRef
-from test_wrong_answers_core import step_for  # noqa: F401  (the fixture that sets a lab step up)
+from lab_steps import prove
 
 pytestmark = pytest.mark.live
 
@@ -108,16 +107,7 @@ def test_events_since_the_pod_last_started(ns):
         delete_object(ns.cluster, ref, namespace="")
 
 
-def test_runtime_handler_fixed_for_the_same_pod_passes(cluster, step_for):
-    """The runtime lab's handler step: wrong handler first, then the RuntimeClass recreated with runc."""
-    s = step_for("runtime", "handler")
-    s.apply("wrong/02-unknown-handler.yaml")
-    seen = s.fails_with("sandbox-created", "the runtime refused")
-    assert 'no runtime for "kata"' in seen
-    uid = cluster.get("Pod", "batch", namespace=s.namespace)["metadata"]["uid"]
-    delete_object(cluster, ObjectRef("RuntimeClass", "runc-lab", "node.k8s.io/v1"), namespace="")
-    s.apply("alternatives/02-runtimeclass-runc.yaml")
-    wait_for_condition(cluster, "Pod", "batch", condition="Ready", namespace=s.namespace, timeout=180)
-    assert cluster.get("Pod", "batch", namespace=s.namespace)["metadata"]["uid"] == uid
-    report = s.check()
-    assert report.status is Status.PASS, [(r.check_id, r.message) for r in report.results]
+def test_runtime_handler_fixed_for_the_same_pod_passes(cluster):
+    """The runtime lab's handler step: the wrong handler first, then the RuntimeClass recreated with runc."""
+    proof = prove(cluster, "runtime", "handler", "handler-fixed-for-the-same-pod", timeout=180)
+    assert proof.proven, proof.problem

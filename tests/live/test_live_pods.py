@@ -1,14 +1,9 @@
 """env, exec and logs in a pod, and the sidecars lab's Job: each can fail and can pass."""
 
-import time
-
 import pytest
 
-from labrunner.checks import Status
-from labrunner.cluster import delete_object, wait_for_condition, wait_until
-from labrunner.model import ObjectRef
+from lab_steps import prove
 from live_manifests import service, web_deployment
-from test_wrong_answers_core import step_for  # noqa: F401  (the fixture that sets a lab step up)
 
 pytestmark = pytest.mark.live
 
@@ -103,38 +98,8 @@ def test_logs_of_a_finished_job(ns):
 
 # -- the sidecars lab's job-sidecar step: a native sidecar that serves the report ----------
 
-def passes(s, timeout: float = 120):
-    deadline = time.monotonic() + timeout
-    while True:
-        report = s.check()
-        if report.status is Status.PASS or time.monotonic() > deadline:
-            return report
-        time.sleep(2)
-
-
-def replace_job(cluster, s, answer: str) -> None:
-    delete_object(cluster, ObjectRef("Job", "report", "batch/v1"), namespace=s.namespace)
-    wait_until(cluster, "Job", namespace=s.namespace, name="report", predicate=lambda objs: not objs,
-               describe="the old Job gone")
-    s.apply(answer)
-
-
-@pytest.mark.parametrize("answer", ["solution/02-report-job.yaml", "alternatives/02-no-startup-probe.yaml"])
-def test_job_with_a_native_sidecar_proxy_passes(cluster, step_for, answer):
-    s = step_for("sidecars", "job-sidecar")
-    replace_job(cluster, s, answer)
-    report = passes(s)
-    assert report.status is Status.PASS, [(r.check_id, r.message) for r in report.results]
-
-
-@pytest.mark.parametrize("wrong, check_id, says", [
-    # the Job completes, but only because the report stops its plain-container proxy
-    ("wrong/02-proxy-stopped-by-exit.yaml", "job-proxy-native", "should be Always, it is nothing"),
-    # a native sidecar that serves nothing: the report calls the api itself
-    ("wrong/02-report-skips-proxy.yaml", "proxy-served-report", "did not serve a call to the api"),
-])
-def test_job_whose_proxy_is_not_a_serving_native_sidecar_fails(cluster, step_for, wrong, check_id, says):
-    s = step_for("sidecars", "job-sidecar")
-    replace_job(cluster, s, wrong)
-    wait_for_condition(cluster, "Job", "report", condition="Complete", namespace=s.namespace, timeout=120)
-    s.fails_with(check_id, says)
+@pytest.mark.parametrize("answer", ["proxy-stopped-by-exit", "report-skips-proxy", "no-startup-probe"])
+def test_job_sidecar_step_wants_a_native_sidecar_that_serves(cluster, answer):
+    """A proxy the report stops through /exit, or one that serves nothing, fails; a native sidecar passes."""
+    proof = prove(cluster, "sidecars", "job-sidecar", answer)
+    assert proof.proven, proof.problem
