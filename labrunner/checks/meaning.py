@@ -103,7 +103,8 @@ def why_percent_differs(found: Any, wanted: Any) -> str:
     share = percent(found)
     if share is None or not share or isinstance(wanted, bool) or not isinstance(wanted, int) or wanted != 0:
         return ""
-    first = math.ceil(100 / share)  # the smallest total at which floor(total * share / 100) >= 1
+    # The smallest replica count at which the controller's rounding down gives 1 or more.
+    first = next(n for n in range(1, 101) if scaled_value(found, n, round_up=False) >= 1)
     return (f"{share}% is a share of the replicas, not a number: rounded down (as maxUnavailable is) it is 0 "
             f"below {first} replicas but 1 or more from {first} on; only 0 (or 0%) is 0 at every scale")
 
