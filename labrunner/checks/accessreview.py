@@ -1,0 +1,199 @@
+"""Many SubjectAccessReviews at once, and the actions a cluster serves.
+
+The "nothing else" sweep of the `rbac` check asks the authorizer about every
+action the cluster serves. The facts come from the API server itself: API
+discovery (`/api/v1`, `/apis/<group>/<version>`) lists every resource and
+subresource with its verbs; a SubjectAccessReview answers whether a subject
+may do one action (authorization.k8s.io/v1). The reviews run in parallel on
+the client's connection pool, as raw JSON, because the sweep sends hundreds.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Iterable, NamedTuple, Sequence
+
+from ..errors import translate_api_exception
+
+# Verbs RBAC knows that discovery does not list (Kubernetes docs, "Using RBAC
+# Authorization": privilege escalation prevention, impersonation; and
+# "Certificates and Certificate Signing Requests": signers).
+SPECIAL_VERBS: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
+    # (group, resource, verbs, namespaced)
+    ("rbac.authorization.k8s.io", "roles", ("bind", "escalate"), True),
+    ("rbac.authorization.k8s.io", "clusterroles", ("bind", "escalate"), False),
+    ("", "users", ("impersonate",), False),
+    ("", "groups", ("impersonate",), False),
+    ("", "serviceaccounts", ("impersonate",), True),
+    ("authentication.k8s.io", "uids", ("impersonate",), False),
+    ("authentication.k8s.io", "userextras", ("impersonate",), False),
+    ("certificates.k8s.io", "signers", ("approve", "sign"), False),
+)
+
+DISCOVERY_TTL = 60.0  # seconds; CRDs added by a lab show up within a minute
+PARALLEL = 16  # reviews in flight; the client's pool holds 32 connections
+
+
+class Served(NamedTuple):
+    """One resource or subresource the API server serves."""
+
+    group: str  # "" for the core group
+    resource: str  # plural, e.g. "pods"
+    subresource: str  # "" or e.g. "exec"
+    namespaced: bool
+    verbs: tuple[str, ...]
+
+
+class Action(NamedTuple):
+    """One question for the authorizer: `verb` on `resource[/subresource]` in `namespace`.
+
+    `namespace` "" means cluster-wide: a cluster-scoped resource, or a
+    namespaced one in every namespace at once (`kubectl get pods -A`).
+    """
+
+    verb: str
+    group: str
+    resource: str
+    subresource: str
+    namespace: str
+
+    @property
+    def what(self) -> str:
+        """`pods`, `pods/exec`, `deployments.apps`, `roles.rbac.authorization.k8s.io`."""
+        name = self.resource + (f".{self.group}" if self.group else "")
+        return name + (f"/{self.subresource}" if self.subresource else "")
+
+    @property
+    def where(self) -> str:
+        return f"in {self.namespace}" if self.namespace else "cluster-wide"
+
+    def describe(self) -> str:
+        return f"{self.verb} {self.what} {self.where}"
+
+    def attributes(self) -> dict[str, str]:
+        attrs = {"verb": self.verb, "group": self.group, "resource": self.resource}
+        if self.subresource:
+            attrs["subresource"] = self.subresource
+        if self.namespace:
+            attrs["namespace"] = self.namespace
+        return attrs
+
+
+class Subject(NamedTuple):
+    """Who asks, as the API server would see the request."""
+
+    user: str
+    groups: tuple[str, ...]
+    uid: str = ""
+    extra: dict | None = None
+
+
+# -- raw JSON over the client's pool ------------------------------------------------
+
+def _call(cluster: Any, method: str, path: str, body: Any = None, *, what: str) -> dict:
+    api = cluster.api
+    try:
+        params = api.param_serialize(method=method, resource_path=path, body=body,
+                                     header_params={"Accept": "application/json", "Content-Type": "application/json"},
+                                     auth_settings=["BearerToken"])
+        response = api.call_api(*params)
+        response.read()
+        return json.loads(response.data or b"{}")
+    except Exception as exc:
+        if isinstance(exc, (TypeError, AttributeError, KeyError)):
+            raise
+        raise translate_api_exception(exc, what=what) from None
+
+
+# -- discovery ----------------------------------------------------------------------
+
+_cache: "weakref.WeakKeyDictionary[Any, tuple[float, list[Served]]]" = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
+
+def served_resources(cluster: Any) -> list[Served]:
+    """Every resource and subresource of every API group's preferred version, plus `SPECIAL_VERBS`.
+
+    Cached per cluster for `DISCOVERY_TTL` seconds. Raises labrunner errors
+    when discovery fails.
+    """
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(cluster)
+        if hit and now - hit[0] < DISCOVERY_TTL:
+            return hit[1]
+    paths = ["/api/v1"]
+    groups = _call(cluster, "GET", "/apis", what="API discovery")
+    for group in groups.get("groups") or []:
+        preferred = (group.get("preferredVersion") or {}).get("groupVersion")
+        if preferred:
+            paths.append(f"/apis/{preferred}")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        lists = list(pool.map(lambda p: _call(cluster, "GET", p, what=f"API discovery of {p}"), paths))
+    found = resources_from_discovery(lists)
+    with _cache_lock:
+        _cache[cluster] = (now, found)
+    return found
+
+
+def resources_from_discovery(lists: Iterable[dict]) -> list[Served]:
+    """`Served` entries from APIResourceList documents, plus `SPECIAL_VERBS`; sorted, no duplicates."""
+    found: dict[tuple[str, str, str], Served] = {}
+    for resource_list in lists:
+        group = (resource_list.get("groupVersion") or "v1").rpartition("/")[0]
+        for r in resource_list.get("resources") or []:
+            resource, _, sub = r.get("name", "").partition("/")
+            verbs = tuple(sorted(set(r.get("verbs") or ())))
+            if resource and verbs:
+                found[(group, resource, sub)] = Served(group, resource, sub, bool(r.get("namespaced")), verbs)
+    for group, resource, verbs, namespaced in SPECIAL_VERBS:
+        known = found.get((group, resource, ""))
+        merged = tuple(sorted(set(verbs) | set(known.verbs if known else ())))
+        found[(group, resource, "")] = Served(group, resource, "", namespaced, merged)
+    return sorted(found.values())
+
+
+def sweep_actions(served: Sequence[Served], namespaces: Sequence[str]) -> list[Action]:
+    """Every verb on every served resource: namespaced ones in each of `namespaces` and cluster-wide,
+    cluster-scoped ones cluster-wide."""
+    actions: list[Action] = []
+    for s in served:
+        scopes = [*namespaces, ""] if s.namespaced else [""]
+        for ns in scopes:
+            actions.extend(Action(verb, s.group, s.resource, s.subresource, ns) for verb in s.verbs)
+    return actions
+
+
+# -- reviews ------------------------------------------------------------------------
+
+def review_body(subject: Subject, attributes: dict[str, str]) -> dict:
+    """A SubjectAccessReview for `subject` (user, groups, uid, extra as authenticated) and one action."""
+    spec: dict[str, Any] = {"resourceAttributes": attributes, "groups": list(subject.groups)}
+    if subject.user:
+        spec["user"] = subject.user
+    if subject.uid:
+        spec["uid"] = subject.uid
+    if subject.extra:
+        spec["extra"] = subject.extra
+    return {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec}
+
+
+def review(cluster: Any, subject: Subject, attributes: dict[str, str]) -> dict:
+    """The review's status: {allowed, denied?, reason?, evaluationError?}."""
+    answer = _call(cluster, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                   review_body(subject, attributes), what="a SubjectAccessReview")
+    return answer.get("status") or {}
+
+
+def allowed_actions(cluster: Any, subject: Subject, actions: Sequence[Action]) -> list[Action]:
+    """The actions the authorizer allows `subject`, asked in parallel (`PARALLEL` at a time)."""
+    def ask(action: Action) -> bool:
+        return bool(review(cluster, subject, action.attributes()).get("allowed"))
+
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        answers = list(pool.map(ask, actions))
+    return [a for a, ok in zip(actions, answers) if ok]
