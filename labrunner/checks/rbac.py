@@ -139,9 +139,13 @@ def summarize(actions: Sequence[Action]) -> list[str]:
 def _sweep(ctx: CheckContext, p: Mapping[str, Any], who: str, asking: Subject) -> CheckResult:
     rules = p["only"]
     namespaces = [ctx.namespace]
+    # A namespace being deleted takes its RoleBindings with it (e.g. the lab's
+    # previous run after a reset): not a grant the learner is making.
+    leaving = {(n.get("metadata") or {}).get("name") for n in ctx.cluster.list("Namespace")
+               if (n.get("metadata") or {}).get("deletionTimestamp")}
     for binding in ctx.cluster.list("RoleBinding"):
         ns = (binding.get("metadata") or {}).get("namespace", "")
-        if ns and ns not in namespaces and binding_names(binding, asking):
+        if ns and ns not in namespaces and ns not in leaving and binding_names(binding, asking):
             namespaces.append(ns)
     served = accessreview.served_resources(ctx.cluster)
     actions = accessreview.sweep_actions(served, namespaces)

@@ -34,7 +34,7 @@ kind: RoleBinding
 metadata: {name: viewer-reads-pods}
 subjects:
   - {kind: ServiceAccount, name: viewer, namespace: "${LAB_NAMESPACE}"}
-  - {kind: User, name: jane}
+  - {kind: User, name: lt-rbac-jane}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
 """
 
@@ -52,13 +52,13 @@ def settled(ns, want: str, kind: str = "rbac", timeout: float = SETTLE, **params
 
 def test_rbac(ns):
     assert ns.check("rbac", serviceAccount="viewer", verb="list", resource="pods").status.value == "fail"
-    before = ns.check("rbac", user="jane", verb="get", resource="pods")
+    before = ns.check("rbac", user="lt-rbac-jane", verb="get", resource="pods")
     assert before.status.value == "fail" and "authorizer may lag" in before.message
     ns.apply(RBAC)
     settled(ns, "pass", serviceAccount="viewer", verb="list", resource="pods")
-    settled(ns, "pass", user="jane", verb="get", resource="pods")
-    assert ns.check("rbac", user="jane", verb="delete", resource="pods", expect="denied").ok
-    allowed = ns.check("rbac", user="jane", verb="get", resource="pods", expect="denied")
+    settled(ns, "pass", user="lt-rbac-jane", verb="get", resource="pods")
+    assert ns.check("rbac", user="lt-rbac-jane", verb="delete", resource="pods", expect="denied").ok
+    allowed = ns.check("rbac", user="lt-rbac-jane", verb="get", resource="pods", expect="denied")
     assert allowed.status.value == "fail" and "is allowed, but should be denied" in allowed.message
 
 

@@ -193,7 +193,11 @@ def test_the_sweep_flow_counts_only_what_everyone_may_not_do(fake_cluster, monke
     binding = {"kind": "RoleBinding", "metadata": {"name": "b", "namespace": "elsewhere"},
                "subjects": [{"kind": "User", "name": "jane"}]}
     cluster = fake_cluster([binding])
-    cluster.list = lambda kind, **_: [binding]  # every namespace
+    leaving = {"kind": "RoleBinding", "metadata": {"name": "b", "namespace": "old-run"},
+               "subjects": [{"kind": "User", "name": "jane"}]}
+    grants.add(("jane", "list", "pods", "", "old-run"))
+    terminating = {"kind": "Namespace", "metadata": {"name": "old-run", "deletionTimestamp": "2026-01-01T00:00:00Z"}}
+    cluster.list = lambda kind, **_: {"RoleBinding": [binding, leaving], "Namespace": [terminating]}[kind]
     step = Step(id="s", title="S", text="", text_path=None)
     lab = Lab(id="demo", title="D", summary="", difficulty=Difficulty.BEGINNER, minutes=1, topics=(), requires=(),
               images=(), steps=(step,), path=Path("."))
@@ -204,6 +208,7 @@ def test_the_sweep_flow_counts_only_what_everyone_may_not_do(fake_cluster, monke
                                      "elsewhere ("), result.message
     assert "nodes" not in result.message  # everyone may get nodes here: not hers to answer for
     assert "elsewhere" in result.details[0]  # the namespace of her RoleBinding was swept
+    assert "old-run" not in result.details[0]  # ... but not one being deleted
     assert any(s["user"] == "labrunner:any-authenticated-user" for s in asked)
     grants.difference_update({("jane", "deletecollection", "pods", "", NS), ("jane", "create", "pods", "exec",
                                                                                "elsewhere")})
