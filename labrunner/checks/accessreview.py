@@ -17,6 +17,8 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, NamedTuple, Sequence
 
+from kubernetes.client.exceptions import ApiException
+
 from ..errors import translate_api_exception
 
 # Verbs RBAC knows that discovery does not list (Kubernetes docs, "Using RBAC
@@ -102,6 +104,8 @@ def _call(cluster: Any, method: str, path: str, body: Any = None, *, what: str) 
                                      auth_settings=["BearerToken"])
         response = api.call_api(*params)
         response.read()
+        if response.status >= 400:  # call_api does not raise; the typed methods do it when deserializing
+            raise ApiException(status=response.status, reason=response.reason, body=response.data.decode(errors="replace"))
         return json.loads(response.data or b"{}")
     except Exception as exc:
         if isinstance(exc, (TypeError, AttributeError, KeyError)):

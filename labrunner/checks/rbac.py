@@ -175,8 +175,9 @@ def _rbac(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         return found
     asking, who = found
     if p.get("anotherMember"):
+        groups = ", ".join(_own(asking.groups)) or "no group"
+        who = f"another member of {groups} (not {asking.user or 'the group'})"
         asking = colleague(asking)
-        who = f"another member of {who}'s groups ({', '.join(_own(asking.groups)) or 'none'})"
     if "only" in p:
         return _sweep(ctx, p, who, asking)
     return _single(ctx, p, who, asking)
