@@ -127,7 +127,8 @@ roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}}
 """)
     group = f"lt-devs-{ns.name}"
     wrong = settled(ns, "fail", user=USER, groups=[group], only=ONLY)
-    assert f"pods in {ns.name}" in wrong.message and "delete" in wrong.message
+    assert wrong.message.startswith(f"user {USER} can also "), wrong.message
+    assert f"create, delete, deletecollection, patch, update pods in {ns.name}" in wrong.details
     assert ns.check("rbac", user=USER, only=ONLY).ok  # without the group, nothing
     # "only her": another member of her groups may list the pods too.
     colleague = settled(ns, "fail", user=USER, groups=[group], anotherMember=True, verb="list", resource="pods",

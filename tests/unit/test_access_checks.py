@@ -80,8 +80,9 @@ def test_declared_rules_cover_exactly_what_they_say(action, allowed):
 
 
 def test_declared_wildcards_and_places():
-    assert declared(Action("create", "", "pods", "exec", NS), [{"verbs": ["*"], "resources": ["pods/*"]}], NS)
-    assert not declared(Action("create", "", "pods", "", NS), [{"verbs": ["*"], "resources": ["pods/*"]}], NS)
+    assert declared(Action("create", "", "pods", "exec", NS), [{"verbs": ["*"], "resources": ["*/exec"]}], NS)
+    assert not declared(Action("create", "", "pods", "", NS), [{"verbs": ["*"], "resources": ["*/exec"]}], NS)
+    assert not declared(Action("create", "", "pods", "exec", NS), [{"verbs": ["*"], "resources": ["pods/*"]}], NS)
     anywhere = [{"verbs": ["get"], "resources": ["*"], "apiGroup": "*", "clusterWide": True}]
     assert declared(Action("get", "apps", "deployments", "", ""), anywhere, NS)
     assert declared(Action("get", "", "nodes", "", "elsewhere"), anywhere, NS)
@@ -91,8 +92,8 @@ def test_declared_wildcards_and_places():
 
 
 def test_summary_names_verbs_per_resource_and_place():
-    lines = summarize([Action("patch", "", "pods", "", NS), Action("deletecollection", "", "pods", "", NS),
-                       Action("create", "", "pods", "exec", NS), Action("list", "", "pods", "", "")])
+    lines = summarize([Action("list", "", "pods", "", ""), Action("create", "", "pods", "exec", NS),
+                       Action("patch", "", "pods", "", NS), Action("deletecollection", "", "pods", "", NS)])
     assert lines == ["deletecollection, patch pods in lab-x", "create pods/exec in lab-x", "list pods cluster-wide"]
 
 
@@ -178,10 +179,21 @@ def test_the_sweep_flow_counts_only_what_everyone_may_not_do(fake_cluster, monke
     everyone = {("get", "nodes", "", "")}  # like system:basic-user's grants
     asked: list[dict] = []
 
-    def call(cluster, method, path, body=None, *, what):
+    rules = {NS: [{"verbs": ["list", "deletecollection"], "apiGroups": [""], "resources": ["pods"]}],
+             ":cluster-wide:": [{"verbs": ["get"], "apiGroups": [""], "resources": ["nodes"]}]}
+    reviewed: list[str] = []
+
+    def call(cluster, method, path, body=None, *, what, impersonate=None):
         if method == "GET":
             return {"/apis": {"groups": [{"preferredVersion": {"groupVersion": "apps/v1"}}]},
                     "/api/v1": CORE, "/apis/apps/v1": APPS}[path]
+        if path.endswith("/selfsubjectrulesreviews"):
+            ns = body["spec"]["namespace"]
+            reviewed.append(ns)
+            assert impersonate.user == "jane"
+            if ns not in rules:  # like a webhook authorizer that cannot list its rules
+                return {"status": {"resourceRules": [], "incomplete": True}}
+            return {"status": {"resourceRules": rules[ns], "incomplete": False}}
         spec = body["spec"]
         a = spec["resourceAttributes"]
         key = (a["verb"], a["resource"], a.get("subresource", ""), a.get("namespace", ""))
@@ -210,6 +222,25 @@ def test_the_sweep_flow_counts_only_what_everyone_may_not_do(fake_cluster, monke
     assert "elsewhere" in result.details[0]  # the namespace of her RoleBinding was swept
     assert "old-run" not in result.details[0]  # ... but not one being deleted
     assert any(s["user"] == "labrunner:any-authenticated-user" for s in asked)
+    assert sorted(reviewed) == sorted([NS, "elsewhere", ":cluster-wide:"])
+    assert "every action asked in elsewhere" in result.details[0]
     grants.difference_update({("jane", "deletecollection", "pods", "", NS), ("jane", "create", "pods", "exec",
                                                                                "elsewhere")})
     assert run_check(ctx, CheckSpec(id="c", kind="rbac", params={"user": "jane", "only": RULES})).ok
+
+
+def test_rules_name_the_candidate_actions_as_rbac_matches_them():
+    from labrunner.checks.accessreview import rule_actions
+
+    served = resources_from_discovery([CORE, APPS])
+    pods = rule_actions([{"verbs": ["get", "use"], "apiGroups": [""], "resources": ["pods", "*/log"]}], served, NS)
+    assert set(pods) == {Action("get", "", "pods", "", NS), Action("get", "", "pods", "log", NS)}
+    every = rule_actions([{"verbs": ["*"], "apiGroups": ["apps"], "resources": ["*"]}], served, NS)
+    assert {a.verb for a in every} == {"delete", "get", "list"} and {a.group for a in every} == {"apps"}
+    named = rule_actions([{"verbs": ["delete"], "apiGroups": [""], "resources": ["pods"], "resourceNames": ["db"]}],
+                         served, NS)
+    assert named == [Action("delete", "", "pods", "", NS, "db")] and named[0].attributes()["name"] == "db"
+    assert named[0].describe() == "delete pods db in lab-x"
+    nodes = [{"verbs": ["get"], "apiGroups": [""], "resources": ["nodes"]}]
+    assert rule_actions(nodes, served, NS) == []  # cluster-scoped: only cluster-wide
+    assert rule_actions(nodes, served, "") == [Action("get", "", "nodes", "", "")]
