@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from labrunner.checks import check_kinds
-from labrunner.checks.accessreview import Action, Served, Subject, resources_from_discovery, review_body, sweep_actions
+from labrunner.checks.accessreview import (Action, Served, Subject, resources_from_discovery, review_body,
+                                           sweep_actions, telling_first)
 from labrunner.checks.certificates import Certificate, parse_pem_certificate
 from labrunner.checks.identity import group_difference, lifetime_problem, parse_duration
 from labrunner.checks.rbac import binding_names, colleague, declared, summarize
@@ -92,9 +93,14 @@ def test_declared_wildcards_and_places():
 
 
 def test_summary_names_verbs_per_resource_and_place():
-    lines = summarize([Action("list", "", "pods", "", ""), Action("create", "", "pods", "exec", NS),
-                       Action("patch", "", "pods", "", NS), Action("deletecollection", "", "pods", "", NS)])
+    lines = summarize([Action("patch", "", "pods", "", NS), Action("create", "", "pods", "exec", NS),
+                       Action("deletecollection", "", "pods", "", NS), Action("list", "", "pods", "", "")])
     assert lines == ["deletecollection, patch pods in lab-x", "create pods/exec in lab-x", "list pods cluster-wide"]
+    ordered = sorted([Action("list", "", "pods", "", ""), Action("get", "apps", "deployments", "", NS),
+                      Action("create", "", "pods", "exec", NS), Action("patch", "", "pods", "", NS)],
+                     key=telling_first)
+    assert [a.describe() for a in ordered] == ["patch pods in lab-x", "list pods cluster-wide",
+                                               "get deployments.apps in lab-x", "create pods/exec in lab-x"]
 
 
 def test_bindings_that_name_the_subject():
