@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import os
 import re
 import ssl
 import tempfile
+import threading
+import time
 from datetime import timedelta
 from typing import Any, Mapping
 
@@ -110,7 +113,27 @@ def authenticate(ctx: CheckContext, name: str, namespace: str | None = None) -> 
     return _authenticate_pair(ctx, name, pair)
 
 
+# A step asks as one certificate in several checks at once: one TLS
+# handshake and SelfSubjectReview serves them all for a few seconds. Keyed by
+# the certificate, key and server, so a replaced Secret is asked afresh.
+_AUTH_TTL = 5.0
+_auth_cache: dict[bytes, tuple[float, Subject]] = {}
+_auth_lock = threading.Lock()
+
+
 def _authenticate_pair(ctx: CheckContext, name: str, pair: tuple[bytes, bytes]) -> Subject | CheckResult:
+    key = hashlib.sha256(b"\0".join([*pair, str(ctx.cluster.configuration.host).encode()])).digest()
+    with _auth_lock:
+        hit = _auth_cache.get(key)
+        if hit and time.monotonic() - hit[0] < _AUTH_TTL:
+            return hit[1]
+        found = _authenticate_now(ctx, name, pair)
+        if isinstance(found, Subject):
+            _auth_cache[key] = (time.monotonic(), found)
+        return found
+
+
+def _authenticate_now(ctx: CheckContext, name: str, pair: tuple[bytes, bytes]) -> Subject | CheckResult:
     status, body, problem = _ask_as(ctx, *pair)
     if problem:
         if problem.startswith("the TLS handshake"):
