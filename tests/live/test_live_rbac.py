@@ -141,3 +141,13 @@ def test_only_her_passes_when_the_binding_names_her(ns):
     settled(ns, "pass", user=USER, groups=["shop-devs"], verb="list", resource="pods")
     assert ns.check("rbac", user=USER, groups=["shop-devs"], anotherMember=True, verb="list", resource="pods",
                     expect="denied").ok
+
+
+def test_sweep_sees_rbac_verbs_and_subresources(ns):
+    ns.apply(role("get, list, watch", """  - {apiGroups: [rbac.authorization.k8s.io], resources: [roles], verbs: [bind, escalate]}
+  - {apiGroups: [""], resources: [pods/portforward], verbs: [create]}
+  - {apiGroups: [""], resources: [serviceaccounts], verbs: [impersonate]}"""))
+    wrong = settled(ns, "fail", user=USER, only=ONLY)
+    for line in (f"create pods/portforward in {ns.name}", f"impersonate serviceaccounts in {ns.name}",
+                 f"bind, escalate roles.rbac.authorization.k8s.io in {ns.name}"):
+        assert line in wrong.details, wrong.details
