@@ -250,3 +250,32 @@ def test_rules_name_the_candidate_actions_as_rbac_matches_them():
     nodes = [{"verbs": ["get"], "apiGroups": [""], "resources": ["nodes"]}]
     assert rule_actions(nodes, served, NS) == []  # cluster-scoped: only cluster-wide
     assert rule_actions(nodes, served, "") == [Action("get", "", "nodes", "", "")]
+
+
+def test_certificate_check_reads_the_issued_certificate(fake_cluster):
+    import base64
+
+    from labrunner.checks import CheckContext, Status, run_check
+    from labrunner.model import CheckSpec, Difficulty, Lab, Step
+
+    pem = (REPO / "labs/user-access/wrong/02-self-signed.crt").read_bytes()  # CN=jane, O=shop-devs, 2 days
+    csr = {"kind": "CertificateSigningRequest", "metadata": {"name": "jane"},
+           "spec": {"expirationSeconds": 3 * 86400}, "status": {"certificate": base64.b64encode(pem).decode()}}
+    step = Step(id="s", title="S", text="", text_path=None)
+    lab = Lab(id="demo", title="D", summary="", difficulty=Difficulty.BEGINNER, minutes=1, topics=(), requires=(),
+              images=(), steps=(step,), path=Path("."))
+
+    def check(cluster, **params):
+        assert not check_kinds()["certificate"].problems(params)
+        return run_check(CheckContext(cluster=cluster, namespace=NS, lab=lab, step=step),
+                         CheckSpec(id="c", kind="certificate", params=params))
+
+    cluster = fake_cluster([csr])
+    assert check(cluster, csr="jane", user="jane", groups=["shop-devs"], validFor="2d").ok
+    assert check(cluster, csr="jane", user="bob").status is Status.FAIL
+    assert check(cluster, csr="jane", groups=["shop-devs", "ops"]).status is Status.FAIL
+    assert "not 1d" in check(cluster, csr="jane", validFor="1d").message
+    capped = check(cluster, csr="jane", validFor="3d")  # asked for 3 days, the signer gave 2: not the learner's
+    assert capped.status is Status.ERROR and "--cluster-signing-duration" in capped.message
+    pending = fake_cluster([{**csr, "status": {}}])
+    assert "is it approved?" in check(pending, csr="jane", validFor="2d").message
