@@ -159,7 +159,11 @@ def _sweep(ctx: CheckContext, p: Mapping[str, Any], who: str, asking: Subject) -
     baseline: set[tuple[str, str, str, str]] = set()
     if extra:
         everyone = Subject(BASELINE_USER, ("system:authenticated",))
-        wide = list({a._replace(namespace=""): None for a in extra})
+        wide = list({a._replace(namespace="", name=""): None for a in extra})
+        rules_everyone, incomplete = accessreview.rules_review(ctx.cluster, everyone, "")
+        if not incomplete:  # ask only about what everyone's rules could allow
+            possible = set(accessreview.rule_actions(rules_everyone, served, ""))
+            wide = [a for a in wide if a in possible]
         baseline = {(a.verb, a.group, a.resource, a.subresource)
                     for a in accessreview.allowed_actions(ctx.cluster, everyone, wide)}
         extra = [a for a in extra if (a.verb, a.group, a.resource, a.subresource) not in baseline]
