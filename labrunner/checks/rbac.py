@@ -246,5 +246,6 @@ KINDS = [
         _rbac,
         validate=all_of(exactly_one("user", "group", "serviceAccount", "certificate"), _validate),
         doc="RBAC allows or denies an action, or allows nothing beyond a set",
+        lags="the API server's RBAC authorizer may not have seen the change yet", settles_within=10,
     )
 ]
