@@ -169,7 +169,7 @@ def test_https_presents_the_secrets_certificate(ns, tmp_path):
         assert "presents a certificate other than the one in Secret other-tls" in other.message
         missing = ns.check("http", to=to, scheme="https", tlsSecret="no-such-secret")
         assert missing.status.value == "fail" and "Secret no-such-secret does not exist" in missing.message
-        plain = ns.check("http", to=to, path="/hostname")  # plain HTTP to a TLS server
+        plain = ns.check("http", to=to, port=443, path="/hostname")  # plain HTTP to a TLS server
         assert plain.status.value == "fail" and "answered 400" in plain.message, (to, plain.message)
 
 
