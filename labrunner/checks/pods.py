@@ -54,6 +54,8 @@ def _env_in(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:
         return CheckResult.failed(f"{var} in pod {name} is {value!r}, should be {str(p['equals'])!r}")
     if "matches" in p and not re.search(p["matches"], value):
         return CheckResult.failed(f"{var} in pod {name} is {value!r}, should match {p['matches']}")
+    if "serviceLink" in p:
+        return CheckResult.passed(f"pod {name} has {var}={value} from the kubelet, as Service {p['serviceLink']} gives it")
     return CheckResult.passed(f"pod {name} has {var}={value}")
 
 

@@ -46,9 +46,10 @@ def _selects(ctx: CheckContext, svc: dict, wanted: str, ns: str) -> list[str]:
     return problems
 
 
-def _count_endpoints(ctx: CheckContext, name: str, ns: str, ports: list[dict] | None, wanted: int) -> tuple[bool, str]:
+def _count_endpoints(ctx: CheckContext, svc: dict, ns: str, ports: list[dict] | None, wanted: int) -> tuple[bool, str]:
     """(ok, what was seen): ready backends (one per pod, terminating ones left out), for the asked
     Service port when `ports` is given, else from every slice."""
+    name = svc["metadata"]["name"]
     slices = service_slices(ctx, name, ns)
     port_name = (ports[0].get("name") or "") if ports else None
     ready = [e for e in read_endpoints(slices, port_name=port_name) if e.ready]
@@ -67,6 +68,8 @@ def _count_endpoints(ctx: CheckContext, name: str, ns: str, ports: list[dict] | 
             return False, seen + " (its pods are terminating)"
         if every:
             return False, seen + " (its pods are not ready)"
+        if not (svc.get("spec") or {}).get("selector"):
+            return False, seen + f" (it has no selector, and no EndpointSlice labelled {SERVICE_NAME_LABEL}={name} lists an endpoint)"
         return False, seen + " (does the selector match the pods' labels?)"
     return False, seen
 
@@ -118,7 +121,7 @@ def _service(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         if not problems:
             passed.append(f"it selects the pods {p['selects']}, and the EndpointSlice controller keeps its endpoints")
     if "endpoints" in p:
-        ok, seen = _count_endpoints(ctx, p["name"], ns, ports if "port" in p else None, p["endpoints"])
+        ok, seen = _count_endpoints(ctx, svc, ns, ports if "port" in p else None, p["endpoints"])
         (passed if ok else missing).append(seen)
     if missing:
         return CheckResult.failed(f"Service {p['name']}: " + "; ".join(missing), passed)
