@@ -27,10 +27,8 @@ def _selects(ctx: CheckContext, svc: dict, wanted: str, ns: str) -> list[str]:
     if not selector:
         return [f"it has no selector, so no controller keeps its endpoints: EndpointSlices written by hand "
                 f"list today's pod addresses and go stale when the pods are replaced (give it the selector of the pods {wanted})"]
-    def live(pods: list[dict]) -> set[str]:
-        return {p["metadata"]["name"] for p in pods if not p["metadata"].get("deletionTimestamp")}
-    asked = live(ctx.cluster.list("Pod", namespace=ns, selector=wanted))
-    selected = live(ctx.cluster.list("Pod", namespace=ns, selector=selector_string(selector)))
+    asked = _live_pods(ctx, ns, wanted)
+    selected = _live_pods(ctx, ns, selector_string(selector))
     problems = []
     if not asked:
         problems.append(f"no pod matches {wanted}")
@@ -44,6 +42,12 @@ def _selects(ctx: CheckContext, svc: dict, wanted: str, ns: str) -> list[str]:
         problems.append(f"EndpointSlice {', '.join(foreign)} is not the EndpointSlice controller's: "
                         "kube-proxy sends traffic to its addresses too")
     return problems
+
+
+def _live_pods(ctx: CheckContext, ns: str, selector: str) -> set[str]:
+    """Names of the pods `selector` matches, leaving out pods being deleted."""
+    return {p["metadata"]["name"] for p in ctx.cluster.list("Pod", namespace=ns, selector=selector)
+            if not p["metadata"].get("deletionTimestamp")}
 
 
 def _count_endpoints(ctx: CheckContext, svc: dict, ns: str, ports: list[dict] | None, wanted: int) -> tuple[bool, str]:
