@@ -112,7 +112,7 @@ def _self_signed(directory, name: str) -> tuple[str, str]:
 
     openssl = shutil.which("openssl")
     if not openssl:
-        pytest.skip("openssl is needed to make a test certificate")
+        pytest.fail("openssl is needed to make a test certificate (Debian package openssl)", pytrace=False)
     key, cert = directory / f"{name}.key", directory / f"{name}.crt"
     subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                     "-days", "1", "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(cert)],
