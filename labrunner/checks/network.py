@@ -401,8 +401,8 @@ def _dns(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     if isinstance(wanted, str):
         return CheckResult.failed(wanted)
     # Every pod the source names looks the name up: one pod with a broken resolver must not hide behind another.
-    lookups = [submit(exec_in_pod, ctx.cluster, s.pod, ["nslookup", p["name"]], namespace=s.namespace,
-                      container=s.container, timeout=20) for s in sources]
+    lookups = [submit(lambda s=s: exec_in_pod(ctx.cluster, s.pod, ["nslookup", p["name"]], namespace=s.namespace,
+                                              container=s.container, timeout=20)) for s in sources]
     several = len(sources) > 1
     details: list[str] = []
     wrong: list[str] = []

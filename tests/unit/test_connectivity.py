@@ -295,3 +295,31 @@ def test_the_sweep_and_outside_forms_are_valid():
         {"from": {"pod": "a"}, "to": {"selector": "k8s-app=kube-dns", "namespace": "kube-system"}, "port": 8181,
          "expect": "deny", "deniedBy": "egress"},
     ]}) == []
+
+
+# -- dns: every matching pod looks the name up ----------------------------------------------
+
+def test_dns_asks_from_every_matching_pod(fake_cluster, monkeypatch):
+    from labrunner.cluster import ExecResult
+
+    answers = {
+        "frontend-1": "Server: 10.96.0.10\nAddress: 10.96.0.10:53\n\nName: db.lab.svc.cluster.local\nAddress: 10.96.0.9\n",
+        "a-frontend-decoy": ";; connection timed out; no servers could be reached\n",
+    }
+    asked: list[str] = []
+
+    def fake_exec(cluster, pod, command, **_):  # noqa: ANN001
+        asked.append(pod)
+        return ExecResult(0 if "Address: 10.96" in answers[pod] else 1, answers[pod], "")
+
+    monkeypatch.setattr(network, "exec_in_pod", fake_exec)
+    ctx = CheckContext(cluster=fake_cluster(_objects(extra=FRONTENDS)), namespace=NS, lab=SimpleNamespace(id="t"), step=None)
+    db = {"kind": "Service", "metadata": {"name": "db", "namespace": NS}, "spec": {"clusterIPs": ["10.96.0.9"]}}
+    ctx.cluster.objects[2] = db
+    params = {"from": {"selector": "app=frontend"}, "name": "DB.lab.svc.cluster.local.", "serviceIP": "db"}
+    result = network._dns(ctx, params)
+    assert sorted(asked) == ["a-frontend-decoy", "frontend-1"]
+    assert result.status is Status.FAIL and result.message.startswith("pod a-frontend-decoy: DB.lab.svc.cluster.local. does not resolve")
+    answers["a-frontend-decoy"] = answers["frontend-1"]
+    result = network._dns(ctx, params)
+    assert result.status is Status.PASS and result.message.endswith("from each of the 2 pods"), result.message
