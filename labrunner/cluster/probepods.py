@@ -157,6 +157,13 @@ def ensure_outside_probes(cluster: Cluster, lab_namespace: str, label_sets: list
                         what="outside probe pods", timeout=timeout, before_create=lambda: ensure_labrunner_namespace(cluster))
 
 
+def delete_outside_probes(cluster: Cluster, lab_namespace: str) -> int:
+    """Delete the outside probe pods that speak for `lab_namespace` (when its lab is reset); returns how many."""
+    pods = cluster.list("Pod", namespace=LABRUNNER_NAMESPACE, selector=f"{OUTSIDE_FOR_LABEL}={lab_namespace}")
+    return sum(delete_object(cluster, ObjectRef("Pod", p["metadata"]["name"], "v1"), namespace=LABRUNNER_NAMESPACE)
+               for p in pods)
+
+
 def open_server_body() -> dict:
     """agnhost `porter` answering on every port of OPEN_PORTS; no policy selects it."""
     body = probe_pod_body(OPEN_SERVER_NAME, {}, lab_id="labrunner")
