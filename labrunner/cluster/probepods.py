@@ -18,8 +18,13 @@ PROBE_LABEL = "labrunner.dev/probe"
 PROBE_IMAGE = os.environ.get("LABRUNNER_PROBE_IMAGE", "registry.k8s.io/e2e-test-images/agnhost:2.56")
 
 
+# Part of every probe pod's name: bump it when the pod's spec changes, since a
+# running pod is reused by name and most of its spec cannot change in place.
+_SPEC_VERSION = "2"  # 2: memory limit 128Mi (32Mi pods were OOM-killed by a sweep)
+
+
 def probe_pod_name(labels: dict[str, str]) -> str:
-    key = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    key = _SPEC_VERSION + "|" + ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
     return "lr-probe-" + hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
@@ -42,7 +47,8 @@ def probe_pod_body(name: str, labels: dict[str, str], *, lab_id: str) -> dict:
                     "imagePullPolicy": "IfNotPresent",
                     "args": ["pause"],
                     "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-                    "resources": {"requests": {"cpu": "5m", "memory": "8Mi"}, "limits": {"memory": "32Mi"}},
+                    # room for a few `agnhost connect` at once (tens of MiB each, mostly shared)
+                    "resources": {"requests": {"cpu": "5m", "memory": "8Mi"}, "limits": {"memory": "128Mi"}},
                 }
             ],
         },
@@ -136,7 +142,7 @@ OPEN_PORTS = (80, 443, 3306, 5432, 6379, 8080, 8181, 8443, 9090)
 
 def outside_probe_name(lab_namespace: str, labels: dict[str, str]) -> str:
     """The name of the outside probe pod with `labels` that speaks for `lab_namespace` (one per pair)."""
-    key = lab_namespace + "|" + ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    key = _SPEC_VERSION + "|" + lab_namespace + "|" + ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
     return "lr-out-" + hashlib.sha256(key.encode()).hexdigest()[:10]
 
 

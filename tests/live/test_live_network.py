@@ -271,7 +271,7 @@ def test_a_sweep_finds_a_leak_anywhere_else(ns):
     probes = [{"from": client, "to": {"selector": "app=web"}, "port": 8080, "expect": "allow"},
               {"from": client, "to": {"sweep": {"except": "app=web"}}, "expect": "deny"}]
     open_everywhere = ns.check("connectivity", probes=probes)
-    assert open_everywhere.status.value == "fail"
+    assert open_everywhere.status.value == "fail", (open_everywhere.message, open_everywhere.details)
     assert "probe role=client -> labrunner's open server outside the lab:80 should be blocked: it connected" in open_everywhere.message
     assert any(line.startswith("[fail] probe role=client -> pod metrics:9100") for line in open_everywhere.details)
     ns.apply(CLIENT_TO_WEB_AND_ANY_9090)  # "only web", plus port 9090 anywhere: one leak on one port

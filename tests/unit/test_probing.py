@@ -218,3 +218,13 @@ def test_dns_cname_and_addresses_judged_by_meaning():
     status, message = judge_lookup({"name": "web", "serviceIP": "web"}, NX, ["10.96.33.1"])
     assert status is Status.FAIL and "NXDOMAIN" in message and "up to 30s" in message
     assert judge_lookup({"name": "nope", "resolves": False}, NX, None)[0] is Status.PASS
+
+
+def test_a_pods_probes_run_in_waves():
+    from labrunner.checks.probing import PER_POD_AT_ONCE, Probe, batch_script
+
+    probes = [Probe("p", "ns", "10.0.0.1", port) for port in range(1, 2 * PER_POD_AT_ONCE + 2)]
+    script = batch_script(probes)
+    assert script.count(" wait") == 3 and script.count("/agnhost connect") == len(probes)
+    first_wave = script.split(" wait; ")[0]
+    assert first_wave.count("/agnhost connect") == PER_POD_AT_ONCE
