@@ -82,7 +82,7 @@ NODE_PROBE_LABEL = "labrunner.dev/node-probe"
 
 
 def node_probe_name(node: str) -> str:
-    return "lr-node-" + hashlib.sha256(node.encode()).hexdigest()[:8]
+    return "lr-node-" + hashlib.sha256((_SPEC_VERSION + "|" + node).encode()).hexdigest()[:8]
 
 
 def node_probe_body(name: str, node: str) -> dict:
