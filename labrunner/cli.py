@@ -73,9 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = sub.add_parser("dev", help="tools for lab authors")
     dev_sub = dev.add_subparsers(dest="dev_command", metavar="DEV_COMMAND", parser_class=_Parser, required=True)
-    p = dev_sub.add_parser("check", help="prove every step fails before its solution and passes after")
+    p = dev_sub.add_parser("check", help="prove every step fails before its solution and passes after, "
+                                         "every wrong answer fails and every alternative passes")
     p.add_argument("lab_ids", nargs="*", metavar="LAB")
-    p.add_argument("--timeout", type=float, default=90.0, help="seconds a step may take to pass after its solution")
+    p.add_argument("--timeout", type=float, default=90.0,
+                   help="seconds a step may take to pass after its solution (or an answer to settle)")
+    p.add_argument("--repeat", type=_positive_int, default=1, metavar="N", help="run the whole proof N times, to catch flakes")
+    p.add_argument("--step", dest="step_id", metavar="STEP", help="prove only this step of the chosen labs")
     dev_sub.add_parser("coverage", help="each curriculum topic and the steps that cover it")
 
     p = sub.add_parser("up", help="create a local kind cluster for the labs")
@@ -128,11 +132,23 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "show":
         return _show(_lab(labs, args.lab), args.step)
     if args.command == "dev":
-        from .devcheck import dev_check
+        from .devcheck import dev_check, shell_for
 
         chosen = [_lab(labs, name) for name in args.lab_ids] if args.lab_ids else labs
-        return dev_check(_cluster(args), chosen, timeout=args.timeout)
+        if args.step_id:
+            chosen = [lab for lab in chosen if args.step_id in {s.id for s in lab.steps}]
+            if not chosen:
+                raise UsageError(f"no chosen lab has a step {args.step_id!r}")
+        return dev_check(_cluster(args), chosen, timeout=args.timeout, repeat=args.repeat, step_id=args.step_id,
+                         shell=shell_for(args.kubeconfig, args.context))
     return _learner_command(args, labs)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text}")
+    return value
 
 
 def _open_tui(args: argparse.Namespace) -> int:

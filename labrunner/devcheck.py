@@ -1,24 +1,38 @@
-"""`labrunner dev check`: every step fails before its solution and passes after.
+"""`labrunner dev check`: every step fails before its solution and passes after;
+every wrong answer of a step fails, every alternative passes.
 
-Each step runs in a fresh namespace of its own: the earlier steps' setup and
-solutions are applied first (the state a learner reaches), then the step's
-setup, then its checks must not pass; after the solution they must. Labs run
-in parallel; a lab's steps run one after another.
+Each proof runs in a fresh namespace of its own brought to the step's start:
+the earlier steps' setup and solutions are applied first (the state a learner
+reaches), then the step's setup. A step's checks must then not pass, and must
+pass after its solution. A wrong answer's `do` must leave each check its
+`fails` names failing with the given text while the step never passes; an
+alternative's `do` must make the step pass. Labs run in parallel; a lab's
+proofs run one after another, because cluster-scoped objects (PersistentVolumes,
+RuntimeClasses, CSRs) carry fixed names and would collide.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
+import subprocess
+import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable, Mapping
 
 from . import runner
 from .checks import Status
-from .cluster import Cluster, delete_labelled, delete_namespace
+from .cluster import LAB_LABEL, Cluster, delete_labelled, delete_namespace, ensure_namespace, wait_until
 from .errors import LabrunnerError
-from .model import Lab, Step
+from .model import NAMESPACE_PLACEHOLDER, Answer, Lab, Step
 from .progress import Progress
+
+# How long a `run:` command of an answer may take, in seconds.
+RUN_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -36,10 +50,72 @@ class StepProof:
         return not self.problem and self.before is Status.FAIL and self.after is Status.PASS
 
 
+@dataclass(frozen=True)
+class AnswerProof:
+    """The verdict on one wrong answer ("wrong") or alternative ("alternative");
+    `problem` is empty when the proof holds."""
+
+    lab_id: str
+    step_id: str
+    answer_id: str
+    kind: str
+    seconds: float
+    problem: str = ""
+
+    @property
+    def proven(self) -> bool:
+        return not self.problem
+
+
+@dataclass(frozen=True)
+class Shell:
+    """How `run:` commands reach the cluster in use: the environment they get."""
+
+    kubeconfig: str | None = None
+
+    def env(self, namespace: str) -> dict[str, str]:
+        env = {**os.environ, "LAB_NAMESPACE": namespace}
+        if self.kubeconfig:
+            env["KUBECONFIG"] = self.kubeconfig
+        return env
+
+
+def shell_for(kubeconfig: str | None, context: str | None) -> Shell:
+    """The kubeconfig `labrunner` itself uses (--kubeconfig, else KUBECONFIG, else
+    ~/.kube/config); with --context, a minified copy holding only that context
+    (kubectl has no context variable). The copy is removed when the process exits."""
+    path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    if not context:
+        return Shell(path)
+    if shutil.which("kubectl") is None:
+        return Shell(path)  # each `run:` then reports the missing kubectl itself
+    proc = subprocess.run(["kubectl", "config", "view", "--minify", "--flatten", f"--kubeconfig={path}",
+                           f"--context={context}"], capture_output=True, text=True, timeout=30)
+    if proc.returncode != 0:
+        raise LabrunnerError(f"cannot read context {context!r} from {path}: {proc.stderr.strip()}")
+    handle = tempfile.NamedTemporaryFile("w", prefix="labrunner-kubeconfig-", suffix=".yaml", delete=False)
+    with handle:
+        handle.write(proc.stdout)
+    import atexit
+
+    atexit.register(lambda: os.path.exists(handle.name) and os.unlink(handle.name))
+    return Shell(handle.name)
+
+
 def dev_namespace(lab: Lab, index: int, run: str = "") -> str:
     """A namespace of its own per run, so authors checking the same lab on one cluster do not collide."""
     suffix = f"-{run}" if run else ""
     return f"lrdev-{lab.id[:40]}-{index}{suffix}"
+
+
+def bring_to_start(cluster: Cluster, lab: Lab, index: int, namespace: str) -> None:
+    """Earlier steps' setup and solution, then this step's setup, in `namespace`."""
+    ensure_namespace(cluster, namespace, lab_id=lab.id)
+    for earlier in lab.steps[:index]:
+        if not earlier.is_quiz:
+            runner.run_actions(cluster, lab, earlier.setup, namespace=namespace)
+            runner.run_actions(cluster, lab, earlier.solution.actions, namespace=namespace)
+    runner.run_actions(cluster, lab, lab.steps[index].setup, namespace=namespace)
 
 
 def prove_step(cluster: Cluster, lab: Lab, step: Step, index: int, *, timeout: float) -> StepProof:
@@ -51,11 +127,7 @@ def prove_step(cluster: Cluster, lab: Lab, step: Step, index: int, *, timeout: f
     setup_seconds = check_seconds = 0.0
     try:
         delete_namespace(cluster, ns, wait=True)
-        for earlier in lab.steps[:index]:
-            if not earlier.is_quiz:
-                runner.run_actions(cluster, lab, earlier.setup, namespace=ns)
-                runner.run_actions(cluster, lab, earlier.solution.actions, namespace=ns)
-        runner.run_actions(cluster, lab, step.setup, namespace=ns)
+        bring_to_start(cluster, lab, index, ns)
         setup_seconds = time.monotonic() - started
         report = runner.run_step_checks(cluster, lab, step, namespace=ns)
         before = report.status
@@ -74,11 +146,35 @@ def prove_step(cluster: Cluster, lab: Lab, step: Step, index: int, *, timeout: f
     except LabrunnerError as exc:
         return StepProof(lab.id, step.id, before, after, setup_seconds, check_seconds, str(exc))
     finally:
+        _clean_up(cluster, lab, [ns])
+
+
+def _clean_up(cluster: Cluster, lab: Lab, namespaces: list[str]) -> None:
+    """Delete the proof's namespaces and the lab's labelled cluster-scoped objects. When the lab
+    has such objects, wait until they are gone: the next proof re-applies them by the same names
+    (a PV, a RuntimeClass) and must not meet this one's still terminating."""
+    try:
+        kinds = runner.cluster_scoped_kinds(lab)
+        delete_labelled(cluster, lab_id=lab.id, kinds=kinds)
+        scoped = _cluster_scoped(cluster, kinds)
+        for ns in namespaces:
+            delete_namespace(cluster, ns, wait=bool(scoped))
+        for api_version, kind in scoped:
+            wait_until(cluster, kind, namespace=None, api_version=api_version, selector=f"{LAB_LABEL}={lab.id}",
+                       predicate=lambda objs: not objs, describe=f"the lab's {kind} objects to be deleted", timeout=120)
+    except LabrunnerError:
+        pass
+
+
+def _cluster_scoped(cluster: Cluster, kinds: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    scoped = []
+    for api_version, kind in kinds:
         try:
-            delete_labelled(cluster, lab_id=lab.id, kinds=runner.cluster_scoped_kinds(lab))
-            delete_namespace(cluster, ns)
+            if kind != "Namespace" and not cluster.is_namespaced(kind, api_version):
+                scoped.append((api_version, kind))
         except LabrunnerError:
-            pass
+            continue  # a kind this cluster does not serve has nothing to wait for
+    return scoped
 
 
 def _prove_quiz(lab: Lab, step: Step) -> StepProof:
@@ -90,22 +186,171 @@ def _prove_quiz(lab: Lab, step: Step) -> StepProof:
     return StepProof(lab.id, step.id, before, after, 0.0, 0.0)
 
 
-def prove_lab(cluster: Cluster, lab: Lab, *, timeout: float) -> list[StepProof]:
-    return [prove_step(cluster, lab, step, i, timeout=timeout) for i, step in enumerate(lab.steps)]
+# -- answers -----------------------------------------------------------------------
 
-
-def dev_check(cluster: Cluster, labs: list[Lab], *, timeout: float = 90.0) -> int:
+def prove_answer(cluster: Cluster, lab: Lab, step: Step, index: int, answer: Answer, *, wrong: bool,
+                 timeout: float, shell: Shell) -> AnswerProof:
+    """Bring a fresh namespace to the step's start, do the answer, then judge it:
+    a wrong answer must fail as its `fails` says and never pass within `timeout`
+    seconds; an alternative must pass within `timeout` seconds."""
+    kind = "wrong" if wrong else "alternative"
+    ns = dev_namespace(lab, index, secrets.token_hex(2))
+    made = [ns]
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=max(1, len(labs))) as pool:
-        proofs = [p for lab_proofs in pool.map(lambda lab: prove_lab(cluster, lab, timeout=timeout), labs) for p in lab_proofs]
+    try:
+        bring_to_start(cluster, lab, index, ns)
+        for number, group in enumerate(answer.do):
+            target = ns
+            if group.namespace:
+                target = f"{ns}-{group.namespace}"
+                ensure_namespace(cluster, target, lab_id=lab.id)
+                made.append(target)
+            runner.run_actions(cluster, lab, group.actions, namespace=target)
+            if group.run:
+                run_command(lab, group.run, namespace=ns, shell=shell, where=f"do[{number}].run")
+        if wrong:
+            problem = _judge_wrong(cluster, lab, step, ns, answer.fails, timeout)
+        else:
+            report = runner.run_until_passed(cluster, lab, step, namespace=ns, timeout=timeout)
+            problem = "" if report.passed else f"the alternative does not pass within {timeout:.0f}s: " + _shown(
+                [r for r in report.results if not r.ok])
+    except LabrunnerError as exc:
+        problem = f"could not do the answer: {exc}"
+    finally:
+        _clean_up(cluster, lab, made)
+    return AnswerProof(lab.id, step.id, answer.id, kind, time.monotonic() - started, problem)
+
+
+def run_command(lab: Lab, text: str, *, namespace: str, shell: Shell, where: str) -> None:
+    """Run an answer's `run:` text with `sh -c` in the lab folder, ${LAB_NAMESPACE} filled in.
+
+    Raises LabrunnerError when kubectl is missing, the command exits non-zero
+    or runs longer than RUN_TIMEOUT seconds: a broken proof, not a verdict.
+    """
+    if "kubectl" in text and shutil.which("kubectl") is None:
+        raise LabrunnerError(f"{where} needs kubectl, which is not on PATH; install it or add it to PATH")
+    command = text.replace(NAMESPACE_PLACEHOLDER, namespace)
+    try:
+        proc = subprocess.run(["sh", "-c", command], cwd=lab.path, env=shell.env(namespace), capture_output=True,
+                              text=True, timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise LabrunnerError(f"{where} did not finish within {RUN_TIMEOUT:.0f}s: {command}") from None
+    if proc.returncode != 0:
+        said = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-3:]
+        raise LabrunnerError(f"{where} exited with {proc.returncode}: {command}: {' / '.join(said)}")
+
+
+def _judge_wrong(cluster: Cluster, lab: Lab, step: Step, ns: str, fails: Mapping[str, tuple[str, ...]],
+                 timeout: float) -> str:
+    """Re-check on every change until each named check fails with its texts; "" when it
+    did and the step never passed meanwhile, else what went wrong."""
+
+    def matched(report: runner.StepReport) -> bool:
+        return report.status is Status.FAIL and all(_says(report, check_id, texts) for check_id, texts in fails.items())
+
+    reports = _watch(cluster, lab, step, ns, lambda r: r.passed or matched(r), timeout)
+    passed = next((r for r in reports if r.passed), None)
+    if passed is not None:
+        return "the wrong answer PASSES the step: " + _shown(passed.results)
+    last = reports[-1]
+    if matched(last):
+        return ""
+    unmet = [r for r in last.results if r.check_id in fails and not _says(last, r.check_id, fails[r.check_id])]
+    errors = [r for r in last.results if r.status is Status.ERROR and r not in unmet]
+    return (f"after {timeout:.0f}s the checks do not fail as `fails` says "
+            f"(expected {dict((k, list(v)) for k, v in fails.items())}); got: " + _shown(unmet + errors))
+
+
+def _says(report: runner.StepReport, check_id: str, texts: tuple[str, ...]) -> bool:
+    result = next((r for r in report.results if r.check_id == check_id), None)
+    if result is None or result.status is not Status.FAIL:
+        return False
+    said = " ".join((result.message, *result.details))
+    return all(text in said for text in texts)
+
+
+def _shown(results) -> str:  # noqa: ANN001
+    return "; ".join(f"{r.check_id}: {r.status.value}: {' '.join((r.message, *r.details))[:300]}" for r in results)
+
+
+def _watch(cluster: Cluster, lab: Lab, step: Step, ns: str, done: Callable[[runner.StepReport], bool],
+           timeout: float) -> list[runner.StepReport]:
+    """Every report of `runner.watch_step` until `done` says so or `timeout` seconds pass."""
+    stop = threading.Event()
+    reports: list[runner.StepReport] = []
+
+    def seen(report: runner.StepReport) -> None:
+        reports.append(report)
+        if done(report):
+            stop.set()
+
+    timer = threading.Timer(timeout, stop.set)
+    timer.start()
+    try:
+        runner.watch_step(cluster, lab, step, on_report=seen, stop=stop, namespace=ns, refresh=2.0)
+    finally:
+        timer.cancel()
+    return reports
+
+
+# -- the command ---------------------------------------------------------------------
+
+def prove_lab(cluster: Cluster, lab: Lab, *, timeout: float, shell: Shell = Shell(),
+              step_id: str | None = None) -> list[StepProof | AnswerProof]:
+    """Each step's proof, then its wrong answers' and alternatives', one after another."""
+    proofs: list[StepProof | AnswerProof] = []
+    for index, step in enumerate(lab.steps):
+        if step_id and step.id != step_id:
+            continue
+        proofs.append(prove_step(cluster, lab, step, index, timeout=timeout))
+        for answer in step.wrong:
+            proofs.append(prove_answer(cluster, lab, step, index, answer, wrong=True, timeout=timeout, shell=shell))
+        for answer in step.alternatives:
+            proofs.append(prove_answer(cluster, lab, step, index, answer, wrong=False, timeout=timeout, shell=shell))
+    return proofs
+
+
+def dev_check(cluster: Cluster, labs: list[Lab], *, timeout: float = 90.0, repeat: int = 1,
+              step_id: str | None = None, shell: Shell = Shell()) -> int:
+    """Prove `labs` `repeat` times (to catch flakes), print one row per proof; 1 when any failed, else 0."""
+    failures: list[tuple[int, str]] = []
+    for run in range(1, repeat + 1):
+        if repeat > 1:
+            print(f"\n=== run {run}/{repeat}")
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=max(1, len(labs))) as pool:
+            proofs = [p for lab_proofs in pool.map(
+                lambda lab: prove_lab(cluster, lab, timeout=timeout, shell=shell, step_id=step_id), labs)
+                for p in lab_proofs]
+        failures += [(run, name) for name in _print_run(proofs, time.monotonic() - started)]
+    if repeat > 1:
+        print(f"\n{repeat} runs, {len({r for r, _ in failures})} with a failed proof")
+        for run, name in failures:
+            print(f"  run {run}: {name}")
+    return 1 if failures else 0
+
+
+def _print_run(proofs: list[StepProof | AnswerProof], seconds: float) -> list[str]:
+    """Print the rows and the total; returns the names of the failed proofs."""
+    steps = [p for p in proofs if isinstance(p, StepProof)]
+    answers = [p for p in proofs if isinstance(p, AnswerProof)]
     print(f"{'lab/step':<40} {'before':<7} {'after':<7} {'setup':>7} {'to pass':>8}  result")
-    for proof in proofs:
+    for proof in steps:
         name = f"{proof.lab_id}/{proof.step_id}"
         verdict = "ok" if proof.flipped else f"DOES NOT FLIP: {proof.problem}"
-        print(f"{name:<40} {_s(proof.before):<7} {_s(proof.after):<7} {proof.setup_seconds:>6.1f}s {proof.check_seconds:>7.1f}s  {verdict}")
-    bad = [p for p in proofs if not p.flipped]
-    print(f"\n{len(proofs) - len(bad)}/{len(proofs)} steps flip from fail to pass ({time.monotonic() - started:.0f}s)")
-    return 1 if bad else 0
+        print(f"{name:<40} {_s(proof.before):<7} {_s(proof.after):<7} {proof.setup_seconds:>6.1f}s "
+              f"{proof.check_seconds:>7.1f}s  {verdict}")
+    if answers:
+        print(f"\n{'lab/step/answer':<56} {'kind':<12} {'time':>7}  result")
+        for answer in answers:
+            name = f"{answer.lab_id}/{answer.step_id}/{answer.answer_id}"
+            verdict = "ok" if answer.proven else f"FAILED: {answer.problem}"
+            print(f"{name:<56} {answer.kind:<12} {answer.seconds:>6.1f}s  {verdict}")
+    bad_steps = [f"{p.lab_id}/{p.step_id}" for p in steps if not p.flipped]
+    bad_answers = [f"{p.lab_id}/{p.step_id}/{p.answer_id}" for p in answers if not p.proven]
+    print(f"\n{len(steps) - len(bad_steps)}/{len(steps)} steps flip from fail to pass, "
+          f"{len(answers) - len(bad_answers)}/{len(answers)} wrong answers and alternatives proven ({seconds:.0f}s)")
+    return bad_steps + bad_answers
 
 
 def _s(status: Status | None) -> str:

@@ -17,6 +17,8 @@ from .model import (
     FEATURES,
     FORMAT_VERSION,
     Actions,
+    ActionGroup,
+    Answer,
     CheckSpec,
     Choice,
     Curriculum,
@@ -378,9 +380,12 @@ class _LabReader:
         is_quiz = "quiz" in data
         common = {"id", "title", "text", "topics"}
         if is_quiz:
-            self.only_keys(data, at, common | {"quiz"})
+            self.only_keys(data, at, common | {"quiz", "wrong", "alternatives"})
+            for key in ("wrong", "alternatives"):
+                if key in data:
+                    self.problem(at + (key,), f"a quiz step has no `{key}`; its choices are the answers")
         else:
-            self.only_keys(data, at, common | {"setup", "checks", "hints", "solution", "cleanup"})
+            self.only_keys(data, at, common | {"setup", "checks", "hints", "solution", "cleanup", "wrong", "alternatives"})
         step_id = self.ident(data, at)
         title = self.text(data, at, "title")
         text, text_path = "", None
@@ -411,6 +416,10 @@ class _LabReader:
                 self.problem(at + ("solution",), "expected at least one of apply, delete, wait")
             explanation = self.text(raw_solution, at + ("solution",), "explanation", required=False)
             solution = Solution(actions=actions, explanation=explanation)
+        check_ids = {c.id for c in checks}
+        answer_ids: dict[str, tuple] = {}
+        wrong = self._answers(data, at, "wrong", check_ids, answer_ids)
+        alternatives = self._answers(data, at, "alternatives", check_ids, answer_ids)
         if len(self.problems) > before:
             return None
         return Step(
@@ -424,7 +433,76 @@ class _LabReader:
             hints=tuple(hints),
             solution=solution,
             cleanup=cleanup,
+            wrong=tuple(wrong),
+            alternatives=tuple(alternatives),
         )
+
+    def _answers(self, data: Mapping, at: tuple, key: str, check_ids: set[str], seen: dict[str, tuple]) -> list[Answer]:
+        """`wrong` (each with `fails`) or `alternatives` (without): ids unique across both lists."""
+        raw = self.get(data, at, key, list, required=False, default=[])
+        if raw is _MISSING:
+            return []
+        answers = []
+        for i, item in enumerate(raw):
+            aat = at + (key, i)
+            if not isinstance(item, dict):
+                self.problem(aat, "expected {id: ..., title: ..., do: [...]" + (", fails: {...}}" if key == "wrong" else "}"))
+                continue
+            before = len(self.problems)
+            self.only_keys(item, aat, {"id", "title", "do", "fails"} if key == "wrong" else {"id", "title", "do"})
+            answer_id = self.ident(item, aat)
+            if answer_id in seen:
+                self.problem(aat + ("id",), f"answer id {answer_id!r} is already used by {dotted(seen[answer_id])}")
+            elif answer_id:
+                seen[answer_id] = aat
+            title = self.text(item, aat, "title")
+            groups = self._groups(item, aat)
+            fails = self._fails(item, aat, check_ids) if key == "wrong" else {}
+            if len(self.problems) == before:
+                answers.append(Answer(id=answer_id, title=title, do=tuple(groups), fails=fails))
+        return answers
+
+    def _groups(self, item: Mapping, at: tuple) -> list[ActionGroup]:
+        raw = self.get(item, at, "do", list, required=True)
+        if raw is _MISSING:
+            return []
+        if not raw:
+            self.problem(at + ("do",), "expected at least one action group")
+        groups = []
+        for i, group in enumerate(raw):
+            gat = at + ("do", i)
+            if not isinstance(group, dict):
+                self.problem(gat, "expected a mapping with apply, delete, run or wait")
+                continue
+            self.only_keys(group, gat, {"apply", "delete", "wait", "run", "namespace"})
+            if not any(k in group for k in ("apply", "delete", "wait", "run")):
+                self.problem(gat, "expected at least one of apply, delete, run, wait")
+            actions = self._actions({"group": group}, gat, "group", at_self=gat)
+            run = self.text(group, gat, "run", required=False)
+            namespace = self.text(group, gat, "namespace", required=False)
+            if namespace and not _ID.match(namespace):
+                self.problem(gat + ("namespace",), f"expected a suffix of lower-case letters, digits and '-', got {namespace!r}")
+            groups.append(ActionGroup(actions=actions, run=run, namespace=namespace))
+        return groups
+
+    def _fails(self, item: Mapping, at: tuple, check_ids: set[str]) -> dict[str, tuple[str, ...]]:
+        raw = self.get(item, at, "fails", dict, required=True)
+        if raw is _MISSING:
+            return {}
+        if not raw:
+            self.problem(at + ("fails",), "expected at least one check id that must fail")
+        fails = {}
+        for check_id, texts in raw.items():
+            fat = at + ("fails", check_id)
+            if check_id not in check_ids:
+                self.problem(fat, f"no check {check_id!r} in this step; expected one of {', '.join(sorted(check_ids))}")
+                continue
+            texts = [texts] if isinstance(texts, str) else texts
+            if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts) or not texts:
+                self.problem(fat, "expected the text its fail message must contain (\"\" for any), or a list of texts")
+                continue
+            fails[check_id] = tuple(texts)
+        return fails
 
     def _quiz(self, data: Any, at: tuple) -> Quiz | None:
         if not isinstance(data, dict):
@@ -455,12 +533,14 @@ class _LabReader:
                 self.problem(at + ("answer",), f"expected the id of a choice ({', '.join(c.id for c in choices)}), got {answer!r}")
         return Quiz(question=question, choices=tuple(choices), answer=answer, explanation=explanation)
 
-    def _actions(self, data: Mapping, at: tuple, key: str) -> Actions:
+    def _actions(self, data: Mapping, at: tuple, key: str, *, at_self: tuple | None = None) -> Actions:
+        """setup, cleanup or solution of a step, or (with `at_self`, keys checked by the caller)
+        the actions of an answer's group."""
         raw = self.get(data, at, key, dict, required=False)
         if raw is None or raw is _MISSING:
             return Actions()
-        at = at + (key,)
-        if key != "solution":
+        at = at_self or at + (key,)
+        if key not in ("solution", "group"):
             self.only_keys(raw, at, {"apply", "delete", "wait"})
         apply = []
         for i, relative in enumerate(self.get(raw, at, "apply", list, required=False, default=[]) or []):

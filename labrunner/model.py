@@ -124,6 +124,32 @@ class Quiz:
 
 
 @dataclass(frozen=True)
+class ActionGroup:
+    """One group of an answer's `do`: delete, apply, wait (as `Actions`), then `run`.
+
+    `namespace` is a suffix: the group applies into "<lab namespace>-<suffix>"
+    (labrunner creates and removes it), for answers that put things in the
+    wrong namespace. `run` is shell text for `sh -c`, run in the lab folder
+    with ${LAB_NAMESPACE} filled in and KUBECONFIG set.
+    """
+
+    actions: Actions = field(default_factory=Actions)
+    run: str = ""
+    namespace: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A learner's answer to a step, kept as data: a wrong one (`fails` names the
+    checks that must fail and the text each must say) or an alternative right one."""
+
+    id: str
+    title: str
+    do: tuple[ActionGroup, ...]
+    fails: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # check id -> texts ("" = any message)
+
+
+@dataclass(frozen=True)
 class Step:
     id: str
     title: str
@@ -136,6 +162,8 @@ class Step:
     solution: Solution | None = None
     cleanup: Actions = field(default_factory=Actions)
     quiz: Quiz | None = None
+    wrong: tuple[Answer, ...] = ()
+    alternatives: tuple[Answer, ...] = ()
 
     @property
     def is_quiz(self) -> bool:
@@ -170,10 +198,12 @@ class Lab:
         return [s.id for s in self.steps].index(step_id)
 
     def manifests(self) -> tuple[Manifest, ...]:
-        """Every manifest the lab may apply, in step order (for reset and preloading)."""
+        """Every manifest the lab may apply, its wrong answers and alternatives included,
+        in step order (for reset and preloading)."""
         seen: list[Manifest] = []
         for step in self.steps:
             groups = [step.setup, step.cleanup] + ([step.solution.actions] if step.solution else [])
+            groups += [g.actions for answer in step.wrong + step.alternatives for g in answer.do]
             for actions in groups:
                 seen.extend(m for m in actions.apply if m not in seen)
         return tuple(seen)

@@ -110,7 +110,11 @@ def test_dev_check_names_labs_without_clobbering_the_labs_option(monkeypatch):
 
     seen = {}
     monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
-    monkeypatch.setattr(devcheck, "dev_check", lambda cluster, labs, timeout: seen.update(labs=[l.id for l in labs]) or 0)
+    monkeypatch.setattr(devcheck, "dev_check",
+                        lambda cluster, labs, **options: seen.update(labs=[l.id for l in labs], **options) or 0)
     assert cli.main(LABS + ["dev", "check", "services"]) == 0
-    assert seen["labs"] == ["services"]
+    assert seen["labs"] == ["services"] and seen["repeat"] == 1 and seen["step_id"] is None
     assert cli.main(LABS + ["dev", "check", "nope"]) == 2
+    assert cli.main(LABS + ["dev", "check", "--repeat", "3", "--step", "headless"]) == 0
+    assert seen["labs"] == ["services"] and seen["repeat"] == 3 and seen["step_id"] == "headless"
+    assert cli.main(LABS + ["dev", "check", "--step", "no-such-step"]) == 2

@@ -190,3 +190,80 @@ def test_curriculum_has_every_topic(curriculum):
     for topic in ["ORCH-1", "RT-3", "SEC-3", "SEC-4", "SVC-2a", "SVC-6", "MESH-1", "MESH-2", "MESH-4", "STO-4"]:
         assert topic in curriculum
     assert len(curriculum.topics) == 31
+
+
+ANSWERS = """\
+    wrong:
+      - id: no-port
+        title: a Service without the port
+        do:
+          - apply: [wrong/svc.yaml]
+            namespace: other
+          - delete: [{kind: Service, name: web}]
+            run: kubectl -n ${LAB_NAMESPACE} get svc
+            wait: [{kind: Service, name: web, deleted: true}]
+        fails:
+          port: "should be 80"
+          service-1: ["", "not found"]
+    alternatives:
+      - id: by-hand
+        title: the same Service, made with kubectl
+        do:
+          - run: kubectl -n ${LAB_NAMESPACE} expose deployment web --port 80
+"""
+WRONG_SVC = {"wrong/svc.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"}
+
+
+def with_answers(answers: str = ANSWERS) -> str:
+    return GOOD.replace("    cleanup:\n", answers + "    cleanup:\n")
+
+
+def test_wrong_answers_and_alternatives_load(tmp_path, curriculum):
+    lab = load_lab(make_lab(tmp_path, with_answers(), WRONG_SVC), curriculum)
+    step = lab.step("one")
+    (wrong,) = step.wrong
+    assert wrong.id == "no-port" and wrong.title == "a Service without the port"
+    assert [m.path.as_posix() for m in wrong.do[0].actions.apply] == ["wrong/svc.yaml"]
+    assert wrong.do[0].namespace == "other" and wrong.do[0].run == ""
+    assert wrong.do[1].actions.delete[0].name == "web" and wrong.do[1].actions.wait[0].deleted
+    assert wrong.do[1].run == "kubectl -n ${LAB_NAMESPACE} get svc"
+    assert dict(wrong.fails) == {"port": ("should be 80",), "service-1": ("", "not found")}
+    (alternative,) = step.alternatives
+    assert alternative.id == "by-hand" and alternative.fails == {}
+    assert "expose" in alternative.do[0].run
+    assert "wrong/svc.yaml" in [m.path.as_posix() for m in lab.manifests()]  # reset knows its kinds
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("port: \"should be 80\"", "porte: \"should be 80\"", "fails.porte: no check 'porte' in this step; expected one of port, service-1"),
+        ("port: \"should be 80\"", "port: 80", "fails.port: expected the text"),
+        ("id: by-hand", "id: no-port", "alternatives[0].id: answer id 'no-port' is already used by steps[0].wrong[0]"),
+        ("apply: [wrong/svc.yaml]", "apply: [wrong/none.yaml]", "do[0].apply[0]: 'wrong/none.yaml' does not exist"),
+        ("apply: [wrong/svc.yaml]", "apply: [../../x.yaml]", "leads outside the lab folder"),
+        ("namespace: other", "namespace: Other_NS", "do[0].namespace: expected a suffix"),
+        ("          - run: kubectl -n ${LAB_NAMESPACE} expose", "          - shell: kubectl expose", "do[0].shell: unknown field"),
+        ("          - run: kubectl -n ${LAB_NAMESPACE} expose deployment web --port 80",
+         "          - namespace: other", "alternatives[0].do[0]: expected at least one of apply, delete, run, wait"),
+        ("        title: the same Service", "        fails: {port: ''}\n        title: the same Service", "alternatives[0].fails: unknown field"),
+        ("        fails:\n          port: \"should be 80\"\n          service-1: [\"\", \"not found\"]\n", "", "wrong[0].fails: missing"),
+    ],
+)
+def test_each_answer_problem_is_named(tmp_path, curriculum, old, new, expected):
+    text = with_answers()
+    assert old in text
+    problems = problems_of(tmp_path, text.replace(old, new), curriculum, WRONG_SVC)
+    assert any(expected in p for p in problems), problems
+
+
+def test_a_quiz_step_has_no_answers_as_data(tmp_path, curriculum):
+    text = GOOD + "    alternatives: []\n"  # on the quiz, the last step
+    problems = problems_of(tmp_path, text, curriculum)
+    assert any("steps[1].alternatives: a quiz step has no `alternatives`" in p for p in problems), problems
+
+
+def test_a_wrong_manifest_gets_the_same_safety_checks(tmp_path, curriculum):
+    files = {"wrong/svc.yaml": "apiVersion: v1\nkind: Service\nmetadata: {generateName: web-}\n"}
+    problems = problems_of(tmp_path, with_answers(), curriculum, files)
+    assert any("svc.yaml" in p and "metadata.name" in p for p in problems), problems
