@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step", "-s")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--watch", "-w", action="store_true", help="re-check whenever the lab namespace changes")
+    p.add_argument("--wait", type=float, metavar="SECONDS",
+                   help="re-run failing checks until all pass or SECONDS pass: kube-proxy rules, NetworkPolicy "
+                        "programming, DNS caches and the RBAC authorizer lag the API (an error stays an error)")
     p = sub.add_parser("hint", help="reveal the next hint of a step")
     p.add_argument("lab")
     p.add_argument("--step", "-s")
@@ -282,12 +285,12 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
     if args.command == "reset" and args.all:
         cluster = _cluster(args)
         for lab in labs:
-            runner.reset_lab(cluster, lab, progress=progress)
+            runner.reset_lab(cluster, lab, progress=progress, on_progress=_progress_line)
             print(f"reset {lab.id}")
         from .checks.canary import CANARY_NAMESPACE
         from .cluster import delete_namespace
 
-        delete_namespace(cluster, CANARY_NAMESPACE)
+        delete_namespace(cluster, CANARY_NAMESPACE, wait=True, on_progress=_progress_line)
         save_progress(progress)
         return EXIT_OK
     if args.command == "reset" and not args.lab:
@@ -312,12 +315,14 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
             print(f"       {line}")
         return EXIT_OK if result.ok else EXIT_FAILED
     step = _step(lab, step_id, progress) if args.command != "reset" or step_id else None
+    if args.command == "check" and args.wait is not None and (args.wait < 0 or args.watch):
+        raise UsageError("--wait takes seconds (0 or more) and does not go with --watch, which waits anyway")
     if args.command == "check" and step is not None and step.is_quiz:
         report = runner.run_step_checks(None, lab, step, answers=progress.answers(lab.id))  # type: ignore[arg-type]
         return _print_report(report, as_json=args.json)
     cluster = _cluster(args)
     if args.command == "start":
-        runner.start_step(cluster, lab, step, catch_up=args.catch_up, progress=progress)
+        runner.start_step(cluster, lab, step, catch_up=args.catch_up, progress=progress, on_progress=_progress_line)
         save_progress(progress)
         print(f"Step {step.id} is set up in namespace {lab.namespace}.\n")
         return _show(lab, step.id)
@@ -328,7 +333,7 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
         return EXIT_OK
     if args.command == "reset":
         if step is None:
-            runner.reset_lab(cluster, lab, progress=progress)
+            runner.reset_lab(cluster, lab, progress=progress, on_progress=_progress_line)
             print(f"Removed everything lab {lab.id} created.")
         else:
             runner.reset_step(cluster, lab, step, progress=progress)
@@ -337,10 +342,53 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
         return EXIT_OK
     if args.watch:
         return _watch(cluster, lab, step, progress, as_json=args.json)
-    report = runner.run_step_checks(cluster, lab, step, answers=progress.answers(lab.id))
+    if args.wait is not None:
+        report = runner.settle_step_checks(cluster, lab, step, window=lambda spec: args.wait, confirm=True,
+                                           answers=progress.answers(lab.id), on_report=_SettlingLines().show)
+    else:
+        report = runner.run_step_checks(cluster, lab, step, answers=progress.answers(lab.id))
     runner.record_report(progress, report)
     save_progress(progress)
-    return _print_report(report, as_json=args.json)
+    code = _print_report(report, as_json=args.json)
+    if args.wait is None and not args.json:
+        _suggest_waiting(lab, step, report)
+    return code
+
+
+def _progress_line(line: str) -> None:
+    """Progress of a long wait, on stderr so that stdout stays the result."""
+    print(f"labrunner: {line}", file=sys.stderr, flush=True)
+
+
+class _SettlingLines:
+    """Progress of `check --wait` on stderr: a line when a failing check's message changes."""
+
+    def __init__(self) -> None:
+        self.said: dict[str, str] = {}
+
+    def show(self, report: runner.StepReport) -> None:
+        for result in report.results:
+            if result.status is not Status.FAIL:
+                self.said.pop(result.check_id, None)
+                continue
+            line = result.message if result.settling else f"not yet: {result.message}; checking again"
+            if self.said.get(result.check_id) != line:
+                self.said[result.check_id] = line
+                print(f"... {result.title}: {line} (attempt {result.attempts}, {report.seconds:.1f}s)",
+                      file=sys.stderr, flush=True)
+
+
+def _suggest_waiting(lab: Lab, step: Step, report: runner.StepReport) -> None:
+    """After a one-shot fail of a lagging kind: the truth may only lag a change made a moment ago."""
+    if report.status is not Status.FAIL:
+        return
+    specs = {spec.id: spec for spec in step.checks}
+    lags = [runner.lag_of(specs[r.check_id]) for r in report.results if r.status is Status.FAIL and r.check_id in specs]
+    lags = [lag for lag in lags if lag[0]]
+    if lags:
+        seconds = max(lag[1] for lag in lags)
+        print(f"If you changed this a moment ago: {lags[0][0]}. "
+              f"`labrunner check {lab.id} --step {step.id} --wait {seconds:.0f}` re-checks until it settles.")
 
 
 def _print_report(report: runner.StepReport, *, as_json: bool) -> int:
@@ -348,11 +396,13 @@ def _print_report(report: runner.StepReport, *, as_json: bool) -> int:
         print(json.dumps(report.as_dict(), indent=2))
     else:
         for result in report.results:
-            print(f"{_MARK[result.status]} {result.title}: {result.message}")
+            tries = f" (attempt {result.attempts})" if result.attempts > 1 else ""
+            print(f"{_MARK[result.status]} {result.title}: {result.message}{tries}")
             for line in result.details:
                 print(f"       {line}")
         summary = {Status.PASS: "all checks pass", Status.FAIL: "not there yet", Status.ERROR: "a check could not run"}
-        print(f"\n{report.step_id}: {summary[report.status]} ({report.seconds:.1f}s)")
+        took = f"{report.seconds:.1f}s" + (f", {report.attempts} attempts" if report.attempts > 1 else "")
+        print(f"\n{report.step_id}: {summary[report.status]} ({took})")
     return {Status.PASS: EXIT_OK, Status.FAIL: EXIT_FAILED, Status.ERROR: EXIT_CLUSTER}[report.status]
 
 
@@ -360,7 +410,13 @@ def _watch(cluster, lab: Lab, step: Step, progress: Progress, *, as_json: bool) 
     stop = threading.Event()
     outcome = [EXIT_FAILED]
 
+    settling = _SettlingLines()
+
     def show(report: runner.StepReport) -> None:
+        if report.settling:  # between attempts: a line on stderr per change, not a verdict
+            settling.show(report)
+            return
+        settling.said.clear()
         runner.record_report(progress, report)
         save_progress(progress)
         outcome[0] = _print_report(report, as_json=as_json)

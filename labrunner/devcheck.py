@@ -158,7 +158,9 @@ def _clean_up(cluster: Cluster, lab: Lab, namespaces: list[str]) -> None:
         delete_labelled(cluster, lab_id=lab.id, kinds=kinds)
         scoped = _cluster_scoped(cluster, kinds)
         for ns in namespaces:
-            delete_namespace(cluster, ns, wait=bool(scoped))
+            # Always wait: the next proof re-applies the same objects, and a NodePort (for one)
+            # stays allocated until the namespace holding its Service is gone.
+            delete_namespace(cluster, ns, wait=True)
         for api_version, kind in scoped:
             wait_until(cluster, kind, namespace=None, api_version=api_version, selector=f"{LAB_LABEL}={lab.id}",
                        predicate=lambda objs: not objs, describe=f"the lab's {kind} objects to be deleted", timeout=120)
@@ -246,7 +248,8 @@ def _judge_wrong(cluster: Cluster, lab: Lab, step: Step, ns: str, fails: Mapping
     did and the step never passed meanwhile, else what went wrong."""
 
     def matched(report: runner.StepReport) -> bool:
-        return report.status is Status.FAIL and all(_says(report, check_id, texts) for check_id, texts in fails.items())
+        # A settling report's fail is provisional: the lag may still turn it into a pass.
+        return report.status is Status.FAIL and not report.settling and all(_says(report, check_id, texts) for check_id, texts in fails.items())
 
     reports = _watch(cluster, lab, step, ns, lambda r: r.passed or matched(r), timeout)
     passed = next((r for r in reports if r.passed), None)
@@ -287,7 +290,7 @@ def _watch(cluster: Cluster, lab: Lab, step: Step, ns: str, done: Callable[[runn
     timer = threading.Timer(timeout, stop.set)
     timer.start()
     try:
-        runner.watch_step(cluster, lab, step, on_report=seen, stop=stop, namespace=ns, refresh=2.0)
+        runner.watch_step(cluster, lab, step, on_report=seen, stop=stop, namespace=ns, refresh=2.0, settle_first=True)
     finally:
         timer.cancel()
     return reports

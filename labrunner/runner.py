@@ -9,13 +9,13 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable, Iterable
 
 from kubernetes import watch as k8s_watch
 
-from .checks import CheckContext, CheckResult, Status, run_check
+from .checks import CheckContext, CheckResult, Status, check_kinds, run_check
 from .cluster import (
     Cluster,
     apply_manifests,
@@ -26,12 +26,18 @@ from .cluster import (
     ensure_namespace,
     wait_for,
 )
+from .cluster.namespaces import is_terminating, wait_namespace_gone, wait_namespace_usable
 from .errors import LabrunnerError
 from .model import NAMESPACE_PLACEHOLDER, Actions, CheckSpec, Lab, Step
 from .progress import Progress
 
 # How long a pass seen in watch mode must hold before it is reported.
 CONFIRM_PASS_AFTER = 1.5
+
+# How often a failing check is run again while its truth may still be settling (see CheckKind.lags).
+SETTLE_INTERVAL = 1.0
+
+OnProgress = Callable[[str], None]  # a line of progress for the learner ("waiting for namespace ...")
 
 # Kinds whose changes re-run the checks in watch mode.
 WATCHED_KINDS = ("Pod", "Service", "EndpointSlice", "NetworkPolicy", "Deployment", "ConfigMap", "Secret",
@@ -44,6 +50,13 @@ class StepReport:
     step_id: str
     results: tuple[CheckResult, ...]
     seconds: float = 0.0
+    attempts: int = 1  # rounds of checks this verdict took (`check --wait`, watch mode)
+    seconds_to_pass: float | None = None  # until every check passed; None unless the step passed
+
+    @property
+    def settling(self) -> bool:
+        """True for a report made between attempts while a failing check's truth may still lag."""
+        return any(r.settling for r in self.results)
 
     @property
     def status(self) -> Status:
@@ -65,6 +78,8 @@ class StepReport:
             "step": self.step_id,
             "status": self.status.value,
             "seconds": round(self.seconds, 3),
+            "attempts": self.attempts,
+            "secondsToPass": None if self.seconds_to_pass is None else round(self.seconds_to_pass, 3),
             "checks": [r.as_dict() for r in self.results],
         }
 
@@ -92,9 +107,16 @@ def run_actions(cluster: Cluster, lab: Lab, actions: Actions, *, namespace: str 
 
 
 def start_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None = None, catch_up: bool = False,
-               progress: Progress | None = None) -> None:
+               progress: Progress | None = None, on_progress: OnProgress | None = None) -> None:
     """Apply the step's setup; with `catch_up`, first apply the setup and
-    solution of every earlier step not passed yet (per `progress`)."""
+    solution of every earlier step not passed yet (per `progress`).
+
+    A lab namespace still terminating (a reset a moment ago) is waited for first, with lines for
+    `on_progress`: objects applied into it would be deleted with it after "set up" was said.
+    Raises WaitTimedOut (with what to do) when it is still there after NAMESPACE_GONE_TIMEOUT s.
+    """
+    for name in lab_namespaces(lab, namespace=namespace):
+        wait_namespace_usable(cluster, name, on_progress=on_progress)
     ensure_namespace(cluster, namespace_for(lab, namespace), lab_id=lab.id)  # the learner works in it
     if catch_up:
         for earlier in lab.steps[: lab.step_index(step.id)]:
@@ -150,6 +172,17 @@ def wait_for_gone(cluster: Cluster, lab: Lab, manifests: Iterable, *, namespace:
                    describe=f"{obj.kind}/{obj.name} to be deleted", timeout=timeout)
 
 
+def lab_namespaces(lab: Lab, *, namespace: str | None = None) -> list[str]:
+    """The lab's namespace, then every Namespace its manifests create, by name."""
+    from .cluster.applying import render
+
+    names = [namespace_for(lab, namespace)]
+    for obj in render(lab.manifests(), namespace=names[0], lab_id=lab.id):
+        if obj.kind == "Namespace" and obj.name not in names:
+            names.append(obj.name)
+    return names
+
+
 def cluster_scoped_kinds(lab: Lab) -> list[tuple[str, str]]:
     """(apiVersion, kind) of every kind the lab's manifests use, for reset."""
     kinds = {(doc["apiVersion"], doc["kind"]) for m in lab.manifests() for doc in m.documents}
@@ -157,17 +190,57 @@ def cluster_scoped_kinds(lab: Lab) -> list[tuple[str, str]]:
 
 
 def reset_lab(cluster: Cluster, lab: Lab, *, namespace: str | None = None, progress: Progress | None = None,
-              wait: bool = False) -> None:
+              wait: bool = True, on_progress: OnProgress | None = None) -> None:
     """Remove everything the lab created: what each step's cleanup names (objects the learner made
-    outside the namespace, such as a CSR or a PV), its labelled cluster-scoped objects, its namespace."""
+    outside the namespace, such as a CSR or a PV), its labelled cluster-scoped objects, its namespace.
+
+    With `wait` (the default) it returns only when all of that is gone, so a `start` right after
+    never applies into a namespace about to vanish; `on_progress` gets a line while it waits.
+    Raises WaitTimedOut (with what to do) when something is still there after its timeout.
+    """
     ns = namespace_for(lab, namespace)
-    for step in reversed(lab.steps):
-        for ref in step.cleanup.delete:
-            delete_object(cluster, ref, namespace=ns)
-    delete_labelled(cluster, lab_id=lab.id, kinds=cluster_scoped_kinds(lab))
-    delete_namespace(cluster, ns, wait=wait)
+    refs = [ref for step in reversed(lab.steps) for ref in step.cleanup.delete]
+    for ref in refs:
+        delete_object(cluster, ref, namespace=ns)
+    kinds = cluster_scoped_kinds(lab)
+    delete_labelled(cluster, lab_id=lab.id, kinds=kinds)
+    delete_namespace(cluster, ns)
+    if wait:
+        for name in lab_namespaces(lab, namespace=namespace):
+            if is_terminating(cluster.get("Namespace", name)):  # one the lab's manifests name may not be its own
+                wait_namespace_gone(cluster, name, on_progress=on_progress)
+        _wait_labelled_gone(cluster, lab, kinds)
+        for ref in refs:
+            _wait_ref_gone(cluster, ref, namespace=ns)
     if progress is not None:
         progress.forget_lab(lab.id)
+
+
+def _wait_labelled_gone(cluster: Cluster, lab: Lab, kinds: Iterable[tuple[str, str]], timeout: float = 60) -> None:
+    from .cluster import LAB_LABEL, wait_until
+
+    for api_version, kind in kinds:
+        if kind == "Namespace":
+            continue  # waited for above
+        try:
+            if cluster.is_namespaced(kind, api_version):
+                continue  # went with the namespace
+        except LabrunnerError:
+            continue  # the kind is not served here: nothing of it to wait for
+        wait_until(cluster, kind, namespace=None, selector=f"{LAB_LABEL}={lab.id}", api_version=api_version,
+                   predicate=lambda objs: not objs, describe=f"the lab's {kind} objects to be deleted", timeout=timeout)
+
+
+def _wait_ref_gone(cluster: Cluster, ref, *, namespace: str, timeout: float = 60) -> None:  # noqa: ANN001
+    from .cluster import wait_until
+
+    try:
+        namespaced = cluster.is_namespaced(ref.kind, ref.api_version)
+    except LabrunnerError:
+        return
+    wait_until(cluster, ref.kind, namespace=(ref.namespace or namespace) if namespaced else None, name=ref.name,
+               api_version=ref.api_version, predicate=lambda objs: not objs,
+               describe=f"{ref.kind}/{ref.name} to be deleted", timeout=timeout)
 
 
 # -- checks --------------------------------------------------------------------
@@ -175,18 +248,124 @@ def reset_lab(cluster: Cluster, lab: Lab, *, namespace: str | None = None, progr
 _CHECK_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="labrunner-check")
 
 
+def _step_specs(step: Step) -> list[CheckSpec]:
+    if step.is_quiz:
+        return [CheckSpec(id="answer", kind="quiz", params={}, title="quiz answer")]
+    return list(step.checks)
+
+
+def lag_of(spec: CheckSpec) -> tuple[str, float]:
+    """(what may lag, seconds it may take) for the spec's kind; ("", 0.0) when its truth is the API's."""
+    kind = check_kinds().get(spec.kind)
+    if kind is None or not kind.lags:
+        return "", 0.0
+    return kind.lags, kind.settles_within
+
+
+def settling_window(spec: CheckSpec) -> float:
+    """Seconds a failing check is re-run after a change: its kind's settles_within, 0 when nothing lags."""
+    return lag_of(spec)[1]
+
+
 def run_step_checks(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None = None,
                     answers: dict[str, str] | None = None, node_address: str | None = None) -> StepReport:
-    """Run all checks of a step, in parallel; never raises for a cluster fault (those are `error` results)."""
+    """Run all checks of a step once, in parallel; never raises for a cluster fault (those are `error` results)."""
+    return settle_step_checks(cluster, lab, step, window=lambda spec: 0.0, namespace=namespace, answers=answers,
+                              node_address=node_address)
+
+
+def settle_step_checks(cluster: Cluster, lab: Lab, step: Step, *, window: Callable[[CheckSpec], float],
+                       namespace: str | None = None, answers: dict[str, str] | None = None,
+                       node_address: str | None = None, on_report: Callable[[StepReport], None] | None = None,
+                       stop: threading.Event | None = None, interrupt: threading.Event | None = None,
+                       confirm: bool = False) -> StepReport:
+    """Run the step's checks, then re-run each failing one every SETTLE_INTERVAL s while fewer than
+    `window(spec)` seconds have passed, until none fails, or one errors (an error stays an error:
+    it is never re-run into a fail or a pass), or `stop` or `interrupt` is set.
+
+    Between attempts `on_report` gets a report with `settling` set: a failing check of a lagging
+    kind, within its kind's settles_within, says what may lag ("kube-proxy may still be
+    programming this Service; checking again") instead of blaming the learner. With `confirm`, a
+    pass must hold once more CONFIRM_PASS_AFTER s later for every lagging check (a deny must hold
+    over consecutive probes). Returns the verdict: each check with its attempts and seconds to
+    pass; a lagging check that still fails after a window shorter than its kind's settles_within
+    says so in its details.
+    """
     started = time.monotonic()
     ctx = CheckContext(cluster=cluster, namespace=namespace_for(lab, namespace), lab=lab, step=step,
                        answers=answers or {}, node_address=node_address)
-    specs = list(step.checks) if not step.is_quiz else [CheckSpec(id="answer", kind="quiz", params={}, title="quiz answer")]
-    results = list(_CHECK_POOL.map(lambda spec: run_check(ctx, spec), specs))
-    return StepReport(lab.id, step.id, tuple(results), time.monotonic() - started)
+    specs = _step_specs(step)
+    attempts = dict.fromkeys((s.id for s in specs), 0)
+    results: dict[str, CheckResult] = {}
+    passed_after: dict[str, float] = {}  # the pass each check holds now: seconds from the start
+    rounds = 0
+
+    def run(batch: list[CheckSpec]) -> None:
+        nonlocal rounds
+        rounds += 1
+        for spec, result in zip(batch, _CHECK_POOL.map(lambda spec: run_check(ctx, spec), batch)):
+            attempts[spec.id] += 1
+            results[spec.id] = result
+            if result.ok:
+                passed_after.setdefault(spec.id, time.monotonic() - started)
+            else:
+                passed_after.pop(spec.id, None)
+
+    def report(*, settling: bool) -> StepReport:
+        elapsed = time.monotonic() - started
+        shown = []
+        for spec in specs:
+            result = replace(results[spec.id], attempts=attempts[spec.id], seconds_to_pass=passed_after.get(spec.id))
+            lag, lag_seconds = lag_of(spec)
+            if lag and result.status is Status.FAIL:
+                if settling and elapsed < lag_seconds:
+                    result = result.while_settling(lag)
+                elif not settling and 0 < window(spec) < lag_seconds:
+                    result = replace(result, details=(*result.details, f"checked for {elapsed:.0f} s, but {lag}: "
+                                                      f"waiting {lag_seconds:.0f} s tells for sure"))
+            shown.append(result)
+        done = StepReport(lab.id, step.id, tuple(shown), elapsed, attempts=rounds)
+        if done.passed:
+            done = replace(done, seconds_to_pass=max((passed_after.values()), default=elapsed))
+        return done
+
+    def halted() -> bool:
+        return bool((stop and stop.is_set()) or (interrupt and interrupt.is_set()))
+
+    def pause(seconds: float) -> bool:
+        """Sleep, waking early on stop or interrupt; True when woken early."""
+        deadline = time.monotonic() + seconds
+        while not halted() and time.monotonic() < deadline:
+            (stop or interrupt or threading.Event()).wait(min(0.1, max(0.0, deadline - time.monotonic())))
+        return halted()
+
+    run(specs)
+    confirmed = not confirm or not any(lag_of(spec)[0] for spec in specs)
+    while True:
+        if any(r.status is Status.ERROR for r in results.values()):
+            break
+        elapsed = time.monotonic() - started
+        retry = [s for s in specs if results[s.id].status is Status.FAIL and elapsed < window(s)]
+        if not retry:
+            if confirmed or any(r.status is Status.FAIL for r in results.values()):
+                break
+            if pause(CONFIRM_PASS_AFTER):
+                break
+            run([s for s in specs if lag_of(s)[0]])
+            confirmed = all(r.ok for r in results.values())  # a pass lost on confirming is confirmed anew
+            continue
+        if on_report is not None:
+            on_report(report(settling=True))
+        if pause(SETTLE_INTERVAL):
+            break
+        run(retry)
+    return report(settling=False)
 
 
 def record_report(progress: Progress, report: StepReport) -> None:
+    """Count a verdict in the learner's progress; a report made while settling is no verdict."""
+    if report.settling:
+        return
     step = progress.lab(report.lab_id).step(report.step_id)
     step.attempts += 1
     if report.passed:
@@ -234,11 +413,17 @@ class _Changes:
 
 def watch_step(cluster: Cluster, lab: Lab, step: Step, *, on_report: Callable[[StepReport], None],
                stop: threading.Event, namespace: str | None = None, answers: dict[str, str] | None = None,
-               settle: float = 0.5, refresh: float = 15.0) -> None:
+               settle: float = 0.5, refresh: float = 15.0, settle_first: bool = False) -> None:
     """Check now, then again whenever something in the lab namespace changes.
 
-    Blocks until `stop` is set. Also re-checks every `refresh` seconds, since
-    some outcomes (a NodePort answering, a policy programmed) have no event.
+    Blocks until `stop` is set. Right after the start and after each change, a failing check of a
+    lagging kind (CheckKind.lags: kube-proxy, NetworkPolicy programming, DNS caches, the RBAC
+    authorizer) is re-run every SETTLE_INTERVAL s for its kind's settles_within, and the reports
+    in between say it is settling (`StepReport.settling`), not that the learner is wrong. Also
+    re-checks every `refresh` seconds, since some outcomes (a NodePort answering, a policy
+    programmed) have no event. The first check settles too only with `settle_first`, for a
+    caller that changed the namespace just before (a solution applied); a learner who opens the
+    watch gets the first verdict at once.
     """
     ns = namespace_for(lab, namespace)
     changes = _Changes()
@@ -249,21 +434,27 @@ def watch_step(cluster: Cluster, lab: Lab, step: Step, *, on_report: Callable[[S
         thread.start()
     for _ in threads:  # check only once every watch is listening, so no change slips between
         started.acquire(timeout=10)
+    after_change = settle_first
     try:
         while not stop.is_set():
-            report = run_step_checks(cluster, lab, step, namespace=ns, answers=answers)
+            window = settling_window if after_change else (lambda spec: 0.0)
+            report = settle_step_checks(cluster, lab, step, window=window, namespace=ns, answers=answers,
+                                        on_report=on_report, stop=stop, interrupt=changes.event)
+            cut_short = changes.event.is_set() and not report.passed
             if report.passed and not step.is_quiz and not stop.wait(CONFIRM_PASS_AFTER):
                 # Right after a change the cluster can be half-way (a policy stored but not yet
                 # enforced everywhere): a pass counts only when it holds a moment later.
                 report = run_step_checks(cluster, lab, step, namespace=ns, answers=answers)
-            on_report(report)
+            if not cut_short:  # a change came while settling: check it at once, don't blame the old state
+                on_report(report)
             deadline = time.monotonic() + refresh
             # Wake on a change, on the refresh, or (within a second) on stop.
             while not stop.is_set() and not changes.event.is_set() and time.monotonic() < deadline:
                 changes.event.wait(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
             if stop.is_set():
                 break
-            if changes.event.is_set():
+            after_change = changes.event.is_set()
+            if after_change:
                 stop.wait(settle)  # let a burst of events (a rollout) finish
                 changes.event.clear()
     finally:
@@ -297,7 +488,9 @@ def _watch_kind(cluster: Cluster, kind: str, namespace: str, changes: _Changes, 
 
 def run_until_passed(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None = None,
                      timeout: float = 60.0, answers: dict[str, str] | None = None) -> StepReport:
-    """Re-run the checks on every namespace change until they pass or `timeout` passes."""
+    """Re-run the checks on every namespace change until they pass or `timeout` passes.
+
+    Returns the last verdict (a report made while settling only when no verdict came in time)."""
     deadline = time.monotonic() + timeout
     stop = threading.Event()
     last: list[StepReport] = []
@@ -310,7 +503,9 @@ def run_until_passed(cluster: Cluster, lab: Lab, step: Step, *, namespace: str |
     timer = threading.Timer(timeout, stop.set)
     timer.start()
     try:
-        watch_step(cluster, lab, step, on_report=seen, stop=stop, namespace=namespace, answers=answers, refresh=2.0)
+        watch_step(cluster, lab, step, on_report=seen, stop=stop, namespace=namespace, answers=answers, refresh=2.0,
+                   settle_first=True)  # called right after a solution or an answer was applied
     finally:
         timer.cancel()
-    return last[-1]
+    verdicts = [report for report in last if not report.settling]
+    return (verdicts or last)[-1]

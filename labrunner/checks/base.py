@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -25,7 +25,12 @@ class CheckResult:
     details: tuple[str, ...] = ()  # one line per probe, object, ...
     check_id: str = ""
     title: str = ""
-    seconds: float = 0.0
+    seconds: float = 0.0  # of the last attempt
+    attempts: int = 1  # how often the check ran for this verdict (`check --wait`, watch mode)
+    seconds_to_pass: float | None = None  # from the first attempt's start to the passing one's end
+    # The kind's lag (see CheckKind.lags) when this fail is shown while the truth may still be
+    # settling: the message then says so and the probe's own words move to `details`.
+    settling: str = ""
 
     @classmethod
     def passed(cls, message: str, details: tuple[str, ...] | list[str] = ()) -> "CheckResult":
@@ -43,7 +48,17 @@ class CheckResult:
     def ok(self) -> bool:
         return self.status is Status.PASS
 
+    def while_settling(self, lag: str) -> "CheckResult":
+        """This fail as shown while `lag` may still explain it: the message names the lag (never
+        "nothing answers" as if the learner were wrong) and the probe's words become evidence."""
+        if self.status is not Status.FAIL:
+            return self
+        return replace(self, message=f"{lag}; checking again", settling=lag,
+                       details=(f"so far: {self.message}", *self.details))
+
     def as_dict(self) -> dict[str, Any]:
+        """The JSON shape of `check --json`: seconds are of the last attempt, secondsToPass is null
+        unless the check passed; settling is true only in reports made while re-checking."""
         return {
             "id": self.check_id,
             "title": self.title,
@@ -51,6 +66,9 @@ class CheckResult:
             "message": self.message,
             "details": list(self.details),
             "seconds": round(self.seconds, 3),
+            "attempts": self.attempts,
+            "secondsToPass": None if self.seconds_to_pass is None else round(self.seconds_to_pass, 3),
+            "settling": bool(self.settling),
         }
 
 
@@ -96,6 +114,13 @@ class CheckKind:
     run: Callable[[CheckContext, Mapping[str, Any]], CheckResult]
     validate: Validator | None = None
     doc: str = ""
+    # A truth this kind observes that reaches the cluster only some time after the API accepted
+    # the change, said as the learner should read it ("kube-proxy may still be programming this
+    # Service"); "" when the kind reads only what the API server stores. A failing check of a
+    # lagging kind is re-checked (watch mode, `check --wait`) for `settles_within` seconds after
+    # a change before its fail is shown as the learner's.
+    lags: str = ""
+    settles_within: float = 10.0  # seconds the lagging truth takes at most on a healthy cluster
 
     def problems(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
         """(parameter, what is wrong) for every problem in `params`."""

@@ -167,5 +167,6 @@ KINDS = [
         _http,
         validate=_validate,
         doc="a request from this machine gets the expected answer",
+        lags="kube-proxy or the load balancer may still be programming this Service", settles_within=15,
     )
 ]

@@ -444,6 +444,7 @@ KINDS = [
         _connectivity,
         validate=_validate_probes,
         doc="TCP connections inside the cluster are allowed or blocked",
+        lags="NetworkPolicy enforcement (or kube-proxy, for a Service) may still be programming this path", settles_within=15,
     ),
     CheckKind(
         "dns",
@@ -459,5 +460,6 @@ KINDS = [
         _dns,
         validate=_validate_dns,
         doc="a name resolves inside the cluster as expected",
+        lags="CoreDNS may still cache the missing name (up to 30 s)", settles_within=35,
     ),
 ]

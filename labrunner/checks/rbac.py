@@ -73,5 +73,6 @@ KINDS = [
         _rbac,
         validate=exactly_one("user", "group", "serviceAccount"),
         doc="RBAC allows or denies an action",
+        lags="the API server's RBAC authorizer may not have seen the change yet", settles_within=10,
     )
 ]

@@ -92,5 +92,6 @@ KINDS = [
         },
         _service,
         doc="a Service is exposed as expected",
+        lags="the EndpointSlice controller or the load-balancer allocator may not have caught up yet", settles_within=10,
     )
 ]

@@ -1,20 +1,95 @@
-"""Deleting a lab's namespace (creating it is part of applying)."""
+"""Deleting a lab's namespace, and waiting until one is gone (creating it is part of applying).
+
+A deleted namespace lingers in phase Terminating while the namespace controller deletes its
+content (pods get their grace period, finalizers run). Objects applied into it then are deleted
+with it, and the API server may even admit them: its NamespaceLifecycle admission reads a cache.
+So `reset` waits for the namespace to be gone and `start` waits for a terminating one.
+"""
 
 from __future__ import annotations
 
+import time
+from typing import Callable
+
+from ..errors import WaitTimedOut
 from ..model import ObjectRef
 from .applying import delete_object
 from .client import Cluster
 from .waiting import wait_until
 
+# Seconds a namespace may take to go: its pods' grace period (30 s by default) plus finalizers.
+NAMESPACE_GONE_TIMEOUT = 180.0
+# Seconds between progress lines while waiting.
+PROGRESS_EVERY = 10.0
 
-def delete_namespace(cluster: Cluster, name: str, *, wait: bool = False, timeout: float = 180.0) -> bool:
+
+def delete_namespace(cluster: Cluster, name: str, *, wait: bool = False, timeout: float = NAMESPACE_GONE_TIMEOUT,
+                     on_progress: Callable[[str], None] | None = None) -> bool:
     """Delete a namespace and everything in it; False when it did not exist.
 
-    With `wait`, block until it is gone (pods can take their grace period).
+    With `wait`, block until it is gone (see wait_namespace_gone).
     """
     existed = delete_object(cluster, ObjectRef("Namespace", name, "v1"), namespace="")
     if existed and wait:
-        wait_until(cluster, "Namespace", namespace=None, name=name, predicate=lambda objs: not objs,
-                   describe=f"namespace {name} to be deleted", timeout=timeout)
+        wait_namespace_gone(cluster, name, timeout=timeout, on_progress=on_progress)
     return existed
+
+
+def is_terminating(namespace: dict | None) -> bool:
+    """True for a Namespace object being deleted (deletionTimestamp set or phase Terminating)."""
+    if not namespace:
+        return False
+    return bool(namespace.get("metadata", {}).get("deletionTimestamp")) or \
+        (namespace.get("status") or {}).get("phase") == "Terminating"
+
+
+def wait_namespace_usable(cluster: Cluster, name: str, *, timeout: float = NAMESPACE_GONE_TIMEOUT,
+                          on_progress: Callable[[str], None] | None = None) -> None:
+    """Return at once when namespace `name` is absent or active; while it is terminating, wait
+    until it is gone, so that what is applied next is not deleted with it.
+
+    Raises WaitTimedOut (its message says what holds the namespace and what to do) after `timeout` s.
+    """
+    if is_terminating(cluster.get("Namespace", name)):
+        if on_progress is not None:
+            on_progress(f"namespace {name} is still being deleted (a reset a moment ago?); "
+                        f"waiting for it to be gone, up to {timeout:.0f} s")
+        wait_namespace_gone(cluster, name, timeout=timeout, on_progress=on_progress)
+
+
+def wait_namespace_gone(cluster: Cluster, name: str, *, timeout: float = NAMESPACE_GONE_TIMEOUT,
+                        on_progress: Callable[[str], None] | None = None) -> None:
+    """Block until namespace `name` no longer exists, watching it (no polling).
+
+    `on_progress` gets a line every PROGRESS_EVERY s with what the namespace controller says is
+    left. Raises WaitTimedOut after `timeout` s, naming what remains and the fix.
+    """
+    started = time.monotonic()
+    while True:
+        left = timeout - (time.monotonic() - started)
+        try:
+            wait_until(cluster, "Namespace", namespace=None, name=name, predicate=lambda objs: not objs,
+                       describe=f"namespace {name} to be deleted", timeout=max(0.1, min(PROGRESS_EVERY, left)))
+            return
+        except WaitTimedOut:
+            waited = time.monotonic() - started
+            remaining = _remaining(cluster.get("Namespace", name))
+            if waited >= timeout:
+                raise WaitTimedOut(
+                    f"namespace {name} is still being deleted after {timeout:.0f} s"
+                    + (f" ({remaining})" if remaining else "")
+                    + f". Something holds it: `kubectl get namespace {name} -o yaml` shows what in "
+                    "status.conditions; delete what it names (or the finalizer of a controller that is "
+                    "not running), then run the command again") from None
+            if on_progress is not None:
+                on_progress(f"still waiting for namespace {name} to be deleted ({waited:.0f} s)"
+                            + (f": {remaining}" if remaining else ""))
+
+
+def _remaining(namespace: dict | None) -> str:
+    """What the namespace controller reports as left, from the Namespace's status conditions."""
+    if not namespace:
+        return ""
+    wanted = ("NamespaceContentRemaining", "NamespaceFinalizersRemaining", "NamespaceDeletionContentFailure")
+    return "; ".join(c.get("message", "") for c in (namespace.get("status") or {}).get("conditions") or []
+                     if c.get("type") in wanted and c.get("status") == "True" and c.get("message"))

@@ -36,18 +36,21 @@ class Backend(Protocol):
 
     def features(self) -> dict[str, bool | None]: ...
 
-    def start_step(self, lab: Lab, step: Step, *, namespace: str) -> None: ...
+    def start_step(self, lab: Lab, step: Step, *, namespace: str,
+                   on_progress: Callable[[str], None] | None = None) -> None: ...
 
     def solve_step(self, lab: Lab, step: Step, *, namespace: str) -> str: ...
 
     def reset_step(self, lab: Lab, step: Step, *, namespace: str) -> None: ...
 
-    def reset_lab(self, lab: Lab, *, namespace: str) -> None: ...
+    def reset_lab(self, lab: Lab, *, namespace: str, on_progress: Callable[[str], None] | None = None) -> None: ...
 
     def run_checks(self, lab: Lab, step: Step, *, namespace: str, answers: dict[str, str]) -> StepReport: ...
 
     def watch_checks(self, lab: Lab, step: Step, *, namespace: str, answers: dict[str, str],
-                     on_report: Callable[[StepReport], None], stop: threading.Event) -> None: ...
+                     on_report: Callable[[StepReport], None], stop: threading.Event) -> None:
+        """Report now and after each change until `stop`; reports with `settling` set come while
+        a lagging check is re-checked (see runner.watch_step) and are no verdict."""
 
     def list_resources(self, namespace: str) -> NamespaceView: ...
 
@@ -105,10 +108,11 @@ class ClusterBackend:
 
         return detect_features(self.cluster)
 
-    def start_step(self, lab: Lab, step: Step, *, namespace: str) -> None:
+    def start_step(self, lab: Lab, step: Step, *, namespace: str,
+                   on_progress: Callable[[str], None] | None = None) -> None:
         from .. import runner
 
-        runner.start_step(self.cluster, lab, step, namespace=namespace)
+        runner.start_step(self.cluster, lab, step, namespace=namespace, on_progress=on_progress)
 
     def solve_step(self, lab: Lab, step: Step, *, namespace: str) -> str:
         from .. import runner
@@ -120,10 +124,10 @@ class ClusterBackend:
 
         runner.reset_step(self.cluster, lab, step, namespace=namespace)
 
-    def reset_lab(self, lab: Lab, *, namespace: str) -> None:
+    def reset_lab(self, lab: Lab, *, namespace: str, on_progress: Callable[[str], None] | None = None) -> None:
         from .. import runner
 
-        runner.reset_lab(self.cluster, lab, namespace=namespace, wait=True)
+        runner.reset_lab(self.cluster, lab, namespace=namespace, wait=True, on_progress=on_progress)
 
     def run_checks(self, lab: Lab, step: Step, *, namespace: str, answers: dict[str, str]) -> StepReport:
         from .. import runner

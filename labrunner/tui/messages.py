@@ -27,6 +27,14 @@ class FeaturesDetected(Message):
         self.features = features
 
 
+class ActionProgressed(Message):
+    """A line of progress from a long cluster action (waiting for a namespace to be deleted)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
 class StepSetUp(Message):
     def __init__(self, step_id: str) -> None:
         super().__init__()

@@ -1,5 +1,7 @@
-"""Live tests: a real cluster from KUBECONFIG; skipped cleanly without one.
+"""Live tests: a real cluster from KUBECONFIG; skipped cleanly without one, except in CI.
 
+When the environment variable CI is set (as every CI service sets it), a missing or unreachable
+cluster fails the live tests instead: a CI run whose cluster broke must not pass by skipping.
 Each test gets its own namespace (like kr8s's `ns` fixture), deleted after.
 """
 
@@ -20,16 +22,29 @@ from labrunner.model import CheckSpec, Difficulty, Lab, Manifest, Step
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.56"
 
 
-@pytest.fixture(scope="session")
-def cluster():
+def no_cluster(reason: str) -> None:
+    """Skip the live test for `reason`; in CI (the variable CI set and not "false" or "0"), fail it."""
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        pytest.fail(f"CI is set, so live tests must run, but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def reachable_cluster():
+    """The cluster of KUBECONFIG (or ~/.kube/config), answering; else `no_cluster` skips or fails."""
     if not os.environ.get("KUBECONFIG") and not Path("~/.kube/config").expanduser().exists():
-        pytest.skip("no KUBECONFIG: live tests need a cluster")
+        no_cluster("no KUBECONFIG: live tests need a cluster")
     try:
-        found = connect()
+        # KUBECONFIG as it is now: the client library reads its default only once, at import.
+        found = connect(kubeconfig=os.environ.get("KUBECONFIG") or None)
         ping(found, timeout=5)
     except LabrunnerError as exc:
-        pytest.skip(f"no reachable cluster: {exc}")
+        no_cluster(f"no reachable cluster: {exc}")
     return found
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    return reachable_cluster()
 
 
 def make_lab(lab_id: str = "live") -> Lab:

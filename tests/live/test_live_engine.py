@@ -1,12 +1,14 @@
 """The engine against a real API server: apply, rejection messages, waits, reset."""
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from labrunner import runner
+from labrunner.checks import Status, check_kinds
 from labrunner.cluster import wait_for, wait_until
 from labrunner.cluster.applying import LAB_LABEL
 from labrunner.errors import ApiRejected, NotFound, WaitTimedOut
@@ -101,3 +103,128 @@ def test_watch_mode_rechecks_when_the_namespace_changes(ns):
     guard.cancel()
     assert not reports[0].passed and reports[-1].passed
     assert len(reports) <= 3  # woken by the watch, not by the 60 s refresh
+
+
+FRONTEND = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: frontend}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: frontend}}
+  template:
+    metadata: {labels: {app: frontend}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+        - name: frontend
+          image: registry.k8s.io/e2e-test-images/agnhost:2.56
+          args: ["netexec", "--http-port=8080"]
+          readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+"""
+SHOP = """
+apiVersion: v1
+kind: Service
+metadata: {name: shop}
+spec:
+  type: LoadBalancer
+  selector: {app: frontend}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+
+
+def test_watch_mode_says_a_new_loadbalancer_is_settling_until_it_answers(ns):
+    """After a change, a lagging check is re-checked every second, and until it passes its
+    message names what lags; it never says "nothing answers" as if the Service were wrong."""
+    ns.apply(FRONTEND)
+    ns.wait_ready("Deployment", "frontend")
+    step = Step(id="s", title="S", text="", text_path=None, checks=(
+        CheckSpec("lb", "http", {"to": {"loadBalancer": "shop"}, "path": "/hostname", "bodyContains": "frontend-"}),))
+    seen: list[tuple[float, runner.StepReport]] = []
+    applied: list[float] = []
+    stop = threading.Event()
+
+    def on_report(report):
+        seen.append((time.monotonic(), report))
+        if not applied:
+            applied.append(time.monotonic())
+            ns.apply(SHOP)
+        if report.passed:
+            stop.set()
+
+    guard = threading.Timer(60, stop.set)
+    guard.start()
+    runner.watch_step(ns.cluster, ns.lab, step, on_report=on_report, stop=stop, namespace=ns.name, refresh=60,
+                      settle_first=False)
+    guard.cancel()
+    assert not seen[0][1].passed and seen[-1][1].passed, [r.results[0].message for _, r in seen]
+    lag = check_kinds()["http"].lags
+    window_end = applied[0] + check_kinds()["http"].settles_within
+    between = [report for at, report in seen[1:-1]]
+    for at, report in seen[1:-1]:
+        result = report.results[0]
+        if at < window_end:  # within the window every fail says what may lag, with the evidence below
+            assert report.settling and result.message == f"{lag}; checking again", result
+            assert result.details[0].startswith("so far: ")
+    last = seen[-1][1]
+    assert last.results[0].attempts >= 1 and last.results[0].seconds_to_pass is not None
+    assert len(between) <= 20  # about one report a second, not a busy loop
+
+
+def test_wait_confirms_a_lagging_pass_once_more(ns):
+    """`check --wait` runs a passing lagging check once more before it reports the pass."""
+    ns.apply(FRONTEND)
+    ns.wait_ready("Deployment", "frontend")
+    ns.apply(SHOP.replace("LoadBalancer", "ClusterIP"))
+    step = Step(id="s", title="S", text="", text_path=None, checks=(
+        CheckSpec("svc", "service", {"name": "shop", "endpoints": 1}),))
+    report = runner.settle_step_checks(ns.cluster, ns.lab, step, window=lambda spec: 30, namespace=ns.name,
+                                       confirm=True)
+    assert report.passed and report.results[0].attempts >= 2  # the pass, then the pass confirmed
+
+
+def test_dns_negative_caching_is_settled_not_blamed(ns):
+    """CoreDNS caches "no such name" (up to 30 s on the testbed): a Service created right after a
+    lookup of its name does not resolve at once. Watch mode and --wait say so and wait it out."""
+    step = Step(id="s", title="S", text="", text_path=None, checks=(
+        CheckSpec("late", "dns", {"from": {"probe": {"role": "dns-settle"}}, "name": f"late.{ns.name}.svc.cluster.local",
+                                   "serviceIP": "late"}),))
+    assert not runner.run_step_checks(ns.cluster, ns.lab, step, namespace=ns.name).passed  # NXDOMAIN, now cached
+    ns.apply("apiVersion: v1\nkind: Service\nmetadata: {name: late}\nspec: {ports: [{port: 80}]}\n")
+    at_once = runner.run_step_checks(ns.cluster, ns.lab, step, namespace=ns.name)
+    assert at_once.status is Status.FAIL and "NXDOMAIN" in at_once.results[0].message  # the lag is real
+    between: list[runner.StepReport] = []
+    report = runner.settle_step_checks(ns.cluster, ns.lab, step, window=runner.settling_window, namespace=ns.name,
+                                       on_report=between.append)
+    assert report.passed, report.results[0]
+    assert between, "the cached answer should have held for a second at least"
+    lag = check_kinds()["dns"].lags
+    assert all(r.settling and r.results[0].message == f"{lag}; checking again" for r in between)
+    assert report.results[0].attempts == len(between) + 1 and report.seconds_to_pass <= check_kinds()["dns"].settles_within
+
+
+def test_a_new_rolebinding_is_settled_not_raced(ns):
+    """The RBAC authorizer learns of a RoleBinding from a watch: a check right after creating one
+    may still be denied. Settling re-checks it, saying that, until the authorizer has it."""
+    step = Step(id="s", title="S", text="", text_path=None, checks=(
+        CheckSpec("jane-lists", "rbac", {"user": "jane", "verb": "list", "resource": "pods"}),))
+    assert not runner.run_step_checks(ns.cluster, ns.lab, step, namespace=ns.name).passed
+    ns.apply("""
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: reader}
+rules: [{apiGroups: [""], resources: [pods], verbs: [get, list]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: jane-reads}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: jane}]
+""")
+    between: list[runner.StepReport] = []
+    report = runner.settle_step_checks(ns.cluster, ns.lab, step, window=runner.settling_window, namespace=ns.name,
+                                       on_report=between.append, confirm=True)
+    assert report.passed, report.results[0]
+    lag = check_kinds()["rbac"].lags
+    assert all(r.results[0].message == f"{lag}; checking again" for r in between)
+    assert report.results[0].attempts == len(between) + 2  # the settling attempts, the pass, the pass confirmed

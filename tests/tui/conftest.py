@@ -22,7 +22,7 @@ from labrunner.tui.resources import NamespaceView, view_of
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
-# Reuse the live tests' `cluster` fixture (skips cleanly without a reachable cluster).
+# Reuse the live tests' `cluster` fixture (skips without a reachable cluster; fails instead when CI is set).
 _spec = importlib.util.spec_from_file_location("live_conftest", REPO / "tests" / "live" / "conftest.py")
 _live = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_live)
@@ -63,8 +63,11 @@ class FakeBackend:
     """Answers like the engine on a cluster where the step is unsolved until
     `solve_step` runs; records what the app asked for."""
 
-    def __init__(self, *, reachable: bool = True, features: dict | None = None, fail_solve: Exception | None = None):
+    def __init__(self, *, reachable: bool = True, features: dict | None = None, fail_solve: Exception | None = None,
+                 settling: str = ""):
         self.reachable = reachable
+        self.settling = settling  # a lag: the watch first reports the unsolved step as settling on it
+        self.release = threading.Event()  # set by a test: the settling ends with the real verdict
         self.features_found = features if features is not None else {"networkpolicy": True}
         self.fail_solve = fail_solve
         self.solved: set[str] = set()
@@ -82,7 +85,7 @@ class FakeBackend:
     def features(self) -> dict:
         return dict(self.features_found)
 
-    def start_step(self, lab: Lab, step: Step, *, namespace: str) -> None:
+    def start_step(self, lab: Lab, step: Step, *, namespace: str, on_progress=None) -> None:  # noqa: ANN001
         self.calls.append(("start", step.id))
         if not self.reachable:
             self.ping()
@@ -99,7 +102,7 @@ class FakeBackend:
         self.calls.append(("reset-step", step.id))
         self.solved.discard(step.id)
 
-    def reset_lab(self, lab: Lab, *, namespace: str) -> None:
+    def reset_lab(self, lab: Lab, *, namespace: str, on_progress=None) -> None:  # noqa: ANN001
         self.calls.append(("reset-lab", lab.id))
         self.solved.clear()
 
@@ -115,6 +118,11 @@ class FakeBackend:
         return StepReport(lab.id, step.id, results)
 
     def watch_checks(self, lab, step, *, namespace, answers, on_report, stop) -> None:  # noqa: ANN001
+        if self.settling and not step.is_quiz:
+            report = self.run_checks(lab, step, namespace=namespace, answers=answers)
+            on_report(replace(report, results=tuple(r.while_settling(self.settling) for r in report.results)))
+            while not stop.is_set() and not self.release.wait(0.05):
+                pass
         while not stop.is_set():
             self._changed.clear()
             on_report(self.run_checks(lab, step, namespace=namespace, answers=answers))

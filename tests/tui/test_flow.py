@@ -66,11 +66,15 @@ async def test_solve_flow_marks_step_done_and_unlocks_next(fake_backend, demo_la
 
 @pytest.mark.asyncio
 async def test_labs_load_after_the_first_paint_and_open_the_asked_one(fake_backend, tmp_path):
-    app = LabApp(fake_backend(), labs_dir=Path(__file__).parent / "labs", lab_id="demo",
+    backend = fake_backend()
+    app = LabApp(backend, labs_dir=Path(__file__).parent / "labs", lab_id="demo",
                  progress_path=tmp_path / "progress.json")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, LabViewScreen), what="the asked lab")
         assert app.screen.lab.id == "demo"
+        # Leave only once the view is mounted and setting up: closing the app in the middle of its
+        # on_mount pulled the widgets from under it (a flaky NoMatches on a loaded machine).
+        await wait_for(pilot, lambda: ("start", "web-service") in backend.calls, what="the step set up")
 
 
 @pytest.mark.asyncio

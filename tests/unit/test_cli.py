@@ -118,3 +118,74 @@ def test_dev_check_names_labs_without_clobbering_the_labs_option(monkeypatch):
     assert cli.main(LABS + ["dev", "check", "--repeat", "3", "--step", "headless"]) == 0
     assert seen["labs"] == ["services"] and seen["repeat"] == 3 and seen["step_id"] == "headless"
     assert cli.main(LABS + ["dev", "check", "--step", "no-such-step"]) == 2
+
+
+# -- check --wait ----------------------------------------------------------------------------
+
+def _settled_report(status, *, settling: str = ""):  # noqa: ANN001, ANN202
+    from dataclasses import replace
+
+    from labrunner.checks import CheckResult, Status
+    from labrunner.runner import StepReport
+
+    make = {Status.PASS: CheckResult.passed, Status.FAIL: CheckResult.failed, Status.ERROR: CheckResult.errored}[status]
+    result = replace(make("nothing answers on 10.96.0.7:80"), check_id="frontend-reaches-api", title="frontend reaches api",
+                     attempts=3)
+    if settling:
+        result = result.while_settling(settling)
+    return StepReport("services", "clusterip", (result,), 2.5, attempts=3,
+                      seconds_to_pass=2.4 if status is Status.PASS else None)
+
+
+def test_wait_goes_with_seconds_and_not_with_watch(capsys):
+    assert cli.main(LABS + ["check", "services", "--wait", "5", "--watch"]) == 2
+    assert "does not go with --watch" in capsys.readouterr().err
+    assert cli.main(LABS + ["check", "services", "--wait", "-1"]) == 2
+
+
+def test_wait_says_it_is_settling_then_gives_the_verdict_with_attempts(monkeypatch, capsys):
+    from labrunner import runner
+    from labrunner.checks import Status
+
+    asked = {}
+
+    def settle(cluster, lab, step, *, window, confirm, answers, on_report):  # noqa: ANN001, ANN202
+        asked.update(window=window(step.checks[0]), confirm=confirm)
+        lag = "kube-proxy may still be programming this Service"
+        on_report(_settled_report(Status.FAIL, settling=lag))
+        on_report(_settled_report(Status.FAIL, settling=lag))  # the same line is not said twice
+        return _settled_report(Status.PASS)
+
+    monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
+    monkeypatch.setattr(runner, "settle_step_checks", settle)
+    assert cli.main(LABS + ["check", "services", "--wait", "20", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert asked == {"window": 20.0, "confirm": True}
+    assert err.count("kube-proxy may still be programming this Service; checking again") == 1
+    assert "nothing answers" not in err
+    data = json.loads(out)
+    assert data["status"] == "pass" and data["attempts"] == 3 and data["secondsToPass"] == 2.4
+    assert data["checks"][0]["attempts"] == 3
+
+
+def test_wait_keeps_an_error_an_error(monkeypatch, capsys):
+    from labrunner import runner
+    from labrunner.checks import Status
+
+    monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
+    monkeypatch.setattr(runner, "settle_step_checks", lambda *a, **k: _settled_report(Status.ERROR))
+    assert cli.main(LABS + ["check", "services", "--wait", "20"]) == 3
+    assert "ERROR frontend reaches api" in capsys.readouterr().out
+
+
+def test_a_one_shot_fail_of_a_lagging_kind_suggests_waiting(monkeypatch, capsys):
+    from labrunner import runner
+    from labrunner.checks import Status
+
+    monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
+    monkeypatch.setattr(runner, "run_step_checks", lambda *a, **k: _settled_report(Status.FAIL))
+    assert cli.main(LABS + ["check", "services", "--step", "clusterip"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  frontend reaches api: nothing answers" in out
+    assert "If you changed this a moment ago: NetworkPolicy enforcement (or kube-proxy" in out
+    assert "labrunner check services --step clusterip --wait 15" in out

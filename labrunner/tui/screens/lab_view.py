@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 
 from ...errors import LabrunnerError
 from ...model import Lab, Step
-from ..messages import ChecksFinished, LabReset, ResourcesListed, SolutionApplied, StepReset, StepSetUp
+from ..messages import ActionProgressed, ChecksFinished, LabReset, ResourcesListed, SolutionApplied, StepReset, StepSetUp
 from ..reading import reading_markdown
 from ..widgets.check_panel import CheckPanel
 from ..widgets.error_banner import ErrorBanner
@@ -168,8 +168,12 @@ class LabViewScreen(WorkingScreen):
     # -- thread workers ------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="setup")
     def set_up_step(self, step: Step) -> None:
-        self.app.backend.start_step(self.lab, step, namespace=self.namespace)
+        self.app.backend.start_step(self.lab, step, namespace=self.namespace, on_progress=self._progressed)
         self.post_message(StepSetUp(step.id))
+
+    def _progressed(self, text: str) -> None:
+        """From a worker thread: a long action says what it waits for."""
+        self.post_message(ActionProgressed(text))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="watch")
     def watch_checks(self, step: Step, stop: threading.Event) -> None:
@@ -195,7 +199,7 @@ class LabViewScreen(WorkingScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="action")
     def reset_lab(self) -> None:
-        self.app.backend.reset_lab(self.lab, namespace=self.namespace)
+        self.app.backend.reset_lab(self.lab, namespace=self.namespace, on_progress=self._progressed)
         self.post_message(LabReset())
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="resources")
@@ -218,6 +222,11 @@ class LabViewScreen(WorkingScreen):
             stop.wait(0.3)  # one listing for a burst of events
 
     # -- what the workers report ----------------------------------------------------
+    def on_action_progressed(self, message: ActionProgressed) -> None:
+        panel = self.query_one(CheckPanel)
+        if panel.report is None:  # a state line is showing: the action is still running
+            panel.show_state(message.text[:1].upper() + message.text[1:] + "…")
+
     def on_step_set_up(self, message: StepSetUp) -> None:
         if message.step_id != self.step.id:
             return

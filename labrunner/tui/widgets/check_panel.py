@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 # load the kubernetes client before the first paint.
 MARKS = {"pass": ("✔", "green"), "fail": ("✘", "red"), "error": ("⚠", "yellow")}
 SUMMARY = {"pass": "all pass", "fail": "not there yet", "error": "a check could not run"}
+# A fail shown while the truth it observes may still lag the API: not a verdict yet.
+SETTLING_MARK, SETTLING_SUMMARY = ("…", "cyan"), "settling, checking again"
 
 
 def report_table(report: StepReport) -> Table:
@@ -24,7 +26,7 @@ def report_table(report: StepReport) -> Table:
     table.add_column(width=1, no_wrap=True)
     table.add_column(ratio=1)
     for result in report.results:
-        mark, colour = MARKS[result.status.value]
+        mark, colour = SETTLING_MARK if result.settling else MARKS[result.status.value]
         body = Text()
         body.append(f"{result.title or result.check_id}\n", style="bold")
         body.append(result.message)
@@ -53,8 +55,11 @@ class CheckPanel(VerticalScroll):
     def show_report(self, report: StepReport) -> None:
         self.report = report
         status = report.status.value
-        mark, colour = MARKS[status]
-        self.border_subtitle = f"{mark} {SUMMARY[status]}"
+        if report.settling and status == "fail":
+            mark, summary = SETTLING_MARK[0], SETTLING_SUMMARY
+        else:
+            mark, summary = MARKS[status][0], SUMMARY[status]
+        self.border_subtitle = f"{mark} {summary}"
         self.set_class(status == "pass", "-passed")
         self.set_class(status == "error", "-errored")
         self.query_one("#check-results", Static).update(report_table(report))
