@@ -27,6 +27,7 @@ from typing import Callable, Mapping
 from . import runner
 from .checks import Status
 from .cluster import LAB_LABEL, Cluster, delete_labelled, delete_namespace, ensure_namespace, wait_until
+from .cluster.probepods import delete_outside_probes
 from .errors import LabrunnerError
 from .model import NAMESPACE_PLACEHOLDER, Answer, Lab, Step
 from .progress import Progress
@@ -158,6 +159,7 @@ def _clean_up(cluster: Cluster, lab: Lab, namespaces: list[str]) -> None:
         delete_labelled(cluster, lab_id=lab.id, kinds=kinds)
         scoped = _cluster_scoped(cluster, kinds)
         for ns in namespaces:
+            delete_outside_probes(cluster, ns)  # else every proof leaves probe pods in labrunner's namespace
             # Always wait: the next proof re-applies the same objects, and a NodePort (for one)
             # stays allocated until the namespace holding its Service is gone.
             delete_namespace(cluster, ns, wait=True)

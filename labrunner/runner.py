@@ -27,6 +27,7 @@ from .cluster import (
     wait_for,
 )
 from .cluster.namespaces import is_terminating, wait_namespace_gone, wait_namespace_usable
+from .cluster.probepods import delete_outside_probes
 from .errors import LabrunnerError
 from .model import NAMESPACE_PLACEHOLDER, Actions, CheckSpec, Lab, Step
 from .progress import Progress
@@ -204,6 +205,7 @@ def reset_lab(cluster: Cluster, lab: Lab, *, namespace: str | None = None, progr
         delete_object(cluster, ref, namespace=ns)
     kinds = cluster_scoped_kinds(lab)
     delete_labelled(cluster, lab_id=lab.id, kinds=kinds)
+    delete_outside_probes(cluster, ns)  # they live in labrunner's own namespace, not the lab's
     delete_namespace(cluster, ns)
     if wait:
         for name in lab_namespaces(lab, namespace=namespace):
