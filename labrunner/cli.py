@@ -19,7 +19,7 @@ from .checks import Status
 from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError
 from .loader import default_labs_dir, discover_labs
 from .model import Lab, Step
-from .progress import Progress, load_progress, save_progress
+from .progress import Progress, load_progress, update_progress
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CLUSTER = 0, 1, 2, 3
 _MARK = {Status.PASS: "PASS ", Status.FAIL: "FAIL ", Status.ERROR: "ERROR"}
@@ -285,13 +285,13 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
     if args.command == "reset" and args.all:
         cluster = _cluster(args)
         for lab in labs:
-            runner.reset_lab(cluster, lab, progress=progress, on_progress=_progress_line)
+            runner.reset_lab(cluster, lab, on_progress=_progress_line)
+            update_progress(lambda p, lab_id=lab.id: p.forget_lab(lab_id))  # each lab as it is done
             print(f"reset {lab.id}")
         from .checks.canary import CANARY_NAMESPACE
         from .cluster import delete_namespace
 
         delete_namespace(cluster, CANARY_NAMESPACE, wait=True, on_progress=_progress_line)
-        save_progress(progress)
         return EXIT_OK
     if args.command == "reset" and not args.lab:
         raise UsageError("say which lab to reset, or --all")
@@ -299,8 +299,7 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
     step_id = getattr(args, "step", None)
     if args.command == "hint":
         step = _step(lab, step_id, progress)
-        hint = runner.reveal_hint(progress, lab, step)
-        save_progress(progress)
+        hint = update_progress(lambda p: runner.reveal_hint(p, lab, step))
         if hint is None:
             print(f"No more hints for {step.id}. `labrunner solve {lab.id} --step {step.id}` applies the solution.")
         else:
@@ -308,8 +307,7 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
         return EXIT_OK
     if args.command == "answer":
         step = _step(lab, step_id, progress)
-        result = runner.answer_quiz(progress, lab, step, args.choice)
-        save_progress(progress)
+        result = update_progress(lambda p: runner.answer_quiz(p, lab, step, args.choice))
         print(f"{_MARK[result.status]} {result.message}")
         for line in result.details:
             print(f"       {line}")
@@ -323,22 +321,23 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
     cluster = _cluster(args)
     if args.command == "start":
         runner.start_step(cluster, lab, step, catch_up=args.catch_up, progress=progress, on_progress=_progress_line)
-        save_progress(progress)
+        update_progress(lambda p: _set_current_step(p, lab, step))
         print(f"Step {step.id} is set up in namespace {lab.namespace}.\n")
         return _show(lab, step.id)
     if args.command == "solve":
-        explanation = runner.solve_step(cluster, lab, step, progress=progress)
-        save_progress(progress)
+        explanation = runner.solve_step(cluster, lab, step)
+        update_progress(lambda p: _set_solved(p, lab, step))
         print(f"Applied the solution of {step.id}." + (f"\n\n{explanation}" if explanation else ""))
         return EXIT_OK
     if args.command == "reset":
         if step is None:
-            runner.reset_lab(cluster, lab, progress=progress, on_progress=_progress_line)
+            runner.reset_lab(cluster, lab, on_progress=_progress_line)
+            update_progress(lambda p: p.forget_lab(lab.id))
             print(f"Removed everything lab {lab.id} created.")
         else:
-            runner.reset_step(cluster, lab, step, progress=progress)
+            runner.reset_step(cluster, lab, step)
+            update_progress(lambda p: p.forget_step(lab.id, step.id))
             print(f"Step {step.id} is back to its start.")
-        save_progress(progress)
         return EXIT_OK
     if args.watch:
         return _watch(cluster, lab, step, progress, as_json=args.json)
@@ -347,12 +346,19 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
                                            answers=progress.answers(lab.id), on_report=_SettlingLines().show)
     else:
         report = runner.run_step_checks(cluster, lab, step, answers=progress.answers(lab.id))
-    runner.record_report(progress, report)
-    save_progress(progress)
+    update_progress(lambda p: runner.record_report(p, report))
     code = _print_report(report, as_json=args.json)
     if args.wait is None and not args.json:
         _suggest_waiting(lab, step, report)
     return code
+
+
+def _set_current_step(progress: Progress, lab: Lab, step: Step) -> None:
+    progress.lab(lab.id).current_step = step.id
+
+
+def _set_solved(progress: Progress, lab: Lab, step: Step) -> None:
+    progress.lab(lab.id).step(step.id).solved = True
 
 
 def _progress_line(line: str) -> None:
@@ -417,8 +423,7 @@ def _watch(cluster, lab: Lab, step: Step, progress: Progress, *, as_json: bool) 
             settling.show(report)
             return
         settling.said.clear()
-        runner.record_report(progress, report)
-        save_progress(progress)
+        update_progress(lambda p: runner.record_report(p, report))
         outcome[0] = _print_report(report, as_json=as_json)
         if report.passed:
             stop.set()

@@ -189,3 +189,40 @@ def test_a_one_shot_fail_of_a_lagging_kind_suggests_waiting(monkeypatch, capsys)
     assert "FAIL  frontend reaches api: nothing answers" in out
     assert "If you changed this a moment ago: NetworkPolicy enforcement (or kube-proxy" in out
     assert "labrunner check services --step clusterip --wait 15" in out
+
+
+def test_a_hint_revealed_while_check_wait_runs_is_kept(monkeypatch, capsys):
+    """A learner runs `check --wait` in one terminal and `hint` on another step in a second: the
+    check's verdict, saved at its end, must not write back the progress it read at its start."""
+    from labrunner import runner
+    from labrunner.checks import Status
+    from labrunner.progress import load_progress
+
+    def settle(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        assert cli.main(LABS + ["hint", "services", "--step", "discovery"]) == 0  # the other terminal
+        return _settled_report(Status.FAIL)
+
+    monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
+    monkeypatch.setattr(runner, "settle_step_checks", settle)
+    assert cli.main(LABS + ["check", "services", "--step", "clusterip", "--wait", "5"]) == 1
+    steps = load_progress().lab("services").steps
+    assert steps["discovery"].hints_shown == 1
+    assert steps["clusterip"].status == "failed" and steps["clusterip"].attempts == 1
+
+
+def test_watch_mode_keeps_what_another_process_saved_between_its_reports(monkeypatch, capsys):
+    from labrunner import runner
+    from labrunner.checks import Status
+    from labrunner.progress import load_progress
+
+    def watch(cluster, lab, step, *, on_report, stop, answers):  # noqa: ANN001, ANN202
+        on_report(_settled_report(Status.FAIL))
+        assert cli.main(LABS + ["hint", "services", "--step", "headless"]) == 0
+        on_report(_settled_report(Status.PASS))
+
+    monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
+    monkeypatch.setattr(runner, "watch_step", watch)
+    assert cli.main(LABS + ["check", "services", "--step", "clusterip", "--watch"]) == 0
+    steps = load_progress().lab("services").steps
+    assert steps["headless"].hints_shown == 1
+    assert steps["clusterip"].status == "passed" and steps["clusterip"].attempts == 2
