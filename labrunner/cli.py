@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok (for `check`: every check passed); 1 a check failed or an
 operation did not succeed; 2 bad input (a lab file, an argument, an unknown
-lab or step); 3 the cluster is unreachable or a checker broke.
+lab or step); 3 the cluster is unreachable or a checker broke; 130 interrupted
+(Ctrl-C), with a line on what may be left half done.
 """
 
 from __future__ import annotations
@@ -14,14 +15,19 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
-from . import runner
-from .checks import Status
-from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError
-from .loader import default_labs_dir, discover_labs
-from .model import Lab, Step
-from .progress import Progress, load_progress, update_progress
+try:
+    from . import runner
+    from .checks import Status
+    from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError
+    from .loader import default_labs_dir, discover_labs
+    from .model import Lab, Step
+    from .progress import Progress, load_progress, update_progress
+except KeyboardInterrupt:  # Ctrl-C while the Kubernetes client loads (seconds on a busy machine): no traceback
+    print("\nlabrunner: interrupted", file=sys.stderr)
+    raise SystemExit(130) from None
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CLUSTER = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 _MARK = {Status.PASS: "PASS ", Status.FAIL: "FAIL ", Status.ERROR: "ERROR"}
 
 
@@ -104,7 +110,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"labrunner: {exc}", file=sys.stderr)
         return _exit_code_for(exc)
     except KeyboardInterrupt:
-        return 130
+        print(f"\nlabrunner: interrupted{_left_behind(args)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _left_behind(args: argparse.Namespace) -> str:
+    """What a Ctrl-C in the middle of `args.command` may leave, and how to go on."""
+    lab, step = getattr(args, "lab", None), getattr(args, "step", None)
+    step_part = f" --step {step}" if step else ""
+    if args.command == "start":
+        return f"; the step may be half set up: run `labrunner start {lab}{' ' + step if step else ''}` again"
+    if args.command == "reset":
+        target = "--all" if args.all else f"{lab}{step_part}"
+        return f"; some of it may be left: run `labrunner reset {target}` again"
+    if args.command == "solve":
+        return f"; the solution may be half applied: run `labrunner solve {lab}{step_part}` again"
+    if args.command == "check":
+        return "; no verdict was recorded"
+    if args.command == "dev":
+        return "; proofs that were running may have left namespaces named lrdev-<lab>-..."
+    return ""
 
 
 def _exit_code_for(exc: LabrunnerError) -> int:
@@ -434,6 +459,7 @@ def _watch(cluster, lab: Lab, step: Step, progress: Progress, *, as_json: bool) 
         runner.watch_step(cluster, lab, step, on_report=show, stop=stop, answers=progress.answers(lab.id))
     except KeyboardInterrupt:
         stop.set()
+        print("\nlabrunner: stopped watching", file=sys.stderr)
     return outcome[0]
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable, Iterable
@@ -245,7 +244,25 @@ def _wait_ref_gone(cluster: Cluster, ref, *, namespace: str, timeout: float = 60
 
 # -- checks --------------------------------------------------------------------
 
-_CHECK_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="labrunner-check")
+def run_checks_at_once(ctx: CheckContext, specs: list[CheckSpec]) -> list[CheckResult]:
+    """Run `specs` in parallel, one daemon thread each; results in their order.
+
+    Daemon threads, not a ThreadPoolExecutor: the interpreter joins an executor's workers when it
+    exits, so a Ctrl-C would wait for a slow check (a probe pod starting takes up to 90 s) to end.
+    """
+    results: list[CheckResult | None] = [None] * len(specs)
+
+    def work(index: int, spec: CheckSpec) -> None:
+        results[index] = run_check(ctx, spec)
+
+    threads = [threading.Thread(target=work, args=(i, spec), daemon=True, name=f"labrunner-check-{spec.id}")
+               for i, spec in enumerate(specs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [result or CheckResult.errored(f"check {spec.id} ended without a result")
+            for spec, result in zip(specs, results)]
 
 
 def _step_specs(step: Step) -> list[CheckSpec]:
@@ -303,7 +320,7 @@ def settle_step_checks(cluster: Cluster, lab: Lab, step: Step, *, window: Callab
     def run(batch: list[CheckSpec]) -> None:
         nonlocal rounds
         rounds += 1
-        for spec, result in zip(batch, _CHECK_POOL.map(lambda spec: run_check(ctx, spec), batch)):
+        for spec, result in zip(batch, run_checks_at_once(ctx, batch)):
             attempts[spec.id] += 1
             results[spec.id] = result
             if result.ok:

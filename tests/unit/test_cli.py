@@ -226,3 +226,57 @@ def test_watch_mode_keeps_what_another_process_saved_between_its_reports(monkeyp
     steps = load_progress().lab("services").steps
     assert steps["headless"].hints_shown == 1
     assert steps["clusterip"].status == "passed" and steps["clusterip"].attempts == 2
+
+
+_SLOW_CHECK_CLI = """
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (a background job)
+from labrunner import cli, runner
+from labrunner.checks import CheckResult
+
+def slow(ctx, spec):
+    time.sleep(40)  # a probe pod that takes its time to start
+    return CheckResult.failed("slow")
+
+runner.run_check = slow
+cli._cluster = lambda args: "cluster"
+print("checking", flush=True)
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("extra", [[], ["--wait", "30"]])
+def test_ctrl_c_during_a_slow_check_ends_at_once_with_a_message(tmp_path, extra):
+    import signal
+    import subprocess
+    import time
+
+    env = {**__import__("os").environ, "PYTHONPATH": str(REPO), "LABRUNNER_STATE_DIR": str(tmp_path / "state")}
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_CHECK_CLI, *LABS, "check", "services", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline().strip() == "checking"
+    time.sleep(0.5)
+    interrupted = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=90)
+    assert time.monotonic() - interrupted < 10, "Ctrl-C waited for the check to end"
+    assert proc.returncode == 130
+    assert "labrunner: interrupted; no verdict was recorded" in err and "Traceback" not in err
+    assert not (tmp_path / "state" / "progress.json").exists()
+
+
+def test_ctrl_c_says_what_may_be_left_half_done(monkeypatch, capsys):
+    from labrunner import runner
+
+    def interrupted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
+    monkeypatch.setattr(runner, "start_step", interrupted)
+    monkeypatch.setattr(runner, "reset_lab", interrupted)
+    assert cli.main(LABS + ["start", "services", "discovery"]) == 130
+    assert "half set up: run `labrunner start services discovery` again" in capsys.readouterr().err
+    assert cli.main(LABS + ["reset", "services"]) == 130
+    assert "run `labrunner reset services` again" in capsys.readouterr().err
+    assert cli.main(LABS + ["reset", "--all"]) == 130
+    assert "run `labrunner reset --all` again" in capsys.readouterr().err
