@@ -303,8 +303,10 @@ def settle_step_checks(cluster: Cluster, lab: Lab, step: Step, *, window: Callab
     Between attempts `on_report` gets a report with `settling` set: a failing check of a lagging
     kind, within its kind's settles_within, says what may lag ("kube-proxy may still be
     programming this Service; checking again") instead of blaming the learner. With `confirm`, a
-    pass must hold once more CONFIRM_PASS_AFTER s later for every lagging check (a deny must hold
-    over consecutive probes). Returns the verdict: each check with its attempts and seconds to
+    pass is one moment's truth: when some check lags (a deny must hold over consecutive probes) or
+    some were re-run alone, every check runs once more CONFIRM_PASS_AFTER s later and all must
+    pass then, so a check that passed early and broke while another settled is not counted as
+    passed. Returns the verdict: each check with its attempts and seconds to
     pass; a lagging check that still fails after a window shorter than its kind's settles_within
     says so in its details.
     """
@@ -368,7 +370,7 @@ def settle_step_checks(cluster: Cluster, lab: Lab, step: Step, *, window: Callab
                 break
             if pause(CONFIRM_PASS_AFTER):
                 break
-            run([s for s in specs if lag_of(s)[0]])
+            run(specs)
             confirmed = all(r.ok for r in results.values())  # a pass lost on confirming is confirmed anew
             continue
         if on_report is not None:
@@ -376,6 +378,8 @@ def settle_step_checks(cluster: Cluster, lab: Lab, step: Step, *, window: Callab
         if pause(SETTLE_INTERVAL):
             break
         run(retry)
+        if confirm and len(retry) < len(specs):
+            confirmed = False  # the others' passes are older than this round
     return report(settling=False)
 
 
