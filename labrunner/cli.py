@@ -360,7 +360,7 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
             update_progress(lambda p: p.forget_lab(lab.id))
             print(f"Removed everything lab {lab.id} created.")
         else:
-            runner.reset_step(cluster, lab, step)
+            runner.reset_step(cluster, lab, step, on_progress=_progress_line)
             update_progress(lambda p: p.forget_step(lab.id, step.id))
             print(f"Step {step.id} is back to its start.")
         return EXIT_OK

@@ -114,9 +114,7 @@ def start_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None 
     `on_progress`: objects applied into it would be deleted with it after "set up" was said.
     Raises WaitTimedOut (with what to do) when it is still there after NAMESPACE_GONE_TIMEOUT s.
     """
-    for name in lab_namespaces(lab, namespace=namespace):
-        wait_namespace_usable(cluster, name, on_progress=on_progress)
-    ensure_namespace(cluster, namespace_for(lab, namespace), lab_id=lab.id)  # the learner works in it
+    _usable_namespace(cluster, lab, namespace=namespace, on_progress=on_progress)
     if catch_up:
         for earlier in lab.steps[: lab.step_index(step.id)]:
             done = progress is not None and progress.lab(lab.id).step(earlier.id).status == "passed"
@@ -129,11 +127,26 @@ def start_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None 
         progress.lab(lab.id).current_step = step.id
 
 
+def _usable_namespace(cluster: Cluster, lab: Lab, *, namespace: str | None, on_progress: OnProgress | None) -> None:
+    """Wait for the lab's namespaces still terminating to be gone, then make sure its own exists."""
+    for name in lab_namespaces(lab, namespace=namespace):
+        wait_namespace_usable(cluster, name, on_progress=on_progress)
+    ensure_namespace(cluster, namespace_for(lab, namespace), lab_id=lab.id)  # the learner works in it
+
+
 def solve_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None = None,
                progress: Progress | None = None) -> str:
-    """Apply the step's solution; returns its explanation."""
+    """Apply the step's solution; returns its explanation.
+
+    Raises LabrunnerError when the lab namespace is being deleted (a reset under way): the
+    solution would be deleted with it, or refused by the API server with a raw message.
+    """
     if step.solution is None:
         raise LabrunnerError(f"step {step.id} has no solution to apply (it is a quiz)")
+    ns = namespace_for(lab, namespace)
+    if is_terminating(cluster.get("Namespace", ns)):
+        raise LabrunnerError(f"namespace {ns} is being deleted (a reset under way?), so there is nothing to solve "
+                             f"in it; once it is gone, `labrunner start {lab.id} {step.id}` sets the step up again")
     run_actions(cluster, lab, step.solution.actions, namespace=namespace)
     if progress is not None:
         progress.lab(lab.id).step(step.id).solved = True
@@ -141,8 +154,12 @@ def solve_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None 
 
 
 def reset_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None = None,
-               progress: Progress | None = None) -> None:
-    """Undo a step: its cleanup, then delete what its setup and solution applied, then set it up again."""
+               progress: Progress | None = None, on_progress: OnProgress | None = None) -> None:
+    """Undo a step: its cleanup, then delete what its setup and solution applied, then set it up again.
+
+    A lab namespace still terminating (a lab reset a moment ago, or interrupted) is waited for
+    before the setup is applied again, as `start_step` does; `on_progress` gets a line meanwhile.
+    """
     ns = namespace_for(lab, namespace)
     run_actions(cluster, lab, step.cleanup, namespace=ns)
     applied = list((step.solution.actions.apply if step.solution else ())) + list(step.setup.apply)
@@ -151,6 +168,7 @@ def reset_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None 
         progress.forget_step(lab.id, step.id)
     if not step.is_quiz:
         wait_for_gone(cluster, lab, applied, namespace=ns)
+        _usable_namespace(cluster, lab, namespace=namespace, on_progress=on_progress)
         run_actions(cluster, lab, step.setup, namespace=ns)
 
 
