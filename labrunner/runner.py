@@ -480,9 +480,11 @@ def watch_step(cluster: Cluster, lab: Lab, step: Step, *, on_report: Callable[[S
             report = settle_step_checks(cluster, lab, step, window=window, namespace=ns, answers=answers,
                                         on_report=on_report, stop=stop, interrupt=changes.event)
             cut_short = changes.event.is_set() and not report.passed
-            if report.passed and not step.is_quiz and not stop.wait(CONFIRM_PASS_AFTER):
+            if report.passed and not step.is_quiz:
                 # Right after a change the cluster can be half-way (a policy stored but not yet
-                # enforced everywhere): a pass counts only when it holds a moment later.
+                # enforced everywhere): a pass counts only when it holds a moment later, also when
+                # `stop` comes meanwhile (a deadline): an unconfirmed pass is never reported.
+                stop.wait(CONFIRM_PASS_AFTER)
                 report = run_step_checks(cluster, lab, step, namespace=ns, answers=answers)
             if not cut_short:  # a change came while settling: check it at once, don't blame the old state
                 on_report(report)

@@ -338,3 +338,14 @@ def test_check_wait_of_checks_that_do_not_lag_also_ends_on_a_full_round(kinds):
     lab, step = lab_with(kinds("first", first), kinds("second", second))
     report = runner.settle_step_checks(None, lab, step, window=lambda spec: 0.5, confirm=True)
     assert not report.passed and report.results[0].message == "deleted meanwhile"
+
+
+def test_a_pass_is_not_given_unconfirmed_when_time_runs_out_while_confirming(kinds, monkeypatch):
+    """dev check's run_until_passed (and a wrong answer's watch) stop at their deadline: a pass seen
+    just before it must still hold a moment later, or an answer that flaps passes (or a wrong one
+    is said to pass) by luck of timing."""
+    monkeypatch.setattr(runner, "CONFIRM_PASS_AFTER", 0.5)
+    flapping = Scripted(CheckResult.passed("blocked"), CheckResult.failed("it connected"))
+    lab, step = lab_with(kinds("deny", flapping, lags=LAG, settles_within=0.0))
+    report = runner.run_until_passed(QuietCluster(), lab, step, timeout=0.2)
+    assert not report.passed and report.results[0].message == "it connected"
