@@ -452,8 +452,8 @@ def _watch(cluster, lab: Lab, step: Step, progress: Progress, *, as_json: bool) 
         outcome[0] = _print_report(report, as_json=as_json)
         if report.passed:
             stop.set()
-        else:
-            print("(watching the lab namespace; Ctrl-C to stop)\n")
+        else:  # with --json, stdout holds only the JSON documents
+            print("(watching the lab namespace; Ctrl-C to stop)\n", file=sys.stderr if as_json else sys.stdout)
 
     try:
         runner.watch_step(cluster, lab, step, on_report=show, stop=stop, answers=progress.answers(lab.id))

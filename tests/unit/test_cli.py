@@ -280,3 +280,26 @@ def test_ctrl_c_says_what_may_be_left_half_done(monkeypatch, capsys):
     assert "run `labrunner reset services` again" in capsys.readouterr().err
     assert cli.main(LABS + ["reset", "--all"]) == 130
     assert "run `labrunner reset --all` again" in capsys.readouterr().err
+
+
+def test_watch_with_json_prints_only_json_on_stdout(monkeypatch, capsys):
+    """CI reads `check --watch --json` as a stream of JSON documents: the "watching" note is for
+    people and goes to stderr."""
+    from labrunner import runner
+    from labrunner.checks import Status
+
+    def watch(cluster, lab, step, *, on_report, stop, answers):  # noqa: ANN001, ANN202
+        on_report(_settled_report(Status.FAIL))
+        on_report(_settled_report(Status.PASS))
+
+    monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
+    monkeypatch.setattr(runner, "watch_step", watch)
+    assert cli.main(LABS + ["check", "services", "--watch", "--json"]) == 0
+    out, err = capsys.readouterr()
+    decoder, documents, at = json.JSONDecoder(), [], 0
+    while out[at:].strip():
+        at += len(out[at:]) - len(out[at:].lstrip())
+        document, at = decoder.raw_decode(out, at)
+        documents.append(document)
+    assert [d["status"] for d in documents] == ["fail", "pass"]
+    assert "watching the lab namespace" in err
