@@ -364,6 +364,7 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
             update_progress(lambda p: p.forget_step(lab.id, step.id))
             print(f"Step {step.id} is back to its start.")
         return EXIT_OK
+    _note_unusable_namespace(cluster, lab, step)
     if args.watch:
         return _watch(cluster, lab, step, progress, as_json=args.json)
     if args.wait is not None:
@@ -384,6 +385,20 @@ def _set_current_step(progress: Progress, lab: Lab, step: Step) -> None:
 
 def _set_solved(progress: Progress, lab: Lab, step: Step) -> None:
     progress.lab(lab.id).step(step.id).solved = True
+
+
+def _note_unusable_namespace(cluster, lab: Lab, step: Step) -> None:  # noqa: ANN001
+    """Before checking, on stderr: a lab namespace that is absent or being deleted explains every
+    fail that follows, and no wait will change it."""
+    from .cluster.namespaces import is_terminating
+
+    found = cluster.get("Namespace", lab.namespace)
+    if found is None:
+        _progress_line(f"namespace {lab.namespace} does not exist: the lab is not started (or was reset); "
+                       f"`labrunner start {lab.id} {step.id}` sets this step up")
+    elif is_terminating(found):
+        _progress_line(f"namespace {lab.namespace} is being deleted (a reset under way?); once it is gone, "
+                       f"`labrunner start {lab.id} {step.id}` sets this step up again")
 
 
 def _progress_line(line: str) -> None:

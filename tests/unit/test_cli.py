@@ -122,6 +122,13 @@ def test_dev_check_names_labs_without_clobbering_the_labs_option(monkeypatch):
 
 # -- check --wait ----------------------------------------------------------------------------
 
+class StartedCluster:
+    """A cluster whose only question here is whether the lab namespace exists: it does, active."""
+
+    def get(self, kind, name, **_):  # noqa: ANN001, ANN003, ANN201
+        return {"kind": kind, "metadata": {"name": name}, "status": {"phase": "Active"}}
+
+
 def _settled_report(status, *, settling: str = ""):  # noqa: ANN001, ANN202
     from dataclasses import replace
 
@@ -156,7 +163,7 @@ def test_wait_says_it_is_settling_then_gives_the_verdict_with_attempts(monkeypat
         on_report(_settled_report(Status.FAIL, settling=lag))  # the same line is not said twice
         return _settled_report(Status.PASS)
 
-    monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
+    monkeypatch.setattr(cli, "_cluster", lambda args: StartedCluster())
     monkeypatch.setattr(runner, "settle_step_checks", settle)
     assert cli.main(LABS + ["check", "services", "--wait", "20", "--json"]) == 0
     out, err = capsys.readouterr()
@@ -172,7 +179,7 @@ def test_wait_keeps_an_error_an_error(monkeypatch, capsys):
     from labrunner import runner
     from labrunner.checks import Status
 
-    monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
+    monkeypatch.setattr(cli, "_cluster", lambda args: StartedCluster())
     monkeypatch.setattr(runner, "settle_step_checks", lambda *a, **k: _settled_report(Status.ERROR))
     assert cli.main(LABS + ["check", "services", "--wait", "20"]) == 3
     assert "ERROR frontend reaches api" in capsys.readouterr().out
@@ -182,7 +189,7 @@ def test_a_one_shot_fail_of_a_lagging_kind_suggests_waiting(monkeypatch, capsys)
     from labrunner import runner
     from labrunner.checks import Status
 
-    monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
+    monkeypatch.setattr(cli, "_cluster", lambda args: StartedCluster())
     monkeypatch.setattr(runner, "run_step_checks", lambda *a, **k: _settled_report(Status.FAIL))
     assert cli.main(LABS + ["check", "services", "--step", "clusterip"]) == 1
     out = capsys.readouterr().out
@@ -202,7 +209,7 @@ def test_a_hint_revealed_while_check_wait_runs_is_kept(monkeypatch, capsys):
         assert cli.main(LABS + ["hint", "services", "--step", "discovery"]) == 0  # the other terminal
         return _settled_report(Status.FAIL)
 
-    monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
+    monkeypatch.setattr(cli, "_cluster", lambda args: StartedCluster())
     monkeypatch.setattr(runner, "settle_step_checks", settle)
     assert cli.main(LABS + ["check", "services", "--step", "clusterip", "--wait", "5"]) == 1
     steps = load_progress().lab("services").steps
@@ -220,7 +227,7 @@ def test_watch_mode_keeps_what_another_process_saved_between_its_reports(monkeyp
         assert cli.main(LABS + ["hint", "services", "--step", "headless"]) == 0
         on_report(_settled_report(Status.PASS))
 
-    monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
+    monkeypatch.setattr(cli, "_cluster", lambda args: StartedCluster())
     monkeypatch.setattr(runner, "watch_step", watch)
     assert cli.main(LABS + ["check", "services", "--step", "clusterip", "--watch"]) == 0
     steps = load_progress().lab("services").steps
@@ -239,7 +246,11 @@ def slow(ctx, spec):
     return CheckResult.failed("slow")
 
 runner.run_check = slow
-cli._cluster = lambda args: "cluster"
+class StartedCluster:
+    def get(self, kind, name, **_):
+        return {"kind": kind, "metadata": {"name": name}, "status": {"phase": "Active"}}
+
+cli._cluster = lambda args: StartedCluster()
 print("checking", flush=True)
 sys.exit(cli.main(sys.argv[1:]))
 """
@@ -271,7 +282,7 @@ def test_ctrl_c_says_what_may_be_left_half_done(monkeypatch, capsys):
     def interrupted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
+    monkeypatch.setattr(cli, "_cluster", lambda args: StartedCluster())
     monkeypatch.setattr(runner, "start_step", interrupted)
     monkeypatch.setattr(runner, "reset_lab", interrupted)
     assert cli.main(LABS + ["start", "services", "discovery"]) == 130
@@ -292,7 +303,7 @@ def test_watch_with_json_prints_only_json_on_stdout(monkeypatch, capsys):
         on_report(_settled_report(Status.FAIL))
         on_report(_settled_report(Status.PASS))
 
-    monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
+    monkeypatch.setattr(cli, "_cluster", lambda args: StartedCluster())
     monkeypatch.setattr(runner, "watch_step", watch)
     assert cli.main(LABS + ["check", "services", "--watch", "--json"]) == 0
     out, err = capsys.readouterr()
@@ -303,3 +314,20 @@ def test_watch_with_json_prints_only_json_on_stdout(monkeypatch, capsys):
         documents.append(document)
     assert [d["status"] for d in documents] == ["fail", "pass"]
     assert "watching the lab namespace" in err
+
+
+def test_checking_a_lab_that_is_not_started_says_so_first(monkeypatch, capsys, fake_cluster):
+    from labrunner import runner
+    from labrunner.checks import Status
+
+    monkeypatch.setattr(cli, "_cluster", lambda args: fake_cluster([]))
+    monkeypatch.setattr(runner, "run_step_checks", lambda *a, **k: _settled_report(Status.FAIL))
+    assert cli.main(LABS + ["check", "services", "--step", "clusterip", "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["status"] == "fail"
+    assert "namespace lab-services does not exist" in err and "`labrunner start services clusterip`" in err
+
+    terminating = {"kind": "Namespace", "metadata": {"name": "lab-services", "deletionTimestamp": "now"}}
+    monkeypatch.setattr(cli, "_cluster", lambda args: fake_cluster([terminating]))
+    assert cli.main(LABS + ["check", "services", "--step", "clusterip"]) == 1
+    assert "namespace lab-services is being deleted" in capsys.readouterr().err

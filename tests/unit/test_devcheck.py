@@ -83,23 +83,28 @@ def _dev_check_interrupted(tmp_path, proof_seconds: float, interrupts: int):  # 
 
     repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(repo), "LABRUNNER_STATE_DIR": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-c", _SLOW_PROOFS, str(proof_seconds), "--labs", str(repo / "labs"),
-                             "dev", "check", "services", "netpol"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
-    assert proc.stdout.readline().startswith("proving ")
-    for _ in range(interrupts):
-        time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
-    interrupted = time.monotonic()
-    out, err = proc.communicate(timeout=60)
-    return proc.returncode, out, err, time.monotonic() - interrupted
+    out_path, err_path = tmp_path / "out", tmp_path / "err"
+    with open(out_path, "w") as out_file, open(err_path, "w") as err_file:
+        proc = subprocess.Popen([sys.executable, "-c", _SLOW_PROOFS, str(proof_seconds), "--labs",
+                                 str(repo / "labs"), "dev", "check", "services", "netpol"],
+                                stdout=out_file, stderr=err_file, text=True, env=env)
+        deadline = time.monotonic() + 60
+        while out_path.read_text().count("proving ") < 2:  # both labs' first proofs are under way
+            assert time.monotonic() < deadline and proc.poll() is None, err_path.read_text()
+            time.sleep(0.05)
+        for _ in range(interrupts):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+        interrupted = time.monotonic()
+        proc.wait(timeout=60)
+    return proc.returncode, out_path.read_text(), err_path.read_text(), time.monotonic() - interrupted
 
 
 def test_ctrl_c_in_dev_check_lets_the_proofs_under_way_clean_up_and_starts_no_more(tmp_path):
     code, out, err, _ = _dev_check_interrupted(tmp_path, proof_seconds=3, interrupts=1)
     assert code == 130, err
     assert "letting the proofs under way finish and delete their namespaces" in err and "Traceback" not in err
-    assert out.count("cleaned up ") == 2 and out.count("proving ") == 1  # one per lab, in parallel; no more
+    assert out.count("cleaned up ") == 2 and out.count("proving ") == 2  # one per lab, in parallel; no more
     assert "the proofs above are all that ran" in err
 
 
