@@ -102,10 +102,19 @@ def shell_for(kubeconfig: str | None, context: str | None) -> Shell:
     return Shell(handle.name)
 
 
+# Kubernetes limits a namespace name to 63 characters (an RFC 1123 label).
+NAMESPACE_NAME_MAX = 63
+
+
 def dev_namespace(lab: Lab, index: int, run: str = "") -> str:
-    """A namespace of its own per run, so authors checking the same lab on one cluster do not collide."""
-    suffix = f"-{run}" if run else ""
-    return f"lrdev-{lab.id[:40]}-{index}{suffix}"
+    """A namespace of its own per run, so authors checking the same lab on one cluster do not collide:
+    "lrdev-<lab id>-<step index>[-<run>]", the lab id cut short when needed so that every
+    "<namespace>-<suffix>" of the lab's answers (`namespace:` in `do`) is a valid name too."""
+    tail = f"-{index}" + (f"-{run}" if run else "")
+    longest = max((len(group.namespace) + 1 for step in lab.steps for answer in (*step.wrong, *step.alternatives)
+                   for group in answer.do if group.namespace), default=0)
+    room = max(1, NAMESPACE_NAME_MAX - len("lrdev-") - len(tail) - longest)
+    return f"lrdev-{lab.id[:room].rstrip('-')}{tail}"
 
 
 def bring_to_start(cluster: Cluster, lab: Lab, index: int, namespace: str) -> None:
