@@ -3,13 +3,17 @@
 Some effects leave no trace in any object's spec or status, only in events:
 a ReplicaSet that replaced a deleted pod ("SuccessfulCreate"), a kubelet that
 could not create a pod sandbox ("FailedCreatePodSandBox"), a claim that found
-no volume ("ProvisioningFailed"). Events expire (one hour by default), which is
-long enough for a lab step.
+no volume ("ProvisioningFailed"). Events expire (one hour by default, the API
+server's --event-ttl), so a check must not rest on an event where an object's
+state shows the same; and it counts only events about the objects as they are
+now: the same UID, and for pods (`sinceLastStart`) only what happened since a
+container last started.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from .base import CheckContext, CheckKind, CheckResult, Param, all_of, valid_regex
@@ -24,10 +28,14 @@ def _matching(ctx: CheckContext, p: Mapping[str, Any]) -> list[dict]:
     name_re = re.compile(p["involvedNameMatches"]) if "involvedNameMatches" in p else None
     message_re = re.compile(p["messageMatches"]) if "messageMatches" in p else None
     current = None
-    if p.get("current", True):
+    started: dict[str, datetime] = {}
+    if p.get("current", True) or p.get("sinceLastStart"):
+        objects = ctx.cluster.list(p["involvedKind"], namespace=ns)
         # Only events about objects that exist now: a step reset (or a pod
         # recreated under the same name) starts the count afresh.
-        current = {(o.get("metadata") or {}).get("uid") for o in ctx.cluster.list(p["involvedKind"], namespace=ns)}
+        current = {(o.get("metadata") or {}).get("uid") for o in objects}
+        if p.get("sinceLastStart"):
+            started = {uid: when for uid, when in ((_uid(o), last_container_start(o)) for o in objects) if when}
     found = []
     for event in events:
         involved = event.get("involvedObject") or {}
@@ -41,14 +49,50 @@ def _matching(ctx: CheckContext, p: Mapping[str, Any]) -> list[dict]:
             continue
         if message_re and not message_re.search(event.get("message") or ""):
             continue
+        if involved.get("uid") in started and (_time(_when(event)) or started[involved["uid"]]) < started[involved["uid"]]:
+            continue  # about the pod before its containers last started: history, not how it is now
         found.append(event)
     return sorted(found, key=_when)
 
 
+def last_container_start(pod: dict) -> datetime | None:
+    """When the pod's most recent container (app, init or sidecar) started, or None if none has.
+
+    Reads `status.*containerStatuses[].state.running.startedAt` and
+    `state.terminated.startedAt` (RFC 3339, second precision, as the kubelet reports).
+    """
+    status = pod.get("status") or {}
+    times = []
+    for key in ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"):
+        for container in status.get(key) or []:
+            for state in ("running", "terminated"):
+                when = _time(((container.get("state") or {}).get(state) or {}).get("startedAt"))
+                if when:
+                    times.append(when)
+    return max(times) if times else None
+
+
+def _uid(obj: dict) -> str:
+    return str((obj.get("metadata") or {}).get("uid") or "")
+
+
+def _time(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def _when(event: dict) -> str:
-    for key in ("lastTimestamp", "last_timestamp", "eventTime", "event_time", "firstTimestamp", "first_timestamp"):
-        if event.get(key):
-            return str(event[key])
+    series = event.get("series") or {}
+    for value in (event.get("lastTimestamp"), series.get("lastObservedTime"), event.get("eventTime"),
+                  event.get("firstTimestamp")):
+        if value:
+            return str(value)
     return str((event.get("metadata") or {}).get("creationTimestamp") or "")
 
 
@@ -66,7 +110,7 @@ def _events(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         problem = f"expected at most {high} {what}, found {count}"
     if problem:
         if p.get("explain"):
-            problem = f"{p['explain']} ({problem})"
+            problem = f"{p['explain'].strip()} ({problem})"
         return CheckResult.failed(problem, details)
     return CheckResult.passed(f"{count} {what}", details)
 
@@ -77,6 +121,10 @@ def _validate(p: Mapping[str, Any]) -> list[str]:
         problems.append("give atLeast, atMost or both")
     if "involvedName" in p and "involvedNameMatches" in p:
         problems.append("give involvedName or involvedNameMatches, not both")
+    if p.get("sinceLastStart") and p["involvedKind"] != "Pod":
+        problems.append("sinceLastStart applies to events about Pods only")
+    if p.get("sinceLastStart") and p.get("current") is False:
+        problems.append("sinceLastStart reads the pods that exist now; it cannot go with current: false")
     return problems
 
 
@@ -92,6 +140,8 @@ KINDS = [
             "atLeast": Param(int, doc="at least this many matching events"),
             "atMost": Param(int, doc="at most this many matching events (0: it must not have happened)"),
             "current": Param(bool, doc="count only events about objects that exist now (default true)"),
+            "sinceLastStart": Param(bool, doc="Pods: count only events since a container of the pod last started "
+                                              "(what failed before the pod came up is history)"),
             "explain": Param(str, doc="what to tell the learner when the count is wrong"),
             "namespace": Param(str, doc="default: the lab's namespace"),
         },

@@ -11,9 +11,11 @@ import http.client
 import os
 import socket
 import ssl
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
+from ..cluster.probepods import is_ready
 from .base import CheckContext, CheckKind, CheckResult, Param
+from .endpoints import SERVICE_NAME_LABEL, read_endpoints
 
 _TARGETS = ("nodePort", "loadBalancer", "ingress", "url")
 
@@ -32,16 +34,31 @@ def node_address(ctx: CheckContext) -> str | None:
     return None
 
 
-def _resolve(ctx: CheckContext, p: Mapping[str, Any]) -> tuple[str, str, int, str | None] | str:
-    """(scheme, address, port, host header) or what is missing."""
+class Target(NamedTuple):
+    """Where one request goes: `host` is the Host header and SNI (an Ingress host), if any."""
+
+    scheme: str
+    address: str
+    port: int
+    host: str | None = None
+
+
+def _resolve(ctx: CheckContext, p: Mapping[str, Any]) -> list[Target] | str:
+    """The targets to try (any one that answers right will do), or what is missing.
+
+    A load-balancer address is asked on `port`, else 80 (443 for https): what a customer's
+    browser uses, never the Service's first port. A node port is `nodePort`, else the node
+    port of Service port `port`, else each of the Service's node ports in turn.
+    """
     to = p["to"]
     scheme = p.get("scheme", "http")
+    default_port = 443 if scheme == "https" else 80
     if "url" in to:
         from urllib.parse import urlsplit
 
         parts = urlsplit(to["url"])
         default = 443 if parts.scheme == "https" else 80
-        return parts.scheme, parts.hostname or "", parts.port or default, None
+        return [Target(parts.scheme, parts.hostname or "", parts.port or default)]
     if "ingress" in to:
         host = to["ingress"]
         ingresses = ctx.cluster.list("Ingress", namespace=ctx.namespace)
@@ -52,28 +69,37 @@ def _resolve(ctx: CheckContext, p: Mapping[str, Any]) -> tuple[str, str, int, st
         address = os.environ.get("LABRUNNER_INGRESS_ADDRESS") or (lb[0].get("ip") or lb[0].get("hostname") if lb else None) or node_address(ctx)
         if not address:
             return f"Ingress for {host} has no address yet"
-        return scheme, address, p.get("port", 443 if scheme == "https" else 80), host
+        return [Target(scheme, address, p.get("port", default_port), host)]
     key = "nodePort" if "nodePort" in to else "loadBalancer"
-    svc = ctx.cluster.get("Service", to[key], namespace=ctx.namespace)
+    name = to[key]
+    svc = ctx.cluster.get("Service", name, namespace=ctx.namespace)
     if svc is None:
-        return f"Service {to[key]} does not exist"
+        return f"Service {name} does not exist"
     ports = (svc.get("spec") or {}).get("ports") or []
+    have = ", ".join(str(x.get("port")) for x in ports) or "none"
+    if key == "loadBalancer":
+        wanted = p.get("port", default_port)
+        if not any(x.get("port") == wanted for x in ports):
+            return f"Service {name} has no port {wanted} (its ports: {have}); the load-balancer address serves the Service's ports"
+        lb = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        if not lb:
+            return f"Service {name} has no load-balancer address yet"
+        return [Target(scheme, lb[0].get("ip") or lb[0].get("hostname"), wanted)]
     if "port" in p:
         ports = [x for x in ports if x.get("port") == p["port"]]
-    if not ports:
-        return f"Service {to[key]} has no port {p.get('port', '')}".rstrip()
-    if key == "nodePort":
-        node_port = ports[0].get("nodePort")
-        if not node_port:
-            return f"Service {to[key]} has no node port (is its type NodePort?)"
-        address = node_address(ctx)
-        if not address:
-            return "cannot tell this machine's way to the nodes; set LABRUNNER_NODE_ADDRESS"
-        return scheme, address, node_port, None
-    lb = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    if not lb:
-        return f"Service {to[key]} has no load-balancer address yet"
-    return scheme, lb[0].get("ip") or lb[0].get("hostname"), ports[0]["port"], None
+        if not ports:
+            return f"Service {name} has no port {p['port']} (its ports: {have})"
+    node_ports = [x["nodePort"] for x in ports if x.get("nodePort")]
+    if not node_ports:
+        return f"Service {name} has no node port (is its type NodePort?)"
+    if "nodePort" in p:
+        if p["nodePort"] not in node_ports:
+            return f"Service {name} has node port {', '.join(map(str, node_ports))}, not {p['nodePort']}"
+        node_ports = [p["nodePort"]]
+    address = node_address(ctx)
+    if not address:
+        return "cannot tell this machine's way to the nodes; set LABRUNNER_NODE_ADDRESS"
+    return [Target(scheme, address, n) for n in node_ports]
 
 
 def _secret_cert_der(ctx: CheckContext, name: str) -> bytes | str:
@@ -88,12 +114,72 @@ def _secret_cert_der(ctx: CheckContext, name: str) -> bytes | str:
 
 
 def _http(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
-    target = _resolve(ctx, p)
-    if isinstance(target, str):
-        return CheckResult.failed(target)
+    targets = _resolve(ctx, p)
+    if isinstance(targets, str):
+        return CheckResult.failed(targets)
+    backend: set[str] | None = None
+    if "backend" in p:
+        found = _backend_pods(ctx, p)
+        if isinstance(found, str):
+            return CheckResult.failed(found)
+        backend = found
+    results = [_ask(ctx, p, target, backend) for target in targets]
+    return next((r for r in results if r.ok), results[0])
+
+
+def _backend_pods(ctx: CheckContext, p: Mapping[str, Any]) -> set[str] | str:
+    """Names of the ready pods `backend` matches, after checking that the Service sends only to them."""
+    selector = p["backend"]
+    pods = {pod["metadata"]["name"]: pod for pod in ctx.cluster.list("Pod", namespace=ctx.namespace, selector=selector)
+            if is_ready(pod)}
+    if not pods:
+        return f"no ready pod matches {selector}"
+    to = p["to"]
+    service = to.get("nodePort") or to.get("loadBalancer")
+    if service:
+        slices = ctx.cluster.list("EndpointSlice", namespace=ctx.namespace, selector=f"{SERVICE_NAME_LABEL}={service}")
+        by_ip = {ip.get("ip"): name for name, pod in pods.items() for ip in (pod.get("status") or {}).get("podIPs") or []}
+        ready = [e for e in read_endpoints(slices) if e.ready]
+        if not ready:
+            return f"Service {service} has no ready endpoints"
+        strangers = [e.pod or e.key for e in ready
+                     if not (e.pod in pods or any(a in by_ip for a in e.addresses))]
+        if strangers:
+            return (f"Service {service} also sends to {', '.join(sorted(strangers))}, "
+                    f"which is not one of the pods {selector}")
+    return set(pods)
+
+
+def _ask(ctx: CheckContext, p: Mapping[str, Any], target: Target, backend: set[str] | None) -> CheckResult:
+    """One request; with `backend`, several, and each answer must come from one of those pods.
+
+    Each request opens a new connection, so kube-proxy picks a backend afresh each time.
+    """
+    rounds = 1 if backend is None else min(10, max(3, 2 * len(backend)))
+    answered_by: set[str] = set()
+    for _ in range(rounds):
+        result, body = _request(ctx, p, target)
+        if not result.ok or backend is None:
+            return result
+        name = body.strip()
+        if name not in backend:
+            return CheckResult.failed(f"{_where(p, target)} was answered by {name[:60] or 'an empty body'!r}, "
+                                      f"not by one of the pods {p['backend']} ({', '.join(sorted(backend))})")
+        answered_by.add(name)
+    return CheckResult.passed(f"{result.message}, {rounds} times, each from a pod {p['backend']} "
+                              f"({', '.join(sorted(answered_by))})", result.details)
+
+
+def _where(p: Mapping[str, Any], target: Target) -> str:
+    scheme, address, port, host = target
+    return f"{scheme}://{address}:{port}{p.get('path', '/')}" + (f" (Host: {host})" if host else "")
+
+
+def _request(ctx: CheckContext, p: Mapping[str, Any], target: Target) -> tuple[CheckResult, str]:
+    """(the verdict on one request, the body it read)."""
     scheme, address, port, host = target
     path = p.get("path", "/")
-    where = f"{scheme}://{address}:{port}{path}" + (f" (Host: {host})" if host else "")
+    where = _where(p, target)
     timeout = float(p.get("timeout", 3))
     try:
         if scheme == "https":
@@ -109,25 +195,25 @@ def _http(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         peer = conn.sock.getpeercert(binary_form=True) if scheme == "https" and conn.sock else None
         conn.close()
     except ConnectionRefusedError:
-        return CheckResult.failed(f"nothing answers at {where} (connection refused)")
+        return CheckResult.failed(f"nothing answers at {where} (connection refused)"), ""
     except (socket.timeout, TimeoutError):
-        return CheckResult.failed(f"no answer from {where} within {timeout:.0f}s")
+        return CheckResult.failed(f"no answer from {where} within {timeout:.0f}s"), ""
     except ssl.SSLError as exc:
-        return CheckResult.failed(f"TLS handshake with {where} failed: {exc.reason or exc}")
+        return CheckResult.failed(f"TLS handshake with {where} failed: {exc.reason or exc}"), ""
     except OSError as exc:
-        return CheckResult.failed(f"cannot connect to {where}: {exc.strerror or exc}")
+        return CheckResult.failed(f"cannot connect to {where}: {exc.strerror or exc}"), ""
     wanted = p.get("status", 200)
     if response.status != wanted:
-        return CheckResult.failed(f"{where} answered {response.status}, expected {wanted}", [body[:200]])
+        return CheckResult.failed(f"{where} answered {response.status}, expected {wanted}", [body[:200]]), body
     if "bodyContains" in p and str(p["bodyContains"]) not in body:
-        return CheckResult.failed(f"the answer from {where} does not contain {p['bodyContains']!r}", [body[:200]])
+        return CheckResult.failed(f"the answer from {where} does not contain {p['bodyContains']!r}", [body[:200]]), body
     if "tlsSecret" in p:
         expected = _secret_cert_der(ctx, p["tlsSecret"])
         if isinstance(expected, str):
-            return CheckResult.failed(expected)
+            return CheckResult.failed(expected), body
         if peer != expected:
-            return CheckResult.failed(f"{where} presents a certificate other than the one in Secret {p['tlsSecret']}")
-    return CheckResult.passed(f"{where} answered {response.status}", [body[:200]] if body else [])
+            return CheckResult.failed(f"{where} presents a certificate other than the one in Secret {p['tlsSecret']}"), body
+    return CheckResult.passed(f"{where} answered {response.status}", [body[:200]] if body else []), body
 
 
 class _SNIConnection(http.client.HTTPSConnection):
@@ -146,6 +232,8 @@ def _validate(p: Mapping[str, Any]) -> list[str]:
     to = p["to"]
     if len([k for k in _TARGETS if k in to]) != 1 or len(to) != 1 or not isinstance(next(iter(to.values())), str):
         return ["to: expected exactly one of nodePort: <service>, loadBalancer: <service>, ingress: <host>, url: <url>"]
+    if "nodePort" in p and "nodePort" not in to:
+        return ["nodePort is for to: {nodePort: <service>}"]
     if "tlsSecret" in p and p.get("scheme") != "https" and not str(to.get("url", "")).startswith("https"):
         return ["tlsSecret needs scheme: https"]
     return []
@@ -156,7 +244,11 @@ KINDS = [
         "http",
         {
             "to": Param(dict, required=True, doc="{nodePort: svc}, {loadBalancer: svc}, {ingress: host} or {url: ...}"),
-            "port": Param(int, doc="the Service port (default: its first), or the Ingress port"),
+            "port": Param(int, doc="loadBalancer/ingress: the port asked (default 80, 443 for https); "
+                                   "nodePort: the Service port whose node port is used"),
+            "nodePort": Param(int, doc="nodePort: the node port to use (default: the one of `port`, else any of the Service's)"),
+            "backend": Param(str, doc="a label selector: the Service sends only to these pods, and each of several "
+                                      "answers (the body at `path`, e.g. agnhost's /hostname) names one of them"),
             "path": Param(str, doc="default /"),
             "scheme": Param(str, doc="http (default) or https", choices=("http", "https")),
             "status": Param(int, doc="expected status (default 200)"),

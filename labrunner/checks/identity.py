@@ -1,4 +1,4 @@
-"""The `whoami` check: who the API server says a client certificate is.
+"""The `whoami` and `certificate` checks: who the API server says a client certificate is.
 
 The learner keeps a certificate and its key in a `kubernetes.io/tls` Secret
 (`kubectl create secret tls NAME --cert=... --key=...`). The check opens a
@@ -6,22 +6,33 @@ TLS connection to the API server with exactly that pair, and nothing of the
 labrunner's own credentials, and asks a SelfSubjectReview who it is. So it
 passes only when the API server itself accepts the certificate (signed by the
 cluster's client CA, not expired, the key matching) and maps it to the user
-and groups expected, as `kubectl auth whoami` would show.
+and groups expected, exactly, as `kubectl auth whoami` would show.
+
+The `certificate` check reads the certificate a CertificateSigningRequest was
+issued (its status, not its spec): the subject it carries and how long it is
+valid, allowing for how the kube-controller-manager's signer rounds.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import os
+import re
 import ssl
 import tempfile
+import threading
+import time
+from datetime import timedelta
 from typing import Any, Mapping
 
 import urllib3
 
+from .accessreview import Subject
 from .base import CheckContext, CheckKind, CheckResult, Param
+from .certificates import Certificate, parse_pem_certificate
 
 _REVIEW = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
 
@@ -74,9 +85,8 @@ def _ask_as(ctx: CheckContext, cert: bytes, key: bytes) -> tuple[int | None, dic
                 pass
 
 
-def _whoami(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
-    ns = p.get("namespace") or ctx.namespace
-    name = p["secret"]
+def _pair(ctx: CheckContext, name: str, ns: str) -> tuple[bytes, bytes] | CheckResult:
+    """tls.crt and tls.key of a Secret, or a fail saying what is missing."""
     secret = ctx.cluster.get("Secret", name, namespace=ns)
     make = f"kubectl -n {ns} create secret tls {name} --cert=<the certificate file> --key=<the key file>"
     if secret is None:
@@ -87,7 +97,44 @@ def _whoami(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     if b"BEGIN CERTIFICATE REQUEST" in cert:
         return CheckResult.failed(f"Secret {name} holds the certificate *request* (CSR) as tls.crt; store the issued "
                                   "certificate from the CSR's status.certificate instead")
-    status, body, problem = _ask_as(ctx, cert, key)
+    return cert, key
+
+
+def authenticate(ctx: CheckContext, name: str, namespace: str | None = None) -> Subject | CheckResult:
+    """Who the API server authenticates the certificate in Secret `name` as: user, every group, uid, extra.
+
+    Asked with a SelfSubjectReview sent with only that certificate and key.
+    A fail when the Secret is missing or the server refuses the certificate;
+    an error when the server cannot be reached that way.
+    """
+    pair = _pair(ctx, name, namespace or ctx.namespace)
+    if isinstance(pair, CheckResult):
+        return pair
+    return _authenticate_pair(ctx, name, pair)
+
+
+# A step asks as one certificate in several checks at once: one TLS
+# handshake and SelfSubjectReview serves them all for a few seconds. Keyed by
+# the certificate, key and server, so a replaced Secret is asked afresh.
+_AUTH_TTL = 5.0
+_auth_cache: dict[bytes, tuple[float, Subject]] = {}
+_auth_lock = threading.Lock()
+
+
+def _authenticate_pair(ctx: CheckContext, name: str, pair: tuple[bytes, bytes]) -> Subject | CheckResult:
+    key = hashlib.sha256(b"\0".join([*pair, str(ctx.cluster.configuration.host).encode()])).digest()
+    with _auth_lock:
+        hit = _auth_cache.get(key)
+        if hit and time.monotonic() - hit[0] < _AUTH_TTL:
+            return hit[1]
+        found = _authenticate_now(ctx, name, pair)
+        if isinstance(found, Subject):
+            _auth_cache[key] = (time.monotonic(), found)
+        return found
+
+
+def _authenticate_now(ctx: CheckContext, name: str, pair: tuple[bytes, bytes]) -> Subject | CheckResult:
+    status, body, problem = _ask_as(ctx, *pair)
     if problem:
         if problem.startswith("the TLS handshake"):
             return CheckResult.errored(problem)
@@ -101,17 +148,144 @@ def _whoami(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         return CheckResult.errored(f"the SelfSubjectReview as the certificate's user answered {status}: "
                                    f"{body.get('message', '')}".strip())
     info = (body.get("status") or {}).get("userInfo") or {}
-    user, groups = info.get("username", ""), [g for g in info.get("groups") or [] if g != "system:authenticated"]
+    return Subject(info.get("username", ""), tuple(info.get("groups") or ()), info.get("uid", ""),
+                   info.get("extra") or None)
+
+
+def group_difference(seen: list[str] | tuple[str, ...], asked: list[str]) -> tuple[list[str], list[str]]:
+    """(missing, extra) groups; `system:authenticated` is implied on both sides."""
+    implied = {"system:authenticated"}
+    have, want = set(seen) - implied, set(asked) - implied
+    return sorted(want - have), sorted(have - want)
+
+
+def parse_duration(value: int | str) -> timedelta:
+    """Seconds (int) or text like `24h`, `90m`, `1d`, `1h30m`; ValueError otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    parts = re.fullmatch(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", str(value).strip())
+    if not parts or not any(parts.groups()):
+        raise ValueError(f"not a duration: {value!r} (use seconds or e.g. 24h, 90m, 1d)")
+    d, h, m, s = (int(x or 0) for x in parts.groups())
+    return timedelta(days=d, hours=h, minutes=m, seconds=s)
+
+
+# kube-controller-manager's signer (pkg/controller/certificates/authority,
+# PermissiveSigningPolicy; signer.go sets Backdate 5m, Short 8h): NotBefore is
+# backdated 5 minutes; a certificate of 8 h or more keeps exactly the asked
+# lifetime, a shorter one gets the 5 minutes on top. The lifetime asked is
+# capped by --cluster-signing-duration (default 1 year) and the CA's own expiry.
+BACKDATE = timedelta(minutes=5)
+SLACK = timedelta(seconds=2)  # certificate times are whole seconds
+
+
+def _human(d: timedelta) -> str:
+    seconds = int(d.total_seconds())
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400}d"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+def lifetime_problem(cert: Certificate, asked: timedelta) -> str:
+    """Why the certificate's validity (notAfter - notBefore) is not the lifetime asked; "" when it is.
+
+    Accepted: from `asked` up to `asked` + 5 minutes (the signer's backdating).
+    """
+    lifetime = cert.lifetime
+    if asked - SLACK <= lifetime <= asked + BACKDATE + SLACK:
+        return ""
+    return (f"the certificate is valid for {_human(lifetime)} ({cert.not_before:%Y-%m-%d %H:%M} to "
+            f"{cert.not_after:%Y-%m-%d %H:%M} UTC), not {_human(asked)}: the lifetime comes from the "
+            "CertificateSigningRequest's spec.expirationSeconds (without it the signer issues its maximum, "
+            "often a year)")
+
+
+def _whoami(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    name = p["secret"]
+    pair = _pair(ctx, name, p.get("namespace") or ctx.namespace)
+    if isinstance(pair, CheckResult):
+        return pair
+    found = _authenticate_pair(ctx, name, pair)
+    if isinstance(found, CheckResult):
+        return found
+    user, groups = found.user, [g for g in found.groups if g != "system:authenticated"]
     seen = f"user {user!r}" + (f" in groups {', '.join(groups)}" if groups else " in no groups")
     details = [f"the API server sees this certificate as {seen}"]
     if user != p["user"]:
         return CheckResult.failed(f"the API server sees the certificate in Secret {name} as {seen}, not as user "
                                   f"{p['user']!r}: the user name is the certificate's CN (common name)", details)
-    missing = [g for g in p.get("groups", []) if g not in groups]
-    if missing:
-        return CheckResult.failed(f"the API server sees {seen}, but not in group(s) {', '.join(missing)}: groups "
-                                  "come from the certificate's O (organization) fields", details)
+    missing, extra = group_difference(groups, p.get("groups", []))
+    if missing or extra:
+        wanted = ", ".join(g for g in p.get("groups", []) if g != "system:authenticated") or "no groups"
+        parts = ([f"not in {', '.join(missing)}"] if missing else []) + \
+                ([f"also in {', '.join(extra)}"] if extra else [])
+        return CheckResult.failed(f"the API server sees {seen}: {' and '.join(parts)} (asked: {wanted}); groups "
+                                  "come from the certificate's O (organization) fields, one group per O, and every "
+                                  "one of them counts", details)
+    if "validFor" in p:
+        problem = lifetime_problem(parse_pem_certificate(pair[0]), parse_duration(p["validFor"]))
+        if problem:
+            return CheckResult.failed(problem, details)
     return CheckResult.passed(f"the API server accepts the certificate in Secret {name} as {seen}", details)
+
+
+def _issued(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    name = p["csr"]
+    csr = ctx.cluster.get("CertificateSigningRequest", name)
+    if csr is None:
+        return CheckResult.failed(f"CertificateSigningRequest {name} does not exist yet")
+    encoded = (csr.get("status") or {}).get("certificate")
+    if not encoded:
+        return CheckResult.failed(f"CertificateSigningRequest {name} has no certificate yet (status.certificate): "
+                                  "is it approved?")
+    try:
+        cert = parse_pem_certificate(base64.b64decode(encoded))
+    except (binascii.Error, ValueError) as exc:
+        return CheckResult.errored(f"the certificate issued for CSR {name} cannot be read: {exc}")
+    subject = f"CN={cert.common_name}" + "".join(f", O={o}" for o in cert.organizations)
+    details = [f"issued certificate: subject {subject}, valid {cert.not_before:%Y-%m-%d %H:%M} to "
+               f"{cert.not_after:%Y-%m-%d %H:%M} UTC"]
+    if "user" in p and cert.common_name != p["user"]:
+        return CheckResult.failed(f"the certificate issued for CSR {name} is for {subject}: its CN (the user name) "
+                                  f"should be {p['user']!r}; make a new request with the right -subj", details)
+    if "groups" in p:
+        missing, extra = group_difference(cert.organizations, p["groups"])
+        if missing or extra:
+            wanted = ", ".join(f"O={g}" for g in p["groups"]) or "no O"
+            return CheckResult.failed(f"the certificate issued for CSR {name} is for {subject}, but should carry "
+                                      f"exactly {wanted}: each O is a group the API server puts the user in", details)
+    if "validFor" in p:
+        asked = parse_duration(p["validFor"])
+        problem = lifetime_problem(cert, asked)
+        requested = (csr.get("spec") or {}).get("expirationSeconds")
+        if problem and requested == int(asked.total_seconds()) and cert.lifetime < asked:
+            return CheckResult.errored(f"CSR {name} asks for {_human(asked)}, but the cluster's signer issued "
+                                       f"{_human(cert.lifetime)}: the kube-controller-manager caps lifetimes at "
+                                       "--cluster-signing-duration and at its CA's own expiry", details)
+        if problem:
+            return CheckResult.failed(problem, details)
+    return CheckResult.passed(f"the certificate issued for CSR {name} is for {subject}, valid for "
+                              f"{_human(cert.lifetime)}", details)
+
+
+def _duration_param(key: str):
+    def check(params: Mapping[str, Any]) -> list[str]:
+        if key in params:
+            try:
+                parse_duration(params[key])
+            except ValueError as exc:
+                return [f"{key}: {exc}"]
+        return []
+
+    return check
+
+
+def _something_to_check(params: Mapping[str, Any]) -> list[str]:
+    return [] if {"user", "groups", "validFor"} & set(params) else ["give user, groups or validFor"]
 
 
 KINDS = [
@@ -120,10 +294,26 @@ KINDS = [
         {
             "secret": Param(str, required=True, doc="a kubernetes.io/tls Secret with tls.crt and tls.key"),
             "user": Param(str, required=True, doc="the user name the API server must see (the certificate's CN)"),
-            "groups": Param(list, doc="groups the API server must see too (the certificate's O fields)"),
+            "groups": Param(list, doc="exactly the groups the API server must see (the certificate's O fields); "
+                                      "default none; system:authenticated is implied"),
+            "validFor": Param((int, str), doc="the certificate's lifetime (seconds, or 24h, 1d, ...)"),
             "namespace": Param(str, doc="the Secret's namespace; default: the lab's"),
         },
         _whoami,
-        doc="the API server accepts a client certificate and sees it as that user",
-    )
+        validate=_duration_param("validFor"),
+        doc="the API server accepts a client certificate and sees it as exactly that user and those groups",
+    ),
+    CheckKind(
+        "certificate",
+        {
+            "csr": Param(str, required=True, doc="a CertificateSigningRequest's name"),
+            "user": Param(str, doc="the certificate's CN"),
+            "groups": Param(list, doc="exactly the certificate's O values"),
+            "validFor": Param((int, str), doc="its lifetime (seconds, or 24h, 1d, ...), within the signer's "
+                                              "5-minute backdating"),
+        },
+        _issued,
+        validate=lambda p: _duration_param("validFor")(p) + _something_to_check(p),
+        doc="the certificate issued for a CSR carries that subject and lifetime",
+    ),
 ]

@@ -2,32 +2,61 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import time
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..cluster import condition_status, exec_in_pod
-from ..cluster.probepods import LABRUNNER_NAMESPACE, ensure_node_probes, ensure_probe_pods, node_probe_name, probe_pod_name
+from ..cluster import exec_in_pod
+from ..cluster.probepods import (LABRUNNER_NAMESPACE, OPEN_PORTS, OPEN_SERVER_NAME, ensure_node_probes, ensure_open_server,
+                                 ensure_outside_probes, ensure_probe_pods, node_probe_name)
 from ..errors import LabrunnerError
 from .base import CheckContext, CheckKind, CheckResult, Param, Status
 from .canary import check_policy_enforced
-from .probing import DID_NOT_CONNECT, Finding, Probe, ProbeOutcome, Reading, Verdict, read_with_witness, run_probes, submit
-from .targets import find_pod
+from .judging import DENIED_BY, EGRESS, LEFT_OUT, judge
+from .probeplan import (FROM_KEYS, TO_KEYS, Cell, Resolver, Target, any_ready_node, closed_reason, denied_by,
+                        describe_source, describe_target)
+from .probing import DID_NOT_CONNECT, Probe, ProbeOutcome, Verdict, read_with_witness, run_probes, submit
 
-_FROM_KEYS = ("pod", "selector", "probe")
-_TO_KEYS = ("service", "pod", "selector", "host")
+__all__ = ["KINDS", "Target", "closed_reason", "judge", "parse_nslookup"]
+
+# A deny must hold on a second probe this long after the first: a policy being
+# programmed (or removed) can show one blocked connection it does not keep up.
+RECHECK_SECONDS = 1.0
+_CONTROL_FALLBACK_PORT = 8080  # where the open server is asked when it does not serve the probe's port
+
+
+def _validate_labels(labels: Any, where: str) -> list[str]:
+    if not isinstance(labels, dict) or not labels or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+        return [f"{where}: expected labels as a mapping of text to text, e.g. {{role: client}}"]
+    if any(k.startswith("labrunner.dev/") for k in labels):
+        return [f"{where}: labels under labrunner.dev/ are labrunner's own"]
+    return []
 
 
 def _validate_source(source: Any, where: str) -> list[str]:
-    if not isinstance(source, dict) or len([k for k in _FROM_KEYS if k in source]) != 1 or set(source) - set(_FROM_KEYS) - {"namespace", "container"}:
-        return [f"{where}: expected exactly one of pod, selector, probe (e.g. {{probe: {{role: client}}}})"]
-    if "probe" in source:
-        labels = source["probe"]
-        if not isinstance(labels, dict) or not labels or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
-            return [f"{where}.probe: expected labels as a mapping of text to text, e.g. {{role: client}}"]
-    elif not isinstance(source.get("pod", source.get("selector")), str):
+    if not isinstance(source, dict) or len([k for k in FROM_KEYS if k in source]) != 1 or set(source) - set(FROM_KEYS) - {"namespace", "container"}:
+        return [f"{where}: expected exactly one of pod, selector, probe, outside (e.g. {{outside: {{role: customer}}}})"]
+    for key in ("probe", "outside"):
+        if key in source:
+            return _validate_labels(source[key], f"{where}.{key}")
+    if not isinstance(source.get("pod", source.get("selector")), str):
         return [f"{where}: pod or selector must be text"]
+    return []
+
+
+def _validate_target(target: Any, where: str) -> list[str]:
+    if not isinstance(target, dict) or len([k for k in TO_KEYS if k in target]) != 1:
+        return [f"{where}: expected exactly one of service, pod, selector, host, sweep"]
+    if "sweep" in target:
+        sweep = target["sweep"]
+        if set(target) != {"sweep"} or not (sweep is None or isinstance(sweep, dict)) or set(sweep or {}) - {"except"} \
+                or not isinstance((sweep or {}).get("except", ""), str):
+            return [f"{where}.sweep: expected {{}} or {{except: <label selector of lab pods the source may reach>}}"]
+        return []
+    if set(target) - set(TO_KEYS) - {"namespace"} or not all(isinstance(v, str) for v in target.values()):
+        return [f"{where}: expected exactly one of service, pod, selector, host (text), and optionally namespace"]
     return []
 
 
@@ -40,139 +69,44 @@ def _validate_probes(p: Mapping[str, Any]) -> list[str]:
         if not isinstance(probe, dict):
             problems.append(f"{where}: expected {{from, to, port, expect}}")
             continue
-        extra = set(probe) - {"from", "to", "port", "expect"}
+        extra = set(probe) - {"from", "to", "port", "expect", "deniedBy"}
         if extra:
-            problems.append(f"{where}: unknown field {', '.join(sorted(extra))}; expected from, to, port, expect")
+            problems.append(f"{where}: unknown field {', '.join(sorted(extra))}; expected from, to, port, expect, deniedBy")
         problems += _validate_source(probe.get("from"), f"{where}.from")
-        target = probe.get("to")
-        if not isinstance(target, dict) or len([k for k in _TO_KEYS if k in target]) != 1 or not all(isinstance(v, str) for v in target.values()):
-            problems.append(f"{where}.to: expected exactly one of service, pod, selector, host (text)")
+        target_problems = _validate_target(probe.get("to"), f"{where}.to")
+        problems += target_problems
+        sweep = not target_problems and "sweep" in probe["to"]
         port = probe.get("port")
+        if sweep:
+            if "port" in probe:
+                problems.append(f"{where}.port: a sweep chooses its own ports; leave port out")
+            if probe.get("expect") != "deny" or probe.get("deniedBy", EGRESS) != EGRESS:
+                problems.append(f"{where}: a sweep means the source may send nowhere else: expect: deny (deniedBy: egress)")
+            continue
         if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
             problems.append(f"{where}.port: expected a port number 1-65535")
         if probe.get("expect") not in ("allow", "deny"):
             problems.append(f"{where}.expect: expected allow or deny")
+        if "deniedBy" in probe and (probe.get("expect") != "deny" or probe["deniedBy"] not in DENIED_BY):
+            problems.append(f"{where}.deniedBy: expected ingress or egress, with expect: deny")
     return problems
 
 
-def _describe(source: Mapping[str, Any], target: Mapping[str, Any], port: int) -> str:
-    if "probe" in source:
-        src = "probe " + ",".join(f"{k}={v}" for k, v in source["probe"].items())
-    else:
-        src = f"pod {source['pod']}" if "pod" in source else f"pod -l {source['selector']}"
-    key = next(k for k in _TO_KEYS if k in target)
-    return f"{src} -> {key} {target[key]}:{port}"
+def _head(spec: Mapping[str, Any]) -> str:
+    port = f":{spec['port']}" if "port" in spec else ""
+    return f"{describe_source(spec['from'])} -> {describe_target(spec['to'])}{port}"
 
 
-@dataclass(frozen=True)
-class Target:
-    address: str
-    node: str | None = None  # where the target runs: the node that can witness it
-    ports: tuple[int, ...] | None = None  # a Service's ports
-    closed: str = ""  # why nothing can listen there, when known (a Service without ready endpoints)
+def _key(spec: Mapping[str, Any]) -> str:
+    return repr(sorted((k, repr(v)) for k, v in spec.items()))
 
 
-class _Resolver:
-    """Turns `from`/`to` specs into pods and addresses, once per distinct spec."""
-
-    def __init__(self, ctx: CheckContext):
-        self.ctx = ctx
-        self.probe_pods: dict[str, str] = {}
-
-    def start_probes(self, sources: list[Mapping[str, Any]]) -> None:
-        labels = [s["probe"] for s in sources if "probe" in s]
-        unique = list({probe_pod_name(l): l for l in labels}.values())
-        if unique:
-            self.probe_pods = ensure_probe_pods(self.ctx.cluster, unique, namespace=self.ctx.namespace, lab_id=self.ctx.lab.id)
-
-    def source(self, spec: Mapping[str, Any]) -> tuple[str, str, str | None] | str:
-        """(pod, namespace, container) or what is missing."""
-        if "probe" in spec:
-            return probe_pod_name(spec["probe"]), self.ctx.namespace, None
-        pod, missing = find_pod(self.ctx.cluster, spec, namespace=self.ctx.namespace)
-        if pod is None:
-            return missing
-        return pod["metadata"]["name"], pod["metadata"]["namespace"], spec.get("container")
-
-    def target(self, spec: Mapping[str, Any]) -> Target | str:
-        """The target, or what is missing."""
-        ns = spec.get("namespace") or self.ctx.namespace
-        if "host" in spec:
-            return Target(spec["host"])
-        if "service" in spec:
-            name = spec["service"]
-            svc = self.ctx.cluster.get("Service", name, namespace=ns)
-            if svc is None:
-                return f"Service {name} does not exist"
-            svc_spec = svc.get("spec") or {}
-            ip = svc_spec.get("clusterIP")
-            if svc_spec.get("type") == "ExternalName" or not ip or ip == "None":
-                # A name for pods (headless) or for a host outside: connected to at the probe's port, as is.
-                return Target(f"{name}.{ns}.svc")
-            address = ip
-            ports = tuple(port.get("port") for port in svc_spec.get("ports") or [])
-            # The node of a ready endpoint connects to the Service itself (kube-proxy
-            # translates the node's traffic too). Where endpoints span nodes, kube-proxy
-            # may send it to another node's pod, which a policy may isolate from this
-            # node: a deny can then read "unreachable" or "nothing listening", never a
-            # wrong pass. Single-node clusters (kind's default, the testbed) are exact.
-            nodes = _endpoint_nodes(self.ctx, name, ns)
-            if not nodes:
-                return Target(address, ports=ports, closed=f"Service {name} has no ready endpoints")
-            return Target(address, node=nodes[0], ports=ports)
-        pod, missing = find_pod(self.ctx.cluster, spec, namespace=ns)
-        if pod is None:
-            return missing
-        return Target(pod["status"]["podIP"], node=(pod.get("spec") or {}).get("nodeName"))
-
-
-def _endpoint_nodes(ctx: CheckContext, service: str, namespace: str) -> list[str]:
-    """The nodes of a Service's ready endpoints (those with a known node first)."""
-    slices = ctx.cluster.list("EndpointSlice", namespace=namespace, selector=f"kubernetes.io/service-name={service}")
-    nodes = [endpoint.get("nodeName") or "" for s in slices for endpoint in s.get("endpoints") or []
-             if (endpoint.get("conditions") or {}).get("ready") is not False]
-    return sorted(set(nodes), key=lambda n: (not n, n))
-
-
-def _any_node(ctx: CheckContext) -> str | None:
-    """A Ready node, for targets that run on no node of the cluster (a `host:`)."""
-    names = sorted(n["metadata"]["name"] for n in ctx.cluster.list("Node") if condition_status(n, "Ready") == "True")
-    return names[0] if names else None
-
-
-def _resolve_all(resolve, specs: list[Mapping[str, Any]]) -> list[Any]:  # noqa: ANN001
-    keys = [repr(sorted(spec.items())) for spec in specs]
-    unique = {key: spec for key, spec in zip(keys, specs)}
-    futures = {key: submit(resolve, spec) for key, spec in unique.items()}
+def _resolve_all(resolve, specs: list[Any]) -> list[Any]:  # noqa: ANN001
+    """resolve(*spec) for each spec, each distinct spec once, all at once (each is an API call)."""
+    keys = [_key(dict(enumerate(spec))) for spec in specs]
+    unique = dict(zip(keys, specs))
+    futures = {key: submit(resolve, *spec) for key, spec in unique.items()}
     return [futures[key].result() for key in keys]
-
-
-def closed_reason(target: Target, port: int, service: str | None = None) -> str:
-    """Why nothing can listen at the target's port, known from the API alone."""
-    if target.ports is not None and port not in target.ports:
-        return f"Service {service or target.address} has no port {port}"
-    return target.closed
-
-
-def judge(expect: str, reading: Reading) -> tuple[Status, str]:
-    """(pass, fail or error; why) for one probe, said after "<from> -> <to>:<port>"."""
-    finding = reading.finding
-    if finding is Finding.BROKEN:
-        return Status.ERROR, reading.detail
-    if expect == "allow":
-        if finding is Finding.CONNECTED:
-            return Status.PASS, "connected"
-        return Status.FAIL, f"should be allowed: {reading.detail}"
-    if finding is Finding.BLOCKED:
-        return Status.PASS, reading.detail
-    if finding is Finding.CONNECTED:
-        return Status.FAIL, "should be blocked: it connected"
-    if finding is Finding.NOT_LISTENING:
-        return Status.FAIL, f"{reading.detail}, so this says nothing about the policy"
-    if finding is Finding.UNREACHABLE:
-        # Neither a policy nor a closed port can be told apart from a broken path.
-        return Status.ERROR, f"{reading.detail}, so this cannot show that a policy blocks it"
-    return Status.FAIL, f"{reading.detail}, so this says nothing about the policy"
 
 
 Ask = tuple[str, str, int]  # (node, address, port): a connection for a node's own probe to try
@@ -180,7 +114,7 @@ Ask = tuple[str, str, int]  # (node, address, port): a connection for a node's o
 
 def _placed(ctx: CheckContext, asks: list[Ask | None]) -> list[Ask | None]:
     """The asks with no node of their own given any Ready node (None where there is none)."""
-    node = _any_node(ctx)
+    node = any_ready_node(ctx.cluster)
     return [ask if ask is None or ask[0] else ((node, ask[1], ask[2]) if node else None) for ask in asks]
 
 
@@ -209,7 +143,40 @@ def _witness(ctx: CheckContext, asks: list[Ask], tried: dict[Ask, ProbeOutcome] 
     return done
 
 
-_MARKS = {Status.PASS: "ok", Status.FAIL: "fail", Status.ERROR: "error"}
+def _control(cell: Cell, open_server: dict | None) -> Probe | ProbeOutcome:
+    """The probe that shows the other side of a deny is open (see `judging`), or its known outcome."""
+    if open_server is None:
+        return ProbeOutcome(Verdict.BROKEN, "labrunner's open server is not running")
+    if cell.denied_by == EGRESS:
+        if cell.target.open:
+            return ProbeOutcome(Verdict.CONNECTED, "labrunner's open server accepts anyone")
+        return Probe(OPEN_SERVER_NAME, LABRUNNER_NAMESPACE, cell.target.address, cell.port)
+    port = cell.policy_port if cell.policy_port in OPEN_PORTS else _CONTROL_FALLBACK_PORT
+    return Probe(cell.source.pod, cell.source.namespace, open_server["status"]["podIP"], port, cell.source.container)
+
+
+def _start_pods(ctx: CheckContext, probes: list[Mapping[str, Any]], *, open_server: bool) -> tuple[dict | None, str]:
+    """Start the probe pods, outside probes and open server the probes need, all at once; (open server pod, error)."""
+    def unique(key: str) -> list[dict]:
+        labels = [probe["from"][key] for probe in probes if key in probe["from"]]
+        return list({repr(sorted(l.items())): l for l in labels}.values())
+
+    futures: list[Future] = []
+    if unique("probe"):
+        futures.append(submit(lambda: ensure_probe_pods(ctx.cluster, unique("probe"), namespace=ctx.namespace, lab_id=ctx.lab.id)))
+    if unique("outside"):
+        futures.append(submit(lambda: ensure_outside_probes(ctx.cluster, ctx.namespace, unique("outside"))))
+    server = submit(ensure_open_server, ctx.cluster) if open_server else None
+    try:
+        for future in futures:
+            future.result()
+        return (server.result() if server else None), ""
+    except LabrunnerError as exc:
+        return None, f"labrunner's probe pods could not start: {exc}"
+
+
+_MARKS = {Status.PASS: "ok", Status.FAIL: "fail", Status.ERROR: "error", LEFT_OUT: "--"}
+_SHOWN_FAILS = 4  # the message names this many failed probes; the details list every one
 
 
 def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
@@ -218,35 +185,44 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     canary: Future | None = None
     if expects_deny:
         canary = submit(check_policy_enforced, ctx.cluster)  # runs while the lab's probes run
-    resolver = _Resolver(ctx)
-    resolver.start_probes([probe["from"] for probe in probes])
-    runnable: list[tuple[int, Probe, Target]] = []
-    lines: list[str | None] = [None] * len(probes)
+    open_server, cannot = _start_pods(ctx, probes, open_server=expects_deny)
+    if cannot:
+        return CheckResult.errored(cannot)
+    resolver = Resolver(ctx.cluster, ctx.namespace, open_server)
+    sources = _resolve_all(resolver.sources, [(probe["from"],) for probe in probes])
+    targets = _resolve_all(resolver.targets, [(probe["to"], probe.get("port")) for probe in probes])
+    cells: list[Cell] = []
+    lines: list[str] = []
     missing: list[str] = []
-    # Look up every distinct source and target at once: each is an API call.
-    sources = _resolve_all(resolver.source, [probe["from"] for probe in probes])
-    targets = _resolve_all(resolver.target, [probe["to"] for probe in probes])
     for i, probe in enumerate(probes):
-        what = _describe(probe["from"], probe["to"], probe["port"])
-        source, target = sources[i], targets[i]
-        if isinstance(source, str) or isinstance(target, str):
-            reason = source if isinstance(source, str) else target
-            missing.append(f"{what}: {reason}")
-            lines[i] = f"[fail] {what}: {reason}"
-            continue
-        pod, ns, container = source
-        runnable.append((i, Probe(pod, ns, target.address, probe["port"], container), target))
-    closed = [closed_reason(t, probes[i]["port"], probes[i]["to"].get("service")) for i, _, t in runnable]
+        reason = next((r for r in (sources[i], targets[i]) if isinstance(r, str)), "")
+        made = [] if reason else [
+            Cell(i, source, target, port, probe["expect"], denied_by(probe), "sweep" in probe["to"])
+            for source in sources[i] for target, port in targets[i]
+            if target.pod != (source.namespace, source.pod)  # a pod reaching itself never crosses the network
+        ]
+        if not reason and not made:
+            reason = "the only pod on both sides is the same pod, and a pod reaching itself shows nothing"
+        if reason:
+            missing.append(f"{_head(probe)}: {reason}")
+            lines.append(f"[fail] {_head(probe)}: {reason}")
+        cells += made
+    closed = [closed_reason(c.target, c.port, probes[c.spec]["to"].get("service")) for c in cells]
     # Which node to ask about each target: its own (a `host:` runs on none, so any).
-    asks: list[Ask | None] = [None if shut else (t.node or "", probe.host, probe.port)
-                              for (_, probe, t), shut in zip(runnable, closed)]
-    denies = [k for k, (i, _, _) in enumerate(runnable) if asks[k] and probes[i]["expect"] == "deny"]
+    asks: list[Ask | None] = [None if shut else (c.target.node or "", c.target.address, c.port) for c, shut in zip(cells, closed)]
+    denies = [k for k, c in enumerate(cells) if asks[k] and c.expect == "deny"]
     if any(not asks[k][0] for k in denies):  # type: ignore[index]
         asks = _placed(ctx, asks)
-    # A deny is expected not to connect, and then needs the node's word: ask the node at the same time.
+    # A deny is expected not to connect, and then needs the node's word and its
+    # control: ask both at the same time as the lab's own probes.
     early = sorted({asks[k] for k in denies if asks[k]})  # type: ignore[misc]
-    results = run_probes(ctx.cluster, [probe for _, probe, _ in runnable] + _node_probes(early))
-    outcomes, tried = results[: len(runnable)], dict(zip(early, results[len(runnable):]))
+    controls: dict[int, Probe | ProbeOutcome] = {k: _control(cells[k], open_server) for k in denies}
+    control_probes = list(dict.fromkeys(c for c in controls.values() if isinstance(c, Probe)))
+    lab_probes = [Probe(c.source.pod, c.source.namespace, c.target.address, c.port, c.source.container) for c in cells]
+    results = run_probes(ctx.cluster, lab_probes + _node_probes(early) + control_probes)
+    outcomes = results[: len(cells)]
+    tried = dict(zip(early, results[len(cells): len(cells) + len(early)]))
+    control_seen = dict(zip(control_probes, results[len(cells) + len(early):]))
     if any(ask and not ask[0] and outcome.verdict in DID_NOT_CONNECT for ask, outcome in zip(asks, outcomes)):
         asks = _placed(ctx, asks)
     needed = sorted({ask for ask, outcome in zip(asks, outcomes) if ask and outcome.verdict in DID_NOT_CONNECT})
@@ -255,27 +231,71 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         verdict = canary.result()
         if not verdict.enforced:
             return CheckResult.errored(verdict.message)
-    wrong: list[str] = []
-    broken: list[str] = []
-    for (i, _, _), outcome, shut, ask in zip(runnable, outcomes, closed, asks):
-        spec = probes[i]
-        what = _describe(spec["from"], spec["to"], spec["port"])
+    judged: list[tuple[Status | None, str, str]] = []  # (status, why, what was read)
+    for k, (cell, outcome, shut, ask) in enumerate(zip(cells, outcomes, closed, asks)):
         witness = witnessed.get(ask) if ask else None
         if ask is None and not shut and outcome.verdict in DID_NOT_CONNECT:
             witness = ProbeOutcome(Verdict.BROKEN, "the cluster has no Ready node to ask whether anything listens")
         reading = read_with_witness(outcome, witness, closed=shut)
-        status, why = judge(spec["expect"], reading)
-        lines[i] = f"[{_MARKS[status]}] {what}: expected {spec['expect']}, {reading.detail}"
+        control = controls.get(k)
+        seen = control_seen[control] if isinstance(control, Probe) else control
+        status, why = judge(cell.expect, reading, seen, denied_by=cell.denied_by, source=cell.source.label,
+                            target=cell.target.label, sweep=cell.sweep)
+        detail = reading.detail
+        if status is Status.PASS and cell.expect == "deny":
+            detail += ("; an unrestricted pod reaches it" if cell.denied_by == EGRESS
+                       else "; the source reaches labrunner's open server")
+        judged.append((status, why, detail))
+    if not missing and all(status in (Status.PASS, LEFT_OUT) for status, _, _ in judged):
+        judged = _recheck_denies(ctx, cells, lab_probes, judged)
+    wrong: list[str] = []
+    broken: list[str] = []
+    counted: dict[int, int] = {}
+    for cell, (status, why, detail) in zip(cells, judged):
+        shown = why if status is LEFT_OUT or status is not Status.PASS else detail
+        lines.append(f"[{_MARKS[status]}] {cell.what}: expected {cell.expect}" + (" (every other destination)" if cell.sweep else "")
+                     + f", {shown}")
+        if status is not LEFT_OUT:
+            counted[cell.spec] = counted.get(cell.spec, 0) + 1
         if status is Status.ERROR:
-            broken.append(f"{what}: {why}")
+            broken.append(f"{cell.what}: {why}")
         elif status is Status.FAIL:
-            wrong.append(f"{what} {why}" if why.startswith("should") else f"{what}: {why}")
-    details = [line for line in lines if line]
+            wrong.append(f"{cell.what} {why}" if why.startswith("should") else f"{cell.what}: {why}")
+    for i, probe in enumerate(probes):
+        if "sweep" in probe["to"] and not isinstance(targets[i], str) and not isinstance(sources[i], str) and not counted.get(i):
+            broken.append(f"{_head(probe)}: no destination of the sweep accepts an unrestricted pod, so it shows nothing")
     if broken:
-        return CheckResult.errored("; ".join(broken), details)
+        return CheckResult.errored(_summary(broken), lines)
     if missing or wrong:
-        return CheckResult.failed("; ".join(missing + wrong), details)
-    return CheckResult.passed(f"all {len(probes)} probes as expected", details)
+        return CheckResult.failed(_summary(missing + wrong), lines)
+    return CheckResult.passed(f"all {len(cells)} probes as expected (from {len(probes)} probe specs)"
+                              if len(cells) != len(probes) else f"all {len(probes)} probes as expected", lines)
+
+
+def _summary(problems: list[str]) -> str:
+    if len(problems) <= _SHOWN_FAILS:
+        return "; ".join(problems)
+    return "; ".join(problems[: _SHOWN_FAILS - 1]) + f"; and {len(problems) - _SHOWN_FAILS + 1} more (see details)"
+
+
+def _recheck_denies(ctx: CheckContext, cells: list[Cell], lab_probes: list[Probe],
+                    judged: list[tuple[Status | None, str, str]]) -> list[tuple[Status | None, str, str]]:
+    """Probe each passing deny once more, RECHECK_SECONDS later: it passes only if it still does not connect."""
+    held = [k for k, (status, _, _) in enumerate(judged) if status is Status.PASS and cells[k].expect == "deny"]
+    if not held:
+        return judged
+    time.sleep(RECHECK_SECONDS)
+    judged = list(judged)
+    for k, outcome in zip(held, run_probes(ctx.cluster, [lab_probes[k] for k in held])):
+        if outcome.verdict is Verdict.CONNECTED:
+            judged[k] = (Status.FAIL, f"should be blocked: it connected on a second probe {RECHECK_SECONDS:g}s later "
+                                      "(a policy still being programmed, or removed, does not hold yet)", "it connected")
+        elif outcome.verdict is Verdict.BROKEN:
+            judged[k] = (Status.ERROR, f"the second probe could not run: {outcome.detail}", outcome.detail)
+        else:
+            status, why, detail = judged[k]
+            judged[k] = (status, why, f"{detail}; held on a second probe")
+    return judged
 
 
 # -- dns ---------------------------------------------------------------------
@@ -305,53 +325,106 @@ def parse_nslookup(output: str) -> tuple[list[str], list[str], bool]:
     return sorted(set(addresses)), list(dict.fromkeys(cnames)), nxdomain
 
 
-def _dns(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
-    resolver = _Resolver(ctx)
-    resolver.start_probes([p["from"]])
-    source = resolver.source(p["from"])
-    if isinstance(source, str):
-        return CheckResult.failed(source)
-    pod, ns, container = source
-    result = exec_in_pod(ctx.cluster, pod, ["nslookup", p["name"]], namespace=ns, container=container, timeout=20)
-    if result.exit_code is None:
-        return CheckResult.errored(f"nslookup could not run in pod {pod}: {result.failure}")
-    addresses, cnames, nxdomain = parse_nslookup(result.output)
+def same_name(a: str, b: str) -> bool:
+    """DNS names compare case-insensitively, and `name.` (fully qualified) is `name` (RFC 4343, RFC 1034 3.1)."""
+    return a.rstrip(".").lower() == b.rstrip(".").lower()
+
+
+def normal_addresses(values: list[str]) -> list[str]:
+    """Addresses by meaning: `fd00:0::1` is `fd00::1`; sorted, each once. Text that is no address stays as it is."""
+    out = set()
+    for value in values:
+        try:
+            out.add(str(ipaddress.ip_address(value.strip())))
+        except ValueError:
+            out.add(value.strip().lower())
+    return sorted(out)
+
+
+def judge_lookup(p: Mapping[str, Any], output: str, wanted_ips: list[str] | None) -> tuple[Status, str]:
+    """(pass or fail, message) for one pod's nslookup `output` against the dns check's params `p`.
+
+    `wanted_ips` are the expected addresses (for addresses, serviceIP, podIPs);
+    None for the cname and resolves modes.
+    """
+    addresses, cnames, nxdomain = parse_nslookup(output)
+    addresses = normal_addresses(addresses)
     got = ", ".join(addresses) or "no address"
     name = p["name"]
-    details = [line for line in result.output.splitlines() if line.strip()][-6:]
     if p.get("resolves") is False:
         if addresses or cnames:
-            return CheckResult.failed(f"{name} still resolves (to {', '.join(cnames + addresses)})", details)
-        return CheckResult.passed(f"{name} does not resolve", details)
+            return Status.FAIL, f"{name} still resolves (to {', '.join(cnames + addresses)})"
+        return Status.PASS, f"{name} does not resolve"
     if "cname" in p:
         wanted = p["cname"].rstrip(".")
-        if wanted in cnames:
-            return CheckResult.passed(f"{name} is a CNAME for {wanted}", details)
-        return CheckResult.failed(f"{name} should be a CNAME for {wanted}; it answers {', '.join(cnames) or got}", details)
-    if "serviceIP" in p:
-        svc = ctx.cluster.get("Service", p["serviceIP"], namespace=ctx.namespace)
-        if svc is None:
-            return CheckResult.failed(f"Service {p['serviceIP']} does not exist")
-        wanted_ips = [ip for ip in (svc.get("spec") or {}).get("clusterIPs") or [] if ip != "None"]
-        if not wanted_ips:
-            return CheckResult.failed(f"Service {p['serviceIP']} has no cluster IP")
-    elif "podIPs" in p:
-        pods = ctx.cluster.list("Pod", namespace=ctx.namespace, selector=p["podIPs"])
-        wanted_ips = [x["status"]["podIP"] for x in pods if (x.get("status") or {}).get("podIP") and not x["metadata"].get("deletionTimestamp")]
-        if not wanted_ips:
-            return CheckResult.failed(f"no pod matches {p['podIPs']} yet")
-    else:
-        wanted_ips = list(p["addresses"])
+        if any(same_name(wanted, cname) for cname in cnames):
+            return Status.PASS, f"{name} is a CNAME for {wanted}"
+        return Status.FAIL, f"{name} should be a CNAME for {wanted}; it answers {', '.join(cnames) or got}"
+    wanted_ips = normal_addresses(wanted_ips or [])
     if not addresses:
         why = "NXDOMAIN" if nxdomain else "no answer"
         note = ""
         if nxdomain and ("serviceIP" in p or "podIPs" in p):
             # CoreDNS caches "no such name" for its TTL (30 s by default).
             note = " (if you just created the Service, DNS may still remember the name as missing for up to 30s)"
-        return CheckResult.failed(f"{name} does not resolve ({why}); it should give {', '.join(sorted(wanted_ips))}{note}", details)
-    if sorted(set(wanted_ips)) == addresses:
-        return CheckResult.passed(f"{name} resolves to {got}", details)
-    return CheckResult.failed(f"{name} resolves to {got}, should be {', '.join(sorted(set(wanted_ips)))}", details)
+        return Status.FAIL, f"{name} does not resolve ({why}); it should give {', '.join(wanted_ips)}{note}"
+    if wanted_ips == addresses:
+        return Status.PASS, f"{name} resolves to {got}"
+    return Status.FAIL, f"{name} resolves to {got}, should be {', '.join(wanted_ips)}"
+
+
+def _wanted_ips(ctx: CheckContext, p: Mapping[str, Any]) -> list[str] | str | None:
+    """The addresses the dns check expects, what is missing for them (text), or None (cname, resolves)."""
+    if "serviceIP" in p:
+        svc = ctx.cluster.get("Service", p["serviceIP"], namespace=ctx.namespace)
+        if svc is None:
+            return f"Service {p['serviceIP']} does not exist"
+        wanted = [ip for ip in (svc.get("spec") or {}).get("clusterIPs") or [] if ip != "None"]
+        return wanted or f"Service {p['serviceIP']} has no cluster IP"
+    if "podIPs" in p:
+        pods = ctx.cluster.list("Pod", namespace=ctx.namespace, selector=p["podIPs"])
+        wanted = [x["status"]["podIP"] for x in pods if (x.get("status") or {}).get("podIP") and not x["metadata"].get("deletionTimestamp")]
+        return wanted or f"no pod matches {p['podIPs']} yet"
+    if "addresses" in p:
+        return list(p["addresses"])
+    return None
+
+
+def _dns(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    _, cannot = _start_pods(ctx, [{"from": p["from"]}], open_server=False)
+    if cannot:
+        return CheckResult.errored(cannot)
+    sources = Resolver(ctx.cluster, ctx.namespace).sources(p["from"])
+    if isinstance(sources, str):
+        return CheckResult.failed(sources)
+    wanted = _wanted_ips(ctx, p)
+    if isinstance(wanted, str):
+        return CheckResult.failed(wanted)
+    # Every pod the source names looks the name up: one pod with a broken resolver must not hide behind another.
+    lookups = [submit(lambda s=s: exec_in_pod(ctx.cluster, s.pod, ["nslookup", p["name"]], namespace=s.namespace,
+                                              container=s.container, timeout=20)) for s in sources]
+    several = len(sources) > 1
+    details: list[str] = []
+    wrong: list[str] = []
+    broken: list[str] = []
+    passed: list[str] = []
+    for source, future in zip(sources, lookups):
+        result = future.result()
+        prefix = f"{source.label}: " if several else ""
+        if result.exit_code is None:
+            broken.append(f"{prefix}nslookup could not run in {source.label}: {result.failure}")
+            continue
+        status, message = judge_lookup(p, result.output, wanted)
+        output = [line for line in result.output.splitlines() if line.strip()][-6:]
+        details += [f"[{_MARKS[status]}] {source.label}: {message}"] + output if several else output
+        (passed if status is Status.PASS else wrong).append(prefix + message)
+    if broken:
+        return CheckResult.errored(_summary(broken), details)
+    if wrong:
+        return CheckResult.failed(_summary(wrong), details)
+    if several:
+        return CheckResult.passed(f"{passed[0].split(': ', 1)[1]}, from each of the {len(sources)} pods", details)
+    return CheckResult.passed(passed[0], details)
 
 
 def _validate_dns(p: Mapping[str, Any]) -> list[str]:
@@ -367,7 +440,7 @@ def _validate_dns(p: Mapping[str, Any]) -> list[str]:
 KINDS = [
     CheckKind(
         "connectivity",
-        {"probes": Param(list, required=True, doc="a list of {from, to, port, expect: allow|deny}")},
+        {"probes": Param(list, required=True, doc="a list of {from, to, port, expect: allow|deny, deniedBy?: ingress|egress}")},
         _connectivity,
         validate=_validate_probes,
         doc="TCP connections inside the cluster are allowed or blocked",
@@ -376,7 +449,7 @@ KINDS = [
     CheckKind(
         "dns",
         {
-            "from": Param(dict, required=True, doc="{pod: ...}, {selector: ...} or {probe: {labels}}"),
+            "from": Param(dict, required=True, doc="{pod: ...}, {selector: ...} (every matching pod), {probe: {labels}} or {outside: {labels}}"),
             "name": Param(str, required=True, doc="the name to look up"),
             "addresses": Param(list, doc="the exact addresses expected"),
             "serviceIP": Param(str, doc="a Service whose cluster IP is expected"),

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from .. import jsonpath
 from ..cluster import condition_status
 from ..cluster.probepods import is_ready
+from .meaning import same_value, why_percent_differs
 from .base import CheckContext, CheckKind, CheckResult, Param, all_of, exactly_one, valid_regex
 
 _REF = {
@@ -72,9 +73,13 @@ def _field(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         return CheckResult.failed(f"{what} {p['path']} should {'be set' if p['present'] else 'not be set'} (it is {shown})")
     if "equals" in p:
         wanted = p["equals"]
-        if any(v == wanted or jsonpath.render(v) == jsonpath.render(wanted) for v in values):
-            return CheckResult.passed(f"{what} {p['path']} is {jsonpath.render(wanted)}")
-        return CheckResult.failed(f"{what} {p['path']} should be {jsonpath.render(wanted)}, it is {shown}")
+        # By meaning, not spelling: 1024Mi is 1Gi, "0%" is 0.
+        if any(same_value(v, wanted) for v in values):
+            return CheckResult.passed(f"{what} {p['path']} is {jsonpath.render(wanted)}" + (
+                "" if shown == jsonpath.render(wanted) else f" ({shown})"))
+        why = "; ".join(filter(None, (why_percent_differs(v, wanted) for v in values)))
+        return CheckResult.failed(f"{what} {p['path']} should be {jsonpath.render(wanted)}, it is {shown}"
+                                  + (f" ({why})" if why else ""))
     pattern = re.compile(p["matches"])
     if any(pattern.search(jsonpath.render(v)) for v in values):
         return CheckResult.passed(f"{what} {p['path']} matches {p['matches']}")

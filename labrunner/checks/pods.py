@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 from ..cluster import exec_in_pod
 from .base import CheckContext, CheckKind, CheckResult, Param, Status, all_of, exactly_one, valid_regex
+from .servicelinks import env_from_sources, env_prefix, service_link_variables, set_in_spec
 from .targets import POD_PARAMS, find_pods, one_pod
 
 
@@ -45,11 +46,43 @@ def _env_in(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:
     if var not in env:
         return CheckResult.failed(f"pod {name} has no environment variable {var}")
     value = env[var]
+    if "serviceLink" in p:
+        linked = _service_link(ctx, p, pod, var, value)
+        if linked is not None:
+            return linked
     if "equals" in p and value != str(p["equals"]):
         return CheckResult.failed(f"{var} in pod {name} is {value!r}, should be {str(p['equals'])!r}")
     if "matches" in p and not re.search(p["matches"], value):
         return CheckResult.failed(f"{var} in pod {name} is {value!r}, should match {p['matches']}")
+    if "serviceLink" in p:
+        return CheckResult.passed(f"pod {name} has {var}={value} from the kubelet, as Service {p['serviceLink']} gives it")
     return CheckResult.passed(f"pod {name} has {var}={value}")
+
+
+def _service_link(ctx: CheckContext, p: Mapping[str, Any], pod: dict, var: str, value: str) -> CheckResult | None:
+    """A fail when `var` in `pod` is not the kubelet's variable for Service `serviceLink` as it is now; else None."""
+    name, ns = pod["metadata"]["name"], pod["metadata"]["namespace"]
+    containers = (pod.get("spec") or {}).get("containers") or []
+    container = next((c for c in containers if c.get("name") == p.get("container")), containers[0] if containers else {})
+    sources = {}
+    for kind, source in env_from_sources(container):
+        found = ctx.cluster.get(kind, source, namespace=ns)
+        sources[(kind, source)] = {**((found or {}).get("data") or {}), **((found or {}).get("binaryData") or {})}
+    where = set_in_spec(container, var, sources)
+    if where:
+        return CheckResult.failed(f"{var} in pod {name} is set by hand ({where} of container {container.get('name')}); "
+                                  f"the kubelet sets it from Service {p['serviceLink']} when a container starts after the Service exists")
+    service = ctx.cluster.get("Service", p["serviceLink"], namespace=ns)
+    if service is None:
+        return CheckResult.failed(f"pod {name} has {var}={value}, but there is no Service {p['serviceLink']} in namespace {ns}")
+    expected = service_link_variables(service).get(var)
+    if expected is None:
+        return CheckResult.failed(f"pod {name} has {var}={value}, but the kubelet sets no {var} for Service {p['serviceLink']} "
+                                  "as it is now (a headless Service, or no such port name, gets none)")
+    if value != expected:
+        return CheckResult.failed(f"{var} in pod {name} is {value!r}, but Service {p['serviceLink']} gives {expected!r}: "
+                                  "the pod started before the Service was (re)created; restart it")
+    return None
 
 
 def _exec_in(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:
@@ -71,6 +104,12 @@ def _exec_in(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:
     return CheckResult.passed(f"`{shown}` in pod {name} gave the expected result", details)
 
 
+def _link_matches_name(p: Mapping[str, Any]) -> list[str]:
+    if "serviceLink" in p and not str(p["name"]).startswith(env_prefix(p["serviceLink"]) + "_"):
+        return [f"name: the kubelet's variables for Service {p['serviceLink']} start with {env_prefix(p['serviceLink'])}_"]
+    return []
+
+
 def _command_is_text(p: Mapping[str, Any]) -> list[str]:
     if not p["command"] or not all(isinstance(part, (str, int)) for part in p["command"]):
         return ["command: expected a non-empty list of arguments, e.g. [cat, /data/hello]"]
@@ -81,9 +120,11 @@ KINDS = [
     CheckKind(
         "env",
         {**POD_PARAMS, "name": Param(str, required=True, doc="the variable"),
-         "equals": Param((str, int), doc="its exact value"), "matches": Param(str, doc="a regular expression")},
+         "equals": Param((str, int), doc="its exact value"), "matches": Param(str, doc="a regular expression"),
+         "serviceLink": Param(str, doc="a Service in the pod's namespace: the variable is the kubelet's for it "
+                                       "(not set in the pod spec's env or envFrom) and has the value the Service gives now")},
         _env,
-        validate=all_of(one_pod, valid_regex("matches")),
+        validate=all_of(one_pod, valid_regex("matches"), _link_matches_name),
         doc="an environment variable is set in a running container",
     ),
     CheckKind(

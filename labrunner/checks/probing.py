@@ -131,13 +131,21 @@ def run_probe(cluster: Cluster, probe: Probe) -> ProbeOutcome:
     return parse_connect(result)
 
 
+# At most this many `agnhost connect` run at once in one pod: each takes some
+# MiB of memory, and a sweep's dozen at once got a 32 MiB probe pod OOM-killed.
+PER_POD_AT_ONCE = 6
+
+
 def batch_script(probes: list[Probe]) -> str:
-    """One shell line that runs every probe of a pod at once and tags each verdict."""
-    parts = []
-    for i, probe in enumerate(probes):
-        command = " ".join(shlex.quote(part) for part in connect_command(probe.host, probe.port))
-        parts.append(f'( out=$({command} 2>&1); echo "@@{i} $? $out" ) &')
-    return " ".join(parts) + " wait"
+    """One shell line that runs a pod's probes in waves of PER_POD_AT_ONCE and tags each verdict."""
+    waves = []
+    for start in range(0, len(probes), PER_POD_AT_ONCE):
+        parts = []
+        for i, probe in enumerate(probes[start: start + PER_POD_AT_ONCE], start):
+            command = " ".join(shlex.quote(part) for part in connect_command(probe.host, probe.port))
+            parts.append(f'( out=$({command} 2>&1); echo "@@{i} $? $out" ) &')
+        waves.append(" ".join(parts) + " wait")
+    return "; ".join(waves)
 
 
 def parse_batch(output: str, count: int) -> list[ProbeOutcome | None]:
@@ -158,7 +166,7 @@ def _run_group(cluster: Cluster, probes: list[Probe]) -> list[ProbeOutcome]:
     first = probes[0]
     try:
         result = exec_in_pod(cluster, first.pod, ["sh", "-c", batch_script(probes)], namespace=first.namespace,
-                             container=first.container, timeout=15)
+                             container=first.container, timeout=15 + 2 * (len(probes) // PER_POD_AT_ONCE))
     except Exception:
         result = None
     outcomes = parse_batch(result.stdout, len(probes)) if result is not None and result.exit_code == 0 else [None] * len(probes)

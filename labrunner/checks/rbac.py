@@ -1,56 +1,225 @@
-"""The `rbac` check: a SubjectAccessReview for a user, group or ServiceAccount."""
+"""The `rbac` check: what the authorizer lets a user, group, ServiceAccount or certificate do.
+
+Two forms. One action (`verb`, `resource`, ...) with `expect: allowed|denied`
+asks one SubjectAccessReview. `only: [rules]` is "this and nothing else": it
+sweeps every verb on every resource and subresource the cluster serves, in the
+lab's namespace, in every namespace where a RoleBinding names the subject, and
+cluster-wide, and fails naming each action allowed beyond the rules.
+
+With `certificate: SECRET`, the subject is what the API server authenticates
+the certificate in that Secret as (user and every group, from a
+SelfSubjectReview sent with the certificate), never what the lab expects it to
+carry. `anotherMember: true` asks for a different user with the same groups,
+so "only her" is a check that a colleague in her groups is denied.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections import defaultdict
+from typing import Any, Mapping, Sequence
 
-from .base import CheckContext, CheckKind, CheckResult, Param, exactly_one
+from . import accessreview
+from .accessreview import Action, Subject
+from .base import CheckContext, CheckKind, CheckResult, Param, all_of, exactly_one
+from .identity import authenticate
+
+# Every authenticated user may do a few things (the bootstrap ClusterRoles
+# system:basic-user, system:discovery, system:public-info-viewer); the sweep
+# does not count what such a user, in no group of its own, may do cluster-wide.
+BASELINE_USER = "labrunner:any-authenticated-user"
+LAG = ("right after a change the API server's authorizer may lag for a moment; "
+       "`labrunner check --wait 10` checks again until it settles")
+SHOWN = 4  # lines named in a fail message; the details list every one found
+ENOUGH = 60  # allowed actions beyond the set after which the sweep stops: the verdict is clear
 
 
-def subject(p: Mapping[str, Any], namespace: str) -> tuple[str, list[str], str]:
-    """(user, groups, how to show it) as the API server would see the request."""
+def subject(ctx: CheckContext, p: Mapping[str, Any]) -> tuple[Subject, str] | CheckResult:
+    """The subject as the API server would see its requests, and a phrase naming it.
+
+    A CheckResult (fail or error) when a `certificate` cannot be used.
+    """
+    namespace = ctx.namespace
     if "serviceAccount" in p:
         ns, _, name = p["serviceAccount"].rpartition(":")
         ns = ns or namespace
-        groups = ["system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"]
-        return f"system:serviceaccount:{ns}:{name}", groups, f"ServiceAccount {ns}/{name}"
-    if "user" in p:
-        groups = list(p.get("groups", [])) + ["system:authenticated"]
-        return p["user"], groups, f"user {p['user']}"
-    return "", [p["group"], "system:authenticated"], f"group {p['group']}"
+        groups = ("system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated")
+        return Subject(f"system:serviceaccount:{ns}:{name}", groups), f"ServiceAccount {ns}/{name}"
+    if "group" in p:
+        return Subject("", (p["group"], "system:authenticated")), f"group {p['group']}"
+    if "certificate" in p:
+        found = authenticate(ctx, p["certificate"])
+        if isinstance(found, CheckResult):
+            return found
+        who = f"user {found.user}" + (f" (groups {', '.join(_own(found.groups))})" if _own(found.groups) else "")
+        return found, who
+    groups = tuple(dict.fromkeys([*p.get("groups", []), "system:authenticated"]))
+    return Subject(p["user"], groups), f"user {p['user']}"
 
 
-def access_review_body(p: Mapping[str, Any], namespace: str) -> dict:
-    user, groups, _ = subject(p, namespace)
-    attributes: dict[str, Any] = {"verb": p["verb"], "resource": p["resource"], "group": p.get("apiGroup", "")}
-    if not p.get("clusterWide"):
-        attributes["namespace"] = p.get("namespace") or namespace
-    for key in ("subresource", "name"):
-        if key in p:
-            attributes[key] = p[key]
-    spec: dict[str, Any] = {"resourceAttributes": attributes, "groups": groups}
-    if user:
-        spec["user"] = user
-    return {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec}
+def _own(groups: Sequence[str]) -> list[str]:
+    return [g for g in groups if g != "system:authenticated"]
+
+
+def colleague(of: Subject) -> Subject:
+    """Another user in exactly the same groups (no uid, no extra)."""
+    return Subject(f"labrunner:another-member-of-{'+'.join(_own(of.groups)) or 'no-group'}", of.groups)
+
+
+def action_of(p: Mapping[str, Any], namespace: str) -> Action:
+    """The one action a single-action check asks about."""
+    ns = "" if p.get("clusterWide") else (p.get("namespace") or namespace)
+    return Action(p["verb"], p.get("apiGroup", ""), p["resource"], p.get("subresource", ""), ns)
+
+
+def _single(ctx: CheckContext, p: Mapping[str, Any], who: str, asking: Subject) -> CheckResult:
+    action = action_of(p, ctx.namespace)
+    attributes = action.attributes()
+    if "name" in p:
+        attributes["name"] = p["name"]
+    status = accessreview.review(ctx.cluster, asking, attributes)
+    allowed = bool(status.get("allowed"))
+    if status.get("evaluationError") and not allowed:
+        return CheckResult.errored(f"the authorizer could not decide: {status['evaluationError']}")
+    shown = f"{who} {action.verb} {action.what}" + (f" {p['name']}" if "name" in p else "") + f" {action.where}"
+    reason = status.get("reason") or ""
+    details = [reason] if reason else []
+    if allowed == (p.get("expect", "allowed") == "allowed"):
+        return CheckResult.passed(f"{shown}: {'allowed' if allowed else 'denied'}, as expected", details)
+    if allowed:
+        return CheckResult.failed(f"{shown} is allowed, but should be denied ({LAG})", details)
+    return CheckResult.failed(f"{shown} is denied, but should be allowed (no Role/ClusterRole binding grants it "
+                              f"yet; {LAG})", details)
+
+
+# -- "this and nothing else" ---------------------------------------------------------
+
+def declared(action: Action, rules: Sequence[Mapping[str, Any]], lab_namespace: str) -> bool:
+    """Whether `action` is one the `only` rules allow.
+
+    A rule: `verbs`, `resources` (`pods`, `pods/log`, `*/log`, `*`, as RBAC matches them), `apiGroup`
+    (default "", `*` any), and where: `namespace` (default the lab's) or
+    `clusterWide: true` (anywhere, including cluster-wide requests).
+    """
+    for rule in rules:
+        if action.verb not in rule["verbs"] and "*" not in rule["verbs"]:
+            continue
+        if rule.get("apiGroup", "") not in (action.group, "*"):
+            continue
+        name = action.resource + (f"/{action.subresource}" if action.subresource else "")
+        if not any(r in ("*", name) or (action.subresource and r == f"*/{action.subresource}")
+                   for r in rule["resources"]):
+            continue
+        if rule.get("clusterWide") or action.namespace == rule.get("namespace", lab_namespace):
+            return True
+    return False
+
+
+def binding_names(binding: Mapping[str, Any], asking: Subject) -> bool:
+    """Whether a RoleBinding's subjects include the user, one of its groups or its ServiceAccount."""
+    for s in binding.get("subjects") or []:
+        kind, name = s.get("kind"), s.get("name")
+        if kind == "User" and name == asking.user:
+            return True
+        if kind == "Group" and name in asking.groups:
+            return True
+        if kind == "ServiceAccount":
+            ns = s.get("namespace") or (binding.get("metadata") or {}).get("namespace", "")
+            if asking.user == f"system:serviceaccount:{ns}:{name}":
+                return True
+    return False
+
+
+def summarize(actions: Sequence[Action]) -> list[str]:
+    """One line per (resource, place), in the order the actions come: `deletecollection, patch pods in lab-x`."""
+    verbs: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for a in actions:  # in the order given
+        verbs[(a.what, a.where)].append(a.verb)
+    return [f"{', '.join(sorted(v))} {what} {where}" for (what, where), v in verbs.items()]
+
+
+def _sweep(ctx: CheckContext, p: Mapping[str, Any], who: str, asking: Subject) -> CheckResult:
+    rules = p["only"]
+    namespaces = [ctx.namespace]
+    # A namespace being deleted takes its RoleBindings with it (e.g. the lab's
+    # previous run after a reset): not a grant the learner is making.
+    leaving = {(n.get("metadata") or {}).get("name") for n in ctx.cluster.list("Namespace")
+               if (n.get("metadata") or {}).get("deletionTimestamp")}
+    for binding in ctx.cluster.list("RoleBinding"):
+        ns = (binding.get("metadata") or {}).get("namespace", "")
+        if ns and ns not in namespaces and ns not in leaving and binding_names(binding, asking):
+            namespaces.append(ns)
+    served = accessreview.served_resources(ctx.cluster)
+    # What else may be done to the resources the set names (deletecollection
+    # pods) tells the most: asked first, so it is in the evidence.
+    named = {(r.get("apiGroup", ""), res.partition("/")[0]) for r in rules for res in r["resources"]}
+    swept = accessreview.sweep(ctx.cluster, asking, served, namespaces, enough=ENOUGH,
+                               skip=lambda a: declared(a, rules, ctx.namespace),
+                               order=lambda a: ((a.group, a.resource) not in named, accessreview.telling_first(a)))
+    extra = swept.allowed
+    baseline: set[tuple[str, str, str, str]] = set()
+    if extra:
+        everyone = Subject(BASELINE_USER, ("system:authenticated",))
+        wide = list({a._replace(namespace="", name=""): None for a in extra})
+        rules_everyone, incomplete = accessreview.rules_review(ctx.cluster, everyone, "")
+        if not incomplete:  # ask only about what everyone's rules could allow
+            possible = set(accessreview.rule_actions(rules_everyone, served, ""))
+            wide = [a for a in wide if a in possible]
+        baseline = {(a.verb, a.group, a.resource, a.subresource)
+                    for a in accessreview.allowed_actions(ctx.cluster, everyone, wide)}
+        extra = [a for a in extra if (a.verb, a.group, a.resource, a.subresource) not in baseline]
+    where = ", ".join([*namespaces, "cluster-wide"])
+    full = f"; every action asked in {', '.join(swept.full)} (a rules review was incomplete)" if swept.full else ""
+    summary = (f"swept {where}: {len(served)} resources and subresources the cluster serves, the subject's rules "
+               f"there, {swept.asked} SubjectAccessReviews{full}")
+    if not extra:
+        note = f"; {len(baseline)} that every authenticated user may do are not counted" if baseline else ""
+        return CheckResult.passed(f"{who} may do nothing beyond the allowed set", [summary + note])
+    lines = summarize(extra)
+    more = len(lines) - SHOWN
+    shown = "; ".join(lines[:SHOWN]) + (f"; and {more} more" if more > 0 and swept.complete else
+                                        "; and more" if more > 0 or not swept.complete else "")
+    if not swept.complete:
+        summary += f"; stopped after {len(swept.allowed)} allowed actions beyond the set"
+    return CheckResult.failed(f"{who} can also {shown} ({LAG})", [summary, *lines])
 
 
 def _rbac(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
-    body = access_review_body(p, ctx.namespace)
-    _, _, who = subject(p, ctx.namespace)
-    review = ctx.cluster.create(body)
-    status = review.get("status") or {}
-    allowed = bool(status.get("allowed"))
-    attrs = body["spec"]["resourceAttributes"]
-    where = "cluster-wide" if p.get("clusterWide") else f"in namespace {attrs['namespace']}"
-    resource = attrs["resource"] + (f"/{attrs['subresource']}" if "subresource" in attrs else "")
-    action = f"{who} {p['verb']} {resource}" + (f" {attrs['name']}" if "name" in attrs else "") + f" {where}"
-    reason = status.get("reason") or status.get("evaluationError") or ""
-    details = [reason] if reason else []
-    if allowed == (p.get("expect", "allowed") == "allowed"):
-        return CheckResult.passed(f"{action}: {'allowed' if allowed else 'denied'}, as expected", details)
-    if allowed:
-        return CheckResult.failed(f"{action} is allowed, but should be denied", details)
-    return CheckResult.failed(f"{action} is denied, but should be allowed (no Role/ClusterRole binding grants it yet)", details)
+    found = subject(ctx, p)
+    if isinstance(found, CheckResult):
+        return found
+    asking, who = found
+    if p.get("anotherMember"):
+        groups = ", ".join(_own(asking.groups)) or "no group"
+        who = f"another member of {groups} (not {asking.user or 'the group'})"
+        asking = colleague(asking)
+    if "only" in p:
+        return _sweep(ctx, p, who, asking)
+    return _single(ctx, p, who, asking)
+
+
+def _validate(p: Mapping[str, Any]) -> list[str]:
+    problems = []
+    single = [k for k in ("verb", "resource", "subresource", "name", "apiGroup", "namespace", "clusterWide", "expect")
+              if k in p]
+    if "only" in p:
+        if single:
+            problems.append(f"`only` sweeps every action; do not combine it with {', '.join(single)}")
+        if not isinstance(p["only"], list):
+            return problems
+        for i, rule in enumerate(p["only"]):
+            if not isinstance(rule, dict) or not isinstance(rule.get("verbs"), list) or \
+                    not isinstance(rule.get("resources"), list):
+                problems.append(f"only[{i}] needs `verbs` and `resources` lists")
+                continue
+            unknown = set(rule) - {"verbs", "resources", "apiGroup", "namespace", "clusterWide"}
+            if unknown:
+                problems.append(f"only[{i}] has unknown keys {', '.join(sorted(unknown))} "
+                                "(known: verbs, resources, apiGroup, namespace, clusterWide)")
+    elif "verb" not in p or "resource" not in p:
+        problems.append("give `verb` and `resource` (one action), or `only` (a sweep)")
+    if p.get("anotherMember") and not ({"user", "certificate"} & set(p)):
+        problems.append("anotherMember needs a user or a certificate (whose groups the other member shares)")
+    return problems
 
 
 KINDS = [
@@ -61,18 +230,22 @@ KINDS = [
             "groups": Param(list, doc="the user's groups"),
             "group": Param(str, doc="a group"),
             "serviceAccount": Param(str, doc="name (in the lab namespace) or namespace:name"),
-            "verb": Param(str, required=True, doc="get, list, create, ..."),
-            "resource": Param(str, required=True, doc="pods, deployments, ..."),
+            "certificate": Param(str, doc="a kubernetes.io/tls Secret in the lab namespace: the user and groups "
+                                          "the API server authenticates its certificate as"),
+            "anotherMember": Param(bool, doc="ask for another user in the same groups instead"),
+            "verb": Param(str, doc="get, list, create, ..."),
+            "resource": Param(str, doc="pods, deployments, ..."),
             "apiGroup": Param(str, doc='the API group ("" for core, apps, ...)'),
             "subresource": Param(str, doc="log, exec, ..."),
             "name": Param(str, doc="one object's name"),
             "namespace": Param(str, doc="default: the lab's namespace"),
             "clusterWide": Param(bool, doc="ask about all namespaces / cluster-scoped"),
             "expect": Param(str, doc="allowed (default) or denied", choices=("allowed", "denied")),
+            "only": Param(list, doc="sweep: every action beyond these rules must be denied"),
         },
         _rbac,
-        validate=exactly_one("user", "group", "serviceAccount"),
-        doc="RBAC allows or denies an action",
+        validate=all_of(exactly_one("user", "group", "serviceAccount", "certificate"), _validate),
+        doc="RBAC allows or denies an action, or allows nothing beyond a set",
         lags="the API server's RBAC authorizer may not have seen the change yet", settles_within=10,
     )
 ]

@@ -12,7 +12,7 @@ from ..model import CheckSpec
 from .base import CheckContext, CheckKind, CheckResult, Status
 
 ENTRY_POINT_GROUP = "labrunner.checks"
-_BUILTIN_MODULES = ("objects", "services", "network", "pods", "http", "rbac", "admission", "storage", "quiz", "events", "identity")
+_BUILTIN_MODULES = ("objects", "services", "network", "pods", "http", "rbac", "admission", "storage", "quiz", "events", "identity", "rollouts", "logs")
 
 _lock = threading.Lock()
 _kinds: dict[str, CheckKind] | None = None

@@ -6,6 +6,7 @@ import os
 from typing import Any, Mapping
 
 from .base import CheckContext, CheckKind, CheckResult, Param
+from .endpoints import SERVICE_NAME_LABEL, carries_port, foreign_slices, read_endpoints, selector_string
 
 
 def nodeport_range() -> tuple[int, int]:
@@ -14,15 +15,67 @@ def nodeport_range() -> tuple[int, int]:
     return int(low), int(high)
 
 
-def ready_endpoints(ctx: CheckContext, name: str, namespace: str) -> list[str]:
-    """Ready addresses behind a Service, from its EndpointSlices."""
-    slices = ctx.cluster.list("EndpointSlice", namespace=namespace, selector=f"kubernetes.io/service-name={name}")
-    addresses: set[str] = set()
-    for endpoint_slice in slices:
-        for endpoint in endpoint_slice.get("endpoints") or []:
-            if (endpoint.get("conditions") or {}).get("ready") is not False:
-                addresses.update(endpoint.get("addresses") or [])
-    return sorted(addresses)
+def service_slices(ctx: CheckContext, name: str, namespace: str) -> list[dict]:
+    """Every EndpointSlice labelled as belonging to the Service."""
+    return ctx.cluster.list("EndpointSlice", namespace=namespace, selector=f"{SERVICE_NAME_LABEL}={name}")
+
+
+def _selects(ctx: CheckContext, svc: dict, wanted: str, ns: str) -> list[str]:
+    """What keeps the Service from selecting exactly the pods `wanted` matches; [] when it does."""
+    name = svc["metadata"]["name"]
+    selector = (svc.get("spec") or {}).get("selector") or {}
+    if not selector:
+        return [f"it has no selector, so no controller keeps its endpoints: EndpointSlices written by hand "
+                f"list today's pod addresses and go stale when the pods are replaced (give it the selector of the pods {wanted})"]
+    asked = _live_pods(ctx, ns, wanted)
+    selected = _live_pods(ctx, ns, selector_string(selector))
+    problems = []
+    if not asked:
+        problems.append(f"no pod matches {wanted}")
+    missed, extra = sorted(asked - selected), sorted(selected - asked)
+    if missed:
+        problems.append(f"its selector {selector_string(selector)} does not match pod {', '.join(missed)} ({wanted})")
+    if extra:
+        problems.append(f"its selector {selector_string(selector)} also matches pod {', '.join(extra)}, which {wanted} does not")
+    foreign = foreign_slices(service_slices(ctx, name, ns))
+    if foreign:
+        problems.append(f"EndpointSlice {', '.join(foreign)} is not the EndpointSlice controller's: "
+                        "kube-proxy sends traffic to its addresses too")
+    return problems
+
+
+def _live_pods(ctx: CheckContext, ns: str, selector: str) -> set[str]:
+    """Names of the pods `selector` matches, leaving out pods being deleted."""
+    return {p["metadata"]["name"] for p in ctx.cluster.list("Pod", namespace=ns, selector=selector)
+            if not p["metadata"].get("deletionTimestamp")}
+
+
+def _count_endpoints(ctx: CheckContext, svc: dict, ns: str, ports: list[dict] | None, wanted: int) -> tuple[bool, str]:
+    """(ok, what was seen): ready backends (one per pod, terminating ones left out), for the asked
+    Service port when `ports` is given, else from every slice."""
+    name = svc["metadata"]["name"]
+    slices = service_slices(ctx, name, ns)
+    port_name = (ports[0].get("name") or "") if ports else None
+    ready = [e for e in read_endpoints(slices, port_name=port_name) if e.ready]
+    if len(ready) == wanted:
+        return True, f"{len(ready)} ready endpoints"
+    seen = f"{len(ready)} ready endpoints, should be {wanted}"
+    if port_name is not None:
+        unused = sorted(s["metadata"]["name"] for s in slices if not carries_port(s, port_name) and s.get("endpoints"))
+        if unused:
+            named = f"named {port_name}" if port_name else "without a name"
+            return False, seen + (f" (EndpointSlice {', '.join(unused)} has no port {named}, so kube-proxy does not use it "
+                                   f"for Service port {ports[0]['port']})")
+    if not ready:
+        every = read_endpoints(slices)
+        if any(e.terminating for e in every):
+            return False, seen + " (its pods are terminating)"
+        if every:
+            return False, seen + " (its pods are not ready)"
+        if not (svc.get("spec") or {}).get("selector"):
+            return False, seen + f" (it has no selector, and no EndpointSlice labelled {SERVICE_NAME_LABEL}={name} lists an endpoint)"
+        return False, seen + " (does the selector match the pods' labels?)"
+    return False, seen
 
 
 def _service(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
@@ -66,12 +119,14 @@ def _service(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         (passed if addresses else missing).append(
             f"load balancer address {', '.join(addresses)}" if addresses else "no load-balancer address is assigned yet"
         )
+    if "selects" in p:
+        problems = _selects(ctx, svc, p["selects"], ns)
+        missing.extend(problems)
+        if not problems:
+            passed.append(f"it selects the pods {p['selects']}, and the EndpointSlice controller keeps its endpoints")
     if "endpoints" in p:
-        ready = ready_endpoints(ctx, p["name"], ns)
-        ok = len(ready) == p["endpoints"]
-        (passed if ok else missing).append(
-            f"{len(ready)} ready endpoints" + ("" if ok else f", should be {p['endpoints']}" + ("" if ready else " (does the selector match the pods' labels?)"))
-        )
+        ok, seen = _count_endpoints(ctx, svc, ns, ports if "port" in p else None, p["endpoints"])
+        (passed if ok else missing).append(seen)
     if missing:
         return CheckResult.failed(f"Service {p['name']}: " + "; ".join(missing), passed)
     return CheckResult.passed(f"Service {p['name']}: " + "; ".join(passed) if passed else f"Service {p['name']} exists")
@@ -88,7 +143,9 @@ KINDS = [
             "port": Param(int, doc="look only at this Service port"),
             "nodePort": Param((bool, int), doc="true: a node port is allocated; a number: that one"),
             "loadBalancer": Param(bool, doc="true: a load-balancer address is assigned"),
-            "endpoints": Param(int, doc="how many ready endpoint addresses"),
+            "endpoints": Param(int, doc="how many ready endpoints (pods, or hand-written addresses); with port, those kube-proxy uses for that port"),
+            "selects": Param(str, doc="a label selector: the Service's own selector matches exactly these pods and "
+                                      "every EndpointSlice of it is the EndpointSlice controller's (no hand-written endpoints)"),
         },
         _service,
         doc="a Service is exposed as expected",

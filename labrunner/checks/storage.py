@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal
 from typing import Any, Mapping
 
 from .base import CheckContext, CheckKind, CheckResult, Param
-
-_SUFFIX = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18, "m": Decimal("0.001"), "": 1,
-}
-_QUANTITY = re.compile(r"^([0-9.]+)([A-Za-z]*)$")
-
-
-def parse_quantity(text: str | int) -> Decimal:
-    """A Kubernetes quantity ("1Gi", "500M", "1") as a number."""
-    match = _QUANTITY.match(str(text).strip())
-    if not match or match.group(2) not in _SUFFIX:
-        raise ValueError(f"not a quantity: {text!r}")
-    return Decimal(match.group(1)) * Decimal(_SUFFIX[match.group(2)])
+from .meaning import parse_quantity
 
 
 def _compare(what: str, p: Mapping[str, Any], obj: dict, capacity: str | None, modes: list[str]) -> list[str]:

@@ -6,6 +6,7 @@ import hashlib
 import os
 from typing import Callable
 
+from ..errors import LabrunnerError
 from ..model import ObjectRef
 from .applying import LAB_LABEL, MANAGED_BY, Rendered, apply_object, delete_object
 from .client import Cluster
@@ -17,8 +18,13 @@ PROBE_LABEL = "labrunner.dev/probe"
 PROBE_IMAGE = os.environ.get("LABRUNNER_PROBE_IMAGE", "registry.k8s.io/e2e-test-images/agnhost:2.56")
 
 
+# Part of every probe pod's name: bump it when the pod's spec changes, since a
+# running pod is reused by name and most of its spec cannot change in place.
+_SPEC_VERSION = "2"  # 2: memory limit 128Mi (32Mi pods were OOM-killed by a sweep)
+
+
 def probe_pod_name(labels: dict[str, str]) -> str:
-    key = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    key = _SPEC_VERSION + "|" + ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
     return "lr-probe-" + hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
@@ -41,7 +47,8 @@ def probe_pod_body(name: str, labels: dict[str, str], *, lab_id: str) -> dict:
                     "imagePullPolicy": "IfNotPresent",
                     "args": ["pause"],
                     "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-                    "resources": {"requests": {"cpu": "5m", "memory": "8Mi"}, "limits": {"memory": "32Mi"}},
+                    # room for a few `agnhost connect` at once (tens of MiB each, mostly shared)
+                    "resources": {"requests": {"cpu": "5m", "memory": "8Mi"}, "limits": {"memory": "128Mi"}},
                 }
             ],
         },
@@ -75,7 +82,7 @@ NODE_PROBE_LABEL = "labrunner.dev/node-probe"
 
 
 def node_probe_name(node: str) -> str:
-    return "lr-node-" + hashlib.sha256(node.encode()).hexdigest()[:8]
+    return "lr-node-" + hashlib.sha256((_SPEC_VERSION + "|" + node).encode()).hexdigest()[:8]
 
 
 def node_probe_body(name: str, node: str) -> dict:
@@ -116,6 +123,78 @@ def ensure_node_probes(cluster: Cluster, nodes: list[str], *, timeout: float = 9
     _ensure_pods(cluster, wanted, namespace=LABRUNNER_NAMESPACE, selector=f"{NODE_PROBE_LABEL}=true",
                  what="node probe pods", timeout=timeout, before_create=lambda: ensure_labrunner_namespace(cluster))
     return names
+
+
+# -- outside the lab -----------------------------------------------------------
+# Pods in labrunner's own namespace, outside every lab namespace: sources that
+# no learner's policy selects, so "anyone may reach X" is probed from outside
+# too, and an open server that proves a source is free to send at all. Several
+# lab namespaces may share one cluster (a workshop): outside probes carry their
+# lab namespace in their name and labels; the open server serves them all.
+
+OUTSIDE_FOR_LABEL = "labrunner.dev/outside-for"  # the lab namespace an outside probe speaks for
+OPEN_SERVER_NAME = "lr-open"
+OPEN_SERVER_LABEL = "labrunner.dev/open-server"
+# Ports the open server listens on: common service ports, never 53 (a DNS rule
+# "port 53 anywhere" is a fair answer, so a sweep must not count it a leak).
+OPEN_PORTS = (80, 443, 3306, 5432, 6379, 8080, 8181, 8443, 9090)
+
+
+def outside_probe_name(lab_namespace: str, labels: dict[str, str]) -> str:
+    """The name of the outside probe pod with `labels` that speaks for `lab_namespace` (one per pair)."""
+    key = _SPEC_VERSION + "|" + lab_namespace + "|" + ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    return "lr-out-" + hashlib.sha256(key.encode()).hexdigest()[:10]
+
+
+def ensure_outside_probes(cluster: Cluster, lab_namespace: str, label_sets: list[dict[str, str]], *,
+                          timeout: float = 90.0) -> dict[str, str]:
+    """Start (or reuse) one probe pod per label set in labrunner's namespace, for `lab_namespace`.
+
+    Returns pod name -> pod IP, all Ready. The pods carry the lab's labels plus
+    OUTSIDE_FOR_LABEL, and lab label "labrunner": resetting one learner's lab
+    never removes another's probes.
+    """
+    wanted = {}
+    for labels in label_sets:
+        name = outside_probe_name(lab_namespace, labels)
+        body = probe_pod_body(name, {**labels, OUTSIDE_FOR_LABEL: lab_namespace}, lab_id="labrunner")
+        wanted[name] = body
+    return _ensure_pods(cluster, wanted, namespace=LABRUNNER_NAMESPACE, selector=f"{OUTSIDE_FOR_LABEL}={lab_namespace}",
+                        what="outside probe pods", timeout=timeout, before_create=lambda: ensure_labrunner_namespace(cluster))
+
+
+def delete_outside_probes(cluster: Cluster, lab_namespace: str) -> int:
+    """Delete the outside probe pods that speak for `lab_namespace` (when its lab is reset); returns how many."""
+    pods = cluster.list("Pod", namespace=LABRUNNER_NAMESPACE, selector=f"{OUTSIDE_FOR_LABEL}={lab_namespace}")
+    return sum(delete_object(cluster, ObjectRef("Pod", p["metadata"]["name"], "v1"), namespace=LABRUNNER_NAMESPACE)
+               for p in pods)
+
+
+def open_server_body() -> dict:
+    """agnhost `porter` answering on every port of OPEN_PORTS; no policy selects it."""
+    body = probe_pod_body(OPEN_SERVER_NAME, {}, lab_id="labrunner")
+    body["metadata"]["labels"] = {OPEN_SERVER_LABEL: "true", MANAGED_BY: "labrunner", LAB_LABEL: "labrunner"}
+    container = body["spec"]["containers"][0]
+    container["args"] = ["porter"]
+    container["env"] = [{"name": f"SERVE_PORT_{port}", "value": "open"} for port in OPEN_PORTS]
+    # Ready once its last port listens; the node's kubelet connects, as the witness does.
+    container["readinessProbe"] = {"tcpSocket": {"port": OPEN_PORTS[-1]}, "periodSeconds": 1}
+    # Ports below 1024 need root where the runtime keeps the kernel's default.
+    body["spec"]["securityContext"] = {"seccompProfile": {"type": "RuntimeDefault"}}
+    container["securityContext"] = {"allowPrivilegeEscalation": False,
+                                    "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}}
+    return body
+
+
+def ensure_open_server(cluster: Cluster, *, timeout: float = 90.0) -> dict:
+    """Start (or reuse) the open server; returns its pod (Ready, with podIP and nodeName)."""
+    _ensure_pods(cluster, {OPEN_SERVER_NAME: open_server_body()}, namespace=LABRUNNER_NAMESPACE,
+                 selector=f"{OPEN_SERVER_LABEL}=true", what="the open server", timeout=timeout,
+                 before_create=lambda: ensure_labrunner_namespace(cluster))
+    pod = cluster.get("Pod", OPEN_SERVER_NAME, namespace=LABRUNNER_NAMESPACE)
+    if pod is None or not is_ready(pod):
+        raise LabrunnerError(f"the open server {LABRUNNER_NAMESPACE}/{OPEN_SERVER_NAME} vanished after it was Ready")
+    return pod
 
 
 def _ensure_pods(

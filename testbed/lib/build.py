@@ -33,11 +33,12 @@ def build_one(cfg: Config, build: str) -> None:
         return
     if not shutil.which("go"):
         raise SystemExit("testbed: Go is needed to build the testbed (install golang, 1.24 or newer)")
-    say(f"building {build} {version} (cached afterwards in {out})")
+    say(f"building {out.name} (cached afterwards in {out})")
     started = time.monotonic()
     # Build into a temporary folder beside the target, then rename: an interrupted build leaves nothing half-done.
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{build}-", dir=out.parent))
+    src_tmp = None  # a patched build's copy of the module source
     try:
         ldflags = "-s -w"
         if spec.get("version_ldflags"):
@@ -49,11 +50,16 @@ def build_one(cfg: Config, build: str) -> None:
         if "module" in spec:
             cmd = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(tmp) + "/", *packages]
             cwd = HERE / "go" / spec["module"]
+        elif "patches" in spec:
+            src_tmp = Path(tempfile.mkdtemp(prefix=f".{build}-src-", dir=out.parent))
+            local = ["." + p.split("@")[0].removeprefix(spec["source"]) for p in packages]
+            cmd = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(tmp) + "/", *local]
+            cwd = patched_source(spec, version, src_tmp)
         else:
             cmd = ["go", "install", "-trimpath", "-ldflags", ldflags, *packages]
             cwd = tmp
         env = go_env() | {"GOBIN": str(tmp)}
-        if "module" not in spec:
+        if "module" not in spec and "patches" not in spec:
             env["GOFLAGS"] = ""
         subprocess.run(cmd, cwd=cwd, env=env, check=True)
         if out.exists():
@@ -61,7 +67,23 @@ def build_one(cfg: Config, build: str) -> None:
         tmp.rename(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    say(f"built {build} {version} in {time.monotonic() - started:.0f}s")
+        if src_tmp:
+            shutil.rmtree(src_tmp, ignore_errors=True)
+    say(f"built {out.name} in {time.monotonic() - started:.0f}s")
+
+
+def patched_source(spec: dict, version: str, into: Path) -> Path:
+    """A writable copy of the module `spec["source"]` at `version` (from the Go module proxy), with
+    `spec["patches"]` (files in testbed/patches/, `patch -p1` format) applied in order. Returns the copy's
+    root, `into`/src. A patch that does not apply exactly fails the build (CalledProcessError)."""
+    dst = into / "src"
+    shutil.copytree(module_dir(spec["source"], version, into), dst, copy_function=shutil.copyfile)
+    for d in (dst, *(p for p in dst.rglob("*") if p.is_dir())):
+        d.chmod(0o755)  # the module cache is read-only, and copytree copied its directories' modes
+    for patch in spec["patches"]:
+        subprocess.run(["patch", "-p1", "--batch", "--forward", "--quiet", "-d", str(dst),
+                        "-i", str(HERE / "patches" / patch)], check=True)
+    return dst
 
 
 def build_pause(cfg: Config) -> Path:

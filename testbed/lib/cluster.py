@@ -24,6 +24,7 @@ DEBIAN_PACKAGES = {
     "/usr/sbin/iptables": "iptables", "/usr/sbin/ipset": "ipset",
     "/usr/sbin/conntrack": "conntrack", "/bin/busybox": "busybox-static",
     "/usr/bin/openssl": "openssl", "/usr/bin/gcc": "gcc", "/sbin/ip": "iproute2",
+    "/usr/bin/patch": "patch",  # applies testbed/patches/ to a module's source before its build
 }
 
 

@@ -60,8 +60,11 @@ class Config:
         return text.format(**{**self.values, **extra})
 
     def build_dir(self, build: str) -> Path:
-        version = self.versions[self.raw["builds"][build]["version"]]
-        return self.paths.cache / f"{build}-{version}"
+        """<cache>/<build>-<version>, plus +<local_version> for a patched build, so a changed patch
+        (with its local_version bumped) is built once into a folder of its own."""
+        spec = self.raw["builds"][build]
+        local = f"+{spec['local_version']}" if spec.get("local_version") else ""
+        return self.paths.cache / f"{build}-{self.versions[spec['version']]}{local}"
 
     def binary(self, name: str) -> Path:
         if name.startswith("/"):

@@ -1,4 +1,4 @@
-"""Entry point behind testbed/up, testbed/down and testbed/selftest."""
+"""Entry point behind testbed/up, testbed/down, testbed/selftest and testbed/netpol-e2e."""
 from __future__ import annotations
 
 import subprocess
@@ -21,12 +21,15 @@ def main(argv: list[str]) -> int:
     if cmd == "selftest":
         from selftest import selftest
         return selftest(cfg)
+    if cmd == "netpol-e2e":
+        from netpol_e2e import run
+        return run(cfg, argv[1:])
     if cmd == "build":
         from build import build_all, build_pause
         build_all(cfg)
         build_pause(cfg)
         return 0
-    print("usage: testbed/lib/main.py up|down|selftest|build", file=sys.stderr)
+    print("usage: testbed/lib/main.py up|down|selftest|build|netpol-e2e [e2e.test flags]", file=sys.stderr)
     return 2
 
 

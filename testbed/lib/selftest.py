@@ -186,21 +186,24 @@ spec: {{type: LoadBalancer, selector: {{app: web}}, ports: [{{port: 80, targetPo
         text = out.stdout + out.stderr
         self.fact("an unknown name", "NXDOMAIN", "NXDOMAIN" if "NXDOMAIN" in text else text.strip()[:80])
 
+    def table(self, pairs: dict[str, tuple[str, str]], expected: dict[str, str], label: str) -> None:
+        """Probe every (client pod, ip:port) pair at once until all match expected (30 s at most),
+        then print one fact per pair."""
+        def all_seen() -> str:
+            with ThreadPoolExecutor(len(pairs)) as pool:
+                seen = dict(zip(pairs, pool.map(lambda kv: self.verdict(*kv), pairs.values())))
+            return json.dumps(seen, sort_keys=True)
+        want = json.dumps(expected, sort_keys=True)
+        seen, took = self.eventually(all_seen, want, 30)
+        got = json.loads(seen)
+        for key in pairs:
+            self.fact(f"netpol [{label}] {key}", expected[key], got[key])
+        print(f"      ({label}: settled in {took:.1f}s)")
+
     def network_policy(self) -> None:
         a, b, c2 = (f"{self.pod_ip(p)}:8080" for p in ("server-a", "server-b", "client-2"))
         a_closed = a.replace(":8080", ":9999")
-
-        def table(pairs: dict[str, tuple[str, str]], expected: dict[str, str], label: str) -> None:
-            def all_seen() -> str:
-                with ThreadPoolExecutor(len(pairs)) as pool:
-                    seen = dict(zip(pairs, pool.map(lambda kv: self.verdict(*kv), pairs.values())))
-                return json.dumps(seen, sort_keys=True)
-            want = json.dumps(expected, sort_keys=True)
-            seen, took = self.eventually(all_seen, want, 30)
-            got = json.loads(seen)
-            for key in pairs:
-                self.fact(f"netpol [{label}] {key}", expected[key], got[key])
-            print(f"      ({label}: settled in {took:.1f}s)")
+        table = self.table
 
         pairs = {"client-1 -> a": ("client-1", a), "client-1 -> b": ("client-1", b),
                  "client-2 -> a": ("client-2", a), "client-2 -> b": ("client-2", b),
@@ -235,6 +238,47 @@ spec: {{podSelector: {{matchLabels: {{role: client2}}}}, policyTypes: [Egress]}}
 """)
         egress = dict(allow, **{"client-2 -> b": "blocked"})
         table(pairs, egress, "egress deny on client-2 (its inbound stays open)")
+
+    def network_policy_both_types(self) -> None:
+        """A policy with both policyTypes that allows all of one direction still isolates the other
+        between the pods it selects, as the same intent written as two single-type policies does.
+        kube-router v2.1.0 as released failed this (testbed/patches/kube-router-netpol-direction.patch)."""
+        a, b, c2 = (f"{self.pod_ip(p)}:8080" for p in ("server-a", "server-b", "client-2"))
+        # The node is never isolated: a connection to the API server shows the sender is free to send.
+        node = f"{self.cfg.net['node_ip']}:6443"
+        pairs = {"client-1 -> a": ("client-1", a), "client-2 -> b": ("client-2", b),
+                 "b -> client-2": ("server-b", c2), "client-1 -> node": ("client-1", node)}
+        open_all = {k: "allowed" for k in pairs}
+        no_ingress = dict(open_all, **{"client-1 -> a": "blocked", "client-2 -> b": "blocked",
+                                       "b -> client-2": "blocked"})
+        no_egress = {k: "blocked" for k in pairs}
+        # (what is enforced, the expected verdicts, the policies by name and spec); each selects every pod
+        forms = [
+            ("one policy: Ingress+Egress, egress [{}]", no_ingress,
+             {"both-egress-open": "{podSelector: {}, policyTypes: [Ingress, Egress], egress: [{}]}"}),
+            ("two policies: Ingress none, Egress [{}]", no_ingress,
+             {"ingress-none": "{podSelector: {}, policyTypes: [Ingress]}",
+              "egress-open": "{podSelector: {}, policyTypes: [Egress], egress: [{}]}"}),
+            ("one policy: Ingress+Egress, ingress from the namespace", no_egress,
+             {"both-ingress-ns": "{podSelector: {}, policyTypes: [Ingress, Egress],"
+                                 " ingress: [{from: [{podSelector: {}}]}]}"}),
+            # and both directions' rules of one policy still allow what they name
+            ("one policy: Ingress+Egress, ingress from client-1, egress [{}]",
+             dict(no_ingress, **{"client-1 -> a": "allowed"}),
+             {"both-client1-in": "{podSelector: {}, policyTypes: [Ingress, Egress],"
+                                 " ingress: [{from: [{podSelector: {matchLabels: {role: client1}}}]}], egress: [{}]}"}),
+        ]
+        self.kubectl("-n", NS, "delete", "networkpolicy", "--all")
+        for label, expected, policies in forms:
+            # From an open namespace each time, so a form's verdicts are never left over from the last.
+            self.table(pairs, open_all, f"before {label}")
+            self.apply("---\n".join(f"""apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: {name}, namespace: {NS}}}
+spec: {spec}
+""" for name, spec in policies.items()))
+            self.table(pairs, expected, label)
+            self.kubectl("-n", NS, "delete", "networkpolicy", "--all")
 
     def storage(self) -> None:
         self.apply(f"""apiVersion: v1
@@ -337,7 +381,8 @@ def selftest(cfg: Config) -> int:
     try:
         t.setup()
         t.wait("--for=condition=Ready", "pod", "server-a", "server-b", "client-1", "client-2")
-        for step in (t.deployment, t.traffic, t.dns, t.network_policy, t.storage, t.csr):
+        for step in (t.deployment, t.traffic, t.dns, t.network_policy, t.network_policy_both_types,
+                     t.storage, t.csr):
             try:
                 step()
             except (RuntimeError, subprocess.TimeoutExpired, KeyError) as e:

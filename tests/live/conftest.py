@@ -8,6 +8,7 @@ Each test gets its own namespace (like kr8s's `ns` fixture), deleted after.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -77,7 +78,9 @@ class LiveNamespace:
 
 @pytest.fixture
 def ns(cluster, request):
-    name = f"lt-{request.node.name[:30].lower().replace('_', '-').strip('-')}-{uuid.uuid4().hex[:5]}"
+    # A DNS label: a parametrized test's id brings brackets and other characters.
+    stem = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:30].strip("-")
+    name = f"lt-{stem}-{uuid.uuid4().hex[:5]}"
     ensure_namespace(cluster, name, lab_id="live-tests")
     yield LiveNamespace(cluster, name)
     delete_namespace(cluster, name)

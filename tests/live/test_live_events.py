@@ -6,6 +6,7 @@ import pytest
 
 from labrunner.cluster import delete_object, wait_until
 from labrunner.model import ObjectRef
+from lab_steps import prove
 
 pytestmark = pytest.mark.live
 
@@ -61,3 +62,52 @@ def test_events(ns):
     assert until(ns, "events", atLeast=1, **CREATED).ok
     assert ns.check("events", atLeast=2, **CREATED).status.value == "fail"
     assert ns.check("events", atLeast=2, current=False, **CREATED).ok
+
+
+def runtime_class(name: str, handler: str) -> str:
+    return (f"apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {{name: {name}}}\nhandler: {handler}\n")
+
+
+def batch_pod(runtime_class_name: str) -> str:
+    return f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: batch}}
+spec:
+  runtimeClassName: {runtime_class_name}
+  terminationGracePeriodSeconds: 0
+  containers:
+    - {{name: batch, image: registry.k8s.io/e2e-test-images/agnhost:2.56, args: [pause]}}
+"""
+
+
+def test_events_since_the_pod_last_started(ns):
+    """A sandbox refused under a wrong handler is history once the same pod starts with a corrected RuntimeClass."""
+    name = f"{ns.name[:40]}-rc"
+    ref = ObjectRef("RuntimeClass", name, "node.k8s.io/v1")
+    refused = dict(reason="FailedCreatePodSandBox", involvedKind="Pod", involvedName="batch", atMost=0)
+    try:
+        ns.apply(runtime_class(name, "no-such-handler"))
+        ns.apply(batch_pod(name))
+        first = until(ns, "events", reason="FailedCreatePodSandBox", involvedKind="Pod", involvedName="batch", atLeast=1)
+        assert first.ok, first.message
+        failed = ns.check("events", sinceLastStart=True, **refused)
+        assert failed.status.value == "fail" and "no-such-handler" in " ".join(failed.details)
+
+        uid = ns.cluster.get("Pod", "batch", namespace=ns.name)["metadata"]["uid"]
+        delete_object(ns.cluster, ref, namespace="")
+        ns.apply(runtime_class(name, "runc"))
+        ns.wait_ready("Pod", "batch", condition="Ready", timeout=180)
+        assert ns.cluster.get("Pod", "batch", namespace=ns.name)["metadata"]["uid"] == uid  # the same pod
+        passed = ns.check("events", sinceLastStart=True, **refused)
+        assert passed.ok, passed.message
+        # Counting every event about the pod would still blame the learner for the fixed mistake.
+        assert ns.check("events", **refused).status.value == "fail"
+    finally:
+        delete_object(ns.cluster, ref, namespace="")
+
+
+def test_runtime_handler_fixed_for_the_same_pod_passes(cluster):
+    """The runtime lab's handler step: the wrong handler first, then the RuntimeClass recreated with runc."""
+    proof = prove(cluster, "runtime", "handler", "handler-fixed-for-the-same-pod", timeout=180)
+    assert proof.proven, proof.problem

@@ -4,7 +4,7 @@ import pytest
 
 from labrunner.checks.canary import check_policy_enforced
 
-from live_manifests import service, web_deployment
+from live_manifests import AGNHOST as AGNHOST_IMAGE, service, web_deployment
 
 pytestmark = pytest.mark.live
 
@@ -141,6 +141,190 @@ def test_dns_cname_of_an_external_name(ns):
     assert result.ok, (result.message, result.details)
     wrong = ns.check("dns", **{"from": client, "name": name, "cname": "other.example.com"})
     assert wrong.status.value == "fail" and "db.example.com" in wrong.message
+
+
+# -- a deny shows the side it is about; outside sources; sweeps; every matching pod ---------
+
+ISOLATE_OTHER_EGRESS = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: other-sends-nothing}
+spec:
+  podSelector: {matchLabels: {role: other}}
+  policyTypes: [Egress]
+"""
+ONLY_MY_NAMESPACE = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-my-namespace}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+  ingress:
+    - from: [{podSelector: {}}]
+"""
+CLIENT_TO_WEB_ONLY = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: client-to-web-only}
+spec:
+  podSelector: {matchLabels: {role: client}}
+  policyTypes: [Egress]
+  egress:
+    - to: [{podSelector: {matchLabels: {app: web}}}]
+      ports: [{port: 8080}]
+"""
+CLIENT_TO_WEB_AND_ANY_9090 = CLIENT_TO_WEB_ONLY.replace("client-to-web-only", "client-also-9090") + """
+    - to: [{namespaceSelector: {}}]
+      ports: [{port: 9090}]
+"""
+
+
+def _decoy(name: str = "a-web-decoy", labels: dict | None = None, ports: tuple[int, ...] = (8080,)) -> str:
+    import yaml
+
+    return yaml.safe_dump({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels or {"app": "web", "decoy": "yes"}},
+                           "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+                               "name": "web", "image": AGNHOST_IMAGE, "imagePullPolicy": "IfNotPresent",
+                               "args": ["netexec", f"--http-port={ports[0]}"],
+                               "ports": [{"containerPort": port} for port in ports],
+                               "readinessProbe": {"tcpSocket": {"port": ports[0]}, "periodSeconds": 1}}]}})
+
+
+def _delete_policy(ns, name: str) -> None:  # noqa: ANN001
+    from labrunner.cluster.applying import delete_object
+    from labrunner.model import ObjectRef
+
+    assert delete_object(ns.cluster, ObjectRef("NetworkPolicy", name, "networking.k8s.io/v1"), namespace=ns.name)
+
+
+def _isolate(name: str, labels: dict, types: str) -> str:
+    import yaml
+
+    return yaml.safe_dump({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name},
+                           "spec": {"podSelector": {"matchLabels": labels}, "policyTypes": [types]}})
+
+
+def test_an_ingress_deny_is_not_satisfied_by_a_source_that_cannot_send(ns):
+    ns.apply(web_deployment())
+    ns.wait_ready("Deployment", "web")
+    probes = [{"from": {"probe": {"role": "other"}}, "to": {"selector": "app=web"}, "port": 8080, "expect": "deny"}]
+    ns.apply(ISOLATE_OTHER_EGRESS)  # the source may send nothing: web itself refuses nobody
+    wrong = _eventually(lambda: ns.check("connectivity", probes=probes),
+                        until=lambda r: "cannot send anywhere" in r.message)
+    assert wrong.status.value == "fail", (wrong.message, wrong.details)
+    assert "it cannot reach labrunner's open server outside the lab either" in wrong.message
+    assert "so this does not show that pod web-" in wrong.message and wrong.message.endswith("refuses it")
+    _delete_policy(ns, "other-sends-nothing")
+    ns.apply(DENY_WEB)
+    right = _eventually(lambda: ns.check("connectivity", probes=probes))
+    assert right.ok, (right.message, right.details)
+    assert "the source reaches labrunner's open server" in right.details[0]
+    assert "held on a second probe" in right.details[0]
+
+
+def test_an_egress_deny_is_not_satisfied_by_a_target_that_refuses_everyone(ns):
+    ns.apply(web_deployment())
+    ns.wait_ready("Deployment", "web")
+    probes = [{"from": {"probe": {"role": "other"}}, "to": {"selector": "app=web"}, "port": 8080, "expect": "deny",
+               "deniedBy": "egress"}]
+    ns.apply(DENY_WEB)  # the target refuses everyone: the source's egress is untouched
+    wrong = _eventually(lambda: ns.check("connectivity", probes=probes), until=lambda r: "accepts no one" in r.message)
+    assert wrong.status.value == "fail", (wrong.message, wrong.details)
+    assert "an unrestricted pod outside the lab cannot reach it either" in wrong.message
+    assert wrong.message.endswith("so this does not show that probe role=other may not send to it")
+    _delete_policy(ns, "deny-web")
+    ns.apply(ISOLATE_OTHER_EGRESS)
+    right = _eventually(lambda: ns.check("connectivity", probes=probes))
+    assert right.ok, (right.message, right.details)
+    assert "an unrestricted pod reaches it" in right.details[0]
+
+
+def test_outside_sources_probe_from_another_namespace(ns):
+    ns.apply(web_deployment())
+    ns.apply(service())
+    ns.wait_ready("Deployment", "web")
+    customer = {"outside": {"role": "customer"}}
+    inside = {"probe": {"role": "customer"}}
+    anyone = [{"from": customer, "to": {"service": "web"}, "port": 80, "expect": "allow"},
+              {"from": inside, "to": {"service": "web"}, "port": 80, "expect": "allow"}]
+    assert ns.check("connectivity", probes=anyone).ok
+    ns.apply(ONLY_MY_NAMESPACE)  # "anyone" written as every pod of this namespace only
+    wrong = _eventually(lambda: ns.check("connectivity", probes=anyone), until=lambda r: not r.ok)
+    assert wrong.status.value == "fail", (wrong.message, wrong.details)
+    assert wrong.message.startswith("outside role=customer -> service web:80 should be allowed: blocked")
+    # The same policy, read as a deny for other namespaces: an outside deny passes, with its control.
+    denied = _eventually(lambda: ns.check("connectivity", probes=[
+        {"from": customer, "to": {"selector": "app=web"}, "port": 8080, "expect": "deny"}]))
+    assert denied.ok, (denied.message, denied.details)
+    _delete_policy(ns, "web-from-my-namespace")
+    back = _eventually(lambda: ns.check("connectivity", probes=anyone))
+    assert back.ok, (back.message, back.details)
+
+
+def test_a_sweep_finds_a_leak_anywhere_else(ns):
+    ns.apply(web_deployment())
+    ns.apply(_decoy("metrics", labels={"app": "metrics"}, ports=(9100,)))  # another lab pod, on a port it declares
+    ns.wait_ready("Deployment", "web")
+    ns.wait_ready("Pod", "metrics", condition="Ready")
+    client = {"probe": {"role": "client"}}
+    probes = [{"from": client, "to": {"selector": "app=web"}, "port": 8080, "expect": "allow"},
+              {"from": client, "to": {"sweep": {"except": "app=web"}}, "expect": "deny"}]
+    open_everywhere = ns.check("connectivity", probes=probes)
+    assert open_everywhere.status.value == "fail", (open_everywhere.message, open_everywhere.details)
+    assert "probe role=client -> labrunner's open server outside the lab:80 should be blocked: it connected" in open_everywhere.message
+    assert any(line.startswith("[fail] probe role=client -> pod metrics:9100") for line in open_everywhere.details)
+    ns.apply(CLIENT_TO_WEB_AND_ANY_9090)  # "only web", plus port 9090 anywhere: one leak on one port
+    leak = _eventually(lambda: ns.check("connectivity", probes=probes),
+                       until=lambda r: not r.ok and ":80 should" not in r.message)
+    assert leak.status.value == "fail", (leak.message, leak.details)
+    assert leak.message == "probe role=client -> labrunner's open server outside the lab:9090 should be blocked: it connected"
+    _delete_policy(ns, "client-also-9090")
+    ns.apply(CLIENT_TO_WEB_ONLY)
+    right = _eventually(lambda: ns.check("connectivity", probes=probes))
+    assert right.ok, (right.message, right.details)
+    assert any(line.startswith("[ok] probe role=client -> pod metrics:9100") for line in right.details)
+
+
+def test_a_selector_means_every_matching_pod(ns):
+    ns.apply(web_deployment())
+    ns.apply(_decoy())
+    ns.wait_ready("Deployment", "web")
+    ns.wait_ready("Pod", "a-web-decoy", condition="Ready")
+    other = {"probe": {"role": "other"}}
+    deny = [{"from": other, "to": {"selector": "app=web"}, "port": 8080, "expect": "deny"}]
+    ns.apply(_isolate("deny-decoy", {"decoy": "yes"}, "Ingress"))  # only the decoy is closed
+    half = _eventually(lambda: ns.check("connectivity", probes=deny), until=lambda r: "a-web-decoy" in " ".join(r.details)
+                       and r.details[0].startswith("[ok]"))
+    assert half.status.value == "fail", (half.message, half.details)
+    assert half.message.startswith("probe role=other -> pod web-") and half.message.endswith("should be blocked: it connected")
+    ns.apply(DENY_WEB)
+    every = _eventually(lambda: ns.check("connectivity", probes=deny))
+    assert every.ok and len(every.details) == 2, (every.message, every.details)
+    # From every matching pod too: the decoy may not send, so "every web pod reaches metrics" fails, naming it.
+    ns.apply(_decoy("metrics", labels={"app": "metrics"}, ports=(9100,)))
+    ns.wait_ready("Pod", "metrics", condition="Ready")
+    send = [{"from": {"selector": "app=web"}, "to": {"selector": "app=metrics"}, "port": 9100, "expect": "allow"}]
+    assert ns.check("connectivity", probes=send).ok
+    ns.apply(_isolate("decoy-sends-nothing", {"decoy": "yes"}, "Egress"))
+    decoy = _eventually(lambda: ns.check("connectivity", probes=send), until=lambda r: not r.ok)
+    assert decoy.status.value == "fail", (decoy.message, decoy.details)
+    assert decoy.message.startswith("pod a-web-decoy -> pod metrics:9100 should be allowed: blocked"), decoy.message
+
+
+def test_dns_from_every_matching_pod(ns):
+    ns.apply(web_deployment())
+    ns.apply(service())
+    ns.apply(_decoy())
+    ns.wait_ready("Deployment", "web")
+    ns.wait_ready("Pod", "a-web-decoy", condition="Ready")
+    query = {"from": {"selector": "app=web"}, "name": f"WEB.{ns.name}.svc.cluster.local.", "serviceIP": "web"}
+    both = ns.check("dns", **query)
+    assert both.ok and "from each of the 2 pods" in both.message, (both.message, both.details)
+    ns.apply(_isolate("decoy-sends-nothing", {"decoy": "yes"}, "Egress"))  # the decoy can no longer ask DNS
+    one = _eventually(lambda: ns.check("dns", **query), until=lambda r: not r.ok)
+    assert one.status.value == "fail", (one.message, one.details)
+    assert one.message.startswith("pod a-web-decoy: ") and "does not resolve" in one.message
 
 
 def _eventually(run, attempts: int = 15, until=lambda result: result.ok):  # noqa: ANN001

@@ -85,19 +85,33 @@ def test_nodeport_out_of_range(monkeypatch, fake_cluster):
     assert "outside the range" in run(cluster, "service", name="web", nodePort=True).message
 
 
-def test_rbac_builds_the_review_and_reads_the_answer(fake_cluster):
+def test_rbac_builds_the_review_and_reads_the_answer(fake_cluster, monkeypatch):
+    from labrunner.checks import accessreview
+
+    sent: list[dict] = []
+    answer = {"allowed": True}
+
+    def call(cluster, method, path, body=None, *, what):  # our HTTP boundary
+        assert (method, path) == ("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews")
+        sent.append(body)
+        return {**body, "status": answer}
+
+    monkeypatch.setattr(accessreview, "_call", call)
     cluster = fake_cluster()
-    cluster.review_answer = {"allowed": True}
     assert run(cluster, "rbac", serviceAccount="viewer", verb="list", resource="pods").ok
-    body = cluster.created[-1]
+    body = sent[-1]
     assert body["spec"]["user"] == f"system:serviceaccount:{NS}:viewer"
     assert body["spec"]["resourceAttributes"] == {"verb": "list", "resource": "pods", "group": "", "namespace": NS}
     denied = run(cluster, "rbac", user="jane", groups=["dev"], verb="delete", resource="pods", expect="denied")
     assert not denied.ok and "is allowed, but should be denied" in denied.message
-    assert "dev" in cluster.created[-1]["spec"]["groups"]
-    cluster.review_answer = {"allowed": False, "reason": "no binding"}
+    assert "authorizer may lag" in denied.message
+    assert "dev" in sent[-1]["spec"]["groups"]
+    answer.update(allowed=False, reason="no binding")
     assert run(cluster, "rbac", group="ops", verb="get", resource="nodes", clusterWide=True, expect="denied").ok
-    assert "namespace" not in cluster.created[-1]["spec"]["resourceAttributes"]
+    assert "namespace" not in sent[-1]["spec"]["resourceAttributes"]
+    other = run(cluster, "rbac", user="jane", groups=["dev"], anotherMember=True, verb="list", resource="pods",
+                expect="denied")
+    assert other.ok and sent[-1]["spec"]["user"] != "jane" and "dev" in sent[-1]["spec"]["groups"]
 
 
 def test_storage_checks(fake_cluster):

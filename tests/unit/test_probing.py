@@ -1,7 +1,8 @@
 import pytest
 
 from labrunner.checks.base import Status
-from labrunner.checks.network import Target, closed_reason, judge, parse_nslookup
+from labrunner.checks.judging import LEFT_OUT
+from labrunner.checks.network import Target, closed_reason, judge, judge_lookup, normal_addresses, parse_nslookup, same_name
 from labrunner.checks.probing import Finding, ProbeOutcome, Verdict, connect_command, parse_connect, read_with_witness
 from labrunner.cluster.execing import ExecResult, _result
 
@@ -77,9 +78,35 @@ def test_judging_allow():
 
 
 def test_judging_deny():
-    assert judge("deny", read_with_witness(TIMEOUT, CONNECTED))[0] is Status.PASS
-    assert judge("deny", read_with_witness(REFUSED, CONNECTED))[0] is Status.PASS
+    assert judge("deny", read_with_witness(TIMEOUT, CONNECTED), CONNECTED)[0] is Status.PASS
+    assert judge("deny", read_with_witness(REFUSED, CONNECTED), CONNECTED)[0] is Status.PASS
     assert judge("deny", read_with_witness(CONNECTED, None)) == (Status.FAIL, "should be blocked: it connected")
+
+
+def test_a_block_without_its_control_is_never_a_pass():
+    status, why = judge("deny", read_with_witness(REFUSED, CONNECTED))
+    assert status is Status.ERROR and "no control probe ran" in why
+    status, why = judge("deny", read_with_witness(REFUSED, CONNECTED), BROKEN)
+    assert status is Status.ERROR and "the control probe could not run" in why
+
+
+@pytest.mark.parametrize("control", [TIMEOUT, REFUSED], ids=["dropped", "rejected"])
+def test_a_block_by_the_other_side_is_a_fail_that_says_why(control):
+    blocked = read_with_witness(REFUSED, CONNECTED)
+    status, why = judge("deny", blocked, control, source="pod shell", target="pod db-0")
+    assert status is Status.FAIL
+    assert "pod shell cannot send anywhere" in why and why.endswith("so this does not show that pod db-0 refuses it")
+    status, why = judge("deny", blocked, control, denied_by="egress", source="pod frontend", target="pod dns")
+    assert status is Status.FAIL
+    assert "pod dns accepts no one" in why and why.endswith("so this does not show that pod frontend may not send to it")
+
+
+def test_a_sweep_leaves_out_what_shows_nothing_but_never_a_leak():
+    blocked, closed = read_with_witness(REFUSED, CONNECTED), read_with_witness(REFUSED, REFUSED)
+    assert judge("deny", blocked, REFUSED, denied_by="egress", sweep=True)[0] is LEFT_OUT
+    assert judge("deny", closed, None, denied_by="egress", sweep=True)[0] is LEFT_OUT
+    assert judge("deny", blocked, CONNECTED, denied_by="egress", sweep=True)[0] is Status.PASS
+    assert judge("deny", read_with_witness(CONNECTED, None), None, denied_by="egress", sweep=True)[0] is Status.FAIL
 
 
 @pytest.mark.parametrize("seen", [TIMEOUT, REFUSED], ids=["dropped", "rejected"])
@@ -90,7 +117,7 @@ def test_a_deny_is_not_proven_by_a_server_that_does_not_listen(seen):
 
 
 def test_a_deny_nobody_can_reach_is_an_error_not_a_pass():
-    status, why = judge("deny", read_with_witness(TIMEOUT, TIMEOUT))
+    status, why = judge("deny", read_with_witness(TIMEOUT, TIMEOUT), CONNECTED)
     assert status is Status.ERROR and "not even the node" in why
     assert judge("deny", read_with_witness(REFUSED, BROKEN))[0] is Status.ERROR
     assert judge("allow", read_with_witness(REFUSED, BROKEN))[0] is Status.ERROR
@@ -174,3 +201,30 @@ def test_probes_of_one_pod_share_one_exec():
     outcomes = parse_batch("@@1 1 REFUSED\nnoise\n@@0 0 \n", 2)
     assert [o.verdict for o in outcomes] == [Verdict.CONNECTED, Verdict.REFUSED]
     assert parse_batch("@@0 1 TIMEOUT\n", 2)[1] is None  # a missing line falls back to its own exec
+
+
+def test_dns_names_compare_by_meaning():
+    assert same_name("db.example.com.", "db.example.com") and same_name("DB.Example.COM", "db.example.com.")
+    assert not same_name("db.example.com", "db.example.org")
+    assert normal_addresses(["fd00:0::1", "10.0.0.1", "fd00::1"]) == ["10.0.0.1", "fd00::1"]
+
+
+def test_dns_cname_and_addresses_judged_by_meaning():
+    upper = CNAME.replace("canonical name = db.example.com", "canonical name = DB.Example.com.")
+    assert judge_lookup({"name": "db", "cname": "db.example.com."}, upper, None)[0] is Status.PASS
+    assert judge_lookup({"name": "db", "cname": "other.example.com"}, upper, None)[0] is Status.FAIL
+    v6 = BIND.replace("10.96.33.1", "fd00:0:0::33")
+    assert judge_lookup({"name": "web", "addresses": ["fd00::33"]}, v6, ["fd00::33"])[0] is Status.PASS
+    status, message = judge_lookup({"name": "web", "serviceIP": "web"}, NX, ["10.96.33.1"])
+    assert status is Status.FAIL and "NXDOMAIN" in message and "up to 30s" in message
+    assert judge_lookup({"name": "nope", "resolves": False}, NX, None)[0] is Status.PASS
+
+
+def test_a_pods_probes_run_in_waves():
+    from labrunner.checks.probing import PER_POD_AT_ONCE, Probe, batch_script
+
+    probes = [Probe("p", "ns", "10.0.0.1", port) for port in range(1, 2 * PER_POD_AT_ONCE + 2)]
+    script = batch_script(probes)
+    assert script.count(" wait") == 3 and script.count("/agnhost connect") == len(probes)
+    first_wave = script.split(" wait; ")[0]
+    assert first_wave.count("/agnhost connect") == PER_POD_AT_ONCE

@@ -1,0 +1,115 @@
+"""The `rollout` check: a Deployment rolled its pods over to a new template, by its own controller.
+
+Read from object state, not from events (events expire after an hour): the
+Deployment's revision annotation counts its templates, its ReplicaSets are the
+ones whose controller ownerReference carries its UID, and each ReplicaSet's
+managedFields say who last wrote `spec.replicas`. A rollout means the Deployment
+controller stepped the old ReplicaSets down; a learner's `kubectl scale rs
+... --replicas 0` is not one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .base import CheckContext, CheckKind, CheckResult, Param
+from .objects import split_object
+
+REVISION = "deployment.kubernetes.io/revision"  # set by the Deployment controller on it and its ReplicaSets
+CONTROLLER_MANAGER = "kube-controller-manager"  # the field manager the Deployment controller writes as
+
+
+def replicas_owners(replica_set: dict) -> list[str]:
+    """The field managers that own the ReplicaSet's `spec.replicas` ([] if none is recorded).
+
+    Shape of a managedFields entry: {manager, operation, subresource?, fieldsV1: {"f:spec": {"f:replicas": {}}}}.
+    The Deployment controller owns it on every ReplicaSet it scaled. A `kubectl scale` (an
+    Update through the `scale` subresource) that changes the value takes it from every manager
+    (on Kubernetes 1.34 nobody owns it afterwards; an apply or edit makes its manager the owner).
+    """
+    owners = []
+    for entry in (replica_set.get("metadata") or {}).get("managedFields") or []:
+        fields = entry.get("fieldsV1") or entry.get("fields_v1") or {}
+        if "f:replicas" in (fields.get("f:spec") or {}):
+            owners.append(str(entry.get("manager") or ""))
+    return owners
+
+
+def _revision(obj: dict) -> int:
+    try:
+        return int(((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION, "0"))
+    except ValueError:
+        return 0
+
+
+def _owned_by(obj: dict, uid: str) -> bool:
+    return any(ref.get("controller") and ref.get("uid") == uid
+               for ref in (obj.get("metadata") or {}).get("ownerReferences") or [])
+
+
+def _rollout(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    _, name = split_object(p["object"])
+    ns = p.get("namespace") or ctx.namespace
+    deployment = ctx.cluster.get("Deployment", name, namespace=ns)
+    what = f"Deployment {name}"
+    if deployment is None:
+        return CheckResult.failed(f"{what} does not exist yet")
+    meta, spec, status = deployment["metadata"], deployment.get("spec") or {}, deployment.get("status") or {}
+    revision = _revision(deployment)
+    owned = [rs for rs in ctx.cluster.list("ReplicaSet", namespace=ns) if _owned_by(rs, meta.get("uid", ""))]
+    details = [f"ReplicaSet {rs['metadata']['name']}: revision {_revision(rs)}, "
+               f"{(rs.get('spec') or {}).get('replicas', 0)} wanted, {(rs.get('status') or {}).get('replicas', 0)} pods"
+               + (f", replicas set by {', '.join(replicas_owners(rs)) or 'nobody recorded'}"
+                  if _revision(rs) != revision else "")
+               for rs in sorted(owned, key=_revision)]
+    if revision < 2:
+        return CheckResult.failed(f"{what} has had one pod template only (revision {revision or 1}): "
+                                  "a rollout starts when the pod template changes", details)
+    if (status.get("observedGeneration") or 0) < (meta.get("generation") or 0):
+        return CheckResult.failed(f"the Deployment controller has not acted on {what}'s latest change yet", details)
+    wanted = spec.get("replicas", 1)
+    counts = {key: status.get(key) or 0 for key in ("replicas", "updatedReplicas", "availableReplicas")}
+    if counts["updatedReplicas"] != wanted or counts["replicas"] != wanted or counts["availableReplicas"] != wanted:
+        return CheckResult.failed(
+            f"the rollout of {what} has not finished: {counts['updatedReplicas']} of {wanted} pods run the new "
+            f"template, {counts['replicas'] - counts['updatedReplicas']} old ones remain, "
+            f"{counts['availableReplicas']} are available", details)
+    for rs in owned:
+        if _revision(rs) == revision:
+            continue
+        rs_name = rs["metadata"]["name"]
+        if (rs.get("spec") or {}).get("replicas", 0) or (rs.get("status") or {}).get("replicas", 0):
+            return CheckResult.failed(f"the old ReplicaSet {rs_name} of {what} still has pods", details)
+        owners = replicas_owners(rs)
+        recorded = bool((rs.get("metadata") or {}).get("managedFields"))
+        if recorded and CONTROLLER_MANAGER not in owners:
+            by = ", ".join(owners) or "hand (kubectl scale)"
+            return CheckResult.failed(
+                f"the old ReplicaSet {rs_name} was scaled to 0 by {by}, not by the Deployment controller: "
+                f"a rollout is {what}'s own doing (change its pod template and let it step the old pods down)",
+                details)
+    old = sum(1 for rs in owned if _revision(rs) != revision)
+    stepped = {0: "its old ReplicaSets were stepped down and cleaned up (revisionHistoryLimit)",
+               1: "the controller stepped the old ReplicaSet down to 0"}.get(
+                   old, f"the controller stepped the {old} old ReplicaSets down to 0")
+    return CheckResult.passed(f"{what} rolled out revision {revision}: all {wanted} pods run it; {stepped}", details)
+
+
+def _validate(p: Mapping[str, Any]) -> list[str]:
+    kind, name = split_object(p["object"])
+    if kind != "Deployment" or not name:
+        return [f"object: expected Deployment/name, got {p['object']!r}"]
+    return []
+
+
+KINDS = [
+    CheckKind(
+        "rollout",
+        {"object": Param(str, required=True, doc="Deployment/name"),
+         "namespace": Param(str, doc="default: the lab's namespace")},
+        _rollout,
+        validate=_validate,
+        doc="a Deployment rolled out a new pod template: all pods run it, and its controller stepped "
+            "the old ReplicaSets down to 0",
+    ),
+]
