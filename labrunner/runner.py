@@ -138,13 +138,18 @@ def solve_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None 
                progress: Progress | None = None) -> str:
     """Apply the step's solution; returns its explanation.
 
-    Raises LabrunnerError when the lab namespace is being deleted (a reset under way): the
-    solution would be deleted with it, or refused by the API server with a raw message.
+    Raises LabrunnerError when the lab namespace does not exist (applying would create it with the
+    solution but not the setup) or is being deleted (a reset under way: the solution would be
+    deleted with it, or refused by the API server with a raw message).
     """
     if step.solution is None:
         raise LabrunnerError(f"step {step.id} has no solution to apply (it is a quiz)")
     ns = namespace_for(lab, namespace)
-    if is_terminating(cluster.get("Namespace", ns)):
+    found = cluster.get("Namespace", ns)
+    if found is None:  # applying would create it, with the solution but without the step's setup
+        raise LabrunnerError(f"namespace {ns} does not exist: the lab is not started (or was reset); "
+                             f"`labrunner start {lab.id} {step.id}` sets the step up first")
+    if is_terminating(found):
         raise LabrunnerError(f"namespace {ns} is being deleted (a reset under way?), so there is nothing to solve "
                              f"in it; once it is gone, `labrunner start {lab.id} {step.id}` sets the step up again")
     run_actions(cluster, lab, step.solution.actions, namespace=namespace)
