@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok (for `check`: every check passed); 1 a check failed or an
 operation did not succeed; 2 bad input (a lab file, an argument, an unknown
-lab or step); 3 the cluster is unreachable or a checker broke.
+lab or step); 3 the cluster is unreachable or a checker broke; 130 interrupted
+(Ctrl-C), with a line on what may be left half done.
 """
 
 from __future__ import annotations
@@ -14,14 +15,19 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
-from . import runner
-from .checks import Status
-from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError
-from .loader import default_labs_dir, discover_labs
-from .model import Lab, Step
-from .progress import Progress, load_progress, save_progress
+try:
+    from . import runner
+    from .checks import Status
+    from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError
+    from .loader import default_labs_dir, discover_labs
+    from .model import Lab, Step
+    from .progress import Progress, load_progress, update_progress
+except KeyboardInterrupt:  # Ctrl-C while the Kubernetes client loads (seconds on a busy machine): no traceback
+    print("\nlabrunner: interrupted", file=sys.stderr)
+    raise SystemExit(130) from None
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CLUSTER = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 _MARK = {Status.PASS: "PASS ", Status.FAIL: "FAIL ", Status.ERROR: "ERROR"}
 
 
@@ -104,7 +110,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"labrunner: {exc}", file=sys.stderr)
         return _exit_code_for(exc)
     except KeyboardInterrupt:
-        return 130
+        print(f"\nlabrunner: interrupted{_left_behind(args)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _left_behind(args: argparse.Namespace) -> str:
+    """What a Ctrl-C in the middle of `args.command` may leave, and how to go on."""
+    lab, step = getattr(args, "lab", None), getattr(args, "step", None)
+    step_part = f" --step {step}" if step else ""
+    if args.command == "start":
+        return f"; the step may be half set up: run `labrunner start {lab}{' ' + step if step else ''}` again"
+    if args.command == "reset":
+        target = "--all" if args.all else f"{lab}{step_part}"
+        return f"; some of it may be left: run `labrunner reset {target}` again"
+    if args.command == "solve":
+        return f"; the solution may be half applied: run `labrunner solve {lab}{step_part}` again"
+    if args.command == "check":
+        return "; no verdict was recorded"
+    if args.command == "dev":
+        return "; proofs that were running may have left namespaces named lrdev-<lab>-..."
+    return ""
 
 
 def _exit_code_for(exc: LabrunnerError) -> int:
@@ -285,13 +310,13 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
     if args.command == "reset" and args.all:
         cluster = _cluster(args)
         for lab in labs:
-            runner.reset_lab(cluster, lab, progress=progress, on_progress=_progress_line)
+            runner.reset_lab(cluster, lab, on_progress=_progress_line)
+            update_progress(lambda p, lab_id=lab.id: p.forget_lab(lab_id))  # each lab as it is done
             print(f"reset {lab.id}")
         from .checks.canary import CANARY_NAMESPACE
         from .cluster import delete_namespace
 
         delete_namespace(cluster, CANARY_NAMESPACE, wait=True, on_progress=_progress_line)
-        save_progress(progress)
         return EXIT_OK
     if args.command == "reset" and not args.lab:
         raise UsageError("say which lab to reset, or --all")
@@ -299,8 +324,7 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
     step_id = getattr(args, "step", None)
     if args.command == "hint":
         step = _step(lab, step_id, progress)
-        hint = runner.reveal_hint(progress, lab, step)
-        save_progress(progress)
+        hint = update_progress(lambda p: runner.reveal_hint(p, lab, step))
         if hint is None:
             print(f"No more hints for {step.id}. `labrunner solve {lab.id} --step {step.id}` applies the solution.")
         else:
@@ -308,8 +332,7 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
         return EXIT_OK
     if args.command == "answer":
         step = _step(lab, step_id, progress)
-        result = runner.answer_quiz(progress, lab, step, args.choice)
-        save_progress(progress)
+        result = update_progress(lambda p: runner.answer_quiz(p, lab, step, args.choice))
         print(f"{_MARK[result.status]} {result.message}")
         for line in result.details:
             print(f"       {line}")
@@ -323,23 +346,25 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
     cluster = _cluster(args)
     if args.command == "start":
         runner.start_step(cluster, lab, step, catch_up=args.catch_up, progress=progress, on_progress=_progress_line)
-        save_progress(progress)
+        update_progress(lambda p: _set_current_step(p, lab, step))
         print(f"Step {step.id} is set up in namespace {lab.namespace}.\n")
         return _show(lab, step.id)
     if args.command == "solve":
-        explanation = runner.solve_step(cluster, lab, step, progress=progress)
-        save_progress(progress)
+        explanation = runner.solve_step(cluster, lab, step)
+        update_progress(lambda p: _set_solved(p, lab, step))
         print(f"Applied the solution of {step.id}." + (f"\n\n{explanation}" if explanation else ""))
         return EXIT_OK
     if args.command == "reset":
         if step is None:
-            runner.reset_lab(cluster, lab, progress=progress, on_progress=_progress_line)
+            runner.reset_lab(cluster, lab, on_progress=_progress_line)
+            update_progress(lambda p: p.forget_lab(lab.id))
             print(f"Removed everything lab {lab.id} created.")
         else:
-            runner.reset_step(cluster, lab, step, progress=progress)
+            runner.reset_step(cluster, lab, step, on_progress=_progress_line)
+            update_progress(lambda p: p.forget_step(lab.id, step.id))
             print(f"Step {step.id} is back to its start.")
-        save_progress(progress)
         return EXIT_OK
+    _note_unusable_namespace(cluster, lab, step)
     if args.watch:
         return _watch(cluster, lab, step, progress, as_json=args.json)
     if args.wait is not None:
@@ -347,12 +372,33 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
                                            answers=progress.answers(lab.id), on_report=_SettlingLines().show)
     else:
         report = runner.run_step_checks(cluster, lab, step, answers=progress.answers(lab.id))
-    runner.record_report(progress, report)
-    save_progress(progress)
+    update_progress(lambda p: runner.record_report(p, report))
     code = _print_report(report, as_json=args.json)
     if args.wait is None and not args.json:
         _suggest_waiting(lab, step, report)
     return code
+
+
+def _set_current_step(progress: Progress, lab: Lab, step: Step) -> None:
+    progress.lab(lab.id).current_step = step.id
+
+
+def _set_solved(progress: Progress, lab: Lab, step: Step) -> None:
+    progress.lab(lab.id).step(step.id).solved = True
+
+
+def _note_unusable_namespace(cluster, lab: Lab, step: Step) -> None:  # noqa: ANN001
+    """Before checking, on stderr: a lab namespace that is absent or being deleted explains every
+    fail that follows, and no wait will change it."""
+    from .cluster.namespaces import is_terminating
+
+    found = cluster.get("Namespace", lab.namespace)
+    if found is None:
+        _progress_line(f"namespace {lab.namespace} does not exist: the lab is not started (or was reset); "
+                       f"`labrunner start {lab.id} {step.id}` sets this step up")
+    elif is_terminating(found):
+        _progress_line(f"namespace {lab.namespace} is being deleted (a reset under way?); once it is gone, "
+                       f"`labrunner start {lab.id} {step.id}` sets this step up again")
 
 
 def _progress_line(line: str) -> None:
@@ -417,18 +463,18 @@ def _watch(cluster, lab: Lab, step: Step, progress: Progress, *, as_json: bool) 
             settling.show(report)
             return
         settling.said.clear()
-        runner.record_report(progress, report)
-        save_progress(progress)
+        update_progress(lambda p: runner.record_report(p, report))
         outcome[0] = _print_report(report, as_json=as_json)
         if report.passed:
             stop.set()
-        else:
-            print("(watching the lab namespace; Ctrl-C to stop)\n")
+        else:  # with --json, stdout holds only the JSON documents
+            print("(watching the lab namespace; Ctrl-C to stop)\n", file=sys.stderr if as_json else sys.stdout)
 
     try:
         runner.watch_step(cluster, lab, step, on_report=show, stop=stop, answers=progress.answers(lab.id))
     except KeyboardInterrupt:
         stop.set()
+        print("\nlabrunner: stopped watching", file=sys.stderr)
     return outcome[0]
 
 

@@ -17,10 +17,10 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -103,10 +103,19 @@ def shell_for(kubeconfig: str | None, context: str | None) -> Shell:
     return Shell(handle.name)
 
 
+# Kubernetes limits a namespace name to 63 characters (an RFC 1123 label).
+NAMESPACE_NAME_MAX = 63
+
+
 def dev_namespace(lab: Lab, index: int, run: str = "") -> str:
-    """A namespace of its own per run, so authors checking the same lab on one cluster do not collide."""
-    suffix = f"-{run}" if run else ""
-    return f"lrdev-{lab.id[:40]}-{index}{suffix}"
+    """A namespace of its own per run, so authors checking the same lab on one cluster do not collide:
+    "lrdev-<lab id>-<step index>[-<run>]", the lab id cut short when needed so that every
+    "<namespace>-<suffix>" of the lab's answers (`namespace:` in `do`) is a valid name too."""
+    tail = f"-{index}" + (f"-{run}" if run else "")
+    longest = max((len(group.namespace) + 1 for step in lab.steps for answer in (*step.wrong, *step.alternatives)
+                   for group in answer.do if group.namespace), default=0)
+    room = max(1, NAMESPACE_NAME_MAX - len("lrdev-") - len(tail) - longest)
+    return f"lrdev-{lab.id[:room].rstrip('-')}{tail}"
 
 
 def bring_to_start(cluster: Cluster, lab: Lab, index: int, namespace: str) -> None:
@@ -301,33 +310,72 @@ def _watch(cluster: Cluster, lab: Lab, step: Step, ns: str, done: Callable[[runn
 # -- the command ---------------------------------------------------------------------
 
 def prove_lab(cluster: Cluster, lab: Lab, *, timeout: float, shell: Shell = Shell(),
-              step_id: str | None = None) -> list[StepProof | AnswerProof]:
-    """Each step's proof, then its wrong answers' and alternatives', one after another."""
+              step_id: str | None = None, stop: threading.Event | None = None) -> list[StepProof | AnswerProof]:
+    """Each step's proof, then its wrong answers' and alternatives', one after another; no new
+    proof starts once `stop` is set (Ctrl-C)."""
     proofs: list[StepProof | AnswerProof] = []
+
+    def go() -> bool:
+        return stop is None or not stop.is_set()
+
     for index, step in enumerate(lab.steps):
         if step_id and step.id != step_id:
             continue
-        proofs.append(prove_step(cluster, lab, step, index, timeout=timeout))
+        if go():
+            proofs.append(prove_step(cluster, lab, step, index, timeout=timeout))
         for answer in step.wrong:
-            proofs.append(prove_answer(cluster, lab, step, index, answer, wrong=True, timeout=timeout, shell=shell))
+            if go():
+                proofs.append(prove_answer(cluster, lab, step, index, answer, wrong=True, timeout=timeout, shell=shell))
         for answer in step.alternatives:
-            proofs.append(prove_answer(cluster, lab, step, index, answer, wrong=False, timeout=timeout, shell=shell))
+            if go():
+                proofs.append(prove_answer(cluster, lab, step, index, answer, wrong=False, timeout=timeout, shell=shell))
     return proofs
+
+
+# Exit code of a dev check stopped with Ctrl-C once the proofs under way had cleaned up.
+EXIT_INTERRUPTED = 130
+
+
+def _prove_labs(cluster: Cluster, labs: list[Lab], stop: threading.Event, **options) -> list[StepProof | AnswerProof]:  # noqa: ANN003
+    """Every lab's proofs, the labs in parallel on daemon threads (an executor's threads would be
+    joined at exit, so a second Ctrl-C could not leave). On Ctrl-C: no new proof starts, the ones
+    under way finish and delete their namespaces; a second Ctrl-C leaves them (KeyboardInterrupt)."""
+    found: list[list[StepProof | AnswerProof]] = [[] for _ in labs]
+
+    def work(index: int, lab: Lab) -> None:
+        found[index] = prove_lab(cluster, lab, stop=stop, **options)
+
+    threads = [threading.Thread(target=work, args=(i, lab), daemon=True, name=f"labrunner-dev-{lab.id}")
+               for i, lab in enumerate(labs)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    except KeyboardInterrupt:
+        stop.set()
+        print("\nlabrunner: interrupted; letting the proofs under way finish and delete their namespaces "
+              "(Ctrl-C again to leave them)", file=sys.stderr, flush=True)
+        for thread in threads:
+            thread.join()
+    return [p for lab_proofs in found for p in lab_proofs]
 
 
 def dev_check(cluster: Cluster, labs: list[Lab], *, timeout: float = 90.0, repeat: int = 1,
               step_id: str | None = None, shell: Shell = Shell()) -> int:
-    """Prove `labs` `repeat` times (to catch flakes), print one row per proof; 1 when any failed, else 0."""
+    """Prove `labs` `repeat` times (to catch flakes), print one row per proof; 1 when any failed, else 0;
+    EXIT_INTERRUPTED after a Ctrl-C, once the proofs under way have cleaned up (their rows are printed)."""
     failures: list[tuple[int, str]] = []
+    stop = threading.Event()
     for run in range(1, repeat + 1):
         if repeat > 1:
             print(f"\n=== run {run}/{repeat}")
         started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=max(1, len(labs))) as pool:
-            proofs = [p for lab_proofs in pool.map(
-                lambda lab: prove_lab(cluster, lab, timeout=timeout, shell=shell, step_id=step_id), labs)
-                for p in lab_proofs]
+        proofs = _prove_labs(cluster, labs, stop, timeout=timeout, shell=shell, step_id=step_id)
         failures += [(run, name) for name in _print_run(proofs, time.monotonic() - started)]
+        if stop.is_set():
+            print("labrunner: stopped; the proofs above are all that ran", file=sys.stderr)
+            return EXIT_INTERRUPTED
     if repeat > 1:
         print(f"\n{repeat} runs, {len({r for r, _ in failures})} with a failed proof")
         for run, name in failures:

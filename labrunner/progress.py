@@ -2,6 +2,9 @@
 
 Kept as JSON in the platform's per-user state folder (LABRUNNER_STATE_DIR
 overrides it) and written atomically, so a crash never leaves half a file.
+Changes go through `update_progress`, which re-reads the file under a lock: a
+learner runs `check --wait` or `--watch` in one terminal and `hint` in another
+(or the TUI), and no process may write back a copy read before the other's change.
 """
 
 from __future__ import annotations
@@ -10,13 +13,16 @@ import json
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable, Iterator, TypeVar
 
 import platformdirs
 
 PROGRESS_FILE = "progress.json"
 _VERSION = 1
+T = TypeVar("T")
 
 
 def state_dir() -> Path:
@@ -105,3 +111,42 @@ def save_progress(progress: Progress, path: Path | None = None) -> Path:
         raise
     progress.path = path
     return path
+
+
+def update_progress(change: Callable[[Progress], T], path: Path | None = None) -> T:
+    """Read the progress file, apply `change` to it, write it back, all under an exclusive lock on
+    a lock file beside it, so concurrent labrunner processes (CLI, TUI) never lose each other's
+    changes. Returns what `change` returned. Keep cluster work out of `change`: the lock is held
+    while it runs.
+    """
+    path = path or state_dir() / PROGRESS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path.with_name(f".{path.name}.lock")):
+        progress = load_progress(path)
+        result = change(progress)
+        save_progress(progress, path)
+    return result
+
+
+@contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    """An exclusive advisory lock held for the block (flock on POSIX, msvcrt on Windows)."""
+    with open(lock_path, "a+b") as handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows
+            import msvcrt
+
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+            return
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable, Iterable
@@ -116,9 +115,7 @@ def start_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None 
     `on_progress`: objects applied into it would be deleted with it after "set up" was said.
     Raises WaitTimedOut (with what to do) when it is still there after NAMESPACE_GONE_TIMEOUT s.
     """
-    for name in lab_namespaces(lab, namespace=namespace):
-        wait_namespace_usable(cluster, name, on_progress=on_progress)
-    ensure_namespace(cluster, namespace_for(lab, namespace), lab_id=lab.id)  # the learner works in it
+    _usable_namespace(cluster, lab, namespace=namespace, on_progress=on_progress)
     if catch_up:
         for earlier in lab.steps[: lab.step_index(step.id)]:
             done = progress is not None and progress.lab(lab.id).step(earlier.id).status == "passed"
@@ -131,11 +128,31 @@ def start_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None 
         progress.lab(lab.id).current_step = step.id
 
 
+def _usable_namespace(cluster: Cluster, lab: Lab, *, namespace: str | None, on_progress: OnProgress | None) -> None:
+    """Wait for the lab's namespaces still terminating to be gone, then make sure its own exists."""
+    for name in lab_namespaces(lab, namespace=namespace):
+        wait_namespace_usable(cluster, name, on_progress=on_progress)
+    ensure_namespace(cluster, namespace_for(lab, namespace), lab_id=lab.id)  # the learner works in it
+
+
 def solve_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None = None,
                progress: Progress | None = None) -> str:
-    """Apply the step's solution; returns its explanation."""
+    """Apply the step's solution; returns its explanation.
+
+    Raises LabrunnerError when the lab namespace does not exist (applying would create it with the
+    solution but not the setup) or is being deleted (a reset under way: the solution would be
+    deleted with it, or refused by the API server with a raw message).
+    """
     if step.solution is None:
         raise LabrunnerError(f"step {step.id} has no solution to apply (it is a quiz)")
+    ns = namespace_for(lab, namespace)
+    found = cluster.get("Namespace", ns)
+    if found is None:  # applying would create it, with the solution but without the step's setup
+        raise LabrunnerError(f"namespace {ns} does not exist: the lab is not started (or was reset); "
+                             f"`labrunner start {lab.id} {step.id}` sets the step up first")
+    if is_terminating(found):
+        raise LabrunnerError(f"namespace {ns} is being deleted (a reset under way?), so there is nothing to solve "
+                             f"in it; once it is gone, `labrunner start {lab.id} {step.id}` sets the step up again")
     run_actions(cluster, lab, step.solution.actions, namespace=namespace)
     if progress is not None:
         progress.lab(lab.id).step(step.id).solved = True
@@ -143,8 +160,12 @@ def solve_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None 
 
 
 def reset_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None = None,
-               progress: Progress | None = None) -> None:
-    """Undo a step: its cleanup, then delete what its setup and solution applied, then set it up again."""
+               progress: Progress | None = None, on_progress: OnProgress | None = None) -> None:
+    """Undo a step: its cleanup, then delete what its setup and solution applied, then set it up again.
+
+    A lab namespace still terminating (a lab reset a moment ago, or interrupted) is waited for
+    before the setup is applied again, as `start_step` does; `on_progress` gets a line meanwhile.
+    """
     ns = namespace_for(lab, namespace)
     run_actions(cluster, lab, step.cleanup, namespace=ns)
     applied = list((step.solution.actions.apply if step.solution else ())) + list(step.setup.apply)
@@ -153,6 +174,7 @@ def reset_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None 
         progress.forget_step(lab.id, step.id)
     if not step.is_quiz:
         wait_for_gone(cluster, lab, applied, namespace=ns)
+        _usable_namespace(cluster, lab, namespace=namespace, on_progress=on_progress)
         run_actions(cluster, lab, step.setup, namespace=ns)
 
 
@@ -247,7 +269,25 @@ def _wait_ref_gone(cluster: Cluster, ref, *, namespace: str, timeout: float = 60
 
 # -- checks --------------------------------------------------------------------
 
-_CHECK_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="labrunner-check")
+def run_checks_at_once(ctx: CheckContext, specs: list[CheckSpec]) -> list[CheckResult]:
+    """Run `specs` in parallel, one daemon thread each; results in their order.
+
+    Daemon threads, not a ThreadPoolExecutor: the interpreter joins an executor's workers when it
+    exits, so a Ctrl-C would wait for a slow check (a probe pod starting takes up to 90 s) to end.
+    """
+    results: list[CheckResult | None] = [None] * len(specs)
+
+    def work(index: int, spec: CheckSpec) -> None:
+        results[index] = run_check(ctx, spec)
+
+    threads = [threading.Thread(target=work, args=(i, spec), daemon=True, name=f"labrunner-check-{spec.id}")
+               for i, spec in enumerate(specs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [result or CheckResult.errored(f"check {spec.id} ended without a result")
+            for spec, result in zip(specs, results)]
 
 
 def _step_specs(step: Step) -> list[CheckSpec]:
@@ -288,8 +328,10 @@ def settle_step_checks(cluster: Cluster, lab: Lab, step: Step, *, window: Callab
     Between attempts `on_report` gets a report with `settling` set: a failing check of a lagging
     kind, within its kind's settles_within, says what may lag ("kube-proxy may still be
     programming this Service; checking again") instead of blaming the learner. With `confirm`, a
-    pass must hold once more CONFIRM_PASS_AFTER s later for every lagging check (a deny must hold
-    over consecutive probes). Returns the verdict: each check with its attempts and seconds to
+    pass is one moment's truth: when some check lags (a deny must hold over consecutive probes) or
+    some were re-run alone, every check runs once more CONFIRM_PASS_AFTER s later and all must
+    pass then, so a check that passed early and broke while another settled is not counted as
+    passed. Returns the verdict: each check with its attempts and seconds to
     pass; a lagging check that still fails after a window shorter than its kind's settles_within
     says so in its details.
     """
@@ -305,7 +347,7 @@ def settle_step_checks(cluster: Cluster, lab: Lab, step: Step, *, window: Callab
     def run(batch: list[CheckSpec]) -> None:
         nonlocal rounds
         rounds += 1
-        for spec, result in zip(batch, _CHECK_POOL.map(lambda spec: run_check(ctx, spec), batch)):
+        for spec, result in zip(batch, run_checks_at_once(ctx, batch)):
             attempts[spec.id] += 1
             results[spec.id] = result
             if result.ok:
@@ -353,7 +395,7 @@ def settle_step_checks(cluster: Cluster, lab: Lab, step: Step, *, window: Callab
                 break
             if pause(CONFIRM_PASS_AFTER):
                 break
-            run([s for s in specs if lag_of(s)[0]])
+            run(specs)
             confirmed = all(r.ok for r in results.values())  # a pass lost on confirming is confirmed anew
             continue
         if on_report is not None:
@@ -361,6 +403,8 @@ def settle_step_checks(cluster: Cluster, lab: Lab, step: Step, *, window: Callab
         if pause(SETTLE_INTERVAL):
             break
         run(retry)
+        if confirm and len(retry) < len(specs):
+            confirmed = False  # the others' passes are older than this round
     return report(settling=False)
 
 
@@ -443,9 +487,11 @@ def watch_step(cluster: Cluster, lab: Lab, step: Step, *, on_report: Callable[[S
             report = settle_step_checks(cluster, lab, step, window=window, namespace=ns, answers=answers,
                                         on_report=on_report, stop=stop, interrupt=changes.event)
             cut_short = changes.event.is_set() and not report.passed
-            if report.passed and not step.is_quiz and not stop.wait(CONFIRM_PASS_AFTER):
+            if report.passed and not step.is_quiz:
                 # Right after a change the cluster can be half-way (a policy stored but not yet
-                # enforced everywhere): a pass counts only when it holds a moment later.
+                # enforced everywhere): a pass counts only when it holds a moment later, also when
+                # `stop` comes meanwhile (a deadline): an unconfirmed pass is never reported.
+                stop.wait(CONFIRM_PASS_AFTER)
                 report = run_step_checks(cluster, lab, step, namespace=ns, answers=answers)
             if not cut_short:  # a change came while settling: check it at once, don't blame the old state
                 on_report(report)

@@ -1,7 +1,7 @@
 """The engine's progress file, shared with the CLI.
 
-Every change re-reads the file first, so a step finished with the CLI while
-the TUI is open is kept, and the other way round.
+Every change re-reads the file first, under the lock the CLI takes too, so a
+step finished with the CLI while the TUI is open is kept, and the other way round.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from ..progress import PROGRESS_FILE, Progress, load_progress, save_progress, state_dir
+from ..progress import PROGRESS_FILE, Progress, load_progress, state_dir, update_progress
 
 T = TypeVar("T")
 
@@ -25,9 +25,6 @@ class ProgressStore:
             return load_progress(self.path)
 
     def update(self, change: Callable[[Progress], T]) -> T:
-        """Load, change, save atomically; returns what `change` returned."""
+        """Load, change, save atomically under the progress file's lock; returns what `change` returned."""
         with self._lock:
-            progress = load_progress(self.path)
-            result = change(progress)
-            save_progress(progress, self.path)
-            return result
+            return update_progress(change, self.path)

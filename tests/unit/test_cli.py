@@ -122,6 +122,13 @@ def test_dev_check_names_labs_without_clobbering_the_labs_option(monkeypatch):
 
 # -- check --wait ----------------------------------------------------------------------------
 
+class StartedCluster:
+    """A cluster whose only question here is whether the lab namespace exists: it does, active."""
+
+    def get(self, kind, name, **_):  # noqa: ANN001, ANN003, ANN201
+        return {"kind": kind, "metadata": {"name": name}, "status": {"phase": "Active"}}
+
+
 def _settled_report(status, *, settling: str = ""):  # noqa: ANN001, ANN202
     from dataclasses import replace
 
@@ -156,7 +163,7 @@ def test_wait_says_it_is_settling_then_gives_the_verdict_with_attempts(monkeypat
         on_report(_settled_report(Status.FAIL, settling=lag))  # the same line is not said twice
         return _settled_report(Status.PASS)
 
-    monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
+    monkeypatch.setattr(cli, "_cluster", lambda args: StartedCluster())
     monkeypatch.setattr(runner, "settle_step_checks", settle)
     assert cli.main(LABS + ["check", "services", "--wait", "20", "--json"]) == 0
     out, err = capsys.readouterr()
@@ -172,7 +179,7 @@ def test_wait_keeps_an_error_an_error(monkeypatch, capsys):
     from labrunner import runner
     from labrunner.checks import Status
 
-    monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
+    monkeypatch.setattr(cli, "_cluster", lambda args: StartedCluster())
     monkeypatch.setattr(runner, "settle_step_checks", lambda *a, **k: _settled_report(Status.ERROR))
     assert cli.main(LABS + ["check", "services", "--wait", "20"]) == 3
     assert "ERROR frontend reaches api" in capsys.readouterr().out
@@ -182,10 +189,145 @@ def test_a_one_shot_fail_of_a_lagging_kind_suggests_waiting(monkeypatch, capsys)
     from labrunner import runner
     from labrunner.checks import Status
 
-    monkeypatch.setattr(cli, "_cluster", lambda args: "cluster")
+    monkeypatch.setattr(cli, "_cluster", lambda args: StartedCluster())
     monkeypatch.setattr(runner, "run_step_checks", lambda *a, **k: _settled_report(Status.FAIL))
     assert cli.main(LABS + ["check", "services", "--step", "clusterip"]) == 1
     out = capsys.readouterr().out
     assert "FAIL  frontend reaches api: nothing answers" in out
     assert "If you changed this a moment ago: NetworkPolicy enforcement (or kube-proxy" in out
     assert "labrunner check services --step clusterip --wait 15" in out
+
+
+def test_a_hint_revealed_while_check_wait_runs_is_kept(monkeypatch, capsys):
+    """A learner runs `check --wait` in one terminal and `hint` on another step in a second: the
+    check's verdict, saved at its end, must not write back the progress it read at its start."""
+    from labrunner import runner
+    from labrunner.checks import Status
+    from labrunner.progress import load_progress
+
+    def settle(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        assert cli.main(LABS + ["hint", "services", "--step", "discovery"]) == 0  # the other terminal
+        return _settled_report(Status.FAIL)
+
+    monkeypatch.setattr(cli, "_cluster", lambda args: StartedCluster())
+    monkeypatch.setattr(runner, "settle_step_checks", settle)
+    assert cli.main(LABS + ["check", "services", "--step", "clusterip", "--wait", "5"]) == 1
+    steps = load_progress().lab("services").steps
+    assert steps["discovery"].hints_shown == 1
+    assert steps["clusterip"].status == "failed" and steps["clusterip"].attempts == 1
+
+
+def test_watch_mode_keeps_what_another_process_saved_between_its_reports(monkeypatch, capsys):
+    from labrunner import runner
+    from labrunner.checks import Status
+    from labrunner.progress import load_progress
+
+    def watch(cluster, lab, step, *, on_report, stop, answers):  # noqa: ANN001, ANN202
+        on_report(_settled_report(Status.FAIL))
+        assert cli.main(LABS + ["hint", "services", "--step", "headless"]) == 0
+        on_report(_settled_report(Status.PASS))
+
+    monkeypatch.setattr(cli, "_cluster", lambda args: StartedCluster())
+    monkeypatch.setattr(runner, "watch_step", watch)
+    assert cli.main(LABS + ["check", "services", "--step", "clusterip", "--watch"]) == 0
+    steps = load_progress().lab("services").steps
+    assert steps["headless"].hints_shown == 1
+    assert steps["clusterip"].status == "passed" and steps["clusterip"].attempts == 2
+
+
+_SLOW_CHECK_CLI = """
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (a background job)
+from labrunner import cli, runner
+from labrunner.checks import CheckResult
+
+def slow(ctx, spec):
+    time.sleep(40)  # a probe pod that takes its time to start
+    return CheckResult.failed("slow")
+
+runner.run_check = slow
+class StartedCluster:
+    def get(self, kind, name, **_):
+        return {"kind": kind, "metadata": {"name": name}, "status": {"phase": "Active"}}
+
+cli._cluster = lambda args: StartedCluster()
+print("checking", flush=True)
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("extra", [[], ["--wait", "30"]])
+def test_ctrl_c_during_a_slow_check_ends_at_once_with_a_message(tmp_path, extra):
+    import signal
+    import subprocess
+    import time
+
+    env = {**__import__("os").environ, "PYTHONPATH": str(REPO), "LABRUNNER_STATE_DIR": str(tmp_path / "state")}
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_CHECK_CLI, *LABS, "check", "services", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline().strip() == "checking"
+    time.sleep(0.5)
+    interrupted = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=90)
+    assert time.monotonic() - interrupted < 10, "Ctrl-C waited for the check to end"
+    assert proc.returncode == 130
+    assert "labrunner: interrupted; no verdict was recorded" in err and "Traceback" not in err
+    assert not (tmp_path / "state" / "progress.json").exists()
+
+
+def test_ctrl_c_says_what_may_be_left_half_done(monkeypatch, capsys):
+    from labrunner import runner
+
+    def interrupted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_cluster", lambda args: StartedCluster())
+    monkeypatch.setattr(runner, "start_step", interrupted)
+    monkeypatch.setattr(runner, "reset_lab", interrupted)
+    assert cli.main(LABS + ["start", "services", "discovery"]) == 130
+    assert "half set up: run `labrunner start services discovery` again" in capsys.readouterr().err
+    assert cli.main(LABS + ["reset", "services"]) == 130
+    assert "run `labrunner reset services` again" in capsys.readouterr().err
+    assert cli.main(LABS + ["reset", "--all"]) == 130
+    assert "run `labrunner reset --all` again" in capsys.readouterr().err
+
+
+def test_watch_with_json_prints_only_json_on_stdout(monkeypatch, capsys):
+    """CI reads `check --watch --json` as a stream of JSON documents: the "watching" note is for
+    people and goes to stderr."""
+    from labrunner import runner
+    from labrunner.checks import Status
+
+    def watch(cluster, lab, step, *, on_report, stop, answers):  # noqa: ANN001, ANN202
+        on_report(_settled_report(Status.FAIL))
+        on_report(_settled_report(Status.PASS))
+
+    monkeypatch.setattr(cli, "_cluster", lambda args: StartedCluster())
+    monkeypatch.setattr(runner, "watch_step", watch)
+    assert cli.main(LABS + ["check", "services", "--watch", "--json"]) == 0
+    out, err = capsys.readouterr()
+    decoder, documents, at = json.JSONDecoder(), [], 0
+    while out[at:].strip():
+        at += len(out[at:]) - len(out[at:].lstrip())
+        document, at = decoder.raw_decode(out, at)
+        documents.append(document)
+    assert [d["status"] for d in documents] == ["fail", "pass"]
+    assert "watching the lab namespace" in err
+
+
+def test_checking_a_lab_that_is_not_started_says_so_first(monkeypatch, capsys, fake_cluster):
+    from labrunner import runner
+    from labrunner.checks import Status
+
+    monkeypatch.setattr(cli, "_cluster", lambda args: fake_cluster([]))
+    monkeypatch.setattr(runner, "run_step_checks", lambda *a, **k: _settled_report(Status.FAIL))
+    assert cli.main(LABS + ["check", "services", "--step", "clusterip", "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["status"] == "fail"
+    assert "namespace lab-services does not exist" in err and "`labrunner start services clusterip`" in err
+
+    terminating = {"kind": "Namespace", "metadata": {"name": "lab-services", "deletionTimestamp": "now"}}
+    monkeypatch.setattr(cli, "_cluster", lambda args: fake_cluster([terminating]))
+    assert cli.main(LABS + ["check", "services", "--step", "clusterip"]) == 1
+    assert "namespace lab-services is being deleted" in capsys.readouterr().err

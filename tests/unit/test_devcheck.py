@@ -55,3 +55,60 @@ def test_a_failed_answer_proof_is_counted_and_named(capsys):
     assert _print_run(proofs, 7.0) == ["netpol/deny-all/too-wide"]
     out = capsys.readouterr().out
     assert "FAILED: the wrong answer PASSES" in out and "1/2 wrong answers and alternatives proven" in out
+
+
+_SLOW_PROOFS = """
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
+from labrunner import cli, devcheck
+
+def prove_step(cluster, lab, step, index, *, timeout):
+    print(f"proving {lab.id}/{step.id}", flush=True)
+    time.sleep(float(sys.argv[1]))  # a proof takes a while: setup, solution, settling
+    print(f"cleaned up {lab.id}/{step.id}", flush=True)
+    return devcheck.StepProof(lab.id, step.id, None, None, 0.0, 0.0, "stopped")
+
+devcheck.prove_step = prove_step
+devcheck.prove_answer = lambda *a, **k: (_ for _ in ()).throw(AssertionError("no proof may start after Ctrl-C"))
+cli._cluster = lambda args: "cluster"
+sys.exit(cli.main(sys.argv[2:]))
+"""
+
+
+def _dev_check_interrupted(tmp_path, proof_seconds: float, interrupts: int):  # noqa: ANN202
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo), "LABRUNNER_STATE_DIR": str(tmp_path)}
+    out_path, err_path = tmp_path / "out", tmp_path / "err"
+    with open(out_path, "w") as out_file, open(err_path, "w") as err_file:
+        proc = subprocess.Popen([sys.executable, "-c", _SLOW_PROOFS, str(proof_seconds), "--labs",
+                                 str(repo / "labs"), "dev", "check", "services", "netpol"],
+                                stdout=out_file, stderr=err_file, text=True, env=env)
+        deadline = time.monotonic() + 60
+        while out_path.read_text().count("proving ") < 2:  # both labs' first proofs are under way
+            assert time.monotonic() < deadline and proc.poll() is None, err_path.read_text()
+            time.sleep(0.05)
+        for _ in range(interrupts):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+        interrupted = time.monotonic()
+        proc.wait(timeout=60)
+    return proc.returncode, out_path.read_text(), err_path.read_text(), time.monotonic() - interrupted
+
+
+def test_ctrl_c_in_dev_check_lets_the_proofs_under_way_clean_up_and_starts_no_more(tmp_path):
+    code, out, err, _ = _dev_check_interrupted(tmp_path, proof_seconds=3, interrupts=1)
+    assert code == 130, err
+    assert "letting the proofs under way finish and delete their namespaces" in err and "Traceback" not in err
+    assert out.count("cleaned up ") == 2 and out.count("proving ") == 2  # one per lab, in parallel; no more
+    assert "the proofs above are all that ran" in err
+
+
+def test_a_second_ctrl_c_in_dev_check_leaves_at_once_and_says_what_is_left(tmp_path):
+    code, out, err, seconds = _dev_check_interrupted(tmp_path, proof_seconds=40, interrupts=2)
+    assert code == 130 and seconds < 10, err
+    assert "cleaned up" not in out and "namespaces named lrdev-" in err and "Traceback" not in err

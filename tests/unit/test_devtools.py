@@ -51,3 +51,22 @@ def test_the_kind_config_maps_the_lab_ports():
     ports = {m["hostPort"] for m in config["nodes"][0]["extraPortMappings"]}
     assert {30080, 80, 443} <= ports
     assert config["networking"]["disableDefaultCNI"] is False
+
+
+def test_a_wrong_answers_other_namespace_fits_in_63_characters_for_the_longest_valid_names():
+    """The loader allows a 40-character lab id and a 40-character `namespace:` suffix; the proof's
+    "<namespace>-<suffix>" must still be a valid namespace name, or the proof breaks on the API's refusal."""
+    from dataclasses import replace
+
+    from labrunner.model import ActionGroup, Actions, Answer
+
+    suffix = "a" * 39 + "z"
+    answer = Answer(id="elsewhere", title="in another namespace", fails={"c": ("",)},
+                    do=(ActionGroup(actions=Actions(), run="true", namespace=suffix),))
+    step = replace(LAB.steps[0], wrong=(answer,))
+    lab = replace(LAB, id="l" * 40, steps=(step, *LAB.steps[1:]))
+    for index in (0, 9, 42):
+        base = dev_namespace(lab, index, "ffff")
+        other = f"{base}-{suffix}"
+        assert len(other) <= 63 and not base.endswith("-"), other
+        assert base.startswith("lrdev-l") and base.endswith(f"-{index}-ffff")

@@ -51,3 +51,42 @@ def test_default_location_uses_the_state_dir(tmp_path):
     progress = Progress()
     saved = save_progress(progress)
     assert saved.parent == state_dir() and saved.exists()
+
+
+def _reveal_hints(path, step_id, times):  # runs in a child process
+    from labrunner.progress import update_progress
+
+    for _ in range(times):
+        update_progress(lambda p: setattr(p.lab("lab").step(step_id), "hints_shown",
+                                          p.lab("lab").step(step_id).hints_shown + 1), path)
+
+
+def test_concurrent_processes_never_lose_each_others_changes(tmp_path):
+    import multiprocessing
+
+    from labrunner.progress import update_progress
+
+    path = tmp_path / "p.json"
+    update_progress(lambda p: p.lab("lab"), path)
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=_reveal_hints, args=(path, f"step-{i}", 20)) for i in range(3)]
+    for child in children:
+        child.start()
+    _reveal_hints(path, "same", 20)
+    for child in children:
+        child.join(60)
+        assert child.exitcode == 0
+    steps = load_progress(path).lab("lab").steps
+    assert {sid: s.hints_shown for sid, s in steps.items()} == {"step-0": 20, "step-1": 20, "step-2": 20, "same": 20}
+
+
+def test_an_update_reads_the_file_anew_rather_than_a_copy_read_earlier(tmp_path):
+    from labrunner.progress import update_progress
+
+    path = tmp_path / "p.json"
+    stale = load_progress(path)  # a long `check --wait` read this at its start
+    update_progress(lambda p: setattr(p.lab("lab").step("b"), "hints_shown", 2), path)  # `hint` meanwhile
+    stale.lab("lab").step("a").status = "failed"
+    update_progress(lambda p: setattr(p.lab("lab").step("a"), "status", "failed"), path)
+    again = load_progress(path).lab("lab")
+    assert again.step("b").hints_shown == 2 and again.step("a").status == "failed"

@@ -318,3 +318,34 @@ def test_a_namespace_that_stays_is_an_error_with_a_fix(fake_cluster, monkeypatch
     assert "finalizers remaining: example.com/hold" in message and "kubectl get namespace lab-a -o yaml" in message
     assert lines[0].startswith("namespace lab-a is still being deleted (a reset a moment ago?)")
     assert any(line.startswith("still waiting for namespace lab-a to be deleted") for line in lines[1:])
+
+
+def test_check_wait_passes_only_on_one_moments_truth_not_passes_collected_over_the_wait(kinds):
+    """`check --wait` (confirm): a check that passed at the start and broke while another one was
+    still settling (the learner kept editing) must not count as passed at the end."""
+    edited = Scripted(CheckResult.passed("policyTypes is Ingress"), CheckResult.failed("policyTypes is Egress"))
+    late = Scripted(CheckResult.failed("nothing answers"), CheckResult.failed("nothing answers"),
+                    CheckResult.passed("answered"))
+    lab, step = lab_with(kinds("edited", edited), kinds("late", late, lags=LAG))
+    report = runner.settle_step_checks(None, lab, step, window=lambda spec: 0.5, confirm=True)
+    assert not report.passed and edited.runs >= 2
+    assert report.results[0].message == "policyTypes is Egress"
+
+
+def test_check_wait_of_checks_that_do_not_lag_also_ends_on_a_full_round(kinds):
+    first = Scripted(CheckResult.passed("here"), CheckResult.failed("deleted meanwhile"))
+    second = Scripted(CheckResult.failed("not yet"), CheckResult.passed("here"))
+    lab, step = lab_with(kinds("first", first), kinds("second", second))
+    report = runner.settle_step_checks(None, lab, step, window=lambda spec: 0.5, confirm=True)
+    assert not report.passed and report.results[0].message == "deleted meanwhile"
+
+
+def test_a_pass_is_not_given_unconfirmed_when_time_runs_out_while_confirming(kinds, monkeypatch):
+    """dev check's run_until_passed (and a wrong answer's watch) stop at their deadline: a pass seen
+    just before it must still hold a moment later, or an answer that flaps passes (or a wrong one
+    is said to pass) by luck of timing."""
+    monkeypatch.setattr(runner, "CONFIRM_PASS_AFTER", 0.5)
+    flapping = Scripted(CheckResult.passed("blocked"), CheckResult.failed("it connected"))
+    lab, step = lab_with(kinds("deny", flapping, lags=LAG, settles_within=0.0))
+    report = runner.run_until_passed(QuietCluster(), lab, step, timeout=0.2)
+    assert not report.passed and report.results[0].message == "it connected"
