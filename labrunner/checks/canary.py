@@ -95,6 +95,9 @@ def _run(cluster: Cluster, settle: float) -> CanaryResult:
             describe="the canary's server pods to be Ready", timeout=90,
         )
         ready = {p["metadata"]["labels"]["labrunner.dev/canary"]: p for p in servers}
+    else:
+        # The client found by its label, whatever name an older labrunner gave it.
+        client = ready["client"]["metadata"]["name"]
     ips = {role: pod["status"]["podIP"] for role, pod in ready.items()}
     deadline = time.monotonic() + settle
     while True:

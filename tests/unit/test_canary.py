@@ -1,6 +1,5 @@
 """The NetworkPolicy canary's own logic, with a fake cluster at our boundary."""
 
-import pytest
 
 from labrunner.checks import canary
 from labrunner.checks.probing import ProbeOutcome, Verdict
@@ -12,10 +11,6 @@ def _pod(name: str, role: str, ip: str) -> dict:
             "status": {"phase": "Running", "podIP": ip, "conditions": [{"type": "Ready", "status": "True"}]}}
 
 
-@pytest.mark.xfail(strict=True, reason="fault for the checks owner: canary._run finds a Ready client by its label "
-                   "but execs into probe_pod_name(_CLIENT_LABELS); a client pod made by another labrunner version "
-                   "(another name, same label) makes every NetworkPolicy check an error saying the pod network "
-                   "is broken")
 def test_the_canary_probes_from_the_client_pod_it_found(fake_cluster, monkeypatch):
     class Cluster(fake_cluster):
         def _matches(self, obj, selector):  # noqa: ANN001, ANN202
