@@ -114,6 +114,16 @@ def test_a_manual_scale_to_zero_is_not_a_rollout():
     assert stray.ok
 
 
+def test_scaling_the_deployment_to_zero_and_back_is_not_a_rollout():
+    drained = replica_set("api-old", "1", 0)
+    drained["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = "0"
+    result = run([deployment(), drained, replica_set("api-new", "2", 3)], "rollout", object="Deployment/api")
+    assert result.status is Status.FAIL and "while the Deployment asked for 0 pods" in result.message
+    stepped = replica_set("api-old", "1", 0)
+    stepped["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = "3"
+    assert run([deployment(), stepped, replica_set("api-new", "2", 3)], "rollout", object="Deployment/api").ok
+
+
 def test_replicas_owners_reads_managed_fields():
     assert replicas_owners(replica_set("a", "1", 0, writer="kubectl")) == ["kubectl"]
     assert replicas_owners({"metadata": {"managedFields": [{"manager": "x", "fieldsV1": {"f:metadata": {}}}]}}) == []
