@@ -5,7 +5,8 @@ Deployment's revision annotation counts its templates, its ReplicaSets are the
 ones whose controller ownerReference carries its UID, and each ReplicaSet's
 managedFields say who last wrote `spec.replicas`. A rollout means the Deployment
 controller stepped the old ReplicaSets down; a learner's `kubectl scale rs
-... --replicas 0` is not one.
+... --replicas 0` is not one, nor is scaling the Deployment to 0 and back around
+a template change (the old ReplicaSet's desired-replicas annotation keeps the 0).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from .base import CheckContext, CheckKind, CheckResult, Param
 from .objects import split_object
 
 REVISION = "deployment.kubernetes.io/revision"  # set by the Deployment controller on it and its ReplicaSets
+# Set by the Deployment controller on a ReplicaSet each time it scales it: the Deployment's
+# spec.replicas at that moment (k8s.io/kubernetes pkg/controller/deployment/util, DesiredReplicasAnnotation).
+DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
 CONTROLLER_MANAGER = "kube-controller-manager"  # the field manager the Deployment controller writes as
 
 
@@ -40,6 +44,14 @@ def _revision(obj: dict) -> int:
         return int(((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION, "0"))
     except ValueError:
         return 0
+
+
+def _desired_replicas(replica_set: dict) -> int | None:
+    """The Deployment's replicas when its controller last scaled this ReplicaSet (None if not recorded)."""
+    try:
+        return int(((replica_set.get("metadata") or {}).get("annotations") or {})[DESIRED_REPLICAS])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _owned_by(obj: dict, uid: str) -> bool:
@@ -80,6 +92,13 @@ def _rollout(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         rs_name = rs["metadata"]["name"]
         if (rs.get("spec") or {}).get("replicas", 0) or (rs.get("status") or {}).get("replicas", 0):
             return CheckResult.failed(f"the old ReplicaSet {rs_name} of {what} still has pods", details)
+        if _desired_replicas(rs) == 0 and wanted:
+            # Scaling the Deployment to 0 drains every ReplicaSet at once; after a template
+            # change and a scale back up, nothing else in the end state tells it from a rollout.
+            return CheckResult.failed(
+                f"the old ReplicaSet {rs_name} was stepped down while the Deployment asked for 0 pods "
+                f"(it was scaled to 0): every pod was gone before the new ones started; a rollout keeps "
+                f"{what}'s replicas and moves them over to the new template", details)
         owners = replicas_owners(rs)
         recorded = bool((rs.get("metadata") or {}).get("managedFields"))
         if recorded and CONTROLLER_MANAGER not in owners:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Mapping
 
 from .base import CheckContext, CheckKind, CheckResult, Param
@@ -38,9 +39,46 @@ def _pvc(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     capacity = (status.get("capacity") or {}).get("storage")
     modes = status.get("accessModes") or spec.get("accessModes") or []
     problems += _compare(what, p, pvc, capacity, modes)
+    if "usedAgainBy" in p and not problems:
+        problems += _used_again(ctx, ns, what, spec.get("volumeName") or "", p["usedAgainBy"])
     if problems:
         return CheckResult.failed("; ".join(problems))
-    return CheckResult.passed(f"{what} is {phase}" + (f", {capacity}" if capacity else ""))
+    return CheckResult.passed(f"{what} is {phase}" + (f", {capacity}" if capacity else "") + (
+        f"; the pods matching {p['usedAgainBy']} were created after it was bound" if "usedAgainBy" in p else ""))
+
+
+def _used_again(ctx: CheckContext, ns: str, what: str, volume: str, selector: str) -> list[str]:
+    """Problems unless every pod matching `selector` was created after the claim's volume was bound.
+
+    The volume's `status.lastPhaseTransitionTime` (else its creationTimestamp; RFC 3339, seconds) is
+    when it became Bound: with WaitForFirstConsumer, once the first pod using the claim was scheduled.
+    A pod created later replaced that pod, so what it finds on the volume outlived a pod. This is the
+    API's word, which a note written by hand inside the pod cannot forge.
+    """
+    pv = ctx.cluster.get("PersistentVolume", volume) if volume else None
+    meta = (pv or {}).get("metadata") or {}
+    bound = _time(((pv or {}).get("status") or {}).get("lastPhaseTransitionTime") or meta.get("creationTimestamp"))
+    if bound is None:
+        return [f"{what} has no volume with a known bind time"]
+    pods = [pod for pod in ctx.cluster.list("Pod", namespace=ns, selector=selector)
+            if not (pod.get("metadata") or {}).get("deletionTimestamp")]
+    if not pods:
+        return [f"no pod matching {selector} uses {what} now"]
+    first = [pod["metadata"]["name"] for pod in pods
+             if (_time(pod["metadata"].get("creationTimestamp")) or bound) <= bound]
+    if first:
+        return [f"pod {', '.join(sorted(first))} is the one {what}'s volume was bound for, not a replacement: "
+                "delete it and let its replacement find the data"]
+    return []
+
+
+def _time(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
 
 
 def _waits_for_consumer(ctx: CheckContext, class_name: str | None) -> bool:
@@ -104,7 +142,9 @@ KINDS = [
         {"name": Param(str, required=True, doc="the claim"), "namespace": Param(str, doc="default: the lab's"),
          "phase": Param(str, doc="default Bound", choices=("Pending", "Bound", "Lost")),
          "storageClass": Param(str, doc="the StorageClass name"), "accessModes": _MODES,
-         "capacity": Param((str, int), doc="e.g. 1Gi")},
+         "capacity": Param((str, int), doc="e.g. 1Gi"),
+         "usedAgainBy": Param(str, doc="a label selector: every pod matching it was created after the claim's "
+                                       "volume was bound, so it replaced the pod the volume was made for")},
         _pvc,
         validate=_validate_quantity,
         doc="a PersistentVolumeClaim is bound as expected",

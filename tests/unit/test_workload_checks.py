@@ -114,6 +114,16 @@ def test_a_manual_scale_to_zero_is_not_a_rollout():
     assert stray.ok
 
 
+def test_scaling_the_deployment_to_zero_and_back_is_not_a_rollout():
+    drained = replica_set("api-old", "1", 0)
+    drained["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = "0"
+    result = run([deployment(), drained, replica_set("api-new", "2", 3)], "rollout", object="Deployment/api")
+    assert result.status is Status.FAIL and "while the Deployment asked for 0 pods" in result.message
+    stepped = replica_set("api-old", "1", 0)
+    stepped["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = "3"
+    assert run([deployment(), stepped, replica_set("api-new", "2", 3)], "rollout", object="Deployment/api").ok
+
+
 def test_replicas_owners_reads_managed_fields():
     assert replicas_owners(replica_set("a", "1", 0, writer="kubectl")) == ["kubectl"]
     assert replicas_owners({"metadata": {"managedFields": [{"manager": "x", "fieldsV1": {"f:metadata": {}}}]}}) == []
@@ -136,3 +146,27 @@ def test_logs_of_finished_pods_wait_for_completion():
                "status": {"phase": "Running"}}
     result = run([running], "logs", selector="job-name=report", finished=True, container="report", contains="done")
     assert result.status is Status.FAIL and "has completed (report-abc is Running)" in result.message
+
+
+# -- pvc usedAgainBy: the running pod replaced the one the volume was bound for -----------
+
+def _claim_objects(pod_created):
+    claim = {"kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": NS},
+             "spec": {"volumeName": "pv-1", "storageClassName": "standard"},
+             "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}}}
+    volume = {"kind": "PersistentVolume", "metadata": {"name": "pv-1", "creationTimestamp": "2026-01-01T10:00:05Z"},
+              "status": {"phase": "Bound", "lastPhaseTransitionTime": "2026-01-01T10:00:05Z"}}
+    pod = {"kind": "Pod", "metadata": {"name": "shop-1", "namespace": NS, "labels": {"app": "shop"},
+                                       "creationTimestamp": pod_created}}
+    return [claim, volume, pod]
+
+
+def test_pvc_used_again_only_by_a_pod_created_after_the_bind():
+    first = run(_claim_objects("2026-01-01T10:00:01Z"), "pvc", name="data", usedAgainBy="app=shop")
+    assert first.status is Status.FAIL and "pod shop-1 is the one" in first.message
+    same_second = run(_claim_objects("2026-01-01T10:00:05Z"), "pvc", name="data", usedAgainBy="app=shop")
+    assert same_second.status is Status.FAIL
+    replacement = run(_claim_objects("2026-01-01T10:01:00Z"), "pvc", name="data", usedAgainBy="app=shop")
+    assert replacement.ok, replacement.message
+    nobody = run(_claim_objects("2026-01-01T10:01:00Z"), "pvc", name="data", usedAgainBy="app=web")
+    assert nobody.status is Status.FAIL and "no pod matching app=web" in nobody.message
