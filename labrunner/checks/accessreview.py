@@ -12,7 +12,9 @@ subject, lists the rules the authorizers can enumerate; they name the
 candidate actions (their wildcards expanded over discovery, their
 resourceNames asked by name), and a SubjectAccessReview confirms each one.
 When a rules review says `incomplete` (an authorizer, e.g. a webhook, cannot
-list its rules), that place gets every action asked. Reviews run in parallel
+list its rules), that place gets every action asked. Non-resource URLs
+(/metrics, /logs/*) come from the cluster-wide review's nonResourceRules and are
+confirmed the same way. Reviews run in parallel
 on the client's connection pool, as raw JSON.
 """
 
@@ -46,6 +48,21 @@ SPECIAL_VERBS: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
     ("authentication.k8s.io", "userextras", ("impersonate",), False),
     ("certificates.k8s.io", "signers", ("approve", "sign"), False),
 )
+
+# The kubelet authorizes its own HTTP endpoints with a SubjectAccessReview on
+# subresources of nodes that API discovery does not list (Kubernetes docs,
+# "Kubelet authentication/authorization": stats, metrics, log, spec, checkpoint,
+# and with fine-grained kubelet authorization configz, healthz, pods; the verb
+# is the request's HTTP method: GET get, POST create, PUT update, PATCH patch,
+# DELETE delete). A client certificate the cluster issued reaches them on port 10250.
+KUBELET_SUBRESOURCES = ("checkpoint", "configz", "healthz", "log", "metrics", "pods", "spec", "stats")
+KUBELET_VERBS = ("create", "delete", "get", "patch", "update")
+
+# The verbs of non-resource requests are their lowercased HTTP methods
+# (apiserver's RequestInfoFactory); a rule's `*` is asked as these.
+NON_RESOURCE_VERBS = ("delete", "get", "head", "patch", "post", "put")
+PROBE = "labrunner-probe"  # stands for "anything" where a non-resource URL rule ends in *
+WELL_KNOWN_URLS = ("/metrics", "/logs/*", "/debug/pprof/*", "*")  # the API server's own that leak most
 
 DISCOVERY_TTL = 60.0  # seconds; CRDs added by a lab show up within a minute
 PARALLEL = 16  # reviews in flight; the client's pool holds 32 connections
@@ -191,6 +208,8 @@ def resources_from_discovery(lists: Iterable[dict]) -> list[Served]:
         known = found.get((group, resource, ""))
         merged = tuple(sorted(set(verbs) | set(known.verbs if known else ())))
         found[(group, resource, "")] = Served(group, resource, "", namespaced, merged)
+    for sub in KUBELET_SUBRESOURCES:
+        found.setdefault(("", "nodes", sub), Served("", "nodes", sub, False, KUBELET_VERBS))
     return sorted(found.values())
 
 
@@ -235,12 +254,79 @@ NO_NAMESPACE = ":cluster-wide:"
 def rules_review(cluster: Any, subject: Subject, namespace: str) -> tuple[list[dict], bool]:
     """(resource rules, incomplete) of a SelfSubjectRulesReview impersonating `subject` in `namespace`
     ("" = what applies cluster-wide)."""
+    status = _rules_status(cluster, subject, namespace)
+    return status.get("resourceRules") or [], bool(status.get("incomplete"))
+
+
+def _rules_status(cluster: Any, subject: Subject, namespace: str) -> dict:
     body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
             "spec": {"namespace": namespace or NO_NAMESPACE}}
     answer = _call(cluster, "POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", body,
                    what="a SelfSubjectRulesReview", impersonate=subject)
-    status = answer.get("status") or {}
-    return status.get("resourceRules") or [], bool(status.get("incomplete"))
+    return answer.get("status") or {}
+
+
+# -- non-resource URLs (/metrics, /logs/*, /debug/pprof/*) ------------------------------
+
+class NonResource(NamedTuple):
+    """One non-resource request: `verb` (a lowercased HTTP method) on a URL path, always cluster-wide."""
+
+    verb: str
+    path: str
+    url: str = ""  # the rule's URL it stands for (`/logs/*`), shown instead of a probe path
+
+    @property
+    def what(self) -> str:
+        return self.url or self.path
+
+    @property
+    def where(self) -> str:
+        return "(a non-resource URL)"
+
+    def describe(self) -> str:
+        return f"{self.verb} {self.what} {self.where}"
+
+    def attributes(self) -> dict[str, str]:
+        return {"verb": self.verb, "path": self.path}
+
+
+def path_actions(rules: Iterable[dict]) -> list[NonResource]:
+    """The requests non-resource rules (as a SelfSubjectRulesReview lists them) grant: one per verb and URL, a
+    URL ending in `*` asked as its prefix + `PROBE` (RBAC matches such a URL by prefix), verbs `*` as
+    `NON_RESOURCE_VERBS`. No duplicates."""
+    found: dict[NonResource, None] = {}
+    for rule in rules:
+        verbs = rule.get("verbs") or []
+        for url in rule.get("nonResourceURLs") or []:
+            path = url[:-1] + PROBE if url.endswith("*") else url
+            if not path.startswith("/"):
+                path = "/" + path
+            for verb in (NON_RESOURCE_VERBS if "*" in verbs else verbs):
+                found[NonResource(verb, path, url)] = None
+    return list(found)
+
+
+def path_granted(path: NonResource, rules: Iterable[dict]) -> bool:
+    """Whether non-resource rules grant `path`, as RBAC matches them (`*`, exact, or a prefix ending in `*`)."""
+    for rule in rules:
+        verbs = rule.get("verbs") or []
+        if "*" not in verbs and path.verb not in verbs:
+            continue
+        for url in rule.get("nonResourceURLs") or []:
+            if url == "*" or url == path.path or (url.endswith("*") and path.path.startswith(url[:-1])):
+                return True
+    return False
+
+
+def allowed_paths(cluster: Any, subject: Subject) -> list[NonResource]:
+    """The non-resource requests `subject` may make, from its cluster-wide rules, each confirmed by a
+    SubjectAccessReview (a RoleBinding's non-resource rules grant nothing: the review says so)."""
+    status = _rules_status(cluster, subject, "")
+    candidates = path_actions(status.get("nonResourceRules") or [])
+    if status.get("incomplete"):  # an authorizer that cannot list its rules: ask the telling URLs at least
+        candidates += [p for p in path_actions([{"verbs": ["get"], "nonResourceURLs": WELL_KNOWN_URLS}])
+                       if p not in candidates]
+    return allowed_actions(cluster, subject, candidates)  # type: ignore[arg-type]
 
 
 class Sweep(NamedTuple):
@@ -291,7 +377,8 @@ def sweep(cluster: Any, subject: Subject, served: Sequence[Served], namespaces: 
 
 def review_body(subject: Subject, attributes: dict[str, str]) -> dict:
     """A SubjectAccessReview for `subject` (user, groups, uid, extra as authenticated) and one action."""
-    spec: dict[str, Any] = {"resourceAttributes": attributes, "groups": list(subject.groups)}
+    key = "nonResourceAttributes" if "path" in attributes else "resourceAttributes"
+    spec: dict[str, Any] = {key: attributes, "groups": list(subject.groups)}
     if subject.user:
         spec["user"] = subject.user
     if subject.uid:
@@ -308,9 +395,10 @@ def review(cluster: Any, subject: Subject, attributes: dict[str, str]) -> dict:
     return answer.get("status") or {}
 
 
-def allowed_actions(cluster: Any, subject: Subject, actions: Sequence[Action]) -> list[Action]:
-    """The actions the authorizer allows `subject`, asked in parallel (`PARALLEL` at a time)."""
-    def ask(action: Action) -> bool:
+def allowed_actions(cluster: Any, subject: Subject, actions: Sequence[Any]) -> list[Any]:
+    """The actions (or `NonResource` requests) the authorizer allows `subject`, asked in parallel (`PARALLEL`
+    at a time)."""
+    def ask(action: Any) -> bool:
         return bool(review(cluster, subject, action.attributes()).get("allowed"))
 
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:

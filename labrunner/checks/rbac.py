@@ -2,9 +2,12 @@
 
 Two forms. One action (`verb`, `resource`, ...) with `expect: allowed|denied`
 asks one SubjectAccessReview. `only: [rules]` is "this and nothing else": it
-sweeps every verb on every resource and subresource the cluster serves, in the
-lab's namespace, in every namespace where a RoleBinding names the subject, and
-cluster-wide, and fails naming each action allowed beyond the rules.
+sweeps every verb on every resource and subresource the cluster serves (and the
+kubelet's subresources of nodes), in the lab's namespace, in every namespace
+where a RoleBinding names the subject, and cluster-wide, and the non-resource
+URLs its rules name (/metrics, /logs/*), and fails naming each action allowed
+beyond the rules. What every authenticated user could do before the lab began
+is not counted; a grant to system:authenticated made since is.
 
 With `certificate: SECRET`, the subject is what the API server authenticates
 the certificate in that Secret as (user and every group, from a
@@ -25,7 +28,11 @@ from .identity import authenticate
 
 # Every authenticated user may do a few things (the bootstrap ClusterRoles
 # system:basic-user, system:discovery, system:public-info-viewer); the sweep
-# does not count what such a user, in no group of its own, may do cluster-wide.
+# does not count what such a user, in no group of its own, may do cluster-wide
+# through a ClusterRoleBinding to system:authenticated that is older than the
+# lab's namespace: the cluster's standing grants. One made during the lab is
+# an answer, and what it grants everyone counts.
+EVERYONE = "system:authenticated"
 BASELINE_USER = "labrunner:any-authenticated-user"
 LAG = ("right after a change the API server's authorizer may lag for a moment; "
        "`labrunner check --wait 10` checks again until it settles")
@@ -129,7 +136,26 @@ def binding_names(binding: Mapping[str, Any], asking: Subject) -> bool:
     return False
 
 
-def summarize(actions: Sequence[Action]) -> list[str]:
+def standing_rules(ctx: CheckContext) -> list[dict]:
+    """The rules every authenticated user had before the lab began: of the ClusterRoles that
+    ClusterRoleBindings to system:authenticated, created before the lab's namespace, refer to."""
+    ns = ctx.cluster.get("Namespace", ctx.namespace) or {}
+    since = (ns.get("metadata") or {}).get("creationTimestamp") or ""
+    roles = {(r.get("metadata") or {}).get("name"): r for r in ctx.cluster.list("ClusterRole")}
+    rules: list[dict] = []
+    for binding in ctx.cluster.list("ClusterRoleBinding"):
+        created = (binding.get("metadata") or {}).get("creationTimestamp") or ""
+        if since and not created < since:  # RFC 3339 UTC timestamps order as text
+            continue
+        if not any(s.get("kind") == "Group" and s.get("name") == EVERYONE for s in binding.get("subjects") or []):
+            continue
+        ref = binding.get("roleRef") or {}
+        if ref.get("kind") == "ClusterRole":
+            rules.extend((roles.get(ref.get("name")) or {}).get("rules") or [])
+    return rules
+
+
+def summarize(actions: Sequence[Any]) -> list[str]:
     """One line per (resource, place), in the order the actions come: `deletecollection, patch pods in lab-x`."""
     verbs: dict[tuple[str, str], list[str]] = defaultdict(list)
     for a in actions:  # in the order given
@@ -155,18 +181,18 @@ def _sweep(ctx: CheckContext, p: Mapping[str, Any], who: str, asking: Subject) -
     swept = accessreview.sweep(ctx.cluster, asking, served, namespaces, enough=ENOUGH,
                                skip=lambda a: declared(a, rules, ctx.namespace),
                                order=lambda a: ((a.group, a.resource) not in named, accessreview.telling_first(a)))
-    extra = swept.allowed
-    baseline: set[tuple[str, str, str, str]] = set()
-    if extra:
-        everyone = Subject(BASELINE_USER, ("system:authenticated",))
-        wide = list({a._replace(namespace="", name=""): None for a in extra})
-        rules_everyone, incomplete = accessreview.rules_review(ctx.cluster, everyone, "")
-        if not incomplete:  # ask only about what everyone's rules could allow
-            possible = set(accessreview.rule_actions(rules_everyone, served, ""))
-            wide = [a for a in wide if a in possible]
-        baseline = {(a.verb, a.group, a.resource, a.subresource)
-                    for a in accessreview.allowed_actions(ctx.cluster, everyone, wide)}
-        extra = [a for a in extra if (a.verb, a.group, a.resource, a.subresource) not in baseline]
+    paths = accessreview.allowed_paths(ctx.cluster, asking)
+    extra: list[Any] = list(swept.allowed)
+    baseline: set[Any] = set()
+    if extra or paths:
+        everyone = Subject(BASELINE_USER, (EVERYONE,))
+        standing = standing_rules(ctx)
+        possible = {a._replace(namespace="", name="") for a in accessreview.rule_actions(standing, served, "")}
+        wide = [a for a in {a._replace(namespace="", name=""): None for a in extra} if a in possible]
+        wide += [p for p in paths if accessreview.path_granted(p, standing)]
+        baseline = set(accessreview.allowed_actions(ctx.cluster, everyone, wide))
+        extra = [a for a in extra if a._replace(namespace="", name="") not in baseline]
+        extra += [p for p in paths if p not in baseline]
     where = ", ".join([*namespaces, "cluster-wide"])
     full = f"; every action asked in {', '.join(swept.full)} (a rules review was incomplete)" if swept.full else ""
     summary = (f"swept {where}: {len(served)} resources and subresources the cluster serves, the subject's rules "

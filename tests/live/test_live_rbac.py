@@ -151,3 +151,47 @@ def test_sweep_sees_rbac_verbs_and_subresources(ns):
     for line in (f"create pods/portforward in {ns.name}", f"impersonate serviceaccounts in {ns.name}",
                  f"bind, escalate roles.rbac.authorization.k8s.io in {ns.name}"):
         assert line in wrong.details, wrong.details
+
+
+def cluster_grant(name: str, rules: str, subject: str) -> str:
+    return f"""
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: {name}}}
+rules:
+{rules}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: {name}}}
+subjects: [{subject}]
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {name}}}
+"""
+
+
+@pytest.mark.parametrize("rules, subject, line", [
+    # The API server's own URLs: non-resource rules, which discovery does not list.
+    ('  - {nonResourceURLs: [/metrics, "/logs/*"], verbs: [get]}', f"{{kind: User, name: {USER}}}",
+     "get /logs/* (a non-resource URL)"),
+    # The kubelet's endpoints, authorized as subresources of nodes no discovery lists.
+    ('  - {apiGroups: [""], resources: [nodes/log, nodes/stats], verbs: [get]}', f"{{kind: User, name: {USER}}}",
+     "get nodes/log cluster-wide"),
+    # A grant to every authenticated user made during the lab is an answer, not the cluster's baseline.
+    ('  - {apiGroups: [""], resources: [pods/log], verbs: [get]}',
+     "{kind: Group, name: 'system:authenticated'}", "get pods/log cluster-wide"),
+], ids=["non-resource-urls", "kubelet-subresources", "grant-to-everyone"])
+def test_sweep_sees_grants_beyond_discovery_and_the_baseline(ns, cluster, rules, subject, line):
+    from labrunner.cluster.applying import delete_object
+    from labrunner.model import ObjectRef
+
+    ns.apply(role("get, list, watch"))
+    settled(ns, "pass", user=USER, only=ONLY)
+    name = f"{ns.name}-extra"
+    try:
+        ns.apply(cluster_grant(name, rules, subject))
+        wrong = settled(ns, "fail", user=USER, only=ONLY)
+        assert line in wrong.details, wrong.details
+    finally:
+        for kind in ("ClusterRoleBinding", "ClusterRole"):
+            delete_object(cluster, ObjectRef(kind, name, "rbac.authorization.k8s.io/v1"), namespace=ns.name)
+    settled(ns, "pass", user=USER, only=ONLY)

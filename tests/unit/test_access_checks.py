@@ -182,11 +182,16 @@ def test_the_sweep_flow_counts_only_what_everyone_may_not_do(fake_cluster, monke
 
     grants = {("jane", "list", "pods", "", NS), ("jane", "deletecollection", "pods", "", NS),
               ("jane", "create", "pods", "exec", "elsewhere"), ("jane", "get", "nodes", "", "")}
-    everyone = {("get", "nodes", "", "")}  # like system:basic-user's grants
+    # Like system:basic-user's grants, and one a learner made during the lab (a newer ClusterRoleBinding).
+    everyone = {("get", "nodes", "", ""), ("get", "pods", "log", ""), ("get", "/healthz"), ("get", "/metrics")}
     asked: list[dict] = []
 
     rules = {NS: [{"verbs": ["list", "deletecollection"], "apiGroups": [""], "resources": ["pods"]}],
-             ":cluster-wide:": [{"verbs": ["get"], "apiGroups": [""], "resources": ["nodes"]}]}
+             ":cluster-wide:": [{"verbs": ["get"], "apiGroups": [""], "resources": ["nodes", "pods/log"]}]}
+    paths = [{"verbs": ["get"], "nonResourceURLs": ["/healthz", "/metrics"]},
+             {"verbs": ["*"], "nonResourceURLs": ["/logs/*"]}]
+    grants |= {("jane", "get", "pods", "log", ""), ("jane", "get", "/healthz"), ("jane", "get", "/metrics"),
+               ("jane", "get", "/logs/labrunner-probe")}
     reviewed: list[str] = []
 
     def call(cluster, method, path, body=None, *, what, impersonate=None):
@@ -202,11 +207,15 @@ def test_the_sweep_flow_counts_only_what_everyone_may_not_do(fake_cluster, monke
             assert impersonate.user == "jane"
             if ns not in rules:  # like a webhook authorizer that cannot list its rules
                 return {"status": {"resourceRules": [], "incomplete": True}}
-            return {"status": {"resourceRules": rules[ns], "incomplete": False}}
+            return {"status": {"resourceRules": rules[ns], "incomplete": False,
+                               **({"nonResourceRules": paths} if ns == ":cluster-wide:" else {})}}
         spec = body["spec"]
+        asked.append(spec)
+        if "nonResourceAttributes" in spec:
+            key = (spec["nonResourceAttributes"]["verb"], spec["nonResourceAttributes"]["path"])
+            return {"status": {"allowed": (spec.get("user"), *key) in grants or key in everyone}}
         a = spec["resourceAttributes"]
         key = (a["verb"], a["resource"], a.get("subresource", ""), a.get("namespace", ""))
-        asked.append(spec)
         allowed = (spec.get("user"), *key) in grants or key[:3] + ("",) in everyone and key[3] == ""
         return {"status": {"allowed": allowed}}
 
@@ -218,7 +227,22 @@ def test_the_sweep_flow_counts_only_what_everyone_may_not_do(fake_cluster, monke
                "subjects": [{"kind": "User", "name": "jane"}]}
     grants.add(("jane", "list", "pods", "", "old-run"))
     terminating = {"kind": "Namespace", "metadata": {"name": "old-run", "deletionTimestamp": "2026-01-01T00:00:00Z"}}
-    cluster.list = lambda kind, **_: {"RoleBinding": [binding, leaving], "Namespace": [terminating]}[kind]
+    def crb(name, role, created):
+        return {"kind": "ClusterRoleBinding", "metadata": {"name": name, "creationTimestamp": created},
+                "roleRef": {"kind": "ClusterRole", "name": role},
+                "subjects": [{"kind": "Group", "name": "system:authenticated"}]}
+
+    def role(name, *rules):
+        return {"kind": "ClusterRole", "metadata": {"name": name}, "rules": list(rules)}
+
+    roles = [role("basic", {"verbs": ["get"], "apiGroups": [""], "resources": ["nodes"]},
+                  {"verbs": ["get"], "nonResourceURLs": ["/healthz"]}),
+             role("learners", {"verbs": ["get"], "apiGroups": [""], "resources": ["pods/log"]},
+                  {"verbs": ["get"], "nonResourceURLs": ["/metrics"]})]
+    bindings = [crb("basic", "basic", "2026-01-01T00:00:00Z"), crb("learners", "learners", "2026-03-01T10:00:05Z")]
+    cluster.list = lambda kind, **_: {"RoleBinding": [binding, leaving], "Namespace": [terminating],
+                                      "ClusterRole": roles, "ClusterRoleBinding": bindings}[kind]
+    cluster.objects.append({"kind": "Namespace", "metadata": {"name": NS, "creationTimestamp": "2026-03-01T10:00:00Z"}})
     step = Step(id="s", title="S", text="", text_path=None)
     lab = Lab(id="demo", title="D", summary="", difficulty=Difficulty.BEGINNER, minutes=1, topics=(), requires=(),
               images=(), steps=(step,), path=Path("."))
@@ -226,16 +250,49 @@ def test_the_sweep_flow_counts_only_what_everyone_may_not_do(fake_cluster, monke
     result = run_check(ctx, CheckSpec(id="c", kind="rbac", params={"user": "jane", "only": RULES}))
     assert result.status is Status.FAIL
     assert result.message.startswith("user jane can also deletecollection pods in lab-x; create pods/exec in "
-                                     "elsewhere ("), result.message
+                                     "elsewhere; "), result.message
     assert "nodes" not in result.message  # everyone may get nodes here: not hers to answer for
+    assert "/healthz" not in " ".join(result.details)  # ... nor /healthz
+    # What everyone may do only through a ClusterRoleBinding newer than the lab's namespace is an answer.
+    assert "get pods/log cluster-wide" in result.details
+    assert "get /metrics (a non-resource URL)" in result.details
+    assert "delete, get, head, patch, post, put /logs/* (a non-resource URL)" not in result.details
+    assert "get /logs/* (a non-resource URL)" in result.details  # only the verb she has, shown as the rule says
     assert "elsewhere" in result.details[0]  # the namespace of her RoleBinding was swept
     assert "old-run" not in result.details[0]  # ... but not one being deleted
     assert any(s["user"] == "labrunner:any-authenticated-user" for s in asked)
-    assert sorted(reviewed) == sorted([NS, "elsewhere", ":cluster-wide:"])
+    assert set(reviewed) == {NS, "elsewhere", ":cluster-wide:"}
     assert "every action asked in elsewhere" in result.details[0]
     grants.difference_update({("jane", "deletecollection", "pods", "", NS), ("jane", "create", "pods", "exec",
-                                                                               "elsewhere")})
+                                                                               "elsewhere"),
+                              ("jane", "get", "pods", "log", ""), ("jane", "get", "/metrics"),
+                              ("jane", "get", "/logs/labrunner-probe")})
+    everyone.difference_update({("get", "pods", "log", ""), ("get", "/metrics")})
     assert run_check(ctx, CheckSpec(id="c", kind="rbac", params={"user": "jane", "only": RULES})).ok
+
+
+def test_non_resource_rules_name_requests_as_rbac_matches_them():
+    from labrunner.checks.accessreview import NON_RESOURCE_VERBS, NonResource, path_actions, path_granted
+
+    asked = path_actions([{"verbs": ["get"], "nonResourceURLs": ["/metrics", "/logs/*"]},
+                          {"verbs": ["*"], "nonResourceURLs": ["*"]}])
+    assert NonResource("get", "/metrics", "/metrics") in asked and NonResource("get", "/logs/labrunner-probe", "/logs/*") in asked
+    assert {p.verb for p in asked if p.url == "*"} == set(NON_RESOURCE_VERBS)
+    assert NonResource("get", "/logs/x", "/logs/*").describe() == "get /logs/* (a non-resource URL)"
+    assert NonResource("get", "/metrics").attributes() == {"verb": "get", "path": "/metrics"}
+    assert "nonResourceAttributes" in review_body(Subject("jane", ()), {"verb": "get", "path": "/metrics"})["spec"]
+    rules = [{"verbs": ["get"], "nonResourceURLs": ["/healthz", "/api/*"]}]
+    assert path_granted(NonResource("get", "/api/v1"), rules) and path_granted(NonResource("get", "/healthz"), rules)
+    assert not path_granted(NonResource("post", "/healthz"), rules)
+    assert not path_granted(NonResource("get", "/healthz/x"), rules)  # no * : exact
+    assert path_granted(NonResource("put", "/anything"), [{"verbs": ["*"], "nonResourceURLs": ["*"]}])
+
+
+def test_the_kubelets_subresources_of_nodes_are_swept():
+    served = {(s.group, s.resource, s.subresource): s for s in resources_from_discovery([CORE])}
+    assert served[("", "nodes", "log")] == Served("", "nodes", "log", False, ("create", "delete", "get", "patch",
+                                                                             "update"))
+    assert ("", "nodes", "stats") in served and ("", "nodes", "metrics") in served
 
 
 def test_rules_name_the_candidate_actions_as_rbac_matches_them():
