@@ -72,6 +72,10 @@ def _service_link(ctx: CheckContext, p: Mapping[str, Any], pod: dict, var: str, 
     if where:
         return CheckResult.failed(f"{var} in pod {name} is set by hand ({where} of container {container.get('name')}); "
                                   f"the kubelet sets it from Service {p['serviceLink']} when a container starts after the Service exists")
+    # the kubelet gives no Service variable then; whatever set it (an envFrom source since deleted) was not the kubelet
+    if (pod.get("spec") or {}).get("enableServiceLinks") is False:
+        return CheckResult.failed(f"pod {name} has {var}={value}, but not from the kubelet: the pod sets "
+                                  "enableServiceLinks: false, so the kubelet gives it no Service variables")
     service = ctx.cluster.get("Service", p["serviceLink"], namespace=ns)
     if service is None:
         return CheckResult.failed(f"pod {name} has {var}={value}, but there is no Service {p['serviceLink']} in namespace {ns}")

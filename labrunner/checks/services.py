@@ -8,6 +8,14 @@ from typing import Any, Mapping
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .endpoints import SERVICE_NAME_LABEL, carries_port, foreign_slices, read_endpoints, selector_string
 
+# Labels a workload controller stamps on each pod with a value that changes at
+# every rollout (the Deployment's ReplicaSet hash; the StatefulSet's and
+# DaemonSet's revision) or names one pod only. A Service selector using one
+# matches today's pods and loses them at the next rollout, e.g. after
+# `kubectl expose pod <one of them>`, which copies every label of the pod.
+PER_REVISION_LABELS = ("pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io/pod-name",
+                       "apps.kubernetes.io/pod-index")
+
 
 def nodeport_range() -> tuple[int, int]:
     """The API server's --service-node-port-range is not readable; assume the default."""
@@ -27,6 +35,12 @@ def _selects(ctx: CheckContext, svc: dict, wanted: str, ns: str) -> list[str]:
     if not selector:
         return [f"it has no selector, so no controller keeps its endpoints: EndpointSlices written by hand "
                 f"list today's pod addresses and go stale when the pods are replaced (give it the selector of the pods {wanted})"]
+    asked_keys = {term.split("=")[0].split("!")[0].strip() for term in wanted.split(",")}
+    fleeting = sorted(f"{key}={selector[key]}" for key in PER_REVISION_LABELS if key in selector and key not in asked_keys)
+    if fleeting:
+        return [f"its selector includes {', '.join(fleeting)}, a label the workload controller gives only this "
+                f"revision's pods: the next rollout's pods do not match it (select the pods by {wanted}; "
+                "`kubectl expose pod` copies every label of that one pod)"]
     asked = _live_pods(ctx, ns, wanted)
     selected = _live_pods(ctx, ns, selector_string(selector))
     problems = []
