@@ -77,7 +77,7 @@ def test_why_a_percent_is_not_zero():
 
 
 def _run(objects, **params):
-    from tests.unit.conftest import FakeCluster
+    from conftest import FakeCluster
 
     step = Step(id="s", title="S", text="", text_path=None)
     lab = Lab(id="demo", title="D", summary="", difficulty=Difficulty.BEGINNER, minutes=1, topics=(),

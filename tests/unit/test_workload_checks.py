@@ -6,7 +6,7 @@ from labrunner.checks import CheckContext, Status, check_kinds, run_check
 from labrunner.checks.events import last_container_start
 from labrunner.checks.rollouts import replicas_owners
 from labrunner.model import CheckSpec, Difficulty, Lab, Step
-from tests.unit.conftest import FakeCluster
+from conftest import FakeCluster
 
 NS = "lab-demo"
 
