@@ -44,7 +44,8 @@ def test_connectivity_allow_and_deny(ns):
         {"from": frontend, "to": {"service": "web"}, "port": 80, "expect": "allow"},
         {"from": other, "to": {"service": "web"}, "port": 80, "expect": "deny"},
     ]
-    before = ns.check("connectivity", probes=probes)
+    # kube-proxy programs the new Service a moment after it exists: await it, as watch mode does.
+    before = _eventually(lambda: ns.check("connectivity", probes=probes), until=lambda r: "nothing listening" not in r.message)
     assert before.status.value == "fail", before.message
     assert "probe role=other -> service web:80 should be blocked" in before.message
     ns.apply(DENY_WEB)
@@ -248,7 +249,7 @@ def test_outside_sources_probe_from_another_namespace(ns):
     inside = {"probe": {"role": "customer"}}
     anyone = [{"from": customer, "to": {"service": "web"}, "port": 80, "expect": "allow"},
               {"from": inside, "to": {"service": "web"}, "port": 80, "expect": "allow"}]
-    assert ns.check("connectivity", probes=anyone).ok
+    assert _eventually(lambda: ns.check("connectivity", probes=anyone)).ok  # kube-proxy programs the new Service
     ns.apply(ONLY_MY_NAMESPACE)  # "anyone" written as every pod of this namespace only
     wrong = _eventually(lambda: ns.check("connectivity", probes=anyone), until=lambda r: not r.ok)
     assert wrong.status.value == "fail", (wrong.message, wrong.details)
