@@ -16,8 +16,8 @@ import time
 from typing import Any, Mapping
 
 from ..cluster import exec_in_pod
-from .base import CheckContext, CheckKind, CheckResult, Param, Status, all_of, valid_regex
-from .targets import POD_PARAMS, find_pods, one_pod, pod_name
+from .base import CheckContext, CheckKind, CheckResult, Param, all_of, valid_regex
+from .targets import POD_PARAMS, find_pods, one_pod, pod_name, verdict_of_pods
 
 NONCE = "${NONCE}"
 _POLL_SECONDS = 0.5  # a shipper such as `tail -F` notices a new line within about a second
@@ -28,13 +28,7 @@ def _logs(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     if not pods:
         return CheckResult.failed(missing)
     results = [_one_pod(ctx, p, pod) for pod in pods]
-    for status in (Status.ERROR, Status.FAIL):
-        for result in results:
-            if result.status is status:
-                return result
-    if len(results) == 1:
-        return results[0]
-    return CheckResult.passed(f"all {len(results)} pods: {results[0].message}", list(results[0].details))
+    return verdict_of_pods(results)
 
 
 def finished_pods(ctx: CheckContext, p: Mapping[str, Any]) -> tuple[list[dict], str]:

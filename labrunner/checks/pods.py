@@ -6,9 +6,9 @@ import re
 from typing import Any, Mapping
 
 from ..cluster import exec_in_pod
-from .base import CheckContext, CheckKind, CheckResult, Param, Status, all_of, exactly_one, valid_regex
+from .base import CheckContext, CheckKind, CheckResult, Param, all_of, exactly_one, valid_regex
 from .servicelinks import env_from_sources, env_prefix, service_link_variables, set_in_spec
-from .targets import POD_PARAMS, find_pods, one_pod
+from .targets import POD_PARAMS, find_pods, one_pod, verdict_of_pods
 
 
 def _env(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
@@ -25,13 +25,7 @@ def _each_pod(ctx: CheckContext, p: Mapping[str, Any], judge) -> CheckResult:  #
     if not pods:
         return CheckResult.failed(missing)
     results = [judge(ctx, p, pod) for pod in pods]
-    for status in (Status.ERROR, Status.FAIL):
-        for result in results:
-            if result.status is status:
-                return result
-    if len(results) == 1:
-        return results[0]
-    return CheckResult.passed(f"all {len(results)} pods: {results[0].message}", list(results[0].details))
+    return verdict_of_pods(results)
 
 
 def _env_in(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from ..cluster import Cluster
 from ..cluster.probepods import is_ready
-from .base import Param, exactly_one
+from .base import CheckResult, Param, Status, exactly_one
 
 POD_PARAMS = {
     "pod": Param(str, doc="the pod's name"),
@@ -63,6 +63,20 @@ def find_pods(cluster: Cluster, spec: Mapping[str, Any], *, namespace: str) -> t
         return [], (f"pod {', '.join(waiting)} (matching {spec['selector']}) is not running and ready yet; "
                     "every matching pod is checked")
     return sorted(pods, key=pod_name), ""
+
+
+def verdict_of_pods(results: list[CheckResult]) -> CheckResult:
+    """One verdict for a check judged on every pod: the first error, else the first fail, else a pass.
+
+    `results` holds one CheckResult per pod (at least one), in pod order.
+    """
+    for status in (Status.ERROR, Status.FAIL):
+        for result in results:
+            if result.status is status:
+                return result
+    if len(results) == 1:
+        return results[0]
+    return CheckResult.passed(f"all {len(results)} pods: {results[0].message}", list(results[0].details))
 
 
 def pod_ns(pod: dict) -> str:
