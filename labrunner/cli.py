@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = dev_sub.add_parser("check", help="prove every step fails before its solution and passes after, "
                                          "every wrong answer fails and every alternative passes")
     p.add_argument("lab_ids", nargs="*", metavar="LAB")
-    p.add_argument("--timeout", type=float, default=90.0,
+    p.add_argument("--timeout", type=float, default=180.0,
                    help="seconds a step may take to pass after its solution (or an answer to settle)")
     p.add_argument("--repeat", type=_positive_int, default=1, metavar="N", help="run the whole proof N times, to catch flakes")
     p.add_argument("--step", dest="step_id", metavar="STEP", help="prove only this step of the chosen labs")

@@ -361,7 +361,7 @@ def _prove_labs(cluster: Cluster, labs: list[Lab], stop: threading.Event, **opti
     return [p for lab_proofs in found for p in lab_proofs]
 
 
-def dev_check(cluster: Cluster, labs: list[Lab], *, timeout: float = 90.0, repeat: int = 1,
+def dev_check(cluster: Cluster, labs: list[Lab], *, timeout: float = 180.0, repeat: int = 1,
               step_id: str | None = None, shell: Shell = Shell()) -> int:
     """Prove `labs` `repeat` times (to catch flakes), print one row per proof; 1 when any failed, else 0;
     EXIT_INTERRUPTED after a Ctrl-C, once the proofs under way have cleaned up (their rows are printed)."""
