@@ -15,6 +15,7 @@ from ..errors import LabrunnerError
 from .base import CheckContext, CheckKind, CheckResult, Param, Status
 from .canary import check_policy_enforced
 from .judging import DENIED_BY, EGRESS, LEFT_OUT, judge
+from .policyreach import describe, egress_beyond_for, policies_naming_labrunner
 from .probeplan import (FROM_KEYS, TO_KEYS, Cell, Resolver, Target, any_ready_node, closed_reason, denied_by,
                         describe_source, describe_target)
 from .probing import DID_NOT_CONNECT, Probe, ProbeOutcome, Verdict, read_with_witness, run_probes, submit
@@ -264,12 +265,32 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     for i, probe in enumerate(probes):
         if "sweep" in probe["to"] and not isinstance(targets[i], str) and not isinstance(sources[i], str) and not counted.get(i):
             broken.append(f"{_head(probe)}: no destination of the sweep accepts an unrestricted pod, so it shows nothing")
+    wrong += _policy_findings(ctx, probes, sources, lines) if expects_deny else []
     if broken:
         return CheckResult.errored(_summary(broken), lines)
     if missing or wrong:
         return CheckResult.failed(_summary(missing + wrong), lines)
     return CheckResult.passed(f"all {len(cells)} probes as expected (from {len(probes)} probe specs)"
                               if len(cells) != len(probes) else f"all {len(probes)} probes as expected", lines)
+
+
+def _policy_findings(ctx: CheckContext, probes: list[Mapping[str, Any]], sources: list[Any], lines: list[str]) -> list[str]:
+    """What the lab namespace's NetworkPolicies say that probes cannot show (see `policyreach`):
+    policies naming labrunner's probes, and a swept source's egress beyond the pod network."""
+    found: list[str] = []
+    named = policies_naming_labrunner(ctx.cluster, ctx.namespace)
+    if named:
+        found.append(f"NetworkPolicy {', '.join(named)} names labrunner's own probe pods or namespaces: a policy must "
+                     "treat every client alike, so the probes cannot stand for the learner's pods")
+    for i, probe in enumerate(probes):
+        if "sweep" not in probe["to"] or isinstance(sources[i], str):
+            continue
+        pods = [s.pod for s in sources[i] if s.namespace == ctx.namespace]
+        opened = egress_beyond_for(ctx.cluster, ctx.namespace, pods)
+        if opened:
+            found.append(f"{_head(probe)}: {describe(opened)}; nothing else may be reached, outside the cluster neither")
+    lines += [f"[fail] {line}" for line in found]
+    return found
 
 
 def _summary(problems: list[str]) -> str:

@@ -39,6 +39,17 @@ def replicas_owners(replica_set: dict) -> list[str]:
     return owners
 
 
+def replicas_written_at(replica_set: dict, manager: str = CONTROLLER_MANAGER) -> str | None:
+    """When `manager` last wrote the ReplicaSet's `spec.replicas` (managedFields `time`, RFC 3339,
+    second precision), or None if not recorded. For an old ReplicaSet of a finished rollout that is
+    the moment the Deployment controller stepped it down to 0."""
+    for entry in (replica_set.get("metadata") or {}).get("managedFields") or []:
+        fields = entry.get("fieldsV1") or entry.get("fields_v1") or {}
+        if entry.get("manager") == manager and not entry.get("subresource") and "f:replicas" in (fields.get("f:spec") or {}):
+            return entry.get("time")
+    return None
+
+
 def _revision(obj: dict) -> int:
     try:
         return int(((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION, "0"))
@@ -107,11 +118,40 @@ def _rollout(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
                 f"the old ReplicaSet {rs_name} was scaled to 0 by {by}, not by the Deployment controller: "
                 f"a rollout is {what}'s own doing (change its pod template and let it step the old pods down)",
                 details)
+    emptied_first = _emptied_before_new(owned, revision)
+    if emptied_first:
+        return CheckResult.failed(emptied_first, details)
     old = sum(1 for rs in owned if _revision(rs) != revision)
     stepped = {0: "its old ReplicaSets were stepped down and cleaned up (revisionHistoryLimit)",
                1: "the controller stepped the old ReplicaSet down to 0"}.get(
                    old, f"the controller stepped the {old} old ReplicaSets down to 0")
     return CheckResult.passed(f"{what} rolled out revision {revision}: all {wanted} pods run it; {stepped}", details)
+
+
+def _emptied_before_new(owned: list[dict], revision: int) -> str:
+    """Why the last rollout stopped every old pod before the first new one, or "".
+
+    A rolling update creates the new ReplicaSet first and steps the old one down to 0 only after
+    new pods are ready, so the old one's last scale comes later. The Recreate strategy (even when
+    the strategy was set back to RollingUpdate afterwards) empties the old ReplicaSet first and
+    creates the new one after: its creationTimestamp is at or after that last scale. Timestamps
+    are whole seconds; a rolling update waits for a new pod to be ready, which takes longer.
+    A new ReplicaSet reused by `rollout undo` is older than both, so it never reads as Recreate.
+    """
+    new = [rs for rs in owned if _revision(rs) == revision]
+    before = [rs for rs in owned if _revision(rs) < revision]
+    if len(new) != 1 or not before:
+        return ""
+    previous = max(before, key=_revision)
+    emptied = replicas_written_at(previous)
+    created = (new[0].get("metadata") or {}).get("creationTimestamp")
+    if not emptied or not created or (previous.get("spec") or {}).get("replicas", 0):
+        return ""
+    if created >= emptied:  # RFC 3339 UTC ("...Z") compares as text
+        return (f"the old ReplicaSet {previous['metadata']['name']} was stepped down to 0 ({emptied}) before the new "
+                f"ReplicaSet {new[0]['metadata']['name']} existed ({created}): every old pod was stopped before a new "
+                "one started, as the Recreate strategy does; a rolling update starts new pods first")
+    return ""
 
 
 def _validate(p: Mapping[str, Any]) -> list[str]:

@@ -124,6 +124,27 @@ def test_scaling_the_deployment_to_zero_and_back_is_not_a_rollout():
     assert run([deployment(), stepped, replica_set("api-new", "2", 3)], "rollout", object="Deployment/api").ok
 
 
+def timed(rs, created, scaled):
+    rs["metadata"]["creationTimestamp"] = created
+    rs["metadata"]["managedFields"][0]["time"] = scaled
+    return rs
+
+
+def test_a_recreate_that_emptied_the_old_replicaset_first_is_not_a_rolling_update():
+    old = timed(replica_set("api-old", "1", 0), "2026-11-29T10:00:00Z", "2026-11-29T10:05:02Z")
+    recreated = timed(replica_set("api-new", "2", 3), "2026-11-29T10:05:04Z", "2026-11-29T10:05:04Z")
+    result = run([deployment(), old, recreated], "rollout", object="Deployment/api")
+    assert result.status is Status.FAIL and "as the Recreate strategy does" in result.message
+    same_second = timed(replica_set("api-new", "2", 3), "2026-11-29T10:05:02Z", "2026-11-29T10:05:02Z")
+    assert run([deployment(), old, same_second], "rollout", object="Deployment/api").status is Status.FAIL
+    # A rolling update: the new ReplicaSet exists before the old one's last step down.
+    rolled = timed(replica_set("api-new", "2", 3), "2026-11-29T10:04:50Z", "2026-11-29T10:04:58Z")
+    assert run([deployment(), old, rolled], "rollout", object="Deployment/api").ok
+    # `rollout undo` reuses an older ReplicaSet: created long before, never read as Recreate.
+    undone = timed(replica_set("api-new", "3", 3), "2026-11-29T09:00:00Z", "2026-11-29T10:06:00Z")
+    assert run([deployment(revision="3"), old, undone], "rollout", object="Deployment/api").ok
+
+
 def test_replicas_owners_reads_managed_fields():
     assert replicas_owners(replica_set("a", "1", 0, writer="kubectl")) == ["kubectl"]
     assert replicas_owners({"metadata": {"managedFields": [{"manager": "x", "fieldsV1": {"f:metadata": {}}}]}}) == []
