@@ -121,6 +121,10 @@ def test_the_shipped_labs_are_valid():
         ("topics: [SEC-1]\n    quiz", "topics: [NET-1]\n    quiz", "topic 'NET-1' is not in the lab's `topics`"),
         ("    solution:\n      apply: [solution/svc.yaml]\n      delete: [{kind: Pod, name: old}]\n", "    solution:\n", "solution: expected at least one of apply, delete, wait"),
         ("    checks:\n", "    checks: []\n    old_checks:\n", "old_checks: unknown field"),
+        ("condition: Available, timeout: 30", "condition: Available, timeout: 3600", "timeout: expected a number of seconds above 0, at most 600"),
+        ("condition: Available, timeout: 30", "condition: Available, timeout: .inf", "inf is not a finite number"),
+        ("hints: [first, second]", "hints: [first, 'kubectl -n ${LAB_NAMESPCE} get pods']", "hints[1]: unknown placeholder ${LAB_NAMESPCE}"),
+        ("equals: 80}", "matches: '(80'}", "checks[1].matches: not a valid regular expression"),
     ],
 )
 def test_each_problem_is_named(tmp_path, curriculum, old, new, expected):
@@ -149,6 +153,16 @@ def test_manifest_problems_name_the_manifest_file(tmp_path, curriculum):
     problems = problems_of(tmp_path, GOOD, curriculum, files={"solution/svc.yaml": "apiVersion: v1\nmetadata: {}\n"})
     assert any("solution/svc.yaml:1: kind: missing" in p for p in problems), problems
     assert any("metadata.name: missing" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("steps/one.md", "Work in\nthe namespace ${LAB_NAMESPCE}.\n", "steps/one.md:2: unknown placeholder ${LAB_NAMESPCE}"),
+    ("solution/svc.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: '${LAB_NAMESPCE}'}\n",
+     "solution/svc.yaml:3: metadata.namespace: unknown placeholder ${LAB_NAMESPCE}"),
+])
+def test_a_misspelt_placeholder_in_a_file_is_named_there(tmp_path, curriculum, name, text, expected):
+    problems = problems_of(tmp_path, GOOD, curriculum, files={name: text})
+    assert any(expected in p for p in problems), problems
 
 
 def test_admission_manifest_is_resolved(tmp_path, curriculum):
