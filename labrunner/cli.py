@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=_positive_int, default=1, metavar="N", help="run the whole proof N times, to catch flakes")
     p.add_argument("--step", dest="step_id", metavar="STEP", help="prove only this step of the chosen labs")
     dev_sub.add_parser("coverage", help="each curriculum topic and the steps that cover it")
+    p = dev_sub.add_parser("schema", help="print the JSON Schema of lab files (for editors: yaml-language-server)")
+    p.add_argument("--builtin", action="store_true",
+                   help="only the built-in check kinds, as the repository's schema/lab-v1.json holds it")
 
     p = sub.add_parser("up", help="create a local kind cluster for the labs")
     p.add_argument("--name", default="labrunner")
@@ -146,6 +149,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _open_tui(args)
     if args.command == "validate":
         return _validate(args)
+    if args.command == "dev" and args.dev_command == "schema":
+        return _print_schema(builtin=args.builtin)
     if args.command == "dev" and args.dev_command == "coverage":
         from .coverage import print_coverage
 
@@ -267,6 +272,17 @@ def _validate(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     for lab in report.labs:
         print(f"ok  {lab.id}: {len(lab.steps)} steps, topics {', '.join(lab.topics)}")
+    return EXIT_OK
+
+
+def _print_schema(*, builtin: bool) -> int:
+    from .checks import check_kinds, plugin_problems
+    from .format.schema import schema_text
+
+    if not builtin:
+        for line in plugin_problems():
+            print(f"warning: {line}", file=sys.stderr)
+    sys.stdout.write(schema_text(None if builtin else check_kinds()))
     return EXIT_OK
 
 

@@ -64,7 +64,7 @@ def _topic(value: Any, info: ValidationInfo) -> Any:
     return value
 
 
-Topic = Annotated[Any, PlainValidator(_topic), WithJsonSchema({"type": "string", "minLength": 1}),
+Topic = Annotated[Any, PlainValidator(_topic), WithJsonSchema({"type": "string", "pattern": r"\S"}),
                   Words(f"a topic id from {CURRICULUM_FILE}")]
 
 _FAIL_TEXTS = "the text its fail message must contain (\"\" for any), or a list of texts"

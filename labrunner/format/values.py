@@ -87,7 +87,8 @@ def value_type(types: tuple[type, ...], *, what: str = "", check: Callable[[Any]
     def validate(value: Any) -> Any:
         if not is_a(value, types):
             if isinstance(value, float) and not math.isfinite(value) and (float in types or int in types):
-                raise fault(f"expected {what}; {value} is not a finite number")
+                # RULE: a JSON Schema validator takes NaN for a number
+                raise fault(f"expected {what}; {value} is not a finite number", RULE)
             raise fault(f"expected {what}, got {shown(value)}")
         problem = check(value) if check else None
         if problem:
@@ -238,7 +239,7 @@ def _duration(value: Any) -> str | None:
     return None
 
 
-Duration = value_type((int, str), what="a duration: seconds, or e.g. 24h, 90m, 1d", check=_duration,
+Duration = value_type((int, str), what="a duration: seconds, or e.g. 24h, 90m, 1d", check=_duration, rule=True,
                       schema={"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": DURATION_PATTERN}]})
 
 
@@ -254,7 +255,7 @@ def _finite_everywhere(value: Any) -> str | None:
 
 def plain_value(types: tuple[type, ...]) -> Any:
     """A value of `types` whose numbers, also inside lists and mappings, are finite."""
-    return value_type(types, check=_finite_everywhere)
+    return value_type(types, check=_finite_everywhere, rule=True)
 
 
 def _jsonpath(value: str) -> str | None:
