@@ -200,14 +200,16 @@ class _LabFolder:
         if key not in self._texts:
             self._texts[key] = None
             try:
-                text = target.read_text(encoding="utf-8")
+                self._texts[key] = target.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 return f"cannot read {relative!r}: {exc}"
-            self._texts[key] = text
-            for number, line in enumerate(text.splitlines(), 1):
-                for message in wrong_placeholders(line, {NAMESPACE}):
-                    self.problems.append(Problem(_shown(target), number, "", message))
-        return None if self._texts[key] is not None else f"cannot read {relative!r}"
+        text = self._texts[key]
+        if text is None:
+            return f"cannot read {relative!r}"
+        # Said at the reference in lab.yaml, with the text's own line: the step text has no fields.
+        wrong = [f"line {number}: {message}" for number, line in enumerate(text.splitlines(), 1)
+                 for message in wrong_placeholders(line, {NAMESPACE})]
+        return f"{relative!r} {'; '.join(wrong)}" if wrong else None
 
     def markdown(self, relative: str) -> str:
         """The text of a step, read by `check_markdown` during validation."""

@@ -165,7 +165,8 @@ def wording(error: dict, place: Place) -> tuple[tuple, str]:
         custom = getattr(owner, "missing", {}).get(place.field)
         return path, custom or f"missing; expected {what(place.hint)}"
     if kind == "extra_forbidden":
-        known = sorted(k for k in (owner.model_fields if owner else {}) if k not in getattr(owner, "hidden", ()))
+        fields = owner.model_fields.items() if owner else ()
+        known = sorted(info.alias or name for name, info in fields if name not in getattr(owner, "hidden", ()))
         if check is not None:
             params = ", ".join(sorted(check.params))
             return path, f"unknown parameter for check kind {check.name!r} (known: {params})"

@@ -156,7 +156,7 @@ def test_manifest_problems_name_the_manifest_file(tmp_path, curriculum):
 
 
 @pytest.mark.parametrize(("name", "text", "expected"), [
-    ("steps/one.md", "Work in\nthe namespace ${LAB_NAMESPCE}.\n", "steps/one.md:2: unknown placeholder ${LAB_NAMESPCE}"),
+    ("steps/one.md", "Work in\nthe namespace ${LAB_NAMESPCE}.\n", "steps[0].text: 'steps/one.md' line 2: unknown placeholder ${LAB_NAMESPCE}"),
     ("solution/svc.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: '${LAB_NAMESPCE}'}\n",
      "solution/svc.yaml:3: metadata.namespace: unknown placeholder ${LAB_NAMESPCE}"),
 ])
