@@ -38,8 +38,7 @@ class CheckFields(Shape):
     def rules(cls, data: Mapping[str, Any], context: Any) -> Iterable[Found]:
         kind = cls.check_kind
         known = {NAMESPACE, *getattr(kind, "placeholders", ())}
-        params = {k: v for k, v in data.items() if k not in _COMMON}
-        yield from walk_placeholders(params, known)
+        yield from walk_placeholders({k: v for k, v in data.items() if k != "kind"}, known)
 
     def after(self, context: Any) -> Iterable[Found]:
         kind = self.check_kind

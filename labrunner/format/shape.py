@@ -126,8 +126,8 @@ def _reraisable(error: Mapping[str, Any]) -> InitErrorDetails:
 
 
 def given(data: Mapping[str, Any], *keys: str) -> list[str]:
-    """Which of `keys` the mapping has (with any value but null)."""
-    return [key for key in keys if data.get(key) is not None]
+    """Which of `keys` the mapping has with a value: null, [] and {} say nothing."""
+    return [key for key in keys if data.get(key) not in (None, [], {})]
 
 
 def items(data: Mapping[str, Any], key: str) -> Iterator[tuple[int, dict]]:
