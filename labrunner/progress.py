@@ -146,11 +146,15 @@ def _read(path: Path) -> _Read:
     except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, numbers too long, nested too deep
         return _Read(Progress(), raw=raw, broken=_first_line(exc) or type(exc).__name__)
     if not isinstance(data, dict):
-        return _Read(Progress(), raw=raw, broken=f"it holds a JSON {type(data).__name__}, not an object")
+        return _Read(Progress(), raw=raw, broken=f"it holds {_JSON_KIND.get(type(data), 'a value')}, not an object")
     if _depth(data) > MAX_DEPTH:  # loads, but would not write back: pydantic's serializer stops earlier
         return _Read(Progress(), raw=raw, broken=f"it nests deeper than {MAX_DEPTH} levels")
     progress, resets = _validated(data)
     return _Read(progress, raw=raw, resets=resets)
+
+
+_JSON_KIND = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
+              type(None): "null"}
 
 
 def _validated(data: dict[str, Any]) -> tuple[Progress, list[str]]:

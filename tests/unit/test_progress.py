@@ -166,7 +166,7 @@ def test_fields_a_newer_labrunner_wrote_are_kept(tmp_path):
 
 @pytest.mark.parametrize("content, reason", [
     (b"{not json", "Expecting property name"),
-    (b"[1, 2]", "a JSON list, not an object"),
+    (b"[1, 2]", "it holds an array, not an object"),
     (b"\xff\xfe{}", "can't decode"),
     (b'{"labs": {"a": {"steps": {"s": {"attempts": ' + b"9" * 5000 + b"}}}}}", "digits"),
     (b'{"x": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "recursion"),
