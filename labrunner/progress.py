@@ -149,7 +149,10 @@ def _read(path: Path) -> _Read:
         return _Read(Progress(), raw=raw, broken=f"it holds {_JSON_KIND.get(type(data), 'a value')}, not an object")
     if _depth(data) > MAX_DEPTH:  # loads, but would not write back: pydantic's serializer stops earlier
         return _Read(Progress(), raw=raw, broken=f"it nests deeper than {MAX_DEPTH} levels")
-    progress, resets = _validated(data)
+    try:
+        progress, resets = _validated(data)
+    except ValidationError as exc:
+        return _Read(Progress(), raw=raw, broken=_first_line(exc))
     return _Read(progress, raw=raw, resets=resets)
 
 
@@ -159,8 +162,9 @@ _JSON_KIND = {list: "an array", str: "a string", int: "a number", float: "a numb
 
 def _validated(data: dict[str, Any]) -> tuple[Progress, list[str]]:
     """The progress in `data`, each value of the wrong type dropped (so its default applies)
-    and named. Pydantic reports every bad value with its location at once; dropping a whole
-    step or lab that is not an object is one of them."""
+    and named ("labs.x.steps.y.hints_shown was "two" (input should be a valid integer)").
+    Pydantic reports every bad value with its location at once; a step or lab that is not an
+    object is one such value, dropped whole. Raises ValidationError for an error it cannot drop."""
     resets: list[str] = []
     while True:
         try:
@@ -172,8 +176,8 @@ def _validated(data: dict[str, Any]) -> tuple[Progress, list[str]]:
                 if where:
                     dropped += 1
                     resets.append(f"{where} was {_short(error['input'])} ({error['msg'][0].lower()}{error['msg'][1:]})")
-            if not dropped:  # cannot happen with these models; never loop
-                return Progress(), resets + [f"the file: {_first_line(exc)}"]
+            if not dropped:  # an error with no value to drop (none with these models): never loop
+                raise
 
 
 def _depth(data: object) -> int:
