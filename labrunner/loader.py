@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import LabFormatError, Problem
+from .labfiles import Budget, FileRefused, decode_text, path_problem, read_regular_file, resolve_inside
 from .model import (
     FEATURES,
     FORMAT_VERSION,
@@ -31,7 +32,7 @@ from .model import (
     Step,
     WaitSpec,
 )
-from .yamlfile import Lines, YamlError, dotted, read_yaml, read_yaml_documents
+from .yamlfile import Lines, YamlError, dotted, parse_yaml_documents, read_yaml
 
 LAB_FILE = "lab.yaml"
 CURRICULUM_FILE = "curriculum.yaml"
@@ -164,7 +165,8 @@ _MISSING = object()
 class _LabReader:
     def __init__(self, lab_dir: Path, curriculum: Curriculum):
         self.dir = lab_dir
-        self.root = lab_dir.resolve()
+        self.root = Path(os.path.realpath(lab_dir))
+        self.budget = Budget()  # bytes and YAML values over every file of this lab
         self.curriculum = curriculum
         self.file = _shown(lab_dir / LAB_FILE)
         self.lines: Lines = {}
@@ -232,32 +234,38 @@ class _LabReader:
 
     # -- files -----------------------------------------------------------
     def resolve(self, at: tuple, relative: Any, *, suffixes: tuple[str, ...] = ()) -> Path | None:
-        if not isinstance(relative, str) or not relative.strip():
-            self.problem(at, f"expected a path relative to the lab folder, got {_clip(relative)}")
-            return None
-        if os.path.isabs(relative):
-            self.problem(at, f"{relative!r} is absolute; expected a path relative to the lab folder")
-            return None
-        target = (self.root / relative).resolve()
-        if not target.is_relative_to(self.root):
-            self.problem(at, f"{relative!r} leads outside the lab folder; keep every file inside it")
-            return None
-        if not target.is_file():
-            self.problem(at, f"{relative!r} does not exist in the lab folder")
+        """`relative` inside the lab folder (see labfiles), or None with a problem at `at`."""
+        message = path_problem(relative)
+        if message is None:
+            try:
+                target = resolve_inside(self.root, relative)
+            except FileRefused as exc:
+                message = exc.message
+        if message is not None:
+            self.problem(at, message)
             return None
         if suffixes and target.suffix not in suffixes:
             self.problem(at, f"{relative!r}: expected a {' or '.join(suffixes)} file")
             return None
         return target
 
+    def read_file(self, at: tuple, relative: str, target: Path) -> bytes | None:
+        """The bytes of a regular file of the lab, charged to its budget; None with a problem at `at`."""
+        try:
+            return read_regular_file(target, budget=self.budget)
+        except FileRefused as exc:
+            self.problem(at, f"{relative!r}: {exc.message}")
+            return None
+
     def markdown(self, at: tuple, relative: Any) -> tuple[str, Path | None]:
         target = self.resolve(at, relative, suffixes=(".md",))
-        if target is None:
+        data = None if target is None else self.read_file(at, relative, target)
+        if data is None:
             return "", None
         try:
-            return target.read_text(encoding="utf-8"), Path(relative)
-        except (OSError, UnicodeDecodeError) as exc:
-            self.problem(at, f"cannot read {relative!r}: {exc}")
+            return decode_text(data), Path(relative)
+        except FileRefused as exc:
+            self.problem(at, f"{relative}:{exc.line}: {exc.message}")
             return "", None
 
     def manifest(self, at: tuple, relative: Any) -> Manifest | None:
@@ -268,8 +276,11 @@ class _LabReader:
         if key in self._manifests:
             return self._manifests[key]
         shown = _shown(target)
+        data = self.read_file(at, relative, target)
+        if data is None:
+            return None
         try:
-            documents = read_yaml_documents(target, shown_as=shown)
+            documents = parse_yaml_documents(data, shown_as=shown, budget=self.budget)
         except YamlError as exc:
             self.problems.append(exc.problem)
             return None
@@ -309,7 +320,9 @@ class _LabReader:
     # -- the lab ---------------------------------------------------------
     def read(self) -> tuple[Lab | None, list[Problem]]:
         try:
-            data, self.lines = read_yaml(self.dir / LAB_FILE, shown_as=self.file)
+            data, self.lines = read_yaml(resolve_inside(self.root, LAB_FILE), shown_as=self.file, budget=self.budget)
+        except FileRefused as exc:
+            return None, [Problem(self.file, exc.line, "", exc.message)]
         except YamlError as exc:
             return None, [exc.problem]
         if not isinstance(data, dict):
