@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from .errors import LabFormatError, Problem
 from .labfiles import Budget, FileRefused, decode_text, path_problem, read_regular_file, resolve_inside
+from .manifestrules import Outside, object_problems, read_outside, ref_problem
 from .model import (
     FEATURES,
     FORMAT_VERSION,
@@ -167,6 +168,8 @@ class _LabReader:
         self.dir = lab_dir
         self.root = Path(os.path.realpath(lab_dir))
         self.budget = Budget()  # bytes and YAML values over every file of this lab
+        self.outside = Outside()  # what lab.yaml declares beyond its namespace (read before the steps)
+        self.lab_namespace = "lab-x"  # fills ${LAB_NAMESPACE} when manifest names are judged
         self.curriculum = curriculum
         self.file = _shown(lab_dir / LAB_FILE)
         self.lines: Lines = {}
@@ -301,21 +304,9 @@ class _LabReader:
         return manifest
 
     def _check_object(self, doc: Any, lines: Lines, shown: str) -> bool:
-        before = len(self.problems)
-        if not isinstance(doc, dict):
-            self.problems.append(Problem(shown, lines.get(()), "", "expected a Kubernetes object (a mapping)"))
-            return False
-        for key in ("apiVersion", "kind"):
-            if not isinstance(doc.get(key), str) or not doc.get(key):
-                self.problems.append(Problem(shown, lines.get(()), key, "missing; every object needs apiVersion and kind"))
-        meta = doc.get("metadata")
-        if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
-            self.problems.append(
-                Problem(shown, lines.get(("metadata",), lines.get(())), "metadata.name", "missing; server-side apply needs a name")
-            )
-        elif meta.get("generateName"):
-            self.problems.append(Problem(shown, lines.get(("metadata",)), "metadata.generateName", "not supported; give a name"))
-        return len(self.problems) == before
+        found = object_problems(doc, lines, file=shown, lab_namespace=self.lab_namespace, outside=self.outside)
+        self.problems.extend(found)
+        return not found
 
     # -- the lab ---------------------------------------------------------
     def read(self) -> tuple[Lab | None, list[Problem]]:
@@ -332,8 +323,10 @@ class _LabReader:
         if fmt is not _MISSING and fmt != FORMAT_VERSION:
             self.problem(("format",), f"this labrunner reads format {FORMAT_VERSION}, got {fmt}")
             return None, self.problems
-        self.only_keys(data, (), {"format", "id", "title", "summary", "difficulty", "minutes", "topics", "requires", "images", "steps"})
+        self.only_keys(data, (), {"format", "id", "title", "summary", "difficulty", "minutes", "topics", "requires", "images",
+                                  "outside", "steps"})
         lab_id = self.ident(data, ())
+        self._outside(data, lab_id)
         title = self.text(data, (), "title")
         summary = self.text(data, (), "summary")
         difficulty = self.get(data, (), "difficulty", str, required=True)
@@ -365,6 +358,14 @@ class _LabReader:
             path=self.root,
         )
         return lab, self.problems
+
+    def _outside(self, data: Mapping, lab_id: str) -> None:
+        """`outside:` and the lab namespace, which the manifest and delete checks need."""
+        self.outside, problems = read_outside(data.get("outside"))
+        for at, message in problems:
+            self.problem(("outside",) + at, message)
+        if lab_id and _ID.match(lab_id):
+            self.lab_namespace = f"lab-{lab_id}"
 
     def _steps(self, data: Mapping, lab_topics: set[str]) -> list[Step]:
         raw = self.get(data, (), "steps", list, required=True)
@@ -582,6 +583,10 @@ class _LabReader:
         api_version = self.get(item, at, "apiVersion", str, required=False)
         namespace = self.get(item, at, "namespace", str, required=False)
         if not kind or not name or api_version is _MISSING or namespace is _MISSING:
+            return None
+        refused = ref_problem(kind, name, namespace, outside=self.outside)
+        if refused:
+            self.problem(at, refused)
             return None
         return ObjectRef(kind=kind, name=name, api_version=api_version, namespace=namespace)
 
