@@ -40,10 +40,33 @@ CURRICULUM_FILE = "curriculum.yaml"
 _ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 
 
+@dataclass(frozen=True)
+class BrokenLab:
+    """A lab folder that did not load, named by its folder (its id may be what is broken)."""
+
+    name: str
+    path: Path
+    problems: tuple[Problem, ...]
+
+    @property
+    def shown(self) -> str:
+        """The folder as the user would type it."""
+        return _shown(self.path)
+
+
 @dataclass
 class LoadReport:
+    """What `discover_labs` found: the labs that loaded, every problem (the broken labs'
+    and those of no lab in particular, such as a missing curriculum), and the broken labs."""
+
     labs: list[Lab] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    broken: list[BrokenLab] = field(default_factory=list)
+
+    def find(self, name: str) -> Lab | BrokenLab | None:
+        """The lab with id `name`, else the broken lab whose folder is `name`."""
+        return next((lab for lab in self.labs if lab.id == name), None) or next(
+            (lab for lab in self.broken if lab.name == name), None)
 
 
 def default_labs_dir() -> Path:
@@ -90,20 +113,41 @@ def load_curriculum(path: Path) -> Curriculum:
 
 
 def find_lab_dirs(root: Path) -> list[Path]:
-    """`root` itself when it holds a lab file, else every folder below holding one."""
-    if (root / LAB_FILE).is_file():
+    """`root` itself when it holds a lab file, else every folder below holding one (not hidden ones).
+
+    Any entry named lab.yaml counts, a FIFO or a dangling link too, so that reading it
+    reports what is wrong instead of the lab silently missing. Symlinked folders are not
+    followed; the walk is iterative, so no depth of folders can exhaust the stack.
+    """
+    if os.path.lexists(root / LAB_FILE):
         return [root]
-    return sorted(p.parent for p in root.rglob(LAB_FILE) if not any(part.startswith(".") for part in p.parts))
+    found, stack = [], [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                names = [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
+        except OSError:  # unreadable, or gone meanwhile: nothing of a lab to find there
+            continue
+        if any(name == LAB_FILE for name, _ in names):
+            found.append(folder)
+        stack.extend(folder / name for name, is_dir in names if is_dir and not name.startswith("."))
+    return sorted(found)
 
 
 def discover_labs(root: Path | None = None, curriculum: Curriculum | None = None) -> LoadReport:
     """Load every lab under `root`, collecting problems instead of raising."""
     root = Path(root) if root else default_labs_dir()
     report = LoadReport()
-    if not root.exists():
+    try:
+        exists, is_file = root.exists(), root.is_file()
+    except (OSError, ValueError) as exc:  # a name too long for the file system
+        report.problems.append(Problem(_shown(root), None, "", f"cannot look at it: {exc}"))
+        return report
+    if not exists:
         report.problems.append(Problem(_shown(root), None, "", "no such file or folder"))
         return report
-    if root.is_file():
+    if is_file:
         if root.name != LAB_FILE:
             report.problems.append(Problem(_shown(root), None, "", f"expected a lab folder or its {LAB_FILE}"))
             return report
@@ -123,18 +167,27 @@ def discover_labs(root: Path | None = None, curriculum: Curriculum | None = None
         report.problems.append(Problem(_shown(root), None, "", f"no {LAB_FILE} found in this folder or below"))
     seen: dict[str, Path] = {}
     for lab_dir in dirs:
-        lab, problems = _LabReader(lab_dir, curriculum).read()
+        lab, problems = _read_lab(lab_dir, curriculum)
+        if lab is not None and not problems and lab.id in seen:
+            problems = [Problem(_shown(lab_dir / LAB_FILE), None, "id",
+                                f"lab id {lab.id!r} is already used by {_shown(seen[lab.id])}")]
         report.problems.extend(problems)
-        if lab is None:
-            continue
-        if lab.id in seen:
-            report.problems.append(
-                Problem(_shown(lab_dir / LAB_FILE), None, "id", f"lab id {lab.id!r} is already used by {_shown(seen[lab.id])}")
-            )
+        if lab is None or problems:
+            report.broken.append(BrokenLab(_printable(lab_dir.name), lab_dir, tuple(problems)))
             continue
         seen[lab.id] = lab_dir
         report.labs.append(lab)
     return report
+
+
+def _read_lab(lab_dir: Path, curriculum: Curriculum) -> tuple[Lab | None, list[Problem]]:
+    """One lab folder, read so that nothing in it can stop the other labs from loading."""
+    try:
+        return _LabReader(lab_dir, curriculum).read()
+    except Exception as exc:  # a bug of ours, met by one odd lab: that lab is broken, the others load
+        return None, [Problem(_shown(lab_dir / LAB_FILE), None, "",
+                              f"labrunner failed reading this lab ({type(exc).__name__}: {exc}); "
+                              "this is a bug in labrunner, please report it with the lab")]
 
 
 def load_labs(root: Path | None = None, curriculum: Curriculum | None = None) -> list[Lab]:
@@ -153,11 +206,21 @@ def load_lab(lab_dir: Path, curriculum: Curriculum) -> Lab:
 
 
 def _shown(path: Path) -> str:
-    """A path as the user would type it: relative to the working folder if inside."""
+    """A path as the user would type it: relative to the working folder if inside, printable."""
     try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+        # The folder resolved, not the name: a lab.yaml linked to /dev/zero is still shown as lab.yaml.
+        # realpath, unlike Path.resolve on Python 3.11, does not raise on a symlink loop.
+        path = Path(path)
+        shown = str((Path(os.path.realpath(path.parent)) / path.name).relative_to(os.path.realpath(Path.cwd())))
+    except (ValueError, OSError):
+        shown = str(path)
+    return _printable(shown)
+
+
+def _printable(text: str) -> str:
+    """A file name as text any terminal takes: undecodable bytes and control characters escaped."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 _MISSING = object()
@@ -628,7 +691,7 @@ class _LabReader:
         )
 
     def _checks(self, data: Mapping, at: tuple) -> list[CheckSpec]:
-        from .checks import check_kinds
+        from .checks import check_kinds, param_problems, plugin_problems
 
         kinds = check_kinds()
         raw = self.get(data, at, "checks", list, required=True)
@@ -647,7 +710,8 @@ class _LabReader:
                 continue
             kind = kinds.get(kind_name)
             if kind is None or kind_name == "quiz":
-                self.problem(cat + ("kind",), f"unknown check kind {kind_name!r}; expected one of {', '.join(k for k in sorted(kinds) if k != 'quiz')}")
+                broken = "".join(f"; {line}" for line in plugin_problems())  # the kind may be a broken plug-in's
+                self.problem(cat + ("kind",), f"unknown check kind {kind_name!r}; expected one of {', '.join(k for k in sorted(kinds) if k != 'quiz')}{broken}")
                 continue
             check_id = item.get("id", f"{kind_name}-{i + 1}")
             if not isinstance(check_id, str) or not _ID.match(check_id):
@@ -665,7 +729,7 @@ class _LabReader:
                     manifest = self.manifest(cat + (key,), params[key])
                     params[key] = manifest
             before = len(self.problems)
-            for key, message in kind.problems(params):
+            for key, message in param_problems(kind, params):
                 self.problem(cat + (key,) if key else cat, message)
             if any(params.get(k) is None for k, s in kind.params.items() if s.file and k in params):
                 continue
