@@ -145,10 +145,11 @@ class _Walk:
     def count(self, n: int, line: int | None) -> None:
         self.values += n
         if self.values > self.limit:
-            where = "the lab's YAML files together hold" if self.lab_wide else "the file holds"
+            where = (f"the lab's YAML files together hold over {LIMITS.lab_values}" if self.lab_wide
+                     else f"the file holds over {LIMITS.file_values}")
             raise YamlError(Problem(self.shown_as, line, "",
-                                    f"too large: {where} over {self.limit} values (each use of an alias "
-                                    "counts); split it or write it without aliases"))
+                                    f"too large: {where} values (each use of an alias counts); "
+                                    "split it or write it without aliases"))
 
     def to_data(self, node: yaml.Node, at: tuple, lines: Lines | None, depth: int) -> Any:
         line = node.start_mark.line + 1
