@@ -16,6 +16,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import clip
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -30,6 +32,10 @@ class Limits:
     lab_bytes: int = 4 << 20  # every file a lab reads, together
     file_values: int = 200_000  # YAML values of one file, every document, each alias use counted
     lab_values: int = 1_000_000  # the same over every YAML file of a lab
+    # Characters of text, each use of an alias counted: one long string used by many aliases
+    # is small on disk and in memory, but not in a message or a request body that spells it out.
+    file_chars: int = 8 << 20
+    lab_chars: int = 32 << 20
     depth: int = 100  # YAML nesting, of the text and of the data aliases make
     path_chars: int = 1024  # a path as written in a lab file
     name_bytes: int = 255  # one component of such a path (NAME_MAX of Linux file systems)
@@ -58,6 +64,7 @@ class Budget:
 
     bytes_left: int = LIMITS.lab_bytes
     values_left: int = LIMITS.lab_values
+    chars_left: int = LIMITS.lab_chars
 
     def take_bytes(self, count: int) -> None:
         """Count `count` bytes read; FileRefused once the lab's files pass `LIMITS.lab_bytes`."""
@@ -209,5 +216,4 @@ def _size(count: int) -> str:
 
 
 def _clip(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return clip(value)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import LabFormatError, Problem
+from .errors import LabFormatError, Problem, clip
 from .labfiles import Budget, FileRefused, decode_text, path_problem, read_regular_file, resolve_inside
 from .manifestrules import Outside, object_problems, read_outside, ref_problem
 from .model import (
@@ -745,5 +745,4 @@ def _what(kind: type | tuple) -> str:
 
 
 def _clip(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return clip(value)

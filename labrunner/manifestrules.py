@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from .errors import Problem
+from .errors import Problem, clip
 from .model import NAMESPACE_PLACEHOLDER
 
 # Built-in kinds that live outside any namespace.
@@ -103,7 +103,7 @@ def read_outside(value: Any) -> tuple[Outside, list[tuple[tuple, str]]]:
             if isinstance(item, str) and valid(item):
                 out.append(item)
             else:
-                problems.append(((key, i), f"expected {shape}, got {item!r}"[:200]))
+                problems.append(((key, i), f"expected {shape}, got {_clip(item)}"))
     return Outside(frozenset(namespaces), frozenset(objects)), problems
 
 
@@ -287,5 +287,4 @@ def _dotted(at: tuple) -> str:
 
 
 def _clip(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return clip(value)

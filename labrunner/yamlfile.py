@@ -89,12 +89,11 @@ def parse_yaml_documents(data: bytes | str, *, shown_as: str, budget: Budget | N
     if bad:
         raise YamlError(Problem(shown_as, line_of(text, bad[0]), "",
                                 f"not valid YAML: the character {bad[1]} is not allowed in a YAML file; remove it"))
-    limit = LIMITS.file_values if budget is None else min(LIMITS.file_values, budget.values_left)
     loader: _Loader | None = None
     documents = []
     try:
         loader = _Loader(text, shown_as)
-        walk = _Walk(loader, shown_as, limit, lab_wide=budget is not None and budget.values_left < LIMITS.file_values)
+        walk = _Walk(loader, shown_as, budget)
         while loader.check_node():
             node = loader.get_node()
             if node is None:
@@ -118,6 +117,7 @@ def parse_yaml_documents(data: bytes | str, *, shown_as: str, budget: Budget | N
             loader.dispose()
     if budget is not None:
         budget.values_left -= walk.values
+        budget.chars_left -= walk.chars
     return documents
 
 
@@ -134,26 +134,37 @@ def read_yaml(path: Path, *, shown_as: str, budget: Budget | None = None) -> tup
 class _Walk:
     """Turns composed nodes into plain data, counting values against one limit."""
 
-    def __init__(self, loader: _Loader, shown_as: str, limit: int, *, lab_wide: bool) -> None:
+    def __init__(self, loader: _Loader, shown_as: str, budget: Budget | None) -> None:
         self.loader = loader
         self.shown_as = shown_as
-        self.limit = limit
-        self.lab_wide = lab_wide
+        # The lab's budget binds when less of it is left than one file may take.
+        self.values_limit = LIMITS.file_values if budget is None else min(LIMITS.file_values, budget.values_left)
+        self.chars_limit = LIMITS.file_chars if budget is None else min(LIMITS.file_chars, budget.chars_left)
         self.values = 0
+        self.chars = 0
         self.seen: set[int] = set()  # nodes already placed in the line map: the rest are alias uses
 
-    def count(self, n: int, line: int | None) -> None:
+    def count(self, n: int, line: int | None, *, chars: int = 0) -> None:
         self.values += n
-        if self.values > self.limit:
-            where = (f"the lab's YAML files together hold over {LIMITS.lab_values}" if self.lab_wide
+        self.chars += chars
+        if self.values > self.values_limit:
+            lab_wide = self.values_limit < LIMITS.file_values
+            where = (f"the lab's YAML files together hold over {LIMITS.lab_values}" if lab_wide
                      else f"the file holds over {LIMITS.file_values}")
             raise YamlError(Problem(self.shown_as, line, "",
                                     f"too large: {where} values (each use of an alias counts); "
                                     "split it or write it without aliases"))
+        if self.chars > self.chars_limit:
+            lab_wide = self.chars_limit < LIMITS.file_chars
+            where = (f"the lab's YAML files together spell out over {LIMITS.lab_chars}" if lab_wide
+                     else f"the file spells out over {LIMITS.file_chars}")
+            raise YamlError(Problem(self.shown_as, line, "",
+                                    f"too large: {where} characters of text (each use of an alias counts); "
+                                    "write it without aliases"))
 
     def to_data(self, node: yaml.Node, at: tuple, lines: Lines | None, depth: int) -> Any:
         line = node.start_mark.line + 1
-        self.count(1, line)
+        self.count(1, line, chars=len(node.value) if isinstance(node, yaml.ScalarNode) else 0)
         if depth >= LIMITS.depth:  # also stops an alias that contains itself (`&a [*a]`)
             raise _too_deep(self.shown_as, line)
         if lines is not None:
@@ -229,8 +240,8 @@ def _bad_tag(node: yaml.Node, shown_as: str) -> YamlError:
 
 
 def _clip(value: str) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    text = repr(value[:40])
+    return text if len(value) <= 40 else text[:37] + "..."
 
 
 def _dotted(at: tuple) -> str:

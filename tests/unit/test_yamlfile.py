@@ -130,3 +130,10 @@ def test_alias_uses_point_at_their_own_line(tmp_path):
     data, lines = read_yaml(write(tmp_path, "a: &a {b: 1}\nc: *a\n"), shown_as="f.yaml")
     assert data == {"a": {"b": 1}, "c": {"b": 1}}
     assert lines[("c",)] == 2 and ("c", "b") not in lines  # errors inside fall back to line 2
+
+
+def test_a_long_text_used_by_many_aliases_is_too_large(tmp_path):
+    # 200 KB on disk, 10,000 values: but spelled out, 2 GB of text (a message or a request body would)
+    text = "s: &s " + "x" * 200_000 + "\nt: &t [" + ", ".join(["*s"] * 100) + "]\nu: [" + ", ".join(["*t"] * 100) + "]\n"
+    with pytest.raises(YamlError, match="the file spells out over 8388608 characters of text"):
+        read_yaml(write(tmp_path, text), shown_as="f.yaml")
