@@ -228,11 +228,14 @@ class _Walk:
         try:
             # The safe constructor knows only the standard scalar tags.
             value = self.loader.construct_object(node, deep=True)
-        except (yaml.constructor.ConstructorError, ValueError, TypeError, OverflowError) as exc:
-            reason = exc.problem if isinstance(exc, yaml.constructor.ConstructorError) else str(exc)
+            if node.tag == _TAG + "null" and node.value not in ("", "~", "null", "Null", "NULL"):
+                raise ValueError("only null, ~ or nothing is null")
+        except Exception as exc:  # PyYAML's constructors raise KeyError (`!!bool maybe`), IndexError (`!!int ""`)...
+            reason = (exc.problem if isinstance(exc, yaml.constructor.ConstructorError) else
+                      str(exc) if isinstance(exc, ValueError) else "")
             raise YamlError(Problem(self.shown_as, line, _dotted(at),
-                                    f"not valid YAML: {_clip(node.value)} is not a valid {node.tag[len(_TAG):]} "
-                                    f"({reason})")) from None
+                                    f"not valid YAML: {_clip(node.value)} is not a valid {node.tag[len(_TAG):]}"
+                                    + (f" ({reason})" if reason else ""))) from None
         if isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
             raise YamlError(Problem(self.shown_as, line, _dotted(at),
                                     f"the whole number {_clip(node.value)} does not fit in 64 bits; quote it if it is text"))

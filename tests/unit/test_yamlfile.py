@@ -73,6 +73,9 @@ def test_several_documents(tmp_path):
         ('a: 1\nb: "\\ud800"\n', 2, "invalid Unicode character escape"),  # libyaml; PyYAML: "a surrogate"
         ("a: 1\nb: !!int twenty\n", 2, "'twenty' is not a valid int"),
         ("a: 1\nb: !!float many\n", 2, "'many' is not a valid float"),
+        ("a: 1\nb: !!bool maybe\n", 2, "'maybe' is not a valid bool"),
+        ('a: 1\nb: !!int ""\n', 2, "'' is not a valid int"),
+        ("a: 1\nb: !!null nothing\n", 2, "'nothing' is not a valid null"),
         ("a: 1\nb: !!timestamp 2024-02-30\n", 2, "is not allowed"),
         ("a: 1\nb: !!binary aGVsbG8=\n", 2, "is not allowed"),
         ("a: 1\nb: " + "9" * 5000 + "\n", 2, "too long"),
@@ -83,7 +86,8 @@ def test_several_documents(tmp_path):
         ("a: 1\nb: " + "[" * 5000 + "]" * 5000 + "\n", 2, "nested too deeply"),
         ("a: &a [*a]\n", 1, "nested too deeply"),
     ],
-    ids=["nul", "esc", "esc-escaped", "nul-escaped", "surrogate", "int-twenty", "float-word", "timestamp-tag",
+    ids=["nul", "esc", "esc-escaped", "nul-escaped", "surrogate", "int-twenty", "float-word", "bool-word", "int-empty",
+         "null-word", "timestamp-tag",
          "binary-tag", "long-int", "long-hex", "int64-overflow", "merge-key", "deep-block", "deep-flow", "self-alias"],
 )
 def test_reader_faults_name_the_line(tmp_path, text, line, says):
