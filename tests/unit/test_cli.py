@@ -1,5 +1,6 @@
 import builtins
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -388,3 +389,22 @@ def test_validate_fails_on_a_broken_plugin(monkeypatch, capsys):
     assert "ok  services" in captured.out
     assert "error: check plug-in bad (pkg:bad) failed to load: it called sys.exit(0)" in captured.err
     assert "1 problem found" in captured.err
+
+
+def test_a_terminal_that_is_not_utf8_gets_escapes_not_a_crash(tmp_path):
+    import re
+    import shutil
+    import subprocess
+
+    labs = tmp_path / "labs"
+    shutil.copytree(REPO / "labs" / "services", labs / "services")
+    shutil.copy(REPO / "labs" / "curriculum.yaml", labs)
+    lab_file = labs / "services" / "lab.yaml"
+    text = re.sub(r"(?m)^title: .*$", "title: Caf\u00e9 \U0001f600", lab_file.read_text(encoding="utf-8"), count=1)
+    lab_file.write_text(text, encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "labrunner.cli", "--labs", str(labs), "list"],
+                          env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "ascii",
+                               "LABRUNNER_STATE_DIR": str(tmp_path / "state")},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "Caf\\xe9 \\U0001f600" in proc.stdout
