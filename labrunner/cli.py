@@ -21,7 +21,7 @@ try:
     from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError
     from .loader import BrokenLab, LoadReport, default_labs_dir, discover_labs
     from .model import Lab, Step
-    from .progress import Progress, load_progress, update_progress
+    from .progress import Progress, ProgressStore
 except KeyboardInterrupt:  # Ctrl-C while the Kubernetes client loads (seconds on a busy machine): no traceback
     print("\nlabrunner: interrupted", file=sys.stderr)
     raise SystemExit(130) from None
@@ -159,7 +159,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return getattr(kindcluster, f"command_{args.command}")(args, _labs_quietly(args))
     report = _load(args)
     if args.command == "list":
-        return _list(report, load_progress())
+        return _list(report, _progress_store().read())
     if args.command == "show":
         return _show(_lab(report, args.lab), args.step)
     if args.command == "dev":
@@ -294,8 +294,6 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _list(report: LoadReport, progress: Progress) -> int:
-    if progress.warning:
-        print(f"warning: {progress.warning}", file=sys.stderr)
     labs = report.labs
     width = max([len(lab.id) for lab in labs] + [len(b.name) for b in report.broken], default=4)
     for lab in labs:
@@ -331,16 +329,20 @@ def _show(lab: Lab, step_id: str | None) -> int:
     return EXIT_OK
 
 
+def _progress_store() -> ProgressStore:
+    """The learner's progress for this command; what is wrong with it, once, on stderr."""
+    return ProgressStore(on_warning=lambda line: print(f"warning: {line}", file=sys.stderr, flush=True))
+
+
 def _learner_command(args: argparse.Namespace, report: LoadReport) -> int:
     labs = report.labs
-    progress = load_progress()
-    if progress.warning:
-        print(f"warning: {progress.warning}", file=sys.stderr)
+    store = _progress_store()
+    progress = store.read()  # to choose the step; every change below re-reads the file under its lock
     if args.command == "reset" and args.all:
         cluster = _cluster(args)
         for lab in labs:
             runner.reset_lab(cluster, lab, on_progress=_progress_line)
-            update_progress(lambda p, lab_id=lab.id: p.forget_lab(lab_id))  # each lab as it is done
+            store.update(lambda p, lab_id=lab.id: p.forget_lab(lab_id))  # each lab as it is done
             print(f"reset {lab.id}")
         for broken in report.broken:  # what it applied carries its label, but which kinds is in its broken files
             print(f"labrunner: skipped {broken.name}: its files are broken (`labrunner validate` lists the problems)",
@@ -356,7 +358,7 @@ def _learner_command(args: argparse.Namespace, report: LoadReport) -> int:
     step_id = getattr(args, "step", None)
     if args.command == "hint":
         step = _step(lab, step_id, progress)
-        hint = update_progress(lambda p: runner.reveal_hint(p, lab, step))
+        hint = store.update(lambda p: runner.reveal_hint(p, lab, step))
         if hint is None:
             print(f"No more hints for {step.id}. `labrunner solve {lab.id} --step {step.id}` applies the solution.")
         else:
@@ -364,7 +366,7 @@ def _learner_command(args: argparse.Namespace, report: LoadReport) -> int:
         return EXIT_OK
     if args.command == "answer":
         step = _step(lab, step_id, progress)
-        result = update_progress(lambda p: runner.answer_quiz(p, lab, step, args.choice))
+        result = store.update(lambda p: runner.answer_quiz(p, lab, step, args.choice))
         print(f"{_MARK[result.status]} {result.message}")
         for line in result.details:
             print(f"       {line}")
@@ -378,33 +380,33 @@ def _learner_command(args: argparse.Namespace, report: LoadReport) -> int:
     cluster = _cluster(args)
     if args.command == "start":
         runner.start_step(cluster, lab, step, catch_up=args.catch_up, progress=progress, on_progress=_progress_line)
-        update_progress(lambda p: _set_current_step(p, lab, step))
+        store.update(lambda p: _set_current_step(p, lab, step))
         print(f"Step {step.id} is set up in namespace {lab.namespace}.\n")
         return _show(lab, step.id)
     if args.command == "solve":
         explanation = runner.solve_step(cluster, lab, step)
-        update_progress(lambda p: _set_solved(p, lab, step))
+        store.update(lambda p: _set_solved(p, lab, step))
         print(f"Applied the solution of {step.id}." + (f"\n\n{explanation}" if explanation else ""))
         return EXIT_OK
     if args.command == "reset":
         if step is None:
             runner.reset_lab(cluster, lab, on_progress=_progress_line)
-            update_progress(lambda p: p.forget_lab(lab.id))
+            store.update(lambda p: p.forget_lab(lab.id))
             print(f"Removed everything lab {lab.id} created.")
         else:
             runner.reset_step(cluster, lab, step, on_progress=_progress_line)
-            update_progress(lambda p: p.forget_step(lab.id, step.id))
+            store.update(lambda p: p.forget_step(lab.id, step.id))
             print(f"Step {step.id} is back to its start.")
         return EXIT_OK
     _note_unusable_namespace(cluster, lab, step)
     if args.watch:
-        return _watch(cluster, lab, step, progress, as_json=args.json)
+        return _watch(cluster, lab, step, progress, store, as_json=args.json)
     if args.wait is not None:
         report = runner.settle_step_checks(cluster, lab, step, window=lambda spec: args.wait, confirm=True,
                                            answers=progress.answers(lab.id), on_report=_SettlingLines().show)
     else:
         report = runner.run_step_checks(cluster, lab, step, answers=progress.answers(lab.id))
-    update_progress(lambda p: runner.record_report(p, report))
+    store.update(lambda p: runner.record_report(p, report))
     code = _print_report(report, as_json=args.json)
     if args.wait is None and not args.json:
         _suggest_waiting(lab, step, report)
@@ -484,7 +486,8 @@ def _print_report(report: runner.StepReport, *, as_json: bool) -> int:
     return {Status.PASS: EXIT_OK, Status.FAIL: EXIT_FAILED, Status.ERROR: EXIT_CLUSTER}[report.status]
 
 
-def _watch(cluster, lab: Lab, step: Step, progress: Progress, *, as_json: bool) -> int:  # noqa: ANN001
+def _watch(cluster, lab: Lab, step: Step, progress: Progress, store: ProgressStore, *,  # noqa: ANN001
+           as_json: bool) -> int:
     stop = threading.Event()
     outcome = [EXIT_FAILED]
 
@@ -495,7 +498,7 @@ def _watch(cluster, lab: Lab, step: Step, progress: Progress, *, as_json: bool) 
             settling.show(report)
             return
         settling.said.clear()
-        update_progress(lambda p: runner.record_report(p, report))
+        store.update(lambda p: runner.record_report(p, report))
         outcome[0] = _print_report(report, as_json=as_json)
         if report.passed:
             stop.set()

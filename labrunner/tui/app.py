@@ -11,9 +11,9 @@ from textual.app import App
 from textual.binding import Binding
 
 from ..model import Lab
+from ..progress import ProgressStore
 from .backend import Backend, ClusterBackend
 from .messages import LabsLoaded
-from .progress_store import ProgressStore
 from .screens.help import HelpScreen
 from .screens.lab_list import LabListScreen, broken_summary
 from .screens.lab_view import LabViewScreen
@@ -44,10 +44,16 @@ class LabApp(App):
         self.broken: list[BrokenLab] = []  # lab folders that did not load: listed, never opened
         self.labs_loaded = labs is not None
         self.labs_dir = labs_dir
-        self.store = ProgressStore(progress_path)
+        # The engine's store, as the CLI's: every change re-read and saved under the file's lock,
+        # so a step finished with the CLI while the TUI is open is kept, and the other way round.
+        self.store = ProgressStore(progress_path, on_warning=self.warn_about_progress)
         self.namespaces = dict(namespaces or {})
         self.start_lab = lab_id
         self._stops: list[threading.Event] = []
+
+    def warn_about_progress(self, line: str) -> None:
+        """What is wrong with the progress file or its folder, once per kind (from any thread)."""
+        self.notify(line, title="Progress", severity="warning", timeout=15)
 
     def on_mount(self) -> None:
         self.push_screen(LabListScreen())

@@ -224,3 +224,33 @@ async def test_a_broken_lab_is_listed_as_broken_and_the_others_still_open(fake_b
         await wait_for(pilot, lambda: isinstance(app.screen, LabViewScreen), what="the good lab")
         assert app.screen.lab.id == "demo"
         await wait_for(pilot, lambda: app.screen.query("#checks"), what="the lab view")
+
+
+@pytest.mark.asyncio
+async def test_an_unwritable_state_folder_is_said_once_and_the_lab_still_works(fake_backend, demo_labs, tmp_path):
+    blocker = tmp_path / "state"
+    blocker.write_text("not a folder")  # where the progress folder should be
+    app = LabApp(fake_backend(), demo_labs, progress_path=blocker / "progress.json", namespaces={"demo": "tui-demo"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_demo(pilot)
+        await pilot.press("h")
+        await wait_for(pilot, lambda: "Hint 1 of 2" in app.screen.query_one("#step-text").source)
+        await pilot.press("s", "y", "a", "y")
+        await wait_for(pilot, lambda: shown_status(app) == "pass", what="checks to pass")
+        assert app.screen.check_action("next_step", ())  # the pass, kept in memory, unlocks the next step
+        said = [n.message for n in app._notifications if "progress is not saved" in n.message]
+        assert len(said) == 1 and f"{blocker} is a file, not a folder" in said[0]
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.asyncio
+async def test_a_broken_progress_file_is_said_once(fake_backend, demo_labs, tmp_path):
+    path = tmp_path / "progress.json"
+    path.write_text('{"labs": {"demo": {"steps": {"web-service": {"hints_shown": "two"}}}}}')
+    app = make_app(fake_backend(), demo_labs, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_demo(pilot)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, LabViewScreen))
+        said = [n.message for n in app._notifications if "wrong type" in n.message]
+        assert len(said) == 1 and 'labs.demo.steps.web-service.hints_shown was "two"' in said[0]

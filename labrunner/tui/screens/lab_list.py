@@ -86,9 +86,7 @@ class LabListScreen(WorkingScreen):
         return self.app.labs
 
     def refresh_table(self) -> None:
-        progress = self.app.store.read()
-        if progress.warning:
-            self.notify(progress.warning, severity="warning", timeout=10)
+        progress = self.app.store.read()  # says once what is wrong with the file
         self.query_one(LabTable).show(self.labs, progress, self.features, self.reachable, self.app.broken)
         self.show_details()
 
