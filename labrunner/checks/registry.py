@@ -46,6 +46,13 @@ def plugin_problems() -> list[str]:
     return list(_plugin_problems)
 
 
+def plugin_origin(kind_name: str) -> str | None:
+    """"check plug-in NAME (module:attr)" for a kind a plug-in added, None for a built-in one:
+    how a plug-in's fault is reported, so its author knows which entry point broke."""
+    check_kinds()
+    return _plugin_of.get(kind_name)
+
+
 def param_problems(kind: CheckKind, params: Mapping[str, Any]) -> list[tuple[str, str]]:
     """`kind.problems(params)`, with a fault of the kind's own validation reported, not raised.
 
@@ -128,4 +135,5 @@ def _default_title(spec: CheckSpec) -> str:
     return f"{spec.kind} {target}".strip()
 
 
-__all__ = ["ENTRY_POINT_GROUP", "Status", "check_kinds", "param_problems", "plugin_problems", "run_check"]
+__all__ = ["ENTRY_POINT_GROUP", "Status", "check_kinds", "param_problems", "plugin_origin", "plugin_problems",
+           "run_check"]

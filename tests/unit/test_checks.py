@@ -238,6 +238,8 @@ def test_a_plugin_cannot_take_labrunner_down(monkeypatch):
     monkeypatch.setattr(registry, "_plugin_of", {})
     assert "touchy" in check_kinds()
     assert registry.plugin_problems() == ["check plug-in exits (pkg.mod:exits) failed to load: it called sys.exit(0)"]
+    assert registry.plugin_origin("touchy") == "check plug-in touchy (pkg.mod:touchy)"
+    assert registry.plugin_origin("service") is None
     assert registry.param_problems(touchy, {"name": "x"}) == [
         ("", "check plug-in touchy (pkg.mod:touchy) failed while validating these parameters: KeyError: 'boom'")]
     step = Step(id="s", title="S", text="", text_path=None)
