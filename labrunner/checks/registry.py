@@ -47,9 +47,9 @@ def plugin_problems() -> list[str]:
 
 
 def plugin_origin(kind_name: str) -> str | None:
-    """"check plug-in NAME (module:attr)" for a kind a plug-in added, None for a built-in one:
-    how a plug-in's fault is reported, so its author knows which entry point broke."""
-    check_kinds()
+    """"check plug-in NAME (module:attr)" for a kind a plug-in added, None for a built-in one (or
+    before `check_kinds` ran): how a plug-in's fault is reported, so its author knows which entry
+    point broke. Takes no lock, so a fault met while the kinds load can be reported too."""
     return _plugin_of.get(kind_name)
 
 
