@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds a step may take to pass after its solution (or an answer to settle)")
     p.add_argument("--repeat", type=_positive_int, default=1, metavar="N", help="run the whole proof N times, to catch flakes")
     p.add_argument("--step", dest="step_id", metavar="STEP", help="prove only this step of the chosen labs")
+    p.add_argument("--jobs", type=_positive_int, default=3, metavar="N",
+                   help="prove up to N answers of a step at once, in labs that keep to their namespace (default 3)")
     dev_sub.add_parser("coverage", help="each curriculum topic and the steps that cover it")
 
     p = sub.add_parser("up", help="create a local kind cluster for the labs")
@@ -171,7 +173,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             if not chosen:
                 raise UsageError(f"no chosen lab has a step {args.step_id!r}")
         return dev_check(_cluster(args), chosen, timeout=args.timeout, repeat=args.repeat, step_id=args.step_id,
-                         shell=shell_for(args.kubeconfig, args.context))
+                         shell=shell_for(args.kubeconfig, args.context), jobs=args.jobs)
     return _learner_command(args, report)
 
 
