@@ -19,7 +19,7 @@ try:
     from . import runner
     from .checks import Status
     from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError
-    from .loader import default_labs_dir, discover_labs
+    from .loader import BrokenLab, LoadReport, default_labs_dir, discover_labs
     from .model import Lab, Step
     from .progress import Progress, ProgressStore
 except KeyboardInterrupt:  # Ctrl-C while the Kubernetes client loads (seconds on a busy machine): no traceback
@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a lab's text in a terminal that is not UTF-8: escaped, no crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
@@ -156,22 +159,22 @@ def _dispatch(args: argparse.Namespace) -> int:
         from . import kindcluster
 
         return getattr(kindcluster, f"command_{args.command}")(args, _labs_quietly(args))
-    labs = _labs(args)
+    report = _load(args)
     if args.command == "list":
-        return _list(labs, _progress_store().read())
+        return _list(report, _progress_store().read())
     if args.command == "show":
-        return _show(_lab(labs, args.lab), args.step)
+        return _show(_lab(report, args.lab), args.step)
     if args.command == "dev":
         from .devcheck import dev_check, shell_for
 
-        chosen = [_lab(labs, name) for name in args.lab_ids] if args.lab_ids else labs
+        chosen = [_lab(report, name) for name in args.lab_ids] if args.lab_ids else _labs(args, report)
         if args.step_id:
             chosen = [lab for lab in chosen if args.step_id in {s.id for s in lab.steps}]
             if not chosen:
                 raise UsageError(f"no chosen lab has a step {args.step_id!r}")
         return dev_check(_cluster(args), chosen, timeout=args.timeout, repeat=args.repeat, step_id=args.step_id,
                          shell=shell_for(args.kubeconfig, args.context), jobs=args.jobs)
-    return _learner_command(args, labs)
+    return _learner_command(args, report)
 
 
 def _positive_int(text: str) -> int:
@@ -195,8 +198,19 @@ def _open_tui(args: argparse.Namespace) -> int:
 
 # -- loading -----------------------------------------------------------------------
 
-def _labs(args: argparse.Namespace) -> list[Lab]:
+def _load(args: argparse.Namespace) -> LoadReport:
+    """The labs, tolerating broken ones: a broken lab is refused by name (see `_lab`), never
+    stops the others. Raises LabFormatError only when no lab could be looked at (no
+    curriculum, no such folder)."""
     report = discover_labs(args.labs)
+    if report.problems and not report.labs and not report.broken:
+        raise LabFormatError(report.problems)
+    return report
+
+
+def _labs(args: argparse.Namespace, report: LoadReport | None = None) -> list[Lab]:
+    """Every lab, for author tools that judge them all: any problem is an error."""
+    report = report or discover_labs(args.labs)
     if report.problems:
         raise LabFormatError(report.problems)
     return report.labs
@@ -215,12 +229,16 @@ def _curriculum(args: argparse.Namespace):  # noqa: ANN202
     return load_curriculum(path)
 
 
-def _lab(labs: list[Lab], lab_id: str) -> Lab:
-    for lab in labs:
-        if lab.id == lab_id:
-            return lab
-    known = ", ".join(lab.id for lab in labs) or "none"
-    raise UsageError(f"no lab {lab_id!r} (labs: {known})")
+def _lab(report: LoadReport, lab_id: str) -> Lab:
+    """The lab `lab_id`; a broken lab of that name raises its problems (exit 2)."""
+    found = report.find(lab_id)
+    if isinstance(found, Lab):
+        return found
+    if isinstance(found, BrokenLab):
+        raise LabFormatError(list(found.problems))
+    known = ", ".join(lab.id for lab in report.labs) or "none"
+    broken = f"; broken: {', '.join(b.name for b in report.broken)}" if report.broken else ""
+    raise UsageError(f"no lab {lab_id!r} (labs: {known}{broken})")
 
 
 def _step(lab: Lab, step_id: str | None, progress: Progress) -> Step:
@@ -249,34 +267,44 @@ def _cluster(args: argparse.Namespace):  # noqa: ANN202
     return cluster
 
 
-def _print_problems(exc: LabFormatError) -> None:
+def _print_problems(exc: LabFormatError, *, also: int = 0) -> None:
     for problem in exc.problems:
         print(f"error: {problem}", file=sys.stderr)
-    count = len(exc.problems)
+    count = len(exc.problems) + also
     print(f"{count} problem{'s' if count != 1 else ''} found; see docs/lab-format.md", file=sys.stderr)
 
 
 # -- commands ------------------------------------------------------------------------
 
 def _validate(args: argparse.Namespace) -> int:
+    """`ok` for each good lab on stdout; every problem, a broken plug-in's too, on stderr (exit 2)."""
     from .checks import plugin_problems
 
-    for line in plugin_problems():
-        print(f"warning: {line}", file=sys.stderr)
     report = discover_labs(args.path or args.labs)
-    if report.problems:
-        _print_problems(LabFormatError(report.problems))
-        return EXIT_BAD_INPUT
     for lab in report.labs:
         print(f"ok  {lab.id}: {len(lab.steps)} steps, topics {', '.join(lab.topics)}")
+    for broken in report.broken:
+        count = len(broken.problems)
+        print(f"bad {broken.name}: {count} problem{'s' if count != 1 else ''}")
+    plugins = plugin_problems()
+    for line in plugins:
+        print(f"error: {line}", file=sys.stderr)
+    if report.problems or plugins:
+        _print_problems(LabFormatError(report.problems), also=len(plugins))
+        return EXIT_BAD_INPUT
     return EXIT_OK
 
 
-def _list(labs: list[Lab], progress: Progress) -> int:
-    width = max((len(lab.id) for lab in labs), default=4)
+def _list(report: LoadReport, progress: Progress) -> int:
+    labs = report.labs
+    width = max([len(lab.id) for lab in labs] + [len(b.name) for b in report.broken], default=4)
     for lab in labs:
         done = sum(1 for s in lab.steps if progress.lab(lab.id).step(s.id).status == "passed")
         print(f"{lab.id:<{width}}  {done}/{len(lab.steps)} steps  {lab.difficulty.value:<12} ~{lab.minutes:>3} min  {lab.title}")
+    for broken in report.broken:
+        count = len(broken.problems)
+        print(f"{broken.name:<{width}}  BROKEN: {count} problem{'s' if count != 1 else ''} in its files; "
+              f"`labrunner validate {broken.shown}` lists them")
     return EXIT_OK
 
 
@@ -308,7 +336,8 @@ def _progress_store() -> ProgressStore:
     return ProgressStore(on_warning=lambda line: print(f"warning: {line}", file=sys.stderr, flush=True))
 
 
-def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
+def _learner_command(args: argparse.Namespace, report: LoadReport) -> int:
+    labs = report.labs
     store = _progress_store()
     progress = store.read()  # to choose the step; every change below re-reads the file under its lock
     if args.command == "reset" and args.all:
@@ -317,6 +346,9 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
             runner.reset_lab(cluster, lab, on_progress=_progress_line)
             store.update(lambda p, lab_id=lab.id: p.forget_lab(lab_id))  # each lab as it is done
             print(f"reset {lab.id}")
+        for broken in report.broken:  # what it applied carries its label, but which kinds is in its broken files
+            print(f"labrunner: skipped {broken.name}: its files are broken (`labrunner validate` lists the problems)",
+                  file=sys.stderr)
         from .checks.canary import CANARY_NAMESPACE
         from .cluster import delete_namespace
 
@@ -324,7 +356,7 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
         return EXIT_OK
     if args.command == "reset" and not args.lab:
         raise UsageError("say which lab to reset, or --all")
-    lab = _lab(labs, args.lab)
+    lab = _lab(report, args.lab)
     step_id = getattr(args, "step", None)
     if args.command == "hint":
         step = _step(lab, step_id, progress)

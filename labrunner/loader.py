@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import LabFormatError, Problem
+from .errors import LabFormatError, Problem, clip
+from .labfiles import Budget, FileRefused, decode_text, path_problem, read_regular_file, resolve_inside
+from .manifestrules import Outside, object_problems, read_outside, ref_problem
 from .model import (
     FEATURES,
     FORMAT_VERSION,
@@ -31,17 +33,40 @@ from .model import (
     Step,
     WaitSpec,
 )
-from .yamlfile import Lines, YamlError, dotted, read_yaml, read_yaml_documents
+from .yamlfile import Lines, YamlError, dotted, parse_yaml_documents, read_yaml
 
 LAB_FILE = "lab.yaml"
 CURRICULUM_FILE = "curriculum.yaml"
 _ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 
 
+@dataclass(frozen=True)
+class BrokenLab:
+    """A lab folder that did not load, named by its folder (its id may be what is broken)."""
+
+    name: str
+    path: Path
+    problems: tuple[Problem, ...]
+
+    @property
+    def shown(self) -> str:
+        """The folder as the user would type it."""
+        return _shown(self.path)
+
+
 @dataclass
 class LoadReport:
+    """What `discover_labs` found: the labs that loaded, every problem (the broken labs'
+    and those of no lab in particular, such as a missing curriculum), and the broken labs."""
+
     labs: list[Lab] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    broken: list[BrokenLab] = field(default_factory=list)
+
+    def find(self, name: str) -> Lab | BrokenLab | None:
+        """The lab with id `name`, else the broken lab whose folder is `name`."""
+        return next((lab for lab in self.labs if lab.id == name), None) or next(
+            (lab for lab in self.broken if lab.name == name), None)
 
 
 def default_labs_dir() -> Path:
@@ -88,20 +113,41 @@ def load_curriculum(path: Path) -> Curriculum:
 
 
 def find_lab_dirs(root: Path) -> list[Path]:
-    """`root` itself when it holds a lab file, else every folder below holding one."""
-    if (root / LAB_FILE).is_file():
+    """`root` itself when it holds a lab file, else every folder below holding one (not hidden ones).
+
+    Any entry named lab.yaml counts, a FIFO or a dangling link too, so that reading it
+    reports what is wrong instead of the lab silently missing. Symlinked folders are not
+    followed; the walk is iterative, so no depth of folders can exhaust the stack.
+    """
+    if os.path.lexists(root / LAB_FILE):
         return [root]
-    return sorted(p.parent for p in root.rglob(LAB_FILE) if not any(part.startswith(".") for part in p.parts))
+    found, stack = [], [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                names = [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
+        except OSError:  # unreadable, or gone meanwhile: nothing of a lab to find there
+            continue
+        if any(name == LAB_FILE for name, _ in names):
+            found.append(folder)
+        stack.extend(folder / name for name, is_dir in names if is_dir and not name.startswith("."))
+    return sorted(found)
 
 
 def discover_labs(root: Path | None = None, curriculum: Curriculum | None = None) -> LoadReport:
     """Load every lab under `root`, collecting problems instead of raising."""
     root = Path(root) if root else default_labs_dir()
     report = LoadReport()
-    if not root.exists():
+    try:
+        exists, is_file = root.exists(), root.is_file()
+    except (OSError, ValueError) as exc:  # a name too long for the file system
+        report.problems.append(Problem(_shown(root), None, "", f"cannot look at it: {exc}"))
+        return report
+    if not exists:
         report.problems.append(Problem(_shown(root), None, "", "no such file or folder"))
         return report
-    if root.is_file():
+    if is_file:
         if root.name != LAB_FILE:
             report.problems.append(Problem(_shown(root), None, "", f"expected a lab folder or its {LAB_FILE}"))
             return report
@@ -121,18 +167,27 @@ def discover_labs(root: Path | None = None, curriculum: Curriculum | None = None
         report.problems.append(Problem(_shown(root), None, "", f"no {LAB_FILE} found in this folder or below"))
     seen: dict[str, Path] = {}
     for lab_dir in dirs:
-        lab, problems = _LabReader(lab_dir, curriculum).read()
+        lab, problems = _read_lab(lab_dir, curriculum)
+        if lab is not None and not problems and lab.id in seen:
+            problems = [Problem(_shown(lab_dir / LAB_FILE), None, "id",
+                                f"lab id {lab.id!r} is already used by {_shown(seen[lab.id])}")]
         report.problems.extend(problems)
-        if lab is None:
-            continue
-        if lab.id in seen:
-            report.problems.append(
-                Problem(_shown(lab_dir / LAB_FILE), None, "id", f"lab id {lab.id!r} is already used by {_shown(seen[lab.id])}")
-            )
+        if lab is None or problems:
+            report.broken.append(BrokenLab(_printable(lab_dir.name), lab_dir, tuple(problems)))
             continue
         seen[lab.id] = lab_dir
         report.labs.append(lab)
     return report
+
+
+def _read_lab(lab_dir: Path, curriculum: Curriculum) -> tuple[Lab | None, list[Problem]]:
+    """One lab folder, read so that nothing in it can stop the other labs from loading."""
+    try:
+        return _LabReader(lab_dir, curriculum).read()
+    except Exception as exc:  # a bug of ours, met by one odd lab: that lab is broken, the others load
+        return None, [Problem(_shown(lab_dir / LAB_FILE), None, "",
+                              f"labrunner failed reading this lab ({type(exc).__name__}: {exc}); "
+                              "this is a bug in labrunner, please report it with the lab")]
 
 
 def load_labs(root: Path | None = None, curriculum: Curriculum | None = None) -> list[Lab]:
@@ -151,11 +206,21 @@ def load_lab(lab_dir: Path, curriculum: Curriculum) -> Lab:
 
 
 def _shown(path: Path) -> str:
-    """A path as the user would type it: relative to the working folder if inside."""
+    """A path as the user would type it: relative to the working folder if inside, printable."""
     try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+        # The folder resolved, not the name: a lab.yaml linked to /dev/zero is still shown as lab.yaml.
+        # realpath, unlike Path.resolve on Python 3.11, does not raise on a symlink loop.
+        path = Path(path)
+        shown = str((Path(os.path.realpath(path.parent)) / path.name).relative_to(os.path.realpath(Path.cwd())))
+    except (ValueError, OSError):
+        shown = str(path)
+    return _printable(shown)
+
+
+def _printable(text: str) -> str:
+    """A file name as text any terminal takes: undecodable bytes and control characters escaped."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 _MISSING = object()
@@ -164,7 +229,10 @@ _MISSING = object()
 class _LabReader:
     def __init__(self, lab_dir: Path, curriculum: Curriculum):
         self.dir = lab_dir
-        self.root = lab_dir.resolve()
+        self.root = Path(os.path.realpath(lab_dir))
+        self.budget = Budget()  # bytes and YAML values over every file of this lab
+        self.outside = Outside()  # what lab.yaml declares beyond its namespace (read before the steps)
+        self.lab_namespace = "lab-x"  # fills ${LAB_NAMESPACE} when manifest names are judged
         self.curriculum = curriculum
         self.file = _shown(lab_dir / LAB_FILE)
         self.lines: Lines = {}
@@ -232,32 +300,38 @@ class _LabReader:
 
     # -- files -----------------------------------------------------------
     def resolve(self, at: tuple, relative: Any, *, suffixes: tuple[str, ...] = ()) -> Path | None:
-        if not isinstance(relative, str) or not relative.strip():
-            self.problem(at, f"expected a path relative to the lab folder, got {_clip(relative)}")
-            return None
-        if os.path.isabs(relative):
-            self.problem(at, f"{relative!r} is absolute; expected a path relative to the lab folder")
-            return None
-        target = (self.root / relative).resolve()
-        if not target.is_relative_to(self.root):
-            self.problem(at, f"{relative!r} leads outside the lab folder; keep every file inside it")
-            return None
-        if not target.is_file():
-            self.problem(at, f"{relative!r} does not exist in the lab folder")
+        """`relative` inside the lab folder (see labfiles), or None with a problem at `at`."""
+        message = path_problem(relative)
+        if message is None:
+            try:
+                target = resolve_inside(self.root, relative)
+            except FileRefused as exc:
+                message = exc.message
+        if message is not None:
+            self.problem(at, message)
             return None
         if suffixes and target.suffix not in suffixes:
             self.problem(at, f"{relative!r}: expected a {' or '.join(suffixes)} file")
             return None
         return target
 
+    def read_file(self, at: tuple, relative: str, target: Path) -> bytes | None:
+        """The bytes of a regular file of the lab, charged to its budget; None with a problem at `at`."""
+        try:
+            return read_regular_file(target, budget=self.budget)
+        except FileRefused as exc:
+            self.problem(at, f"{relative!r}: {exc.message}")
+            return None
+
     def markdown(self, at: tuple, relative: Any) -> tuple[str, Path | None]:
         target = self.resolve(at, relative, suffixes=(".md",))
-        if target is None:
+        data = None if target is None else self.read_file(at, relative, target)
+        if data is None:
             return "", None
         try:
-            return target.read_text(encoding="utf-8"), Path(relative)
-        except (OSError, UnicodeDecodeError) as exc:
-            self.problem(at, f"cannot read {relative!r}: {exc}")
+            return decode_text(data), Path(relative)
+        except FileRefused as exc:
+            self.problem(at, f"{relative}:{exc.line}: {exc.message}")
             return "", None
 
     def manifest(self, at: tuple, relative: Any) -> Manifest | None:
@@ -268,8 +342,11 @@ class _LabReader:
         if key in self._manifests:
             return self._manifests[key]
         shown = _shown(target)
+        data = self.read_file(at, relative, target)
+        if data is None:
+            return None
         try:
-            documents = read_yaml_documents(target, shown_as=shown)
+            documents = parse_yaml_documents(data, shown_as=shown, budget=self.budget)
         except YamlError as exc:
             self.problems.append(exc.problem)
             return None
@@ -290,26 +367,16 @@ class _LabReader:
         return manifest
 
     def _check_object(self, doc: Any, lines: Lines, shown: str) -> bool:
-        before = len(self.problems)
-        if not isinstance(doc, dict):
-            self.problems.append(Problem(shown, lines.get(()), "", "expected a Kubernetes object (a mapping)"))
-            return False
-        for key in ("apiVersion", "kind"):
-            if not isinstance(doc.get(key), str) or not doc.get(key):
-                self.problems.append(Problem(shown, lines.get(()), key, "missing; every object needs apiVersion and kind"))
-        meta = doc.get("metadata")
-        if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
-            self.problems.append(
-                Problem(shown, lines.get(("metadata",), lines.get(())), "metadata.name", "missing; server-side apply needs a name")
-            )
-        elif meta.get("generateName"):
-            self.problems.append(Problem(shown, lines.get(("metadata",)), "metadata.generateName", "not supported; give a name"))
-        return len(self.problems) == before
+        found = object_problems(doc, lines, file=shown, lab_namespace=self.lab_namespace, outside=self.outside)
+        self.problems.extend(found)
+        return not found
 
     # -- the lab ---------------------------------------------------------
     def read(self) -> tuple[Lab | None, list[Problem]]:
         try:
-            data, self.lines = read_yaml(self.dir / LAB_FILE, shown_as=self.file)
+            data, self.lines = read_yaml(resolve_inside(self.root, LAB_FILE), shown_as=self.file, budget=self.budget)
+        except FileRefused as exc:
+            return None, [Problem(self.file, exc.line, "", exc.message)]
         except YamlError as exc:
             return None, [exc.problem]
         if not isinstance(data, dict):
@@ -319,8 +386,10 @@ class _LabReader:
         if fmt is not _MISSING and fmt != FORMAT_VERSION:
             self.problem(("format",), f"this labrunner reads format {FORMAT_VERSION}, got {fmt}")
             return None, self.problems
-        self.only_keys(data, (), {"format", "id", "title", "summary", "difficulty", "minutes", "topics", "requires", "images", "steps"})
+        self.only_keys(data, (), {"format", "id", "title", "summary", "difficulty", "minutes", "topics", "requires", "images",
+                                  "outside", "steps"})
         lab_id = self.ident(data, ())
+        self._outside(data, lab_id)
         title = self.text(data, (), "title")
         summary = self.text(data, (), "summary")
         difficulty = self.get(data, (), "difficulty", str, required=True)
@@ -352,6 +421,14 @@ class _LabReader:
             path=self.root,
         )
         return lab, self.problems
+
+    def _outside(self, data: Mapping, lab_id: str) -> None:
+        """`outside:` and the lab namespace, which the manifest and delete checks need."""
+        self.outside, problems = read_outside(data.get("outside"))
+        for at, message in problems:
+            self.problem(("outside",) + at, message)
+        if lab_id and _ID.match(lab_id):
+            self.lab_namespace = f"lab-{lab_id}"
 
     def _steps(self, data: Mapping, lab_topics: set[str]) -> list[Step]:
         raw = self.get(data, (), "steps", list, required=True)
@@ -570,6 +647,10 @@ class _LabReader:
         namespace = self.get(item, at, "namespace", str, required=False)
         if not kind or not name or api_version is _MISSING or namespace is _MISSING:
             return None
+        refused = ref_problem(kind, name, namespace, outside=self.outside)
+        if refused:
+            self.problem(at, refused)
+            return None
         return ObjectRef(kind=kind, name=name, api_version=api_version, namespace=namespace)
 
     def _wait(self, item: Any, at: tuple) -> WaitSpec | None:
@@ -610,7 +691,7 @@ class _LabReader:
         )
 
     def _checks(self, data: Mapping, at: tuple) -> list[CheckSpec]:
-        from .checks import check_kinds
+        from .checks import check_kinds, param_problems, plugin_problems
 
         kinds = check_kinds()
         raw = self.get(data, at, "checks", list, required=True)
@@ -629,7 +710,8 @@ class _LabReader:
                 continue
             kind = kinds.get(kind_name)
             if kind is None or kind_name == "quiz":
-                self.problem(cat + ("kind",), f"unknown check kind {kind_name!r}; expected one of {', '.join(k for k in sorted(kinds) if k != 'quiz')}")
+                broken = "".join(f"; {line}" for line in plugin_problems())  # the kind may be a broken plug-in's
+                self.problem(cat + ("kind",), f"unknown check kind {kind_name!r}; expected one of {', '.join(k for k in sorted(kinds) if k != 'quiz')}{broken}")
                 continue
             check_id = item.get("id", f"{kind_name}-{i + 1}")
             if not isinstance(check_id, str) or not _ID.match(check_id):
@@ -647,7 +729,7 @@ class _LabReader:
                     manifest = self.manifest(cat + (key,), params[key])
                     params[key] = manifest
             before = len(self.problems)
-            for key, message in kind.problems(params):
+            for key, message in param_problems(kind, params):
                 self.problem(cat + (key,) if key else cat, message)
             if any(params.get(k) is None for k, s in kind.params.items() if s.file and k in params):
                 continue
@@ -663,5 +745,4 @@ def _what(kind: type | tuple) -> str:
 
 
 def _clip(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return clip(value)
