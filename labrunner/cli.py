@@ -19,9 +19,9 @@ try:
     from . import runner
     from .checks import Status
     from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError
-    from .loader import default_labs_dir, discover_labs
+    from .loader import BrokenLab, LoadReport, default_labs_dir, discover_labs
     from .model import Lab, Step
-    from .progress import Progress, load_progress, update_progress
+    from .progress import Progress, ProgressStore
 except KeyboardInterrupt:  # Ctrl-C while the Kubernetes client loads (seconds on a busy machine): no traceback
     print("\nlabrunner: interrupted", file=sys.stderr)
     raise SystemExit(130) from None
@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds a step may take to pass after its solution (or an answer to settle)")
     p.add_argument("--repeat", type=_positive_int, default=1, metavar="N", help="run the whole proof N times, to catch flakes")
     p.add_argument("--step", dest="step_id", metavar="STEP", help="prove only this step of the chosen labs")
+    p.add_argument("--jobs", type=_positive_int, default=3, metavar="N",
+                   help="prove up to N answers of a step at once, in labs that keep to their namespace (default 3)")
     dev_sub.add_parser("coverage", help="each curriculum topic and the steps that cover it")
     p = dev_sub.add_parser("schema", help="print the JSON Schema of lab files (for editors: yaml-language-server)")
     p.add_argument("--builtin", action="store_true",
@@ -103,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a lab's text in a terminal that is not UTF-8: escaped, no crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
@@ -159,22 +164,22 @@ def _dispatch(args: argparse.Namespace) -> int:
         from . import kindcluster
 
         return getattr(kindcluster, f"command_{args.command}")(args, _labs_quietly(args))
-    labs = _labs(args)
+    report = _load(args)
     if args.command == "list":
-        return _list(labs, load_progress())
+        return _list(report, _progress_store().read())
     if args.command == "show":
-        return _show(_lab(labs, args.lab), args.step)
+        return _show(_lab(report, args.lab), args.step)
     if args.command == "dev":
         from .devcheck import dev_check, shell_for
 
-        chosen = [_lab(labs, name) for name in args.lab_ids] if args.lab_ids else labs
+        chosen = [_lab(report, name) for name in args.lab_ids] if args.lab_ids else _labs(args, report)
         if args.step_id:
             chosen = [lab for lab in chosen if args.step_id in {s.id for s in lab.steps}]
             if not chosen:
                 raise UsageError(f"no chosen lab has a step {args.step_id!r}")
         return dev_check(_cluster(args), chosen, timeout=args.timeout, repeat=args.repeat, step_id=args.step_id,
-                         shell=shell_for(args.kubeconfig, args.context))
-    return _learner_command(args, labs)
+                         shell=shell_for(args.kubeconfig, args.context), jobs=args.jobs)
+    return _learner_command(args, report)
 
 
 def _positive_int(text: str) -> int:
@@ -198,8 +203,19 @@ def _open_tui(args: argparse.Namespace) -> int:
 
 # -- loading -----------------------------------------------------------------------
 
-def _labs(args: argparse.Namespace) -> list[Lab]:
+def _load(args: argparse.Namespace) -> LoadReport:
+    """The labs, tolerating broken ones: a broken lab is refused by name (see `_lab`), never
+    stops the others. Raises LabFormatError only when no lab could be looked at (no
+    curriculum, no such folder)."""
     report = discover_labs(args.labs)
+    if report.problems and not report.labs and not report.broken:
+        raise LabFormatError(report.problems)
+    return report
+
+
+def _labs(args: argparse.Namespace, report: LoadReport | None = None) -> list[Lab]:
+    """Every lab, for author tools that judge them all: any problem is an error."""
+    report = report or discover_labs(args.labs)
     if report.problems:
         raise LabFormatError(report.problems)
     return report.labs
@@ -218,12 +234,16 @@ def _curriculum(args: argparse.Namespace):  # noqa: ANN202
     return load_curriculum(path)
 
 
-def _lab(labs: list[Lab], lab_id: str) -> Lab:
-    for lab in labs:
-        if lab.id == lab_id:
-            return lab
-    known = ", ".join(lab.id for lab in labs) or "none"
-    raise UsageError(f"no lab {lab_id!r} (labs: {known})")
+def _lab(report: LoadReport, lab_id: str) -> Lab:
+    """The lab `lab_id`; a broken lab of that name raises its problems (exit 2)."""
+    found = report.find(lab_id)
+    if isinstance(found, Lab):
+        return found
+    if isinstance(found, BrokenLab):
+        raise LabFormatError(list(found.problems))
+    known = ", ".join(lab.id for lab in report.labs) or "none"
+    broken = f"; broken: {', '.join(b.name for b in report.broken)}" if report.broken else ""
+    raise UsageError(f"no lab {lab_id!r} (labs: {known}{broken})")
 
 
 def _step(lab: Lab, step_id: str | None, progress: Progress) -> Step:
@@ -252,26 +272,31 @@ def _cluster(args: argparse.Namespace):  # noqa: ANN202
     return cluster
 
 
-def _print_problems(exc: LabFormatError) -> None:
+def _print_problems(exc: LabFormatError, *, also: int = 0) -> None:
     for problem in exc.problems:
         print(f"error: {problem}", file=sys.stderr)
-    count = len(exc.problems)
+    count = len(exc.problems) + also
     print(f"{count} problem{'s' if count != 1 else ''} found; see docs/lab-format.md", file=sys.stderr)
 
 
 # -- commands ------------------------------------------------------------------------
 
 def _validate(args: argparse.Namespace) -> int:
+    """`ok` for each good lab on stdout; every problem, a broken plug-in's too, on stderr (exit 2)."""
     from .checks import plugin_problems
 
-    for line in plugin_problems():
-        print(f"warning: {line}", file=sys.stderr)
     report = discover_labs(args.path or args.labs)
-    if report.problems:
-        _print_problems(LabFormatError(report.problems))
-        return EXIT_BAD_INPUT
     for lab in report.labs:
         print(f"ok  {lab.id}: {len(lab.steps)} steps, topics {', '.join(lab.topics)}")
+    for broken in report.broken:
+        count = len(broken.problems)
+        print(f"bad {broken.name}: {count} problem{'s' if count != 1 else ''}")
+    plugins = plugin_problems()
+    for line in plugins:
+        print(f"error: {line}", file=sys.stderr)
+    if report.problems or plugins:
+        _print_problems(LabFormatError(report.problems), also=len(plugins))
+        return EXIT_BAD_INPUT
     return EXIT_OK
 
 
@@ -286,13 +311,16 @@ def _print_schema(*, builtin: bool) -> int:
     return EXIT_OK
 
 
-def _list(labs: list[Lab], progress: Progress) -> int:
-    if progress.warning:
-        print(f"warning: {progress.warning}", file=sys.stderr)
-    width = max((len(lab.id) for lab in labs), default=4)
+def _list(report: LoadReport, progress: Progress) -> int:
+    labs = report.labs
+    width = max([len(lab.id) for lab in labs] + [len(b.name) for b in report.broken], default=4)
     for lab in labs:
         done = sum(1 for s in lab.steps if progress.lab(lab.id).step(s.id).status == "passed")
         print(f"{lab.id:<{width}}  {done}/{len(lab.steps)} steps  {lab.difficulty.value:<12} ~{lab.minutes:>3} min  {lab.title}")
+    for broken in report.broken:
+        count = len(broken.problems)
+        print(f"{broken.name:<{width}}  BROKEN: {count} problem{'s' if count != 1 else ''} in its files; "
+              f"`labrunner validate {broken.shown}` lists them")
     return EXIT_OK
 
 
@@ -319,16 +347,24 @@ def _show(lab: Lab, step_id: str | None) -> int:
     return EXIT_OK
 
 
-def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
-    progress = load_progress()
-    if progress.warning:
-        print(f"warning: {progress.warning}", file=sys.stderr)
+def _progress_store() -> ProgressStore:
+    """The learner's progress for this command; what is wrong with it, once, on stderr."""
+    return ProgressStore(on_warning=lambda line: print(f"warning: {line}", file=sys.stderr, flush=True))
+
+
+def _learner_command(args: argparse.Namespace, report: LoadReport) -> int:
+    labs = report.labs
+    store = _progress_store()
+    progress = store.read()  # to choose the step; every change below re-reads the file under its lock
     if args.command == "reset" and args.all:
         cluster = _cluster(args)
         for lab in labs:
             runner.reset_lab(cluster, lab, on_progress=_progress_line)
-            update_progress(lambda p, lab_id=lab.id: p.forget_lab(lab_id))  # each lab as it is done
+            store.update(lambda p, lab_id=lab.id: p.forget_lab(lab_id))  # each lab as it is done
             print(f"reset {lab.id}")
+        for broken in report.broken:  # what it applied carries its label, but which kinds is in its broken files
+            print(f"labrunner: skipped {broken.name}: its files are broken (`labrunner validate` lists the problems)",
+                  file=sys.stderr)
         from .checks.canary import CANARY_NAMESPACE
         from .cluster import delete_namespace
 
@@ -336,11 +372,11 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
         return EXIT_OK
     if args.command == "reset" and not args.lab:
         raise UsageError("say which lab to reset, or --all")
-    lab = _lab(labs, args.lab)
+    lab = _lab(report, args.lab)
     step_id = getattr(args, "step", None)
     if args.command == "hint":
         step = _step(lab, step_id, progress)
-        hint = update_progress(lambda p: runner.reveal_hint(p, lab, step))
+        hint = store.update(lambda p: runner.reveal_hint(p, lab, step))
         if hint is None:
             print(f"No more hints for {step.id}. `labrunner solve {lab.id} --step {step.id}` applies the solution.")
         else:
@@ -348,7 +384,7 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
         return EXIT_OK
     if args.command == "answer":
         step = _step(lab, step_id, progress)
-        result = update_progress(lambda p: runner.answer_quiz(p, lab, step, args.choice))
+        result = store.update(lambda p: runner.answer_quiz(p, lab, step, args.choice))
         print(f"{_MARK[result.status]} {result.message}")
         for line in result.details:
             print(f"       {line}")
@@ -362,33 +398,33 @@ def _learner_command(args: argparse.Namespace, labs: list[Lab]) -> int:
     cluster = _cluster(args)
     if args.command == "start":
         runner.start_step(cluster, lab, step, catch_up=args.catch_up, progress=progress, on_progress=_progress_line)
-        update_progress(lambda p: _set_current_step(p, lab, step))
+        store.update(lambda p: _set_current_step(p, lab, step))
         print(f"Step {step.id} is set up in namespace {lab.namespace}.\n")
         return _show(lab, step.id)
     if args.command == "solve":
         explanation = runner.solve_step(cluster, lab, step)
-        update_progress(lambda p: _set_solved(p, lab, step))
+        store.update(lambda p: _set_solved(p, lab, step))
         print(f"Applied the solution of {step.id}." + (f"\n\n{explanation}" if explanation else ""))
         return EXIT_OK
     if args.command == "reset":
         if step is None:
             runner.reset_lab(cluster, lab, on_progress=_progress_line)
-            update_progress(lambda p: p.forget_lab(lab.id))
+            store.update(lambda p: p.forget_lab(lab.id))
             print(f"Removed everything lab {lab.id} created.")
         else:
             runner.reset_step(cluster, lab, step, on_progress=_progress_line)
-            update_progress(lambda p: p.forget_step(lab.id, step.id))
+            store.update(lambda p: p.forget_step(lab.id, step.id))
             print(f"Step {step.id} is back to its start.")
         return EXIT_OK
     _note_unusable_namespace(cluster, lab, step)
     if args.watch:
-        return _watch(cluster, lab, step, progress, as_json=args.json)
+        return _watch(cluster, lab, step, progress, store, as_json=args.json)
     if args.wait is not None:
         report = runner.settle_step_checks(cluster, lab, step, window=lambda spec: args.wait, confirm=True,
                                            answers=progress.answers(lab.id), on_report=_SettlingLines().show)
     else:
         report = runner.run_step_checks(cluster, lab, step, answers=progress.answers(lab.id))
-    update_progress(lambda p: runner.record_report(p, report))
+    store.update(lambda p: runner.record_report(p, report))
     code = _print_report(report, as_json=args.json)
     if args.wait is None and not args.json:
         _suggest_waiting(lab, step, report)
@@ -468,7 +504,8 @@ def _print_report(report: runner.StepReport, *, as_json: bool) -> int:
     return {Status.PASS: EXIT_OK, Status.FAIL: EXIT_FAILED, Status.ERROR: EXIT_CLUSTER}[report.status]
 
 
-def _watch(cluster, lab: Lab, step: Step, progress: Progress, *, as_json: bool) -> int:  # noqa: ANN001
+def _watch(cluster, lab: Lab, step: Step, progress: Progress, store: ProgressStore, *,  # noqa: ANN001
+           as_json: bool) -> int:
     stop = threading.Event()
     outcome = [EXIT_FAILED]
 
@@ -479,7 +516,7 @@ def _watch(cluster, lab: Lab, step: Step, progress: Progress, *, as_json: bool) 
             settling.show(report)
             return
         settling.said.clear()
-        update_progress(lambda p: runner.record_report(p, report))
+        store.update(lambda p: runner.record_report(p, report))
         outcome[0] = _print_report(report, as_json=as_json)
         if report.passed:
             stop.set()

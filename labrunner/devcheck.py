@@ -6,9 +6,11 @@ the earlier steps' setup and solutions are applied first (the state a learner
 reaches), then the step's setup. A step's checks must then not pass, and must
 pass after its solution. A wrong answer's `do` must leave each check its
 `fails` names failing with the given text while the step never passes; an
-alternative's `do` must make the step pass. Labs run in parallel; a lab's
-proofs run one after another, because cluster-scoped objects (PersistentVolumes,
-RuntimeClasses, CSRs) carry fixed names and would collide.
+alternative's `do` must make the step pass. Labs run in parallel. A lab's steps
+run one after another; a step's answers run a few at a time when the lab keeps
+to its namespace, else one after another, because cluster-scoped objects
+(PersistentVolumes, RuntimeClasses, CSRs), fixed node ports and `run:` commands
+carry fixed names and would collide.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -309,26 +312,58 @@ def _watch(cluster: Cluster, lab: Lab, step: Step, ns: str, done: Callable[[runn
 
 # -- the command ---------------------------------------------------------------------
 
+# Answers of one step proven at once when the lab keeps to its namespace: each waits mostly on
+# the cluster (pods starting, verdicts settling), so a few at a time cut the wall time.
+ANSWER_JOBS = 3
+
+
+def keeps_to_its_namespace(cluster: Cluster, lab: Lab) -> bool:
+    """Whether two proofs of `lab` can run at once, each in its own namespace: every kind its
+    manifests use is namespaced on this cluster, none fixes a node port (cluster-wide), and no
+    answer runs a command (which may create anything). False when the cluster cannot say."""
+    if any(group.run for step in lab.steps for answer in (*step.wrong, *step.alternatives) for group in answer.do):
+        return False
+    try:
+        if any(kind != "Namespace" and not cluster.is_namespaced(kind, api_version)
+               for api_version, kind in runner.cluster_scoped_kinds(lab)):
+            return False
+    except LabrunnerError:
+        return False
+    return not any(port.get("nodePort") for m in lab.manifests() for doc in m.documents
+                   if doc.get("kind") == "Service" for port in (doc.get("spec") or {}).get("ports") or [])
+
+
 def prove_lab(cluster: Cluster, lab: Lab, *, timeout: float, shell: Shell = Shell(),
-              step_id: str | None = None, stop: threading.Event | None = None) -> list[StepProof | AnswerProof]:
-    """Each step's proof, then its wrong answers' and alternatives', one after another; no new
+              step_id: str | None = None, stop: threading.Event | None = None,
+              jobs: int = ANSWER_JOBS) -> list[StepProof | AnswerProof]:
+    """Each step's proof, then its wrong answers' and alternatives' (up to `jobs` at once when the
+    lab keeps to its namespace, else one after another); rows come back in the lab's order. No new
     proof starts once `stop` is set (Ctrl-C)."""
     proofs: list[StepProof | AnswerProof] = []
+    parallel: list[bool] = []  # asked of the cluster once, when a step first has answers to prove
 
     def go() -> bool:
         return stop is None or not stop.is_set()
+
+    def answer_proof(index: int, step: Step, answer: Answer, wrong: bool) -> AnswerProof | None:
+        if not go():
+            return None
+        return prove_answer(cluster, lab, step, index, answer, wrong=wrong, timeout=timeout, shell=shell)
 
     for index, step in enumerate(lab.steps):
         if step_id and step.id != step_id:
             continue
         if go():
             proofs.append(prove_step(cluster, lab, step, index, timeout=timeout))
-        for answer in step.wrong:
-            if go():
-                proofs.append(prove_answer(cluster, lab, step, index, answer, wrong=True, timeout=timeout, shell=shell))
-        for answer in step.alternatives:
-            if go():
-                proofs.append(prove_answer(cluster, lab, step, index, answer, wrong=False, timeout=timeout, shell=shell))
+        answers = [(a, True) for a in step.wrong] + [(a, False) for a in step.alternatives]
+        if answers and go() and not parallel:
+            parallel.append(jobs > 1 and keeps_to_its_namespace(cluster, lab))
+        if not answers or not parallel or not parallel[0]:
+            done = [answer_proof(index, step, answer, wrong) for answer, wrong in answers]
+        else:
+            with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix=f"labrunner-dev-{lab.id}") as pool:
+                done = list(pool.map(lambda pair: answer_proof(index, step, *pair), answers))
+        proofs += [proof for proof in done if proof is not None]
     return proofs
 
 
@@ -362,7 +397,7 @@ def _prove_labs(cluster: Cluster, labs: list[Lab], stop: threading.Event, **opti
 
 
 def dev_check(cluster: Cluster, labs: list[Lab], *, timeout: float = 180.0, repeat: int = 1,
-              step_id: str | None = None, shell: Shell = Shell()) -> int:
+              step_id: str | None = None, shell: Shell = Shell(), jobs: int = ANSWER_JOBS) -> int:
     """Prove `labs` `repeat` times (to catch flakes), print one row per proof; 1 when any failed, else 0;
     EXIT_INTERRUPTED after a Ctrl-C, once the proofs under way have cleaned up (their rows are printed)."""
     failures: list[tuple[int, str]] = []
@@ -371,7 +406,7 @@ def dev_check(cluster: Cluster, labs: list[Lab], *, timeout: float = 180.0, repe
         if repeat > 1:
             print(f"\n=== run {run}/{repeat}")
         started = time.monotonic()
-        proofs = _prove_labs(cluster, labs, stop, timeout=timeout, shell=shell, step_id=step_id)
+        proofs = _prove_labs(cluster, labs, stop, timeout=timeout, shell=shell, step_id=step_id, jobs=jobs)
         failures += [(run, name) for name in _print_run(proofs, time.monotonic() - started)]
         if stop.is_set():
             print("labrunner: stopped; the proofs above are all that ran", file=sys.stderr)

@@ -8,6 +8,7 @@ TUI handle a handful of types and show the API server's own message.
 from __future__ import annotations
 
 import json
+import reprlib
 from dataclasses import dataclass
 
 
@@ -28,6 +29,20 @@ class Problem:
         where = f"{self.file}:{self.line}" if self.line else self.file
         field = f" {self.field}:" if self.field else ""
         return f"{where}:{field} {self.message}"
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 2, 4, 4, 40, 40
+
+
+def clip(value: object, width: int = 40) -> str:
+    """`value` as a message shows it: its repr, at most about `width` characters.
+
+    Built without spelling the whole value out (reprlib), so a value that aliases made
+    huge costs no more than a small one.
+    """
+    text = _SHORT.repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 class LabFormatError(LabrunnerError):

@@ -20,7 +20,10 @@ from .format import lab as fmt
 from .format.context import Context
 from .format.curriculum import CurriculumFile
 from .format.placeholders import NAMESPACE, walk_placeholders, wrong_placeholders
-from .format.problems import problems_of
+from .format.problems import line_of, problems_of
+from .format.values import is_id
+from .labfiles import Budget, FileRefused, decode_text, path_problem, read_regular_file, resolve_inside
+from .manifestrules import Outside, object_problems, read_outside
 from .model import (
     Actions,
     ActionGroup,
@@ -37,16 +40,41 @@ from .model import (
     Step,
     WaitSpec,
 )
-from .yamlfile import Lines, YamlError, read_yaml, read_yaml_documents
+from .yamlfile import Lines, YamlError, dotted, parse_yaml_documents, read_yaml
 
 LAB_FILE = "lab.yaml"
 CURRICULUM_FILE = "curriculum.yaml"
 
 
+@dataclass(frozen=True)
+class BrokenLab:
+    """A lab folder that did not load, named by its folder (its id may be what is broken)."""
+
+    name: str
+    path: Path
+    problems: tuple[Problem, ...]
+
+    @property
+    def shown(self) -> str:
+        """The folder as the user would type it."""
+        return _shown(self.path)
+
+
 @dataclass
 class LoadReport:
+    """What `discover_labs` found: the labs that loaded, every problem (the broken labs'
+    and those of no lab in particular, such as a missing curriculum), and the broken labs."""
+
     labs: list[Lab] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    broken: list[BrokenLab] = field(default_factory=list)
+
+    def find(self, name: str) -> Lab | BrokenLab | None:
+        """The lab with id `name`, else the broken lab whose folder is `name`."""
+        return next((lab for lab in self.labs if lab.id == name), None) or next(
+            (lab for lab in self.broken if lab.name == name), None)
+
+
 
 
 def default_labs_dir() -> Path:
@@ -86,20 +114,41 @@ def load_curriculum(path: Path) -> Curriculum:
 
 
 def find_lab_dirs(root: Path) -> list[Path]:
-    """`root` itself when it holds a lab file, else every folder below holding one."""
-    if (root / LAB_FILE).is_file():
+    """`root` itself when it holds a lab file, else every folder below holding one (not hidden ones).
+
+    Any entry named lab.yaml counts, a FIFO or a dangling link too, so that reading it
+    reports what is wrong instead of the lab silently missing. Symlinked folders are not
+    followed; the walk is iterative, so no depth of folders can exhaust the stack.
+    """
+    if os.path.lexists(root / LAB_FILE):
         return [root]
-    return sorted(p.parent for p in root.rglob(LAB_FILE) if not any(part.startswith(".") for part in p.parts))
+    found, stack = [], [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                names = [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
+        except OSError:  # unreadable, or gone meanwhile: nothing of a lab to find there
+            continue
+        if any(name == LAB_FILE for name, _ in names):
+            found.append(folder)
+        stack.extend(folder / name for name, is_dir in names if is_dir and not name.startswith("."))
+    return sorted(found)
 
 
 def discover_labs(root: Path | None = None, curriculum: Curriculum | None = None) -> LoadReport:
     """Load every lab under `root`, collecting problems instead of raising."""
     root = Path(root) if root else default_labs_dir()
     report = LoadReport()
-    if not root.exists():
+    try:
+        exists, is_file = root.exists(), root.is_file()
+    except (OSError, ValueError) as exc:  # a name too long for the file system
+        report.problems.append(Problem(_shown(root), None, "", f"cannot look at it: {exc}"))
+        return report
+    if not exists:
         report.problems.append(Problem(_shown(root), None, "", "no such file or folder"))
         return report
-    if root.is_file():
+    if is_file:
         if root.name != LAB_FILE:
             report.problems.append(Problem(_shown(root), None, "", f"expected a lab folder or its {LAB_FILE}"))
             return report
@@ -119,18 +168,27 @@ def discover_labs(root: Path | None = None, curriculum: Curriculum | None = None
         report.problems.append(Problem(_shown(root), None, "", f"no {LAB_FILE} found in this folder or below"))
     seen: dict[str, Path] = {}
     for lab_dir in dirs:
-        lab, problems = read_lab(lab_dir, curriculum)
+        lab, problems = _read_lab(lab_dir, curriculum)
+        if lab is not None and not problems and lab.id in seen:
+            problems = [Problem(_shown(lab_dir / LAB_FILE), None, "id",
+                                f"lab id {lab.id!r} is already used by {_shown(seen[lab.id])}")]
         report.problems.extend(problems)
-        if lab is None:
-            continue
-        if lab.id in seen:
-            report.problems.append(
-                Problem(_shown(lab_dir / LAB_FILE), None, "id", f"lab id {lab.id!r} is already used by {_shown(seen[lab.id])}")
-            )
+        if lab is None or problems:
+            report.broken.append(BrokenLab(_printable(lab_dir.name), lab_dir, tuple(problems)))
             continue
         seen[lab.id] = lab_dir
         report.labs.append(lab)
     return report
+
+
+def _read_lab(lab_dir: Path, curriculum: Curriculum) -> tuple[Lab | None, list[Problem]]:
+    """One lab folder, read so that nothing in it can stop the other labs from loading."""
+    try:
+        return read_lab(lab_dir, curriculum)
+    except Exception as exc:  # a bug of ours, met by one odd lab: that lab is broken, the others load
+        return None, [Problem(_shown(lab_dir / LAB_FILE), None, "",
+                              f"labrunner failed reading this lab ({type(exc).__name__}: {exc}); "
+                              "this is a bug in labrunner, please report it with the lab")]
 
 
 def load_labs(root: Path | None = None, curriculum: Curriculum | None = None) -> list[Lab]:
@@ -154,15 +212,19 @@ def read_lab(lab_dir: Path, curriculum: Curriculum) -> tuple[Lab | None, list[Pr
     from .checks import check_kinds
 
     lab_dir = Path(lab_dir)
+    folder = _LabFolder(lab_dir)
     shown = _shown(lab_dir / LAB_FILE)
     try:
-        data, lines = read_yaml(lab_dir / LAB_FILE, shown_as=shown)
+        data, lines = read_yaml(resolve_inside(folder.root, LAB_FILE), shown_as=shown, budget=folder.budget)
+    except FileRefused as exc:
+        return None, [Problem(shown, exc.line, "", exc.message)]
     except YamlError as exc:
         return None, [exc.problem]
-    folder = _LabFolder(lab_dir)
+    folder.expect(data)
     model = fmt.lab_file_model(check_kinds())
+    context = Context(folder=folder, curriculum=curriculum, outside=folder.outside)
     try:
-        parsed = model.model_validate(data, context=Context(folder=folder, curriculum=curriculum))
+        parsed = model.model_validate(data, context=context)
     except ValidationError as exc:
         return None, problems_of(exc, model, file=shown, lines=lines) + folder.problems
     if folder.problems:
@@ -171,26 +233,49 @@ def read_lab(lab_dir: Path, curriculum: Curriculum) -> tuple[Lab | None, list[Pr
 
 
 def _shown(path: Path) -> str:
-    """A path as the user would type it: relative to the working folder if inside."""
+    """A path as the user would type it: relative to the working folder if inside, printable."""
     try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+        # The folder resolved, not the name: a lab.yaml linked to /dev/zero is still shown as lab.yaml.
+        # realpath, unlike Path.resolve on Python 3.11, does not raise on a symlink loop.
+        path = Path(path)
+        shown = str((Path(os.path.realpath(path.parent)) / path.name).relative_to(os.path.realpath(Path.cwd())))
+    except (ValueError, OSError):
+        shown = str(path)
+    return _printable(shown)
+
+
+def _printable(text: str) -> str:
+    """A file name as text any terminal takes: undecodable bytes and control characters escaped."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class _LabFolder:
     """The files of one lab folder, read once each: the `Folder` the format's models consult.
 
+    Only regular files inside the folder are read, within the lab's budget (see labfiles).
     `check_markdown` and `check_manifest` say what is wrong with a reference from the lab
-    file (it is reported there); what is wrong inside a file is a problem of that file,
-    collected in `problems`.
+    file (it is reported there); what is wrong inside a manifest is a problem of that
+    file, collected in `problems`.
     """
 
     def __init__(self, lab_dir: Path):
-        self.root = lab_dir.resolve()
+        self.root = Path(os.path.realpath(lab_dir))
+        self.budget = Budget()  # bytes and YAML values over every file of this lab
+        self.outside = Outside()  # what lab.yaml declares beyond its namespace
+        self.lab_namespace = "lab-x"  # fills ${LAB_NAMESPACE} when manifest names are judged
         self.problems: list[Problem] = []
-        self._texts: dict[str, str | None] = {}
-        self._manifests: dict[str, Manifest | None] = {}
+        self._texts: dict[str, tuple[str | None, str | None]] = {}  # (text, problem) by file
+        self._manifests: dict[str, tuple[Manifest | None, str | None]] = {}  # (manifest, problem) by file
+
+    def expect(self, data: Any) -> None:
+        """What judging manifests and deletes needs from lab.yaml before its steps: `outside:` and the
+        lab namespace. Read tolerantly; what is wrong with them the lab file's model reports."""
+        if not isinstance(data, dict):
+            return
+        self.outside, _ = read_outside(data.get("outside"))
+        if isinstance(data.get("id"), str) and is_id(data["id"]):
+            self.lab_namespace = f"lab-{data['id']}"
 
     def check_markdown(self, relative: str) -> str | None:
         target, problem = self.resolve(relative, suffixes=(".md",))
@@ -198,14 +283,10 @@ class _LabFolder:
             return problem
         key = str(target)
         if key not in self._texts:
-            self._texts[key] = None
-            try:
-                self._texts[key] = target.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                return f"cannot read {relative!r}: {exc}"
-        text = self._texts[key]
+            self._texts[key] = self._read_text(target, relative)
+        text, problem = self._texts[key]
         if text is None:
-            return f"cannot read {relative!r}"
+            return problem
         # Said at the reference in lab.yaml, with the text's own line: the step text has no fields.
         wrong = [f"line {number}: {message}" for number, line in enumerate(text.splitlines(), 1)
                  for message in wrong_placeholders(line, {NAMESPACE})]
@@ -213,7 +294,7 @@ class _LabFolder:
 
     def markdown(self, relative: str) -> str:
         """The text of a step, read by `check_markdown` during validation."""
-        return self._texts[str(self.resolve(relative)[0])] or ""
+        return self._texts[str(self.resolve(relative)[0])][0] or ""
 
     def check_manifest(self, relative: str) -> str | None:
         target, problem = self.resolve(relative, suffixes=(".yaml", ".yml"))
@@ -222,35 +303,46 @@ class _LabFolder:
         key = str(target)
         if key not in self._manifests:
             self._manifests[key] = self._read_manifest(target, relative)
-        return None  # what is wrong inside the manifest is reported in the manifest
+        return self._manifests[key][1]  # what is wrong inside the manifest is reported in the manifest
 
     def manifest(self, relative: str) -> Manifest:
         """A manifest, read and checked by `check_manifest` during validation."""
-        found = self._manifests[str(self.resolve(relative)[0])]
+        found = self._manifests[str(self.resolve(relative)[0])][0]
         assert found is not None, "a lab with a bad manifest is never built"
         return found
 
     # -- files -----------------------------------------------------------
     def resolve(self, relative: str, *, suffixes: tuple[str, ...] = ()) -> tuple[Path | None, str]:
-        """(the file inside the lab folder, "") or (None, what is wrong with `relative`)."""
-        if os.path.isabs(relative):
-            return None, f"{relative!r} is absolute; expected a path relative to the lab folder"
-        target = (self.root / relative).resolve()
-        if not target.is_relative_to(self.root):
-            return None, f"{relative!r} leads outside the lab folder; keep every file inside it"
-        if not target.is_file():
-            return None, f"{relative!r} does not exist in the lab folder"
+        """(the file inside the lab folder, "") or (None, what is wrong with `relative`) (see labfiles)."""
+        message = path_problem(relative)
+        if message is None:
+            try:
+                target = resolve_inside(self.root, relative)
+            except FileRefused as exc:
+                message = exc.message
+        if message is not None:
+            return None, message
         if suffixes and target.suffix not in suffixes:
             return None, f"{relative!r}: expected a {' or '.join(suffixes)} file"
         return target, ""
 
-    def _read_manifest(self, target: Path, relative: str) -> Manifest | None:
+    def _read_text(self, target: Path, relative: str) -> tuple[str | None, str | None]:
+        try:
+            return decode_text(read_regular_file(target, budget=self.budget)), None
+        except FileRefused as exc:
+            return None, f"{relative}:{exc.line}: {exc.message}" if exc.line else f"{relative!r}: {exc.message}"
+
+    def _read_manifest(self, target: Path, relative: str) -> tuple[Manifest | None, str | None]:
         shown = _shown(target)
         try:
-            documents = read_yaml_documents(target, shown_as=shown)
+            data = read_regular_file(target, budget=self.budget)
+        except FileRefused as exc:
+            return None, f"{relative!r}: {exc.message}"
+        try:
+            documents = parse_yaml_documents(data, shown_as=shown, budget=self.budget)
         except YamlError as exc:
             self.problems.append(exc.problem)
-            return None
+            return None, None
         parsed = []
         ok = True
         for doc, lines in documents:
@@ -260,41 +352,16 @@ class _LabFolder:
             parsed.append(doc)
         if not parsed:
             self.problems.append(Problem(shown, None, "", "holds no Kubernetes object"))
-            return None
+            return None, None
         if not ok:
-            return None
-        return Manifest(path=Path(relative), documents=tuple(parsed))
+            return None, None
+        return Manifest(path=Path(relative), documents=tuple(parsed)), None
 
     def _check_object(self, doc: Any, lines: Lines, shown: str) -> bool:
-        before = len(self.problems)
-        if not isinstance(doc, dict):
-            self.problems.append(Problem(shown, lines.get(()), "", "expected a Kubernetes object (a mapping)"))
-            return False
-        for key in ("apiVersion", "kind"):
-            if not isinstance(doc.get(key), str) or not doc.get(key):
-                self.problems.append(Problem(shown, lines.get(()), key, "missing; every object needs apiVersion and kind"))
-        meta = doc.get("metadata")
-        if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
-            self.problems.append(
-                Problem(shown, lines.get(("metadata",), lines.get(())), "metadata.name", "missing; server-side apply needs a name")
-            )
-        elif meta.get("generateName"):
-            self.problems.append(Problem(shown, lines.get(("metadata",)), "metadata.generateName", "not supported; give a name"))
-        for at, message in walk_placeholders(doc, {NAMESPACE}):
-            self.problems.append(Problem(shown, _line(lines, at), _dotted(at), message))
-        return len(self.problems) == before
-
-
-def _line(lines: Lines, at: tuple) -> int | None:
-    while at and at not in lines:
-        at = at[:-1]
-    return lines.get(at)
-
-
-def _dotted(at: tuple) -> str:
-    from .yamlfile import dotted
-
-    return dotted(at)
+        found = object_problems(doc, lines, file=shown, lab_namespace=self.lab_namespace, outside=self.outside)
+        found += [Problem(shown, line_of(lines, at), dotted(at), message) for at, message in walk_placeholders(doc, {NAMESPACE})]
+        self.problems.extend(found)
+        return not found
 
 
 # -- from the validated lab file to the engine's plain data ---------------------------

@@ -5,7 +5,7 @@ A plug-in package names a `CheckKind` in the entry-point group
 """
 
 from .base import CheckContext, CheckKind, CheckResult, Param, Status
-from .registry import ENTRY_POINT_GROUP, check_kinds, plugin_problems, run_check
+from .registry import ENTRY_POINT_GROUP, check_kinds, param_problems, plugin_problems, run_check
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -15,6 +15,7 @@ __all__ = [
     "Param",
     "Status",
     "check_kinds",
+    "param_problems",
     "plugin_problems",
     "run_check",
 ]

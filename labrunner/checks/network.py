@@ -16,7 +16,7 @@ from ..format.values import Text, value_type
 from .base import CheckContext, CheckKind, CheckResult, Param, Status
 from .canary import check_policy_enforced
 from .judging import EGRESS, LEFT_OUT, judge
-from .policyreach import describe, egress_beyond_for, policies_naming_labrunner
+from .policyreach import describe, egress_beyond_for, policies_singling_out_labrunner
 from .probeplan import (Cell, Resolver, Target, any_ready_node, closed_reason, denied_by,
                         describe_source, describe_target)
 from .probing import DID_NOT_CONNECT, Probe, ProbeOutcome, Verdict, read_with_witness, run_probes, submit
@@ -227,15 +227,17 @@ def _policy_findings(ctx: CheckContext, probes: list[Mapping[str, Any]], sources
     """What the lab namespace's NetworkPolicies say that probes cannot show (see `policyreach`):
     policies naming labrunner's probes, and a swept source's egress beyond the pod network."""
     found: list[str] = []
-    named = policies_naming_labrunner(ctx.cluster, ctx.namespace)
+    named = policies_singling_out_labrunner(ctx.cluster, ctx.namespace, [LABRUNNER_NAMESPACE])
     if named:
-        found.append(f"NetworkPolicy {', '.join(named)} names labrunner's own probe pods or namespaces: a policy must "
-                     "treat every client alike, so the probes cannot stand for the learner's pods")
+        found.append(f"NetworkPolicy {', '.join(named)} treats labrunner's own probe pods unlike other clients "
+                     "(it names them, or selects by what only they or only other pods carry): a policy must treat "
+                     "every client alike, so the probes cannot stand for real ones")
     for i, probe in enumerate(probes):
         if "sweep" not in probe["to"] or isinstance(sources[i], str):
             continue
         pods = [s.pod for s in sources[i] if s.namespace == ctx.namespace]
-        opened = egress_beyond_for(ctx.cluster, ctx.namespace, pods)
+        ips = [(p.get("status") or {}).get("podIP") for p in ctx.cluster.list("Pod", namespace=ctx.namespace)]
+        opened = egress_beyond_for(ctx.cluster, ctx.namespace, pods, [ip for ip in ips if ip])
         if opened:
             found.append(f"{_head(probe)}: {describe(opened)}; nothing else may be reached, outside the cluster neither")
     lines += [f"[fail] {line}" for line in found]

@@ -81,9 +81,13 @@ def beyond(block: dict, pod_nets: list[Network]) -> Network | None:
     return min(left, key=lambda n: (n.version, n.prefixlen, n.network_address)) if left else None
 
 
-def _dns_only(rule: dict) -> bool:
+def _pods_or_dns_only(rule: dict) -> bool:
+    """Whether a rule's ports let nothing but DNS out of the pod network: each is port 53, or a
+    named port (a name is a container's port, so it matches pods only)."""
     ports = rule.get("ports") or []
-    return bool(ports) and all(p.get("port") == DNS_PORT and (p.get("endPort") or DNS_PORT) == DNS_PORT for p in ports)
+    return bool(ports) and all(isinstance(p.get("port"), str)
+                               or (p.get("port") == DNS_PORT and (p.get("endPort") or DNS_PORT) == DNS_PORT)
+                               for p in ports)
 
 
 def _ports_text(rule: dict) -> str:
@@ -106,7 +110,7 @@ def egress_beyond(policy: dict, pod_nets: list[Network]) -> list[str]:
         return []
     found: list[str] = []
     for rule in spec.get("egress") or []:
-        if _dns_only(rule):
+        if _pods_or_dns_only(rule):
             continue
         peers = rule.get("to") or []
         if not peers:
@@ -152,6 +156,67 @@ def egress_beyond_for(cluster: Cluster, namespace: str, pods: list[str], pod_ips
     return found
 
 
+def selector_matches(selector: dict | None, labels: dict[str, str]) -> bool:
+    """Whether a metav1.LabelSelector selects an object with `labels` (an empty or absent selector
+    selects everything), with the API's meaning of In, NotIn, Exists and DoesNotExist
+    (k8s.io/apimachinery labels.Selector)."""
+    selector = selector or {}
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key", ""), expr.get("operator"), expr.get("values") or []
+        there = key in labels
+        if op == "In" and not (there and labels[key] in values):
+            return False
+        if op == "NotIn" and there and labels[key] in values:
+            return False
+        if op == "Exists" and not there:
+            return False
+        if op == "DoesNotExist" and there:
+            return False
+    return True
+
+
+# A workload pod anywhere carries the label its ReplicaSet gives it; labrunner's probes are bare pods.
+TYPICAL_POD_LABELS = {"pod-template-hash": "5d8f7c9b6"}
+TYPICAL_NAMESPACE = "another-team"
+
+
+def typical_of(labels: dict[str, str]) -> dict[str, str]:
+    """The labels an ordinary client in the probe's place would carry: the probe's own labels
+    (role=customer, app=frontend: what the lab asked for) without labrunner's bookkeeping."""
+    return {**{k: v for k, v in labels.items() if "labrunner" not in f"{k}={v}".lower()}, **TYPICAL_POD_LABELS}
+
+
+def _peers(policy: dict) -> list[dict]:
+    spec = policy.get("spec") or {}
+    return [peer for rule in spec.get("ingress") or [] for peer in rule.get("from") or []] + \
+           [peer for rule in spec.get("egress") or [] for peer in rule.get("to") or []]
+
+
+def singling_out(policy: dict, checkers: list[tuple[dict[str, str], dict[str, str]]]) -> bool:
+    """Whether a peer of the policy selects one of labrunner's probe pods but not an ordinary pod in
+    its place, or the other way round. `checkers` holds (namespace labels, pod labels) of each probe
+    pod; an ordinary pod is in a namespace that has only its name label and carries `typical_of`
+    the probe's labels. A probe in the policy's own namespace is compared with an ordinary pod there."""
+    own = policy["metadata"].get("namespace", "")
+    for peer in _peers(policy):
+        if "ipBlock" in peer:
+            continue
+        for ns_labels, pod_labels in checkers:
+            same = ns_labels.get("kubernetes.io/metadata.name") == own
+            if "namespaceSelector" not in peer and not same:
+                continue  # a peer without namespaceSelector means the policy's namespace only
+            typical_ns = ns_labels if same else {"kubernetes.io/metadata.name": TYPICAL_NAMESPACE}
+            ns_selector = peer.get("namespaceSelector")
+            seen = selector_matches(ns_selector, ns_labels) and selector_matches(peer.get("podSelector"), pod_labels)
+            ordinary = selector_matches(ns_selector, typical_ns) and \
+                selector_matches(peer.get("podSelector"), typical_of(pod_labels))
+            if seen != ordinary:
+                return True
+    return False
+
+
 def naming_labrunner(policies: list[dict]) -> list[str]:
     """Names of the policies whose spec mentions labrunner (its probe labels `labrunner.dev/...`
     or its namespaces `labrunner-...`): such a policy treats the checker unlike other clients."""
@@ -159,9 +224,23 @@ def naming_labrunner(policies: list[dict]) -> list[str]:
                   if "labrunner" in json.dumps((p.get("spec") or {}), sort_keys=True).lower())
 
 
-def policies_naming_labrunner(cluster: Cluster, namespace: str) -> list[str]:
-    """naming_labrunner over the NetworkPolicies of `namespace`."""
-    return naming_labrunner(cluster.list("NetworkPolicy", namespace=namespace))
+def policies_singling_out_labrunner(cluster: Cluster, namespace: str, probe_namespaces: list[str]) -> list[str]:
+    """Names of the NetworkPolicies of `namespace` that treat labrunner's probe pods (in `namespace`
+    and in `probe_namespaces`) unlike ordinary clients: by naming labrunner, or by a selector that
+    tells them apart (see `singling_out`)."""
+    policies = cluster.list("NetworkPolicy", namespace=namespace)
+    if not policies:
+        return []
+    checkers: list[tuple[dict[str, str], dict[str, str]]] = []
+    for ns in dict.fromkeys([namespace, *probe_namespaces]):
+        found = cluster.get("Namespace", ns)
+        ns_labels = ((found or {}).get("metadata") or {}).get("labels") or {"kubernetes.io/metadata.name": ns}
+        for pod in cluster.list("Pod", namespace=ns):
+            labels = (pod.get("metadata") or {}).get("labels") or {}
+            if ns != namespace or any("labrunner" in k for k in labels):
+                checkers.append((ns_labels, labels))
+    named = set(naming_labrunner(policies))
+    return sorted(named | {p["metadata"]["name"] for p in policies if singling_out(p, checkers)})
 
 
 def describe(found: list[str], limit: int = 2) -> str:
@@ -170,4 +249,4 @@ def describe(found: list[str], limit: int = 2) -> str:
 
 
 __all__ = ["beyond", "egress_beyond", "egress_beyond_for", "naming_labrunner", "pod_networks",
-           "policies_naming_labrunner", "selector_text", "describe"]
+           "policies_singling_out_labrunner", "selector_matches", "selector_text", "singling_out", "describe"]

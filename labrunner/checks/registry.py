@@ -6,6 +6,7 @@ import importlib
 import threading
 import time
 from importlib.metadata import entry_points
+from typing import Any, Mapping
 
 from ..errors import ClusterUnreachable, LabrunnerError
 from ..model import CheckSpec
@@ -17,6 +18,11 @@ _BUILTIN_MODULES = ("objects", "services", "network", "pods", "http", "rbac", "a
 _lock = threading.Lock()
 _kinds: dict[str, CheckKind] | None = None
 _plugin_problems: list[str] = []
+_plugin_of: dict[str, str] = {}  # kind name -> "check plug-in NAME (module:attr)"
+
+# What a plug-in may raise without taking labrunner down: everything but Ctrl-C, which must
+# still stop the command. SystemExit included: `sys.exit(0)` in a plug-in made `validate` pass.
+_PLUGIN_FAULTS = (Exception, SystemExit)
 
 
 def check_kinds() -> dict[str, CheckKind]:
@@ -46,19 +52,56 @@ def plugin_problems() -> list[str]:
     return list(_plugin_problems)
 
 
+def plugin_origin(kind_name: str) -> str | None:
+    """"check plug-in NAME (module:attr)" for a kind a plug-in added, None for a built-in one (or
+    before `check_kinds` ran): how a plug-in's fault is reported, so its author knows which entry
+    point broke. Takes no lock, so a fault met while the kinds load can be reported too."""
+    return _plugin_of.get(kind_name)
+
+
+def param_problems(kind: CheckKind, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """`kind.problems(params)`, with a fault of the kind's own validation reported, not raised.
+
+    Returns (parameter or "", message) pairs. A plug-in kind that raises (or calls
+    sys.exit) while validating is named with its entry point, so the author knows
+    whose code broke; the lab is then invalid, never silently accepted.
+    """
+    try:
+        found = kind.problems(params)
+        return [(str(key), str(message)) for key, message in found]
+    except _PLUGIN_FAULTS as exc:
+        owner = _plugin_of.get(kind.name, f"the built-in check kind {kind.name!r}")
+        return [("", f"{owner} failed while validating these parameters: {_fault(exc)}")]
+
+
 def _load_plugins(kinds: dict[str, CheckKind]) -> None:
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    try:
+        points = list(entry_points(group=ENTRY_POINT_GROUP))
+    except _PLUGIN_FAULTS as exc:  # a broken distribution's metadata
+        _plugin_problems.append(f"check plug-ins could not be listed: {_fault(exc)}")
+        return
+    for ep in points:
+        where = f"check plug-in {ep.name} ({ep.value})"
         try:
             kind = ep.load()
-        except Exception as exc:  # a broken plug-in must not break labrunner
-            _plugin_problems.append(f"check plug-in {ep.name} ({ep.value}) failed to load: {exc}")
+        except _PLUGIN_FAULTS as exc:  # a broken plug-in must not break labrunner
+            _plugin_problems.append(f"{where} failed to load: {_fault(exc)}")
             continue
         if not isinstance(kind, CheckKind):
-            _plugin_problems.append(f"check plug-in {ep.name} ({ep.value}) is not a labrunner.checks.CheckKind")
+            _plugin_problems.append(f"{where} is not a labrunner.checks.CheckKind")
+        elif not isinstance(kind.name, str) or not kind.name or not isinstance(kind.params, Mapping) or not callable(kind.run):
+            _plugin_problems.append(f"{where} is a CheckKind without a name, a mapping of params and a run function")
         elif kind.name in kinds:
             _plugin_problems.append(f"check plug-in {ep.name} reuses the kind name {kind.name!r}; ignored")
         else:
             kinds[kind.name] = kind
+            _plugin_of[kind.name] = where
+
+
+def _fault(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
@@ -79,8 +122,9 @@ def run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
             result = CheckResult.errored(str(exc))
         except LabrunnerError as exc:
             result = CheckResult.errored(f"the check could not run: {exc}")
-        except Exception as exc:
-            result = CheckResult.errored(f"the {spec.kind} checker crashed: {type(exc).__name__}: {exc}")
+        except _PLUGIN_FAULTS as exc:
+            owner = _plugin_of.get(spec.kind, f"the {spec.kind} checker")
+            result = CheckResult.errored(f"{owner} crashed: {_fault(exc)}")
     return CheckResult(
         status=result.status,
         message=result.message,
@@ -97,4 +141,5 @@ def _default_title(spec: CheckSpec) -> str:
     return f"{spec.kind} {target}".strip()
 
 
-__all__ = ["ENTRY_POINT_GROUP", "Status", "builtin_kinds", "check_kinds", "plugin_problems", "run_check"]
+__all__ = ["ENTRY_POINT_GROUP", "Status", "builtin_kinds", "check_kinds", "param_problems", "plugin_origin",
+           "plugin_problems", "run_check"]

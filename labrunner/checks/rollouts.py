@@ -119,12 +119,16 @@ def _rollout(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
                 f"the old ReplicaSet {rs_name} was scaled to 0 by {by}, not by the Deployment controller: "
                 f"a rollout is {what}'s own doing (change its pod template and let it step the old pods down)",
                 details)
+    if not any(_revision(rs) < revision for rs in owned):
+        return CheckResult.failed(
+            f"no old ReplicaSet of {what} is left (revisionHistoryLimit 0, or deleted by hand), so nothing shows "
+            f"how its pods were replaced; keep the default history (revisionHistoryLimit 10) and roll out again",
+            details)
     emptied_first = _emptied_before_new(owned, revision)
     if emptied_first:
         return CheckResult.failed(emptied_first, details)
     old = sum(1 for rs in owned if _revision(rs) != revision)
-    stepped = {0: "its old ReplicaSets were stepped down and cleaned up (revisionHistoryLimit)",
-               1: "the controller stepped the old ReplicaSet down to 0"}.get(
+    stepped = {1: "the controller stepped the old ReplicaSet down to 0"}.get(
                    old, f"the controller stepped the {old} old ReplicaSets down to 0")
     return CheckResult.passed(f"{what} rolled out revision {revision}: all {wanted} pods run it; {stepped}", details)
 
@@ -132,24 +136,28 @@ def _rollout(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
 def _emptied_before_new(owned: list[dict], revision: int) -> str:
     """Why the last rollout stopped every old pod before the first new one, or "".
 
-    A rolling update creates the new ReplicaSet first and steps the old one down to 0 only after
-    new pods are ready, so the old one's last scale comes later. The Recreate strategy (even when
-    the strategy was set back to RollingUpdate afterwards) empties the old ReplicaSet first and
-    creates the new one after: its creationTimestamp is at or after that last scale. Timestamps
-    are whole seconds; a rolling update waits for a new pod to be ready, which takes longer.
-    A new ReplicaSet reused by `rollout undo` is older than both, so it never reads as Recreate.
+    A rolling update creates the new ReplicaSet first and steps old ones down only as new pods
+    become ready, so some old ReplicaSet's last scale comes after the new one was created (a new
+    pod takes seconds to start and pass its readiness probe). The Recreate strategy (even when the
+    strategy was set back to RollingUpdate afterwards) empties every old ReplicaSet first and
+    creates the new one after, often within the same second. So: Recreate when every old
+    ReplicaSet the controller stepped down was emptied at or before the new one's creationTimestamp
+    (whole seconds). Every one, not only the newest: a second template change right after the
+    first (`set env` typed twice) empties the first's surge at once, while the ReplicaSet that
+    held the running pods steps down later. A ReplicaSet reused by `rollout undo` is older than
+    the step-downs, so it never reads as Recreate.
     """
     new = [rs for rs in owned if _revision(rs) == revision]
-    before = [rs for rs in owned if _revision(rs) < revision]
+    before = [rs for rs in owned if _revision(rs) < revision and not (rs.get("spec") or {}).get("replicas", 0)]
     if len(new) != 1 or not before:
         return ""
-    previous = max(before, key=_revision)
-    emptied = replicas_written_at(previous)
     created = (new[0].get("metadata") or {}).get("creationTimestamp")
-    if not emptied or not created or (previous.get("spec") or {}).get("replicas", 0):
+    emptied = [replicas_written_at(rs) for rs in before]
+    if not created or not all(emptied):
         return ""
-    if created >= emptied:  # RFC 3339 UTC ("...Z") compares as text
-        return (f"the old ReplicaSet {previous['metadata']['name']} was stepped down to 0 ({emptied}) before the new "
+    last = max(emptied)  # type: ignore[type-var]
+    if created >= last:  # RFC 3339 UTC ("...Z") compares as text
+        return (f"every old ReplicaSet of the Deployment was stepped down to 0 (the last at {last}) before the new "
                 f"ReplicaSet {new[0]['metadata']['name']} existed ({created}): every old pod was stopped before a new "
                 "one started, as the Recreate strategy does; a rolling update starts new pods first")
     return ""

@@ -46,9 +46,8 @@ class CheckFields(Shape):
             return []
         try:
             messages = list(kind.validate(self.params()))
-        except (Exception, SystemExit) as exc:  # a plug-in's bug must not stop the loader
-            return [((), f"check kind {kind.name!r} failed in its own validation ({_origin(kind)}): "
-                         f"{type(exc).__name__}: {exc}")]
+        except (Exception, SystemExit) as exc:  # a plug-in's bug must not stop the loader (sys.exit neither)
+            return [((), f"{_origin(kind)} failed while validating these parameters: {_fault(exc)}")]
         return [_placed(message, kind) for message in messages]
 
     def params(self) -> dict[str, Any]:
@@ -65,9 +64,16 @@ def _placed(message: str, kind: CheckKind) -> Found:
 
 
 def _origin(kind: CheckKind) -> str:
-    run = getattr(kind, "run", None)
-    module = getattr(run, "__module__", None) or "unknown module"
-    return f"from {module}"
+    """How a kind's fault names it: a plug-in by its entry point, so its author knows whose code broke."""
+    from ..checks.registry import plugin_origin
+
+    return plugin_origin(kind.name) or f"the check kind {kind.name!r} ({getattr(kind.run, '__module__', '?')})"
+
+
+def _fault(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def param_type(param: Param) -> Any:
@@ -123,5 +129,5 @@ def check_union(kinds: Mapping[str, CheckKind]) -> Any:
         try:
             models.append(check_model(kind))
         except Exception as exc:  # a plug-in's parameters that are no type at all
-            models.append(broken_model(name, kind, f"its parameters are not types ({_origin(kind)}): {exc}"))
+            models.append(broken_model(name, kind, f"{_origin(kind)} declares parameters that are no types: {exc}"))
     return Annotated[Union[tuple(models)], Field(discriminator="kind")]

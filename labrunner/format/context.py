@@ -28,6 +28,7 @@ class Topics(Protocol):
 class Context:
     folder: Folder | None = None
     curriculum: Topics | None = None
+    outside: Any = None  # the lab's `outside:` (manifestrules.Outside): what its deletes may name
 
 
 def context_of(info: ValidationInfo | Any) -> Context:

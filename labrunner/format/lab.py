@@ -9,6 +9,7 @@ JSON Schema.
 from __future__ import annotations
 
 import os
+import re
 from typing import Annotated, Any, ClassVar, Iterable, Mapping, Union
 
 from pydantic import Discriminator, Field, PlainValidator, Tag, ValidationInfo, WithJsonSchema, create_model, field_validator
@@ -84,6 +85,13 @@ FormatVersion = value_type(
     (int,), what=f"the format version, {FORMAT_VERSION}", schema={"const": FORMAT_VERSION},
     check=lambda v: None if v == FORMAT_VERSION else f"this labrunner reads format {FORMAT_VERSION}, got {v}")
 Difficulty = choice(DIFFICULTIES, what="beginner, intermediate or advanced")
+# Names as Kubernetes validates them (apimachinery IsDNS1123Label for a namespace).
+NamespaceName = value_type(
+    (str,), what="a namespace name", schema={"type": "string", "maxLength": 63, "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
+    check=lambda v: None if len(v) <= 63 and re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", v) else f"expected a namespace name, got {v!r}")
+KindName = value_type(
+    (str,), what="Kind/name, e.g. ClusterRole/view", schema={"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9]*/[^/]{1,253}$"},
+    check=lambda v: None if re.match(r"^[A-Za-z][A-Za-z0-9]*/[^/]{1,253}$", v) else f"expected Kind/name, e.g. ClusterRole/view, got {v!r}")
 Feature = choice(FEATURES, unknown="unknown feature {value!r}; expected one of {listed}")
 
 
@@ -97,6 +105,15 @@ class ObjectRef(Shape):
     name: Text = Field(description="its name")
     apiVersion: Text | None = Field(None, description="e.g. apps/v1; needed only for kinds in several groups")
     namespace: Text | None = Field(None, description="default: the lab's namespace")
+
+    def after(self, context: Any) -> Iterable[Found]:
+        outside = getattr(context, "outside", None)
+        if outside is None:
+            return []
+        from ..manifestrules import ref_problem  # the rules manifests follow, for what a lab deletes too
+
+        refused = ref_problem(self.kind, self.name, self.namespace, outside=outside)
+        return [((), refused)] if refused else []
 
 
 class Wait(Shape):
@@ -284,6 +301,14 @@ def _step_tag(value: Any) -> str:
 
 # -- the lab file ----------------------------------------------------------------
 
+class OutsideDecl(Shape):
+    """What a lab changes beyond its own namespace, declared so a reviewer sees it (see manifestrules)."""
+
+    shape: ClassVar[str] = "a mapping with namespaces and/or objects"
+    namespaces: list[NamespaceName] | None = Field(None, description="namespaces its manifests and deletes may name")
+    objects: list[KindName] | None = Field(None, description="built-in or foreign objects (Kind/name) it may change")
+
+
 class LabFields(Shape):
     """A lab file, `lab.yaml`; `steps` is added per set of check kinds."""
 
@@ -299,6 +324,8 @@ class LabFields(Shape):
     requires: list[Feature] | None = Field(
         None, description="cluster features the lab needs")
     images: list[Text] | None = Field(None, description="every image the manifests use, preloaded by `labrunner up`")
+    outside: OutsideDecl | None = Field(None, description="rare: namespaces and objects beyond the lab's namespace "
+                                                          "that its manifests and deletes change")
 
     @classmethod
     def rules(cls, data: Mapping[str, Any], context: Any) -> Iterable[Found]:

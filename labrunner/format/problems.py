@@ -189,6 +189,9 @@ def _check_kind_problem(error: dict, place: Place) -> tuple[tuple, str]:
     names = sorted(a for m in members for a in get_args(getattr(_unannotated(m), "model_fields", {}).get(
         "kind", FieldInfo(annotation=Any)).annotation) if isinstance(a, str))
     listed = ", ".join(names)
+    from ..checks.registry import plugin_problems
+
+    listed += "".join(f"; {line}" for line in plugin_problems())  # the kind may be a broken plug-in's
     if not isinstance(value, dict):
         return place.path, f"expected a check (a mapping with `kind`), got {shown(value)}"
     if "kind" not in value:

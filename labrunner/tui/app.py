@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 
 from ..model import Lab
+from ..progress import ProgressStore
 from .backend import Backend, ClusterBackend
 from .messages import LabsLoaded
-from .progress_store import ProgressStore
 from .screens.help import HelpScreen
-from .screens.lab_list import LabListScreen
+from .screens.lab_list import LabListScreen, broken_summary
 from .screens.lab_view import LabViewScreen
+
+if TYPE_CHECKING:
+    from ..loader import BrokenLab  # the loader itself loads in a worker, after the first paint
 
 
 class LabApp(App):
@@ -38,12 +41,19 @@ class LabApp(App):
         super().__init__()
         self.backend = backend
         self.labs: list[Lab] = list(labs or [])
+        self.broken: list[BrokenLab] = []  # lab folders that did not load: listed, never opened
         self.labs_loaded = labs is not None
         self.labs_dir = labs_dir
-        self.store = ProgressStore(progress_path)
+        # The engine's store, as the CLI's: every change re-read and saved under the file's lock,
+        # so a step finished with the CLI while the TUI is open is kept, and the other way round.
+        self.store = ProgressStore(progress_path, on_warning=self.warn_about_progress)
         self.namespaces = dict(namespaces or {})
         self.start_lab = lab_id
         self._stops: list[threading.Event] = []
+
+    def warn_about_progress(self, line: str) -> None:
+        """What is wrong with the progress file or its folder, once per kind (from any thread)."""
+        self.notify(line, title="Progress", severity="warning", timeout=15)
 
     def on_mount(self) -> None:
         self.push_screen(LabListScreen())
@@ -57,8 +67,12 @@ class LabApp(App):
     def load_labs(self) -> None:
         from ..loader import discover_labs
 
-        report = discover_labs(self.labs_dir)
-        self.post_message(LabsLoaded(report.labs, [str(p) for p in report.problems]))
+        try:
+            report = discover_labs(self.labs_dir)
+        except Exception as exc:  # never leave the list at "Reading the lab files…"
+            self.post_message(LabsLoaded([], [f"the lab files could not be read: {type(exc).__name__}: {exc}"]))
+        else:
+            self.post_message(LabsLoaded(report.labs, [str(p) for p in report.problems], report.broken))
         self.load_engine()
 
     @work(thread=True, exit_on_error=False, group="engine")
@@ -67,8 +81,12 @@ class LabApp(App):
         import labrunner.runner  # noqa: F401
 
     def on_labs_loaded(self, message: LabsLoaded) -> None:
-        self.labs, self.labs_loaded = message.labs, True
-        if message.problems:
+        self.labs, self.broken, self.labs_loaded = message.labs, message.broken, True
+        if message.broken:
+            names = ", ".join(b.name for b in message.broken)
+            self.notify(f"{len(message.broken)} broken lab(s): {names}. The others work; `labrunner validate` "
+                        "lists the problems.", severity="warning", timeout=10)
+        elif message.problems:
             self.notify(f"{len(message.problems)} problem(s) in the lab files; `labrunner validate` lists them.",
                         severity="warning", timeout=10)
         for screen in self.screen_stack:
@@ -80,7 +98,10 @@ class LabApp(App):
         if not self.start_lab:
             return
         lab = next((lab for lab in self.labs if lab.id == self.start_lab), None)
-        if lab is None:
+        broken = next((b for b in self.broken if b.name == self.start_lab), None)
+        if broken is not None:
+            self.notify(broken_summary(broken), severity="error", timeout=15)
+        elif lab is None:
             known = ", ".join(lab.id for lab in self.labs) or "none"
             self.notify(f"No lab {self.start_lab!r} (labs: {known}).", severity="error", timeout=10)
         else:

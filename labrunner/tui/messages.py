@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from ..loader import BrokenLab
     from ..model import Lab
     from ..runner import StepReport
     from .backend import ClusterInfo
@@ -72,8 +73,9 @@ class ResourcesListed(Message):
 
 
 class LabsLoaded(Message):
-    """The lab files were read; `problems` describes the ones that did not load."""
+    """The lab files were read; `problems` describes the ones that did not load, `broken`
+    the lab folders they belong to (listed, marked broken, never opened)."""
 
-    def __init__(self, labs: list[Lab], problems: list[str]) -> None:
+    def __init__(self, labs: list[Lab], problems: list[str], broken: list[BrokenLab] | None = None) -> None:
         super().__init__()
-        self.labs, self.problems = labs, problems
+        self.labs, self.problems, self.broken = labs, problems, list(broken or [])

@@ -187,3 +187,70 @@ async def test_help_lists_every_key(fake_backend, demo_labs, tmp_path):
         for _, description in keys_of(LabViewScreen):
             assert description in rendered
         assert "1-9" in rendered and "Copy code block" in rendered
+
+
+@pytest.mark.asyncio
+async def test_a_broken_lab_is_listed_as_broken_and_the_others_still_open(fake_backend, tmp_path):
+    import shutil
+
+    labs = tmp_path / "labs"
+    shutil.copytree(Path(__file__).parent / "labs", labs)
+    (labs / "zero").mkdir()
+    (labs / "zero" / "lab.yaml").symlink_to("/dev/zero")  # read whole, it would never end
+    shutil.copytree(labs / "demo", labs / "labels")
+    (labs / "labels" / "lab.yaml").write_text((labs / "demo" / "lab.yaml").read_text().replace("id: demo", "id: labels"))
+    (labs / "labels" / "manifests" / "web.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  labels: {version: 2}\n")
+    app = LabApp(fake_backend(), labs_dir=labs, lab_id="zero", progress_path=tmp_path / "progress.json")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.labs_loaded, what="the labs")
+        await pilot.pause()
+        assert [lab.id for lab in app.labs] == ["demo"]
+        assert sorted(b.name for b in app.broken) == ["labels", "zero"]
+        messages = [n.message for n in app._notifications]
+        assert any("2 broken lab(s): labels, zero" in m for m in messages), messages
+        assert any("The files of lab zero are broken" in m and "leads outside the lab folder" in m for m in messages)
+        table = app.screen.query_one(LabTable)
+        assert table.row_count == 3
+        assert "broken" in str(table.get_cell("broken/labels", "Cluster"))
+        table.move_cursor(row=1)
+        await pilot.pause()
+        assert "metadata.labels.version: expected text, got 2" in text_of(app, "#lab-details")
+        await pilot.press("enter")  # a broken lab says why instead of opening
+        await pilot.pause()
+        assert not isinstance(app.screen, LabViewScreen)
+        table.move_cursor(row=0)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, LabViewScreen), what="the good lab")
+        assert app.screen.lab.id == "demo"
+        await wait_for(pilot, lambda: app.screen.query("#checks"), what="the lab view")
+
+
+@pytest.mark.asyncio
+async def test_an_unwritable_state_folder_is_said_once_and_the_lab_still_works(fake_backend, demo_labs, tmp_path):
+    blocker = tmp_path / "state"
+    blocker.write_text("not a folder")  # where the progress folder should be
+    app = LabApp(fake_backend(), demo_labs, progress_path=blocker / "progress.json", namespaces={"demo": "tui-demo"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_demo(pilot)
+        await pilot.press("h")
+        await wait_for(pilot, lambda: "Hint 1 of 2" in app.screen.query_one("#step-text").source)
+        await pilot.press("s", "y", "a", "y")
+        await wait_for(pilot, lambda: shown_status(app) == "pass", what="checks to pass")
+        assert app.screen.check_action("next_step", ())  # the pass, kept in memory, unlocks the next step
+        said = [n.message for n in app._notifications if "progress is not saved" in n.message]
+        assert len(said) == 1 and f"{blocker} is a file, not a folder" in said[0]
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.asyncio
+async def test_a_broken_progress_file_is_said_once(fake_backend, demo_labs, tmp_path):
+    path = tmp_path / "progress.json"
+    path.write_text('{"labs": {"demo": {"steps": {"web-service": {"hints_shown": "two"}}}}}')
+    app = make_app(fake_backend(), demo_labs, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_demo(pilot)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, LabViewScreen))
+        said = [n.message for n in app._notifications if "wrong type" in n.message]
+        assert len(said) == 1 and 'labs.demo.steps.web-service.hints_shown was "two"' in said[0]

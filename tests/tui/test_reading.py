@@ -18,3 +18,19 @@ def test_quiz_shows_the_question(demo_labs):
     quiz = demo_labs[0].steps[1]
     text = reading_markdown(demo_labs[0], quiz, namespace="ns1", hints_shown=0, solution_shown=True)
     assert quiz.quiz.question in text and "## Solution" not in text
+
+
+def test_a_solution_file_swapped_for_a_fifo_is_said_not_waited_on(demo_labs, tmp_path):
+    import os
+    import shutil
+    from dataclasses import replace
+
+    lab = demo_labs[0]
+    copy = tmp_path / "demo"
+    shutil.copytree(lab.path, copy)
+    step = lab.steps[0]
+    target = copy / step.solution.actions.apply[0].path
+    target.unlink()
+    os.mkfifo(target)  # an open for reading would wait for a writer forever
+    text = reading_markdown(replace(lab, path=copy), step, namespace="ns1", hints_shown=0, solution_shown=True)
+    assert f"# cannot show {step.solution.actions.apply[0].path}: is a FIFO, not a regular file" in text

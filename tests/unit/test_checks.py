@@ -214,3 +214,48 @@ def test_param_problems():
     assert kind.problems({"name": "web"}) == []
     assert ("nodePort", "expected true or a port number 1-65535, got text '30080'") in kind.problems({"name": "web", "nodePort": "30080"})
     assert kind.problems({"name": "web", "endpoints": True})  # a boolean is not a count
+
+
+def test_a_plugin_cannot_take_labrunner_down(monkeypatch):
+    class EP:
+        def __init__(self, name, load):
+            self.name, self.value, self.load = name, f"pkg.mod:{name}", load
+
+    def exits():
+        raise SystemExit(0)  # what `sys.exit(0)` at import time does
+
+    def validate_raises(params):
+        raise KeyError("boom")
+
+    def run_exits(ctx, params):
+        raise SystemExit(3)
+
+    touchy = CheckKind("touchy", {"name": Param(str)}, run_exits, validate=validate_raises)
+    points = [EP("exits", exits), EP("touchy", lambda: touchy)]
+    monkeypatch.setattr(registry, "entry_points", lambda group: points if group == "labrunner.checks" else [])
+    monkeypatch.setattr(registry, "_kinds", None)
+    monkeypatch.setattr(registry, "_plugin_problems", [])
+    monkeypatch.setattr(registry, "_plugin_of", {})
+    assert "touchy" in check_kinds()
+    assert registry.plugin_problems() == ["check plug-in exits (pkg.mod:exits) failed to load: it called sys.exit(0)"]
+    assert registry.plugin_origin("touchy") == "check plug-in touchy (pkg.mod:touchy)"
+    assert registry.plugin_origin("service") is None
+    assert registry.param_problems(touchy, {"name": "x"}) == [
+        ("", "check plug-in touchy (pkg.mod:touchy) failed while validating these parameters: KeyError: 'boom'")]
+    step = Step(id="s", title="S", text="", text_path=None)
+    result = run_check(CheckContext(None, NS, make_lab(step), step), CheckSpec(id="t", kind="touchy", params={}))
+    assert result.status is Status.ERROR
+    assert result.message == "check plug-in touchy (pkg.mod:touchy) crashed: it called sys.exit(3)"
+    monkeypatch.setattr(registry, "_kinds", None)
+
+
+def test_a_plugin_whose_metadata_is_broken_is_a_problem(monkeypatch):
+    def broken(group):
+        raise ValueError("bad entry_points.txt")
+
+    monkeypatch.setattr(registry, "entry_points", broken)
+    monkeypatch.setattr(registry, "_kinds", None)
+    monkeypatch.setattr(registry, "_plugin_problems", [])
+    assert "service" in check_kinds()
+    assert registry.plugin_problems() == ["check plug-ins could not be listed: ValueError: bad entry_points.txt"]
+    monkeypatch.setattr(registry, "_kinds", None)

@@ -1,5 +1,6 @@
 import builtins
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -331,3 +332,79 @@ def test_checking_a_lab_that_is_not_started_says_so_first(monkeypatch, capsys, f
     monkeypatch.setattr(cli, "_cluster", lambda args: fake_cluster([terminating]))
     assert cli.main(LABS + ["check", "services", "--step", "clusterip"]) == 1
     assert "namespace lab-services is being deleted" in capsys.readouterr().err
+
+
+@pytest.fixture
+def mixed_labs(tmp_path):
+    """Two good labs and two broken ones (a FIFO for a step text, an id that is not an id)."""
+    import os
+    import shutil
+
+    labs = tmp_path / "labs"
+    labs.mkdir()
+    shutil.copy(REPO / "labs" / "curriculum.yaml", labs)
+    for name in ("services", "sidecars", "netpol"):
+        shutil.copytree(REPO / "labs" / name, labs / name)
+    first_text = sorted((labs / "netpol" / "steps").iterdir())[0]
+    first_text.unlink()
+    os.mkfifo(first_text)  # nobody writes to it: reading it whole would hang
+    (labs / "odd").mkdir()
+    (labs / "odd" / "lab.yaml").write_text("format: 1\nid: Not An Id\n")
+    return labs
+
+
+def test_one_broken_lab_never_stops_the_others(mixed_labs, capsys):
+    labs = ["--labs", str(mixed_labs)]
+    assert cli.main(labs + ["list"]) == 0
+    out = capsys.readouterr().out
+    assert "services  0/3 steps" in out and "sidecars" in out
+    assert "netpol    BROKEN: 1 problem in its files" in out and "odd       BROKEN:" in out
+    assert cli.main(labs + ["show", "services"]) == 0
+    assert cli.main(labs + ["hint", "services", "--step", "clusterip"]) == 0
+    assert "Hint 1/3" in capsys.readouterr().out
+    assert cli.main(labs + ["answer", "sidecars", "smi", "b"]) == 0
+    capsys.readouterr()
+    assert cli.main(labs + ["show", "netpol"]) == 2  # the broken one says why
+    err = capsys.readouterr().err
+    assert "netpol/lab.yaml:" in err and "steps[0].text:" in err and "is a FIFO, not a regular file" in err
+    assert cli.main(labs + ["show", "nope"]) == 2
+    assert "(labs: services, sidecars; broken: netpol, odd)" in capsys.readouterr().err
+
+
+def test_validate_says_ok_for_each_good_lab_and_exits_2(mixed_labs, capsys):
+    assert cli.main(["validate", str(mixed_labs)]) == 2
+    captured = capsys.readouterr()
+    assert "ok  services: 3 steps" in captured.out and "ok  sidecars:" in captured.out
+    assert "bad netpol: 1 problem" in captured.out
+    assert "odd/lab.yaml" in captured.err and "is a FIFO" in captured.err and "Traceback" not in captured.err
+
+
+def test_validate_fails_on_a_broken_plugin(monkeypatch, capsys):
+    from labrunner.checks import registry
+
+    registry.check_kinds()
+    monkeypatch.setattr(registry, "_plugin_problems", ["check plug-in bad (pkg:bad) failed to load: it called sys.exit(0)"])
+    assert cli.main(["validate", str(REPO / "labs" / "services")]) == 2
+    captured = capsys.readouterr()
+    assert "ok  services" in captured.out
+    assert "error: check plug-in bad (pkg:bad) failed to load: it called sys.exit(0)" in captured.err
+    assert "1 problem found" in captured.err
+
+
+def test_a_terminal_that_is_not_utf8_gets_escapes_not_a_crash(tmp_path):
+    import re
+    import shutil
+    import subprocess
+
+    labs = tmp_path / "labs"
+    shutil.copytree(REPO / "labs" / "services", labs / "services")
+    shutil.copy(REPO / "labs" / "curriculum.yaml", labs)
+    lab_file = labs / "services" / "lab.yaml"
+    text = re.sub(r"(?m)^title: .*$", "title: Caf\u00e9 \U0001f600", lab_file.read_text(encoding="utf-8"), count=1)
+    lab_file.write_text(text, encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "labrunner.cli", "--labs", str(labs), "list"],
+                          env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "ascii",
+                               "LABRUNNER_STATE_DIR": str(tmp_path / "state")},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "Caf\\xe9 \\U0001f600" in proc.stdout

@@ -42,7 +42,7 @@ def test_a_good_lab_file_has_no_problem():
 @pytest.mark.parametrize(("data", "expected"), [
     (lab(minutes=True), "minutes: expected a whole number, got true or false"),
     (lab(minutes=1e9), "minutes: expected a whole number, got a number (1000000000.0)"),
-    (lab(colour="red"), "colour: unknown field; expected one of: difficulty, format, id, images, minutes, requires, steps, summary, "
+    (lab(colour="red"), "colour: unknown field; expected one of: difficulty, format, id, images, minutes, outside, requires, steps, summary, "
                         "title, topics"),
     (lab(steps=step(checks=[{"kind": "service", "name": "web", "port": 0}])), "steps[0].checks[0].port: expected a port number"),
     (lab(steps=step(checks=[{"kind": "service"}])), "steps[0].checks[0].name: required by check kind 'service': the Service"),
@@ -94,9 +94,11 @@ def _exits(params):  # noqa: ANN001
 
 @pytest.mark.parametrize(("kind", "expected"), [
     (CheckKind("cm", {"name": Param(str)}, _run, validate=lambda p: 1 / 0),
-     "test_format_lab): ZeroDivisionError: division by zero"),
-    (CheckKind("cm", {"name": Param(str)}, _run, validate=_exits), "failed in its own validation"),
-    (CheckKind("cm", {"name": Param(object())}, _run), "check kind 'cm' cannot be used: its parameters are not types"),
+     "test_format_lab) failed while validating these parameters: ZeroDivisionError: division by zero"),
+    (CheckKind("cm", {"name": Param(str)}, _run, validate=_exits),
+     "failed while validating these parameters: it called sys.exit(0)"),
+    (CheckKind("cm", {"name": Param(object())}, _run), "check kind 'cm' cannot be used: the check kind 'cm' (test_format_lab) "
+                                                       "declares parameters that are no types"),
 ])
 def test_a_broken_plugin_kind_is_reported_against_it(kind, expected):
     data = lab(steps=step(checks=[{"kind": "cm", "name": "web"}]))

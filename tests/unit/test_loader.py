@@ -281,3 +281,63 @@ def test_a_wrong_manifest_gets_the_same_safety_checks(tmp_path, curriculum):
     files = {"wrong/svc.yaml": "apiVersion: v1\nkind: Service\nmetadata: {generateName: web-}\n"}
     problems = problems_of(tmp_path, with_answers(), curriculum, files)
     assert any("svc.yaml" in p and "metadata.name" in p for p in problems), problems
+
+
+def test_manifests_stay_in_the_lab_unless_declared(tmp_path, curriculum):
+    files = {"solution/svc.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: kube-dns\n  namespace: kube-system\n"}
+    problems = problems_of(tmp_path, GOOD, curriculum, files)
+    assert any("solution/svc.yaml:5: metadata.namespace: 'kube-system' is outside the lab's namespace" in p
+               for p in problems), problems
+    declared = GOOD.replace("steps:\n", "outside:\n  namespaces: [kube-system]\nsteps:\n", 1)
+    lab = load_lab(make_lab(tmp_path / "again", declared, files), curriculum)
+    assert lab.steps[0].solution.actions.apply[0].documents[0]["metadata"]["namespace"] == "kube-system"
+
+
+def test_a_delete_outside_the_lab_is_refused(tmp_path, curriculum):
+    text = GOOD.replace("delete: [{kind: Pod, name: old}]", "delete: [{kind: ClusterRoleBinding, name: cluster-admin}]")
+    problems = problems_of(tmp_path, text, curriculum)
+    assert any("lab.yaml:" in p and "steps[0].solution.delete[0]: ClusterRoleBinding/cluster-admin is a name the "
+               "cluster itself uses" in p for p in problems), problems
+
+
+def test_manifest_metadata_types_are_checked(tmp_path, curriculum):
+    files = {"manifests/app.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    tier: 1\n"}
+    problems = problems_of(tmp_path, GOOD, curriculum, files)
+    assert any("manifests/app.yaml:6: metadata.labels.tier: expected text, got 1" in p for p in problems), problems
+
+
+def test_a_lab_that_trips_a_bug_is_broken_alone(tmp_path, curriculum, monkeypatch):
+    import labrunner.loader as loader
+
+    make_lab(tmp_path / "a")
+    make_lab(tmp_path / "b", GOOD.replace("id: demo", "id: other"))
+    real = loader.read_lab
+
+    def read(lab_dir, curriculum):  # noqa: ANN001
+        if lab_dir.parent.parent.name == "a":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(lab_dir, curriculum)
+
+    monkeypatch.setattr(loader, "read_lab", read)
+    report = discover_labs(tmp_path, curriculum)
+    assert [lab.id for lab in report.labs] == ["other"]
+    assert [b.name for b in report.broken] == ["demo"]
+    assert "this is a bug in labrunner" in str(report.broken[0].problems[0])
+
+
+def test_every_entry_named_lab_yaml_is_a_lab_folder(tmp_path, curriculum):
+    import os
+
+    make_lab(tmp_path)
+    (tmp_path / "labs" / "loop").mkdir()
+    (tmp_path / "labs" / "loop" / "lab.yaml").symlink_to("lab.yaml")
+    (tmp_path / "labs" / "pipe").mkdir()
+    os.mkfifo(tmp_path / "labs" / "pipe" / "lab.yaml")
+    (tmp_path / "labs" / ".hidden").mkdir()
+    (tmp_path / "labs" / ".hidden" / "lab.yaml").write_text("nonsense: [")
+    report = discover_labs(tmp_path / "labs", curriculum)
+    assert [lab.id for lab in report.labs] == ["demo"]
+    messages = {b.name: str(b.problems[0]) for b in report.broken}
+    assert "is a symlink loop" in messages["loop"]
+    assert "is a FIFO, not a regular file" in messages["pipe"]
+    assert set(messages) == {"loop", "pipe"}

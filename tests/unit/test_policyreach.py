@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from labrunner.checks.policyreach import beyond, egress_beyond, naming_labrunner, selector_text
+from labrunner.checks.policyreach import beyond, egress_beyond, naming_labrunner, selector_matches, selector_text, singling_out
 
 POD_NETS = [ipaddress.ip_network("10.244.0.0/24")]
 
@@ -66,3 +66,60 @@ def test_naming_labrunner_finds_the_checkers_names_in_the_spec_only():
     probe_label = policy([], name="by-label", ingress=[{"from": [{"podSelector": {"matchExpressions": [
         {"key": "labrunner.dev/probe", "operator": "DoesNotExist"}]}}]}])
     assert naming_labrunner([clean, cheat, probe_label]) == ["by-label", "cheat"]
+
+
+def test_named_ports_only_reach_pods():
+    # A port name is a container's port: such a rule opens nothing outside the pod network.
+    assert egress_beyond(policy([{"ports": [{"port": "dns", "protocol": "UDP"}, {"port": "dns-tcp"}]}]), POD_NETS) == []
+
+
+def test_selector_matches_like_the_api():
+    labels = {"app": "api", "tier": "back"}
+    assert selector_matches(None, labels) and selector_matches({}, {})
+    assert selector_matches({"matchLabels": {"app": "api"}}, labels)
+    assert not selector_matches({"matchLabels": {"app": "web"}}, labels)
+    assert selector_matches({"matchExpressions": [{"key": "app", "operator": "In", "values": ["api", "x"]}]}, labels)
+    assert selector_matches({"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a"]}]}, labels)
+    assert not selector_matches({"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]}, labels)
+    assert not selector_matches({"matchExpressions": [{"key": "zone", "operator": "Exists"}]}, labels)
+
+
+# labrunner's namespace carries labels no other namespace has; its probes are bare pods.
+CANARY_NS = {"kubernetes.io/metadata.name": "labrunner-canary", "pod-security.kubernetes.io/enforce": "privileged"}
+CUSTOMER = {"role": "customer", "labrunner.dev/probe": "true", "app.kubernetes.io/managed-by": "labrunner"}
+CHECKERS = [(CANARY_NS, CUSTOMER), ({"kubernetes.io/metadata.name": "lab"}, {**CUSTOMER, "role": "x"})]
+
+
+def ingress_from(*peers):
+    return {"metadata": {"name": "p", "namespace": "lab"},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": list(peers)}]}}
+
+
+@pytest.mark.parametrize("peer", [
+    # found by a hostile tester: the checker's namespace told apart by its Pod Security label
+    {"namespaceSelector": {"matchLabels": {"pod-security.kubernetes.io/enforce": "privileged"}}},
+    {"namespaceSelector": {"matchExpressions": [{"key": "pod-security.kubernetes.io/enforce", "operator": "DoesNotExist"}]},
+     "podSelector": {"matchLabels": {"role": "customer"}}},
+    # probes are bare pods: "workload pods only" tells them apart
+    {"namespaceSelector": {}, "podSelector": {"matchExpressions": [{"key": "pod-template-hash", "operator": "Exists"}]}},
+    {"namespaceSelector": {}, "podSelector": {"matchExpressions": [
+        {"key": "app.kubernetes.io/managed-by", "operator": "DoesNotExist"}]}},
+    # in the lab's own namespace too
+    {"podSelector": {"matchExpressions": [{"key": "app.kubernetes.io/managed-by", "operator": "DoesNotExist"}]}},
+])
+def test_a_peer_that_tells_labrunner_from_other_clients_singles_it_out(peer):
+    assert singling_out(ingress_from(peer), CHECKERS)
+
+
+@pytest.mark.parametrize("peer", [
+    {"namespaceSelector": {}},
+    {"namespaceSelector": {}, "podSelector": {"matchLabels": {"role": "customer"}}},
+    {"podSelector": {}},
+    {"podSelector": {"matchLabels": {"app": "frontend"}}},
+    {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+     "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}},
+    {"namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["lab"]}]}},
+    {"ipBlock": {"cidr": "0.0.0.0/0"}},
+])
+def test_ordinary_peers_treat_labrunner_like_anyone(peer):
+    assert not singling_out(ingress_from(peer), CHECKERS)

@@ -111,7 +111,7 @@ def test_a_manual_scale_to_zero_is_not_a_rollout():
     # A ReplicaSet of another (deleted) Deployment of the same name is not this one's.
     stray = run([deployment(), replica_set("api-x", "1", 2, owner="gone"), replica_set("api-new", "2", 3)],
                 "rollout", object="Deployment/api")
-    assert stray.ok
+    assert stray.status is Status.FAIL and "no old ReplicaSet of Deployment api is left" in stray.message
 
 
 def test_scaling_the_deployment_to_zero_and_back_is_not_a_rollout():
@@ -135,14 +135,31 @@ def test_a_recreate_that_emptied_the_old_replicaset_first_is_not_a_rolling_updat
     recreated = timed(replica_set("api-new", "2", 3), "2026-11-29T10:05:04Z", "2026-11-29T10:05:04Z")
     result = run([deployment(), old, recreated], "rollout", object="Deployment/api")
     assert result.status is Status.FAIL and "as the Recreate strategy does" in result.message
+    # Recreate with pods that stop at once: the new ReplicaSet is made in the same second.
     same_second = timed(replica_set("api-new", "2", 3), "2026-11-29T10:05:02Z", "2026-11-29T10:05:02Z")
     assert run([deployment(), old, same_second], "rollout", object="Deployment/api").status is Status.FAIL
+    # `set env` typed wrong, then right: revision 2 is emptied as revision 3 is made, while revision 1
+    # keeps its pods until revision 3's are ready. A rolling update (found by a hostile tester).
+    first = timed(replica_set("api-1", "1", 0), "2026-11-29T10:00:00Z", "2026-11-29T10:06:10Z")
+    typo = timed(replica_set("api-2", "2", 0), "2026-11-29T10:06:02Z", "2026-11-29T10:06:03Z")
+    fixed = timed(replica_set("api-3", "3", 3), "2026-11-29T10:06:03Z", "2026-11-29T10:06:09Z")
+    assert run([deployment(revision="3"), first, typo, fixed], "rollout", object="Deployment/api").ok
+    # Recreate empties every old ReplicaSet before the new one exists.
+    recreated3 = timed(replica_set("api-3", "3", 3), "2026-11-29T10:06:12Z", "2026-11-29T10:06:12Z")
+    result = run([deployment(revision="3"), first, typo, recreated3], "rollout", object="Deployment/api")
+    assert result.status is Status.FAIL and "as the Recreate strategy does" in result.message
     # A rolling update: the new ReplicaSet exists before the old one's last step down.
     rolled = timed(replica_set("api-new", "2", 3), "2026-11-29T10:04:50Z", "2026-11-29T10:04:58Z")
     assert run([deployment(), old, rolled], "rollout", object="Deployment/api").ok
     # `rollout undo` reuses an older ReplicaSet: created long before, never read as Recreate.
     undone = timed(replica_set("api-new", "3", 3), "2026-11-29T09:00:00Z", "2026-11-29T10:06:00Z")
     assert run([deployment(revision="3"), old, undone], "rollout", object="Deployment/api").ok
+
+
+def test_a_rollout_with_no_old_replicaset_left_shows_nothing():
+    # revisionHistoryLimit 0 (or the old ReplicaSet deleted by hand) removes the only evidence.
+    result = run([deployment(), replica_set("api-new", "2", 3)], "rollout", object="Deployment/api")
+    assert result.status is Status.FAIL and "revisionHistoryLimit" in result.message
 
 
 def test_replicas_owners_reads_managed_fields():

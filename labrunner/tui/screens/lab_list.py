@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,6 +18,9 @@ from ..widgets.cluster_status import ClusterStatus
 from ..widgets.error_banner import ErrorBanner
 from ..widgets.lab_table import LabTable
 from .working import WorkingScreen
+
+if TYPE_CHECKING:
+    from ...loader import BrokenLab
 
 
 def lab_details(lab: Lab, features: dict[str, bool | None] | None) -> Text:
@@ -34,6 +39,16 @@ def lab_details(lab: Lab, features: dict[str, bool | None] | None) -> Text:
                                    " (shows when a check tries it)" if unknown else ""),
                         style="bold red" if feature in missing else "")
     return text
+
+
+def broken_summary(lab: BrokenLab, *, most: int = 8) -> str:
+    """What is wrong with a broken lab folder, its first `most` problems, one a line."""
+    lines = [f"The files of lab {lab.name} are broken, so it cannot be opened; the other labs work."]
+    lines += [f"• {problem}" for problem in lab.problems[:most]]
+    if len(lab.problems) > most:
+        lines.append(f"… and {len(lab.problems) - most} more")
+    lines.append(f"`labrunner validate {lab.shown}` lists every problem.")
+    return "\n".join(lines)
 
 
 class LabListScreen(WorkingScreen):
@@ -71,22 +86,28 @@ class LabListScreen(WorkingScreen):
         return self.app.labs
 
     def refresh_table(self) -> None:
-        progress = self.app.store.read()
-        if progress.warning:
-            self.notify(progress.warning, severity="warning", timeout=10)
-        self.query_one(LabTable).show(self.labs, progress, self.features, self.reachable)
+        progress = self.app.store.read()  # says once what is wrong with the file
+        self.query_one(LabTable).show(self.labs, progress, self.features, self.reachable, self.app.broken)
         self.show_details()
 
     def selected_lab(self) -> Lab | None:
         table = self.query_one(LabTable)
-        if not self.labs or table.cursor_row < 0:
+        if not 0 <= table.cursor_row < len(self.labs):
             return None
         return self.labs[table.cursor_row]
 
+    def selected_broken(self) -> BrokenLab | None:
+        """The broken lab folder under the cursor (its rows follow the labs')."""
+        index = self.query_one(LabTable).cursor_row - len(self.labs)
+        return self.app.broken[index] if 0 <= index < len(self.app.broken) else None
+
     def show_details(self) -> None:
         lab = self.selected_lab()
+        broken = self.selected_broken() if lab is None else None
         if lab is not None:
             self.query_one("#lab-details", Static).update(lab_details(lab, self.features))
+        elif broken is not None:
+            self.query_one("#lab-details", Static).update(Text(broken_summary(broken), style="red"))
         else:
             waiting = "Reading the lab files…" if not self.app.labs_loaded else "No labs found: see docs/lab-format.md"
             self.query_one("#lab-details", Static).update(Text(waiting, style="italic"))
@@ -99,6 +120,8 @@ class LabListScreen(WorkingScreen):
         lab = self.selected_lab()
         if lab is not None:
             self.app.open_lab(lab)
+        elif (broken := self.selected_broken()) is not None:
+            self.notify(broken_summary(broken, most=3), severity="error", timeout=10)
 
     def action_retry(self) -> None:
         self.banner.clear()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Sequence
+
 from rich.text import Text
 from textual.widgets import DataTable
 
 from ...model import Lab
 from ...progress import Progress
 from ..features import missing_features
+
+if TYPE_CHECKING:
+    from ...loader import BrokenLab
 
 
 def cluster_cell(lab: Lab, features: dict[str, bool | None] | None, reachable: bool | None) -> Text:
@@ -57,9 +62,10 @@ class LabTable(DataTable):
             self.move_cursor(row=row)
 
     def show(self, labs: list[Lab], progress: Progress, features: dict[str, bool | None] | None,
-             reachable: bool | None) -> None:
-        """Fill or refresh the rows, keeping the cursor where it was."""
-        self._shown = (labs, progress, features, reachable)
+             reachable: bool | None, broken: Sequence[BrokenLab] = ()) -> None:
+        """Fill or refresh the rows, keeping the cursor where it was: the labs, then the
+        broken lab folders (marked, so a learner sees why a lab is missing)."""
+        self._shown = (labs, progress, features, reachable, broken)
         for lab in labs:
             cells = (Text(lab.title, overflow="ellipsis", no_wrap=True), lab.difficulty.value, f"~{lab.minutes} min", progress_cell(lab, progress),
                      cluster_cell(lab, features, reachable))
@@ -68,3 +74,8 @@ class LabTable(DataTable):
                     self.update_cell(lab.id, column, value, update_width=True)
             else:
                 self.add_row(*cells, key=lab.id)
+        for lab in broken:
+            key = f"broken/{lab.name}"  # "/" is never in a lab id
+            if key not in self.rows:
+                self.add_row(Text(f"{lab.name}: broken lab files", style="red", overflow="ellipsis", no_wrap=True),
+                             "", "", "", Text("✘ broken", style="bold red"), key=key)

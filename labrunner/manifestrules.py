@@ -1,0 +1,290 @@
+"""What a lab's manifests may hold, checked as Kubernetes objects before any cluster work.
+
+Each object must be one the API server can take (its metadata typed as the API
+defines it: names and namespaces text of the right form, labels and annotations
+maps of text) and one that stays in the lab's own space: a namespaced object in
+the lab's namespace (or one of its `<namespace>-<suffix>` answer namespaces), no
+object under a name the cluster itself uses (`kube-system`, `cluster-admin`,
+`system:*`), unless the lab declares it in `outside:`. labrunner applies with
+forced server-side apply and deletes what it applied on reset, so an object of
+someone else's would be taken over and then deleted.
+
+Sources: object names and label syntax from the Kubernetes API conventions
+(apimachinery `validation.IsDNS1123Subdomain`, `IsQualifiedName`,
+`IsValidLabelValue`, `path.ValidatePathSegmentName`); the scope of the built-in
+kinds from `kubectl api-resources --namespaced=false` (Kubernetes 1.33); the
+built-in names from what kube-apiserver and kubeadm create at bootstrap.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from .errors import Problem, clip
+from .model import NAMESPACE_PLACEHOLDER
+
+# Built-in kinds that live outside any namespace.
+CLUSTER_SCOPED = frozenset({
+    "APIService", "CertificateSigningRequest", "ClusterRole", "ClusterRoleBinding", "ClusterTrustBundle",
+    "ComponentStatus", "CSIDriver", "CSINode", "CustomResourceDefinition", "DeviceClass", "FlowSchema",
+    "IngressClass", "IPAddress", "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding",
+    "MutatingWebhookConfiguration", "Namespace", "Node", "PersistentVolume", "PriorityClass",
+    "PriorityLevelConfiguration", "ResourceSlice", "RuntimeClass", "SelfSubjectAccessReview",
+    "SelfSubjectReview", "SelfSubjectRulesReview", "ServiceCIDR", "StorageClass", "StorageVersion",
+    "StorageVersionMigration", "SubjectAccessReview", "TokenReview", "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration", "VolumeAttachment",
+    "VolumeAttributesClass",
+})
+# How each built-in kind's names are validated (apimachinery): DNS labels for namespaces, DNS-1035
+# labels (a letter first) for Services, DNS subdomains for these; every other kind (RBAC, custom
+# resources, IPAddress...) gets only the path-segment rule all names share.
+_SUBDOMAIN_KINDS = frozenset({
+    "CertificateSigningRequest", "ConfigMap", "CronJob", "CSIDriver", "CustomResourceDefinition", "DaemonSet",
+    "Deployment", "Endpoints", "EndpointSlice", "HorizontalPodAutoscaler", "Ingress", "IngressClass", "Job",
+    "Lease", "LimitRange", "MutatingWebhookConfiguration", "NetworkPolicy", "Node", "PersistentVolume",
+    "PersistentVolumeClaim", "Pod", "PodDisruptionBudget", "PriorityClass", "ReplicaSet", "ResourceQuota",
+    "RuntimeClass", "Secret", "ServiceAccount", "StatefulSet", "StorageClass", "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration",
+})
+
+BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+# Cluster-scoped names the cluster makes for itself: the user-facing ClusterRoles and everything
+# under the prefixes kube-apiserver (system:, system-) and kubeadm (kubeadm:, kube-) use.
+BUILTIN_NAMES = frozenset({"cluster-admin", "admin", "edit", "view"})
+BUILTIN_PREFIXES = ("system:", "system-", "kube-", "kubeadm:", "kubeadm-")
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_API_VERSION = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?v[0-9][a-z0-9]*$")
+
+
+@dataclass(frozen=True)
+class Outside:
+    """What a lab declares it changes beyond its own namespace (lab.yaml `outside:`).
+
+    `namespaces`: namespace names its manifests and deletes may name; `objects`:
+    `Kind/name` of built-in or foreign objects it may change.
+    """
+
+    namespaces: frozenset[str] = frozenset()
+    objects: frozenset[str] = frozenset()
+
+    def allows(self, kind: str, name: str) -> bool:
+        return f"{kind}/{name}" in self.objects or (kind == "Namespace" and name in self.namespaces)
+
+
+def read_outside(value: Any) -> tuple[Outside, list[tuple[tuple, str]]]:
+    """lab.yaml's `outside:` as an Outside, and (path below `outside`, message) for each problem.
+
+    Shape: `{namespaces: [name, ...], objects: ["Kind/name", ...]}`, both optional.
+    """
+    if value is None:
+        return Outside(), []
+    if not isinstance(value, dict):
+        return Outside(), [((), "expected a mapping with namespaces and/or objects")]
+    problems: list[tuple[tuple, str]] = []
+    for key in value:
+        if key not in ("namespaces", "objects"):
+            problems.append(((key,), "unknown field; expected one of: namespaces, objects"))
+    namespaces, objects = [], []
+    for key, out, valid, shape in (("namespaces", namespaces, _is_namespace_name, "a namespace name"),
+                                   ("objects", objects, _is_kind_name, "Kind/name, e.g. ClusterRole/view")):
+        items = value.get(key) or []
+        if not isinstance(items, list):
+            problems.append(((key,), f"expected a list of {shape}"))
+            continue
+        for i, item in enumerate(items):
+            if isinstance(item, str) and valid(item):
+                out.append(item)
+            else:
+                problems.append(((key, i), f"expected {shape}, got {_clip(item)}"))
+    return Outside(frozenset(namespaces), frozenset(objects)), problems
+
+
+def object_problems(doc: Any, lines: dict, *, file: str, lab_namespace: str, outside: Outside) -> list[Problem]:
+    """Every problem of one manifest document `doc` (with its line map `lines`) as a Kubernetes object.
+
+    `lab_namespace` fills `${LAB_NAMESPACE}` before names are judged (`lab-<id>`);
+    `outside` is what the lab declared. Problems name `file`, the line and the field.
+    """
+    found: list[Problem] = []
+
+    def problem(at: tuple, message: str) -> None:
+        probe = at
+        while probe and probe not in lines:
+            probe = probe[:-1]
+        found.append(Problem(file, lines.get(probe), _dotted(at), message))
+
+    if not isinstance(doc, dict):
+        return [Problem(file, lines.get(()), "", "expected a Kubernetes object (a mapping)")]
+    for key, pattern, example in (("apiVersion", _API_VERSION, "v1 or apps/v1"), ("kind", _KIND, "Deployment")):
+        value = doc.get(key)
+        if not isinstance(value, str) or not value:
+            problem((key,), "missing; every object needs apiVersion and kind")
+        elif not pattern.match(value):
+            problem((key,), f"expected a {key} like {example}, got {_clip(value)}")
+    kind = doc.get("kind") if isinstance(doc.get("kind"), str) else ""
+    if kind == "List" or kind.endswith("List") and isinstance(doc.get("items"), list):
+        problem(("kind",), "a List cannot be applied; put each object in a document of its own (---)")
+    for at, value in _non_finite(doc, ()):
+        problem(at, f"{value!r} is not a finite number; Kubernetes takes none")
+    meta = doc.get("metadata")
+    if meta is None:
+        problem(("metadata", "name"), "missing; server-side apply needs a name")
+        return found
+    if not isinstance(meta, dict):
+        problem(("metadata",), f"expected a mapping with name (and namespace, labels, annotations), got {_clip(meta)}")
+        return found
+    name = meta.get("name")
+    if meta.get("generateName") is not None:
+        problem(("metadata", "generateName"), "not supported; give a name")
+    if name is None or name == "":
+        problem(("metadata", "name"), "missing; server-side apply needs a name")
+    elif not isinstance(name, str):
+        problem(("metadata", "name"), f"expected text, got {_clip(name)}; quote it")
+    else:
+        message = _name_problem(kind, name.replace(NAMESPACE_PLACEHOLDER, lab_namespace))
+        if message:
+            problem(("metadata", "name"), message)
+    namespace = meta.get("namespace")
+    if namespace is not None and not isinstance(namespace, str):
+        problem(("metadata", "namespace"), f"expected text, got {_clip(namespace)}")
+        namespace = None
+    elif namespace is not None:
+        filled = namespace.replace(NAMESPACE_PLACEHOLDER, lab_namespace)
+        if len(filled) > 63 or not _DNS_LABEL.match(filled):
+            problem(("metadata", "namespace"), f"{_clip(namespace)} is not a valid namespace name")
+            namespace = None
+    for key in ("labels", "annotations"):
+        for at, message in _string_map(meta.get(key), ("metadata", key), labels=key == "labels",
+                                       lab_namespace=lab_namespace):
+            problem(at, message)
+    if isinstance(name, str) and name:
+        for at, message in _scope_problems(kind, name, namespace, outside=outside):
+            problem(at, message)
+    return found
+
+
+def ref_problem(kind: str, name: str, namespace: str | None, *, outside: Outside) -> str | None:
+    """Why a lab may not delete `kind/name` (in `namespace`, None: the lab's), or None if it may."""
+    for at, message in _scope_problems(kind, name, namespace, outside=outside):
+        return message
+    return None
+
+
+def _scope_problems(kind: str, name: str, namespace: str | None, *, outside: Outside) -> Iterator[tuple[tuple, str]]:
+    if kind == "Namespace":
+        if not _is_lab_namespace(name) and not outside.allows(kind, name):
+            builtin = " (the cluster's own)" if name in BUILTIN_NAMESPACES or name.startswith("kube-") else ""
+            yield (("metadata", "name"), f"the namespace {name!r}{builtin} is outside the lab; a lab works in "
+                   f"{NAMESPACE_PLACEHOLDER} (or {NAMESPACE_PLACEHOLDER}-<suffix>), or declares it in lab.yaml "
+                   "`outside: {namespaces: [...]}`")
+        return
+    if kind in CLUSTER_SCOPED:
+        if _is_builtin_name(name) and not outside.allows(kind, name):
+            yield (("metadata", "name"), f"{kind}/{name} is a name the cluster itself uses; labrunner would take "
+                   "it over and delete it on reset. Choose a name of the lab's own, or declare it in lab.yaml "
+                   f"`outside: {{objects: [{kind}/{name}]}}`")
+        return
+    if namespace is not None and not _is_lab_namespace(namespace) and namespace not in outside.namespaces:
+        yield (("metadata", "namespace"), f"{namespace!r} is outside the lab's namespace; leave namespace out "
+               f"(objects go into the lab's namespace), use {NAMESPACE_PLACEHOLDER}, or declare it in lab.yaml "
+               "`outside: {namespaces: [...]}`")
+
+
+def _is_lab_namespace(name: str) -> bool:
+    return name == NAMESPACE_PLACEHOLDER or name.startswith(NAMESPACE_PLACEHOLDER + "-")
+
+
+def _is_builtin_name(name: str) -> bool:
+    return name in BUILTIN_NAMES or name in BUILTIN_NAMESPACES or name.startswith(BUILTIN_PREFIXES)
+
+
+def _is_namespace_name(value: str) -> bool:
+    return len(value) <= 63 and bool(_DNS_LABEL.match(value))
+
+
+def _is_kind_name(value: str) -> bool:
+    kind, _, name = value.partition("/")
+    return bool(_KIND.match(kind)) and bool(name) and "/" not in name and len(name) <= 253
+
+
+def _name_problem(kind: str, name: str) -> str | None:
+    if name in (".", "..") or "/" in name or "%" in name:
+        return f"{_clip(name)} is not a valid name: no '/' or '%', not '.' or '..'"
+    if kind in ("Namespace", "Service"):
+        pattern = _DNS_LABEL if kind == "Namespace" else _DNS1035_LABEL
+        if len(name) > 63 or not pattern.match(name):
+            first = "a letter" if kind == "Service" else "a letter or digit"
+            return (f"{_clip(name)} is not a valid {kind} name: at most 63 lower-case letters, digits and '-', "
+                    f"starting with {first} and ending with a letter or digit")
+    elif kind in _SUBDOMAIN_KINDS and (len(name) > 253 or not _DNS_SUBDOMAIN.match(name)):
+        return (f"{_clip(name)} is not a valid {kind} name: lower-case letters, digits, '-' and '.', starting "
+                "and ending with a letter or digit, at most 253")
+    return None
+
+
+def _string_map(value: Any, at: tuple, *, labels: bool, lab_namespace: str) -> Iterator[tuple[tuple, str]]:
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        yield at, f"expected a mapping of text to text, got {_clip(value)}"
+        return
+    for key, item in value.items():
+        if not isinstance(key, str):
+            yield at + (key,), f"a key must be text, got {_clip(key)}; quote it"
+            continue
+        if not isinstance(item, str):
+            hint = f" ('{str(item).lower() if isinstance(item, bool) else item}')" if isinstance(item, (int, float)) else ""
+            yield at + (key,), f"expected text, got {_clip(item)}; quote it{hint}"
+            continue
+        if labels:
+            problem = _label_key_problem(key) or _label_value_problem(item.replace(NAMESPACE_PLACEHOLDER, lab_namespace))
+            if problem:
+                yield at + (key,), problem
+
+
+def _label_key_problem(key: str) -> str | None:
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        return f"the label key's prefix {_clip(prefix)} is not a DNS subdomain"
+    if not name or len(name) > 63 or not _LABEL_VALUE.match(name):
+        return (f"{_clip(key)} is not a valid label key: at most 63 letters, digits, '-', '_', '.', "
+                "starting and ending with a letter or digit (with an optional DNS prefix and '/')")
+    return None
+
+
+def _label_value_problem(value: str) -> str | None:
+    if len(value) > 63 or not _LABEL_VALUE.match(value):
+        return (f"{_clip(value)} is not a valid label value: at most 63 letters, digits, '-', '_', '.', "
+                "starting and ending with a letter or digit")
+    return None
+
+
+def _non_finite(value: Any, at: tuple) -> Iterator[tuple[tuple, float]]:
+    stack = [(value, at)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            yield where, item
+        elif isinstance(item, dict):
+            stack.extend((v, where + (k,)) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, where + (i,)) for i, v in enumerate(item))
+
+
+def _dotted(at: tuple) -> str:
+    out = ""
+    for part in at:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _clip(value: Any) -> str:
+    return clip(value)

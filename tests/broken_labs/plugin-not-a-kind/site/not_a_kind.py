@@ -1,0 +1,1 @@
+kind = {'name': 'not-a-kind'}

@@ -1,0 +1,1 @@
+raise RuntimeError('this plug-in needs a database')
