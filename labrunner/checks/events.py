@@ -126,6 +126,8 @@ def _validate(p: Mapping[str, Any]) -> list[str]:
         problems.append("sinceLastStart applies to events about Pods only")
     if p.get("sinceLastStart") and p.get("current") is False:
         problems.append("sinceLastStart reads the pods that exist now; it cannot go with current: false")
+    if p.get("atLeast") == 0 and "atMost" not in p:
+        problems.append("atLeast: zero passes on any count without atMost, so the check could not fail; give atMost too")
     if "atLeast" in p and "atMost" in p and p["atLeast"] > p["atMost"]:
         problems.append(f"atLeast ({p['atLeast']}) is more than atMost ({p['atMost']}): no count can pass")
     return problems

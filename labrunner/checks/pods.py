@@ -6,7 +6,7 @@ import re
 from typing import Any, Mapping
 
 from ..cluster import exec_in_pod
-from ..format.values import Arguments, ExitCode, Regex, Text, seconds
+from ..format.values import Arguments, ExitCode, Expected, Regex, Text, seconds
 from .base import CheckContext, CheckKind, CheckResult, Param, all_of
 from .servicelinks import env_from_sources, env_prefix, service_link_variables, set_in_spec
 from .targets import POD_PARAMS, find_pods, one_pod, verdict_of_pods
@@ -126,7 +126,7 @@ KINDS = [
         "exec",
         {**POD_PARAMS, "command": Param(Arguments, required=True, doc="the command and its arguments"),
          "exitCode": Param(ExitCode, doc="expected exit code (default 0)"),
-         "outputContains": Param((str, int), doc="text the output must contain"),
+         "outputContains": Param(Expected, doc="text the output must contain"),
          "outputMatches": Param(Regex, doc="a regular expression the output must match"),
          "timeout": Param(seconds(EXEC_TIMEOUT_MAX), doc=f"seconds (default 20, at most {EXEC_TIMEOUT_MAX})")},
         _exec,

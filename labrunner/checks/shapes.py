@@ -116,8 +116,10 @@ class RbacRule(Shape):
     """One rule of an rbac sweep's `only`: what the subject may do, and nothing beyond the rules."""
 
     shape: ClassVar[str] = "{verbs: [...], resources: [...], apiGroup?, namespace?, clusterWide?}"
-    verbs: list[Text] = Field(description="get, list, ... or *")
-    resources: list[Text] = Field(description="pods, pods/log, */log or *, as RBAC matches them")
+    too_few: ClassVar[dict[str, str]] = {"verbs": "expected at least one verb (or *)",
+                                         "resources": "expected at least one resource (or *)"}
+    verbs: list[Text] = Field(min_length=1, description="get, list, ... or *")
+    resources: list[Text] = Field(min_length=1, description="pods, pods/log, */log or *, as RBAC matches them")
     apiGroup: AnyText = Field(None, description='default "" (core); * any')
     namespace: Text = Field(None, description="default: the lab's namespace")
     clusterWide: Flag = Field(None, description="anywhere, including cluster-wide requests")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Annotated, Any, Mapping
 
-from ..format.values import Quantity, Text, choice
+from pydantic import Field
+
+from ..format.values import Quantity, Text, Words, choice
 from .base import CheckContext, CheckKind, CheckResult, Param, exactly_one
 from .meaning import parse_quantity
 
@@ -121,7 +123,8 @@ def _pv(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
 
 
 # PersistentVolume access modes (k8s.io/api/core/v1 PersistentVolumeAccessMode)
-_MODES = Param(list[choice(("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"))],
+_MODES = Param(Annotated[list[choice(("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"))],
+                         Field(min_length=1), Words("a list of access modes", too_few="expected at least one access mode")],
                doc="e.g. [ReadWriteOnce]")
 KINDS = [
     CheckKind(

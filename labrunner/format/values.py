@@ -149,6 +149,8 @@ Id = value_type((str,), what="an id: lower-case letters, digits and '-' (at most
 
 
 def _regex(value: str) -> str | None:
+    if not value:
+        return "an empty regular expression matches anything, so the check could not fail; give a pattern"
     try:
         re.compile(value)
     except re.error as exc:
@@ -156,8 +158,8 @@ def _regex(value: str) -> str | None:
     return None
 
 
-Regex = value_type((str,), what="a regular expression", check=_regex, schema={"type": "string", "format": "regex"},
-                   rule=True)
+Regex = value_type((str,), what="a regular expression", check=_regex, rule=True,
+                   schema={"type": "string", "format": "regex", "minLength": 1})
 """A Python regular expression that compiles (checks use `re.search`)."""
 
 _OBJECT = re.compile(r"^[A-Z][A-Za-z0-9]*/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -176,6 +178,12 @@ HttpStatus = ranged((int,), ge=100, le=599, what="an HTTP status 100-599")  # RF
 Minutes = value_type((int,), schema={"type": "integer", "exclusiveMinimum": 0, "maximum": 600},
                      check=lambda v: None if 0 < v <= 600 else f"expected a positive number of minutes, at most 600, got {v}")
 
+
+Expected = value_type(
+    (str, int), what="text or a number to look for", schema={"anyOf": [{"type": "string", "minLength": 1}, {"type": "integer"}]},
+    check=lambda v: "empty text is found in anything, so the check could not fail; give the text to look for"
+    if v == "" else None)
+"""What an output or a body must contain: empty text would be in every one."""
 
 OnlyTrue = value_type((bool,), what="true", schema={"const": True},
                       check=lambda v: None if v else "only true means something here; leave the field out instead")
@@ -276,11 +284,14 @@ JsonPath = value_type((str,), what="a JSONPath such as {.status.phase}", check=_
 def _arguments(value: list) -> str | None:
     if not value or not all(is_a(part, (str, int)) for part in value):
         return "expected a non-empty list of arguments (text or whole numbers), e.g. [cat, /data/hello]"
+    if not isinstance(value[0], str) or not value[0].strip():
+        return f"the first argument is the program to run; expected its name, got {shown(value[0])}"
     return None
 
 
 Arguments = value_type((list,), what="a list of arguments, e.g. [cat, /data/hello]", check=_arguments,
-                       schema={"type": "array", "minItems": 1, "items": {"type": ["string", "integer"]}})
+                       schema={"type": "array", "minItems": 1, "prefixItems": [{"type": "string", "pattern": r"\S"}],
+                               "items": {"type": ["string", "integer"]}})
 """A command and its arguments, as a container's `command` (no shell unless it names one)."""
 
 LABRUNNER_LABELS = "labrunner.dev/"
