@@ -40,6 +40,8 @@ def locate(root: Any, loc: tuple) -> Place:
     path: list[Any] = []
     hint, owner, field = root, None, None
     for part in loc:
+        if part == "[key]":  # the error is about the key just named, not its value
+            continue
         hint = _plain(hint)
         if _is_union(hint):
             member = _member(hint, part)
@@ -57,8 +59,6 @@ def locate(root: Any, loc: tuple) -> Place:
             path.append(part)
             hint = get_args(base)[0] if get_args(base) else Any
         elif get_origin(base) is dict:
-            if part == "[key]":
-                continue
             path.append(part)
             hint = get_args(base)[1] if get_args(base) else Any
         else:
@@ -171,6 +171,8 @@ def wording(error: dict, place: Place) -> tuple[tuple, str]:
             params = ", ".join(sorted(check.params))
             return path, f"unknown parameter for check kind {check.name!r} (known: {params})"
         return path, f"unknown field; expected one of: {', '.join(known)}"
+    if kind == "invalid_key" or error.get("loc", ())[-1:] == ("[key]",):
+        return path, f"expected a name (text) as the key, got {shown(error.get('input'))}; quote it"
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         return _check_kind_problem(error, place)
     if kind in _MAPPING_ERRORS:

@@ -65,6 +65,9 @@ def test_a_good_lab_file_has_no_problem():
     (lab(steps="one"), "steps: expected a list, got text 'one'"),
     (lab(steps=[]), "steps: expected at least one step"),
     (lab(format=2, colour="red"), "format: this labrunner reads format 1, got 2"),
+    ({**lab(), 1: "x"}, "[1]: expected a name (text) as the key, got a whole number (1); quote it"),
+    (lab(steps=step(wrong=[{"id": "a", "title": "A", "do": [{"run": "true"}], "fails": {7: ""}}])),
+     "steps[0].wrong[0].fails[7]: expected a name (text) as the key, got a whole number (7)"),
 ])
 def test_each_problem_names_its_field(data, expected):
     found = problems(data)
