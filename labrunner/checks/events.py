@@ -16,7 +16,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from ..format.values import Count, Regex, Text
+from ..format.values import Count, Kind, Regex, Text
 from .base import CheckContext, CheckKind, CheckResult, Param
 
 
@@ -138,7 +138,7 @@ KINDS = [
         "events",
         {
             "reason": Param(Text, required=True, doc="the event reason, e.g. SuccessfulCreate"),
-            "involvedKind": Param(Text, required=True, doc="the kind of the object the event is about, e.g. ReplicaSet"),
+            "involvedKind": Param(Kind, required=True, doc="the kind of the object the event is about, e.g. ReplicaSet"),
             "involvedName": Param(Text, doc="that object's name"),
             "involvedNameMatches": Param(Regex, doc="or: a regular expression its name must match, e.g. ^api-"),
             "messageMatches": Param(Regex, doc="a regular expression the event message must match"),

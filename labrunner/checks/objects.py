@@ -8,13 +8,13 @@ from typing import Any, Mapping
 from .. import jsonpath
 from ..cluster import condition_status
 from ..cluster.probepods import is_ready
-from ..format.values import Count, JsonPath, ObjectName, Regex, Text, plain_value
+from ..format.values import ApiVersion, Count, JsonPath, ObjectName, Regex, Text, plain_value
 from .meaning import same_value, why_percent_differs
 from .base import CheckContext, CheckKind, CheckResult, Param, exactly_one
 
 _REF = {
     "object": Param(ObjectName, required=True, doc="Kind/name, e.g. Service/web"),
-    "apiVersion": Param(Text, doc="e.g. apps/v1; needed only for kinds in several groups"),
+    "apiVersion": Param(ApiVersion, doc="e.g. apps/v1; needed only for kinds in several groups"),
     "namespace": Param(Text, doc="default: the lab's namespace"),
 }
 

@@ -20,7 +20,7 @@ from ..model import Difficulty as DifficultyLevel
 from .context import context_of
 from .placeholders import NAMESPACE, walk_placeholders
 from .shape import FOLDER, Found, Shape, fault, given, items, shown
-from .values import ID_PATTERN, AnyText, Id, JsonPath, Minutes, Text, Words, choice, is_a, is_id, seconds, value_type
+from .values import ID_PATTERN, AnyText, ApiVersion, Id, Kind, JsonPath, Minutes, Text, Words, choice, is_a, is_id, seconds, value_type
 
 DIFFICULTIES = tuple(d.value for d in DifficultyLevel)
 WAIT_TIMEOUT_MAX = 600.0  # seconds; a setup that needs longer is a lab that cannot be run in class
@@ -101,9 +101,9 @@ class ObjectRef(Shape):
     """One object to delete; `namespace` absent means the lab's (ignored for cluster-scoped kinds)."""
 
     shape: ClassVar[str] = "{kind: ..., name: ...}"
-    kind: Text = Field(description="the object's kind, e.g. Service")
+    kind: Kind = Field(description="the object's kind, e.g. Service")
     name: Text = Field(description="its name")
-    apiVersion: Text | None = Field(None, description="e.g. apps/v1; needed only for kinds in several groups")
+    apiVersion: ApiVersion | None = Field(None, description="e.g. apps/v1; needed only for kinds in several groups")
     namespace: Text | None = Field(None, description="default: the lab's namespace")
 
     def after(self, context: Any) -> Iterable[Found]:
@@ -120,10 +120,10 @@ class Wait(Shape):
     """Block until an object reaches a state, like `kubectl wait`."""
 
     shape: ClassVar[str] = "{kind: ..., name: ..., condition: ...}"
-    kind: Text = Field(description="the object's kind")
+    kind: Kind = Field(description="the object's kind")
     name: Text | None = Field(None, description="the object (or give selector)")
     selector: Text | None = Field(None, description="a label selector: every matching object (at least one)")
-    apiVersion: Text | None = Field(None, description="e.g. batch/v1")
+    apiVersion: ApiVersion | None = Field(None, description="e.g. batch/v1")
     condition: Text | None = Field(None, description='a status condition type that must be "True", e.g. Available')
     jsonpath: JsonPath | None = Field(None, description="a JSONPath such as {.status.phase}, with value")
     value: WaitValue | None = Field(None, description="what the jsonpath must give")

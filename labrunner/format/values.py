@@ -169,6 +169,16 @@ ObjectName = value_type(
     schema={"type": "string", "pattern": _OBJECT.pattern})
 """`Kind/name` of one object: a Kind as the API spells it, a name as Kubernetes allows (DNS subdomain)."""
 
+# A kind and an apiVersion as the API spells them (apimachinery: a Kind is CamelCase; a group is
+# a DNS subdomain, a version v<digits>[alpha|beta<digits>]).
+KIND_PATTERN = r"^[A-Z][A-Za-z0-9]*$"
+API_VERSION_PATTERN = r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?v[0-9]+((alpha|beta)[0-9]+)?$"
+Kind = value_type((str,), what="a kind as the API spells it, e.g. Deployment", schema={"type": "string", "pattern": KIND_PATTERN},
+                  check=lambda v: None if re.match(KIND_PATTERN, v) else f"expected a kind as the API spells it, e.g. Deployment, got {v!r}")
+ApiVersion = value_type(
+    (str,), what="an apiVersion such as v1 or apps/v1", schema={"type": "string", "pattern": API_VERSION_PATTERN},
+    check=lambda v: None if re.match(API_VERSION_PATTERN, v) else f"expected an apiVersion such as v1 or apps/v1, got {v!r}")
+
 # -- numbers ------------------------------------------------------------------------
 
 Count = ranged((int,), ge=0, what="a count: a whole number, 0 or more")

@@ -108,7 +108,8 @@ SHAPE_CASES = ["wrong-types", "wrong-format", "not-a-mapping", "bad-check-params
                "fraction-of-minutes", "timeout-too-long", "check-timeout-too-long", "port-out-of-range",
                "exit-code-out-of-range", "http-status-out-of-range", "bad-object-name", "probe-field-misspelt",
                "probe-labels-not-text", "check-that-cannot-fail", "empty-title", "null-title", "unknown-feature",
-               "quiz-one-choice", "step-not-a-mapping", "contains-nothing", "no-access-modes"]
+               "quiz-one-choice", "step-not-a-mapping", "contains-nothing", "no-access-modes", "kind-in-lower-case",
+               "bad-api-version"]
 
 
 @pytest.mark.parametrize("case", SHAPE_CASES)
