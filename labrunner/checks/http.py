@@ -14,12 +14,11 @@ import ssl
 from typing import Any, Mapping, NamedTuple
 
 from ..cluster.probepods import is_ready
-from ..format.values import Expected, HttpStatus, Port, Text, seconds, value_type
+from ..format.values import BOUNDS, Expected, HttpStatus, Port, Text, seconds, value_type
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .endpoints import SERVICE_NAME_LABEL, read_endpoints
 from .shapes import HttpTarget
 
-HTTP_TIMEOUT_MAX = 60  # seconds one request may take; a check re-runs, it does not wait minutes
 UrlPath = value_type((str,), what="a path starting with /", schema={"type": "string", "pattern": "^/"},
                      check=lambda v: None if v.startswith("/") else f"expected a path starting with /, got {v!r}")
 
@@ -258,7 +257,7 @@ KINDS = [
             "status": Param(HttpStatus, doc="expected status (default 200)"),
             "bodyContains": Param(Expected, doc="text the body must contain"),
             "tlsSecret": Param(Text, doc="a kubernetes.io/tls Secret whose certificate the server must present"),
-            "timeout": Param(seconds(HTTP_TIMEOUT_MAX), doc=f"seconds (default 3, at most {HTTP_TIMEOUT_MAX})"),
+            "timeout": Param(seconds(BOUNDS.http_seconds), doc=f"seconds (default 3, at most {BOUNDS.http_seconds:g})"),
         },
         _http,
         validate=_validate,

@@ -16,13 +16,12 @@ import time
 from typing import Any, Mapping
 
 from ..cluster import exec_in_pod
-from ..format.values import Regex, Text, seconds
+from ..format.values import BOUNDS, Regex, Text, seconds
 from .base import CheckContext, CheckKind, CheckResult, Param, all_of
 from .shapes import Trigger
 from .targets import POD_PARAMS, find_pods, one_pod, pod_name, verdict_of_pods
 
 NONCE = "${NONCE}"
-LOGS_TIMEOUT_MAX = 120  # seconds a check waits for its line; a shipper that needs longer is not shipping
 _POLL_SECONDS = 0.5  # a shipper such as `tail -F` notices a new line within about a second
 
 
@@ -143,7 +142,8 @@ KINDS = [
          "matches": Param(Regex, doc="or: a regular expression a log line must match"),
          "trigger": Param(Trigger, doc="{command: [...], container?: name}: run first in the same pod; "
                                        "${NONCE} in it is a fresh random token"),
-         "timeout": Param(seconds(LOGS_TIMEOUT_MAX), doc=f"seconds to wait for the line (default 10, at most {LOGS_TIMEOUT_MAX})"),
+         "timeout": Param(seconds(BOUNDS.logs_seconds),
+                          doc=f"seconds to wait for the line (default 10, at most {BOUNDS.logs_seconds:g})"),
          "finished": Param(bool, doc="judge the pods that ran to completion (a Job's), not running ones"),
          "explain": Param(Text, doc="what to tell the learner when the line does not show")},
         _logs,

@@ -6,12 +6,10 @@ import re
 from typing import Any, Mapping
 
 from ..cluster import exec_in_pod
-from ..format.values import Arguments, ExitCode, Expected, Regex, Text, seconds
+from ..format.values import BOUNDS, Arguments, ExitCode, Expected, Regex, Text, seconds
 from .base import CheckContext, CheckKind, CheckResult, Param, all_of
 from .servicelinks import env_from_sources, env_prefix, service_link_variables, set_in_spec
 from .targets import POD_PARAMS, find_pods, one_pod, verdict_of_pods
-
-EXEC_TIMEOUT_MAX = 120  # seconds a command in a check may run; a check is a look, not a job
 
 
 def _env(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
@@ -128,7 +126,7 @@ KINDS = [
          "exitCode": Param(ExitCode, doc="expected exit code (default 0)"),
          "outputContains": Param(Expected, doc="text the output must contain"),
          "outputMatches": Param(Regex, doc="a regular expression the output must match"),
-         "timeout": Param(seconds(EXEC_TIMEOUT_MAX), doc=f"seconds (default 20, at most {EXEC_TIMEOUT_MAX})")},
+         "timeout": Param(seconds(BOUNDS.exec_seconds), doc=f"seconds (default 20, at most {BOUNDS.exec_seconds:g})")},
         _exec,
         validate=one_pod,
         doc="a command in a pod gives the expected result",

@@ -20,10 +20,9 @@ from ..model import Difficulty as DifficultyLevel
 from .context import context_of
 from .placeholders import NAMESPACE, walk_placeholders
 from .shape import FOLDER, Found, Shape, fault, given, items, shown
-from .values import ID_PATTERN, AnyText, ApiVersion, Id, Kind, JsonPath, Minutes, Text, Words, choice, is_a, is_id, seconds, value_type
+from .values import BOUNDS, ID_PATTERN, AnyText, ApiVersion, Id, Kind, JsonPath, Minutes, Text, Words, choice, is_a, is_id, seconds, value_type
 
 DIFFICULTIES = tuple(d.value for d in DifficultyLevel)
-WAIT_TIMEOUT_MAX = 600.0  # seconds; a setup that needs longer is a lab that cannot be run in class
 WAIT_TIMEOUT_DEFAULT = 120.0
 CURRICULUM_FILE = "curriculum.yaml"
 
@@ -80,7 +79,7 @@ Suffix = value_type(
     schema={"type": "string", "pattern": ID_PATTERN})
 Flag = value_type((bool,))
 WaitValue = value_type((str, int, bool), what="the value to wait for (text, a number, true or false)")
-WaitTimeout = seconds(WAIT_TIMEOUT_MAX)
+WaitTimeout = seconds(BOUNDS.wait_seconds)
 FormatVersion = value_type(
     (int,), what=f"the format version, {FORMAT_VERSION}", schema={"const": FORMAT_VERSION},
     check=lambda v: None if v == FORMAT_VERSION else f"this labrunner reads format {FORMAT_VERSION}, got {v}")
@@ -129,7 +128,7 @@ class Wait(Shape):
     value: WaitValue | None = Field(None, description="what the jsonpath must give")
     deleted: Flag | None = Field(None, description="true: wait until the object is gone")
     timeout: WaitTimeout | None = Field(
-        None, description=f"seconds, default {WAIT_TIMEOUT_DEFAULT:g}, at most {WAIT_TIMEOUT_MAX:g}")
+        None, description=f"seconds, default {WAIT_TIMEOUT_DEFAULT:g}, at most {BOUNDS.wait_seconds:g}")
 
     @classmethod
     def rules(cls, data: Mapping[str, Any], context: Any) -> Iterable[Found]:

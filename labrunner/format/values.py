@@ -20,6 +20,19 @@ from pydantic import PlainValidator, WithJsonSchema
 
 from .shape import RULE, SHAPE, fault, shown
 
+@dataclass(frozen=True)
+class Bounds:
+    """The most a lab may ask for, in one place (docs/lab-format.md, Values, says the same)."""
+
+    minutes: int = 600  # a lab's estimated time: a day of class at most
+    wait_seconds: float = 600  # one wait of a setup or a solution; longer cannot be run in class
+    http_seconds: float = 60  # one request of an http check; a check re-runs, it does not wait minutes
+    exec_seconds: float = 120  # a command an exec check runs: a look, not a job
+    logs_seconds: float = 120  # for a log line to show; a shipper that needs longer is not shipping
+
+
+BOUNDS = Bounds()
+
 ID_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
 _ID = re.compile(ID_PATTERN)
 
@@ -185,8 +198,9 @@ Count = ranged((int,), ge=0, what="a count: a whole number, 0 or more")
 Port = ranged((int,), ge=1, le=65535, what="a port number 1-65535")  # TCP/UDP ports; 0 is no port
 ExitCode = ranged((int,), ge=0, le=255, what="an exit code 0-255")  # what a POSIX process can return
 HttpStatus = ranged((int,), ge=100, le=599, what="an HTTP status 100-599")  # RFC 9110 section 15
-Minutes = value_type((int,), schema={"type": "integer", "exclusiveMinimum": 0, "maximum": 600},
-                     check=lambda v: None if 0 < v <= 600 else f"expected a positive number of minutes, at most 600, got {v}")
+Minutes = value_type(
+    (int,), schema={"type": "integer", "exclusiveMinimum": 0, "maximum": BOUNDS.minutes},
+    check=lambda v: None if 0 < v <= BOUNDS.minutes else f"expected a positive number of minutes, at most {BOUNDS.minutes}, got {v}")
 
 
 Expected = value_type(
