@@ -32,5 +32,6 @@ class Context:
 
 
 def context_of(info: ValidationInfo | Any) -> Context:
+    """The Context a validator was given, or an empty one (no folder, no curriculum: those checks skip)."""
     found = getattr(info, "context", None)
     return found if isinstance(found, Context) else Context()

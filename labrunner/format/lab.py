@@ -356,7 +356,8 @@ class LabFields(Shape):
         return []
 
 
-_models: dict[tuple, type[Shape]] = {}
+# Kind ids -> (model, the kinds): holding the kinds keeps their ids from being reused by others.
+_models: dict[tuple, tuple[type[Shape], tuple]] = {}
 
 
 def lab_file_model(kinds: Mapping[str, Any]) -> type[Shape]:
@@ -370,7 +371,8 @@ def lab_file_model(kinds: Mapping[str, Any]) -> type[Shape]:
             "TaskStep", __base__=TaskStepFields, __doc__=TaskStepFields.__doc__.split(";")[0] + ".",
             checks=(list[check], Field(min_length=1, description="the step passes when all pass")))
         step = Annotated[Union[Annotated[task_step, Tag("task")], Annotated[QuizStep, Tag("quiz")]], Discriminator(_step_tag)]
-        _models[key] = create_model(
+        model = create_model(
             "LabFile", __base__=LabFields, __doc__=f"A lab file, lab.yaml, format {FORMAT_VERSION}.",
             steps=(list[step], Field(min_length=1, description="in order")))
-    return _models[key]
+        _models[key] = (model, tuple(kinds.values()))
+    return _models[key][0]

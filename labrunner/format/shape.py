@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, mod
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import ErrorType
 
+from ..errors import clip
+
 # Error types of our own, so a test can tell what a JSON Schema can say from what it cannot:
 SHAPE = "lab_shape"  # a value of the wrong type or out of range: the JSON Schema says so too
 RULE = "lab_rule"  # across fields, or beyond a schema (a regex that compiles, a placeholder that exists)
@@ -54,8 +56,7 @@ def shown(value: Any) -> str:
 
 
 def _clip(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return clip(value)  # never spells a huge value out (one aliases made huge)
 
 
 class Shape(BaseModel):
