@@ -18,7 +18,7 @@ from typing import Sequence
 try:
     from . import runner
     from .checks import Status
-    from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError
+    from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError, count_problems
     from .loader import BrokenLab, LoadReport, default_labs_dir, discover_labs
     from .model import Lab, Step
     from .progress import Progress, ProgressStore
@@ -275,7 +275,7 @@ def _cluster(args: argparse.Namespace):  # noqa: ANN202
 def _print_problems(exc: LabFormatError, *, also: int = 0) -> None:
     for problem in exc.problems:
         print(f"error: {problem}", file=sys.stderr)
-    count = len(exc.problems) + also
+    count = count_problems(exc.problems) + also
     print(f"{count} problem{'s' if count != 1 else ''} found; see docs/lab-format.md", file=sys.stderr)
 
 
@@ -289,7 +289,7 @@ def _validate(args: argparse.Namespace) -> int:
     for lab in report.labs:
         print(f"ok  {lab.id}: {len(lab.steps)} steps, topics {', '.join(lab.topics)}")
     for broken in report.broken:
-        count = len(broken.problems)
+        count = count_problems(list(broken.problems))
         print(f"bad {broken.name}: {count} problem{'s' if count != 1 else ''}")
     plugins = plugin_problems()
     for line in plugins:
@@ -318,7 +318,7 @@ def _list(report: LoadReport, progress: Progress) -> int:
         done = sum(1 for s in lab.steps if progress.lab(lab.id).step(s.id).status == "passed")
         print(f"{lab.id:<{width}}  {done}/{len(lab.steps)} steps  {lab.difficulty.value:<12} ~{lab.minutes:>3} min  {lab.title}")
     for broken in report.broken:
-        count = len(broken.problems)
+        count = count_problems(list(broken.problems))
         print(f"{broken.name:<{width}}  BROKEN: {count} problem{'s' if count != 1 else ''} in its files; "
               f"`labrunner validate {broken.shown}` lists them")
     return EXIT_OK

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import LabFormatError, Problem
+from .errors import LabFormatError, Problem, capped
 from .format import lab as fmt
 from .format.context import Context
 from .format.curriculum import CurriculumFile
@@ -226,9 +226,9 @@ def read_lab(lab_dir: Path, curriculum: Curriculum) -> tuple[Lab | None, list[Pr
     try:
         parsed = model.model_validate(data, context=context)
     except ValidationError as exc:
-        return None, problems_of(exc, model, file=shown, lines=lines) + folder.problems
+        return None, capped(problems_of(exc, model, file=shown, lines=lines) + folder.problems)
     if folder.problems:
-        return None, folder.problems
+        return None, capped(folder.problems)
     return _lab(parsed, folder, lines), []
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar, Iterable, Mapping, Union
 from pydantic import Discriminator, Field, PlainValidator, Tag, ValidationInfo, WithJsonSchema, create_model, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from ..errors import clip
 from ..model import FEATURES, FORMAT_VERSION
 from ..model import Difficulty as DifficultyLevel
 from .context import context_of
@@ -147,9 +148,10 @@ class Actions(Shape):
     """What setup and cleanup do, in this order: delete, apply, wait."""
 
     shape: ClassVar[str] = "a mapping with apply, delete, wait"
-    delete: list[ObjectRef] | None = Field(None, description="objects to delete (absent is fine)")
-    apply: list[ManifestPath] | None = Field(None, description="manifest files, applied with server-side apply")
-    wait: list[Wait] | None = Field(None, description="waits, after apply")
+    delete: list[ObjectRef] | None = Field(None, max_length=BOUNDS.actions, description="objects to delete (absent is fine)")
+    apply: list[ManifestPath] | None = Field(None, max_length=BOUNDS.actions,
+                                             description="manifest files, applied with server-side apply")
+    wait: list[Wait] | None = Field(None, max_length=BOUNDS.actions, description="waits, after apply")
 
 
 class Solution(Actions):
@@ -187,7 +189,7 @@ class Alternative(Shape):
     too_few: ClassVar[dict[str, str]] = {"do": "expected at least one action group"}
     id: Id = Field(description="unique among the step's wrong answers and alternatives")
     title: Text = Field(description="one line: what the answer does")
-    do: list[ActionGroup] = Field(min_length=1, description="action groups, run in order")
+    do: list[ActionGroup] = Field(min_length=1, max_length=BOUNDS.actions, description="action groups, run in order")
 
 
 class WrongAnswer(Alternative):
@@ -211,27 +213,29 @@ class Quiz(Shape):
     shape: ClassVar[str] = "a mapping with question, choices, answer, explanation"
     too_few: ClassVar[dict[str, str]] = {"choices": "expected at least two choices"}
     question: Text
-    choices: list[Choice] = Field(min_length=2)
+    choices: list[Choice] = Field(min_length=2, max_length=BOUNDS.choices)
     answer: Text = Field(description="the id of the right choice")
     explanation: AnyText | None = None
 
     @classmethod
     def rules(cls, data: Mapping[str, Any], context: Any) -> Iterable[Found]:
-        ids: list[str] = []
+        ids: dict[str, None] = {}  # in order, looked up in constant time
         for i, item in items(data, "choices"):
             if isinstance(item.get("id"), str):
                 if item["id"] in ids:
-                    yield ("choices", i, "id"), f"choice id {item['id']!r} appears twice"
-                ids.append(item["id"])
+                    yield ("choices", i, "id"), f"choice id {clip(item['id'])} appears twice"
+                ids[item["id"]] = None
         answer = data.get("answer")
         if isinstance(answer, str) and answer.strip() and ids and answer not in ids:
-            yield ("answer",), f"expected the id of a choice ({', '.join(ids)}), got {answer!r}"
+            listed = ", ".join(clip(i) for i in list(ids)[:10]) + (", ..." if len(ids) > 10 else "")
+            yield ("answer",), f"expected the id of a choice ({listed}), got {clip(answer)}"
 
 
 class StepFields(Shape):
     id: Id = Field(description="unique in the lab")
     title: Text
-    topics: list[Topic] | None = Field(None, description="curriculum ids this step teaches; each also in the lab's topics")
+    topics: list[Topic] | None = Field(None, max_length=BOUNDS.actions,
+                                       description="curriculum ids this step teaches; each also in the lab's topics")
 
 
 class QuizStep(StepFields):
@@ -259,22 +263,23 @@ class TaskStepFields(StepFields):
     too_few: ClassVar[dict[str, str]] = {"checks": "expected at least one check"}
     text: MarkdownPath = Field(description="Markdown shown to the learner")
     setup: Actions | None = Field(None, description="done when the step starts")
-    hints: list[Text] | None = Field(None, description="revealed one at a time")
+    hints: list[Text] | None = Field(None, max_length=BOUNDS.hints, description="revealed one at a time")
     solution: Solution = Field(description="what `labrunner solve` does")
     cleanup: Actions | None = Field(None, description="what resetting the step does besides deleting what setup "
                                                       "and solution applied")
-    wrong: list[WrongAnswer] | None = Field(None, description="plausible wrong answers that must fail")
-    alternatives: list[Alternative] | None = Field(None, description="other right answers that must pass")
+    wrong: list[WrongAnswer] | None = Field(None, max_length=BOUNDS.answers, description="plausible wrong answers that must fail")
+    alternatives: list[Alternative] | None = Field(None, max_length=BOUNDS.answers,
+                                                   description="other right answers that must pass")
 
     @classmethod
     def rules(cls, data: Mapping[str, Any], context: Any) -> Iterable[Found]:
-        check_ids: list[str] = []
+        check_ids: set[str] = set()
         for i, check in items(data, "checks"):
             check_id = check.get("id", f"{check.get('kind')}-{i + 1}")
             if isinstance(check_id, str):
                 if check_id in check_ids:
-                    yield ("checks", i, "id"), f"check id {check_id!r} appears twice in this step"
-                check_ids.append(check_id)
+                    yield ("checks", i, "id"), f"check id {clip(check_id)} appears twice in this step"
+                check_ids.add(check_id)
         seen: dict[str, str] = {}
         for key in ("wrong", "alternatives"):
             for i, answer in items(data, key):
@@ -290,8 +295,9 @@ class TaskStepFields(StepFields):
                 fails = answer.get("fails")
                 for check_id in fails if isinstance(fails, dict) else ():
                     if check_id not in check_ids:
-                        yield (("wrong", i, "fails", check_id),
-                               f"no check {check_id!r} in this step; expected one of {', '.join(sorted(check_ids))}")
+                        known = sorted(check_ids)
+                        listed = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
+                        yield (("wrong", i, "fails", check_id), f"no check {clip(check_id)} in this step; expected one of {listed}")
 
 
 def _step_tag(value: Any) -> str:
@@ -312,17 +318,20 @@ class LabFields(Shape):
     """A lab file, `lab.yaml`; `steps` is added per set of check kinds."""
 
     shape: ClassVar[str] = "a mapping with format, id, title, ... (see docs/lab-format.md)"
-    too_few: ClassVar[dict[str, str]] = {"steps": "expected at least one step"}
+    too_few: ClassVar[dict[str, str]] = {"steps": "expected at least one step",
+                                         "topics": "expected at least one topic id from curriculum.yaml"}
     format: FormatVersion = Field(description=f"the format version; only {FORMAT_VERSION} exists")
     id: Id = Field(description="unique among labs; the lab's namespace is lab-<id>")
     title: Text
     summary: Text
     difficulty: Difficulty
     minutes: Minutes = Field(description="estimated time")
-    topics: list[Topic] = Field(description="every curriculum id the lab covers (labs/curriculum.yaml)")
+    topics: list[Topic] = Field(min_length=1, max_length=BOUNDS.actions,
+                                description="every curriculum id the lab covers (labs/curriculum.yaml)")
     requires: list[Feature] | None = Field(
-        None, description="cluster features the lab needs")
-    images: list[Text] | None = Field(None, description="every image the manifests use, preloaded by `labrunner up`")
+        None, max_length=BOUNDS.actions, description="cluster features the lab needs")
+    images: list[Text] | None = Field(None, max_length=BOUNDS.actions,
+                                      description="every image the manifests use, preloaded by `labrunner up`")
     outside: OutsideDecl | None = Field(None, description="rare: namespaces and objects beyond the lab's namespace "
                                                           "that its manifests and deletes change")
 
@@ -369,10 +378,10 @@ def lab_file_model(kinds: Mapping[str, Any]) -> type[Shape]:
         check = check_union(kinds)
         task_step = create_model(
             "TaskStep", __base__=TaskStepFields, __doc__=TaskStepFields.__doc__.split(";")[0] + ".",
-            checks=(list[check], Field(min_length=1, description="the step passes when all pass")))
+            checks=(list[check], Field(min_length=1, max_length=BOUNDS.checks, description="the step passes when all pass")))
         step = Annotated[Union[Annotated[task_step, Tag("task")], Annotated[QuizStep, Tag("quiz")]], Discriminator(_step_tag)]
         model = create_model(
             "LabFile", __base__=LabFields, __doc__=f"A lab file, lab.yaml, format {FORMAT_VERSION}.",
-            steps=(list[step], Field(min_length=1, description="in order")))
+            steps=(list[step], Field(min_length=1, max_length=BOUNDS.steps, description="in order")))
         _models[key] = (model, tuple(kinds.values()))
     return _models[key][0]

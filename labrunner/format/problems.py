@@ -15,9 +15,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from ..errors import Problem
+from ..errors import MAX_PROBLEMS, Problem, more_problems
 from ..yamlfile import Lines, dotted
-from .shape import shown
+from .shape import MORE, shown
 from .values import Words, words
 
 _TYPE_WORDS = {"string_type": (str,), "int_type": (int,), "bool_type": (bool,), "float_type": (float,),
@@ -180,6 +180,10 @@ def wording(error: dict, place: Place) -> tuple[tuple, str]:
     if kind == "too_short":
         custom = getattr(owner, "too_few", {}).get(place.field) or _marker(place.hint).too_few
         return path, custom or f"expected at least {ctx.get('min_length')} items"
+    if kind == "too_long":
+        most = ctx.get("max_length")
+        return path, (f"expected at most {most} items, got {ctx.get('actual_length', 'more')}; "
+                      "labrunner's limit (docs/lab-format.md, Values)")
     if kind in _TYPE_WORDS:
         return path, f"expected {words(_TYPE_WORDS[kind])}, got {shown(error.get('input'))}"
     return path, error.get("msg", "not valid")
@@ -201,17 +205,39 @@ def _check_kind_problem(error: dict, place: Place) -> tuple[tuple, str]:
     return place.path + ("kind",), f"unknown check kind {value['kind']!r}; expected one of {listed}"
 
 
-def problems_of(exc: ValidationError, root: Any, *, file: str, lines: Lines) -> list[Problem]:
-    """Every error of `exc` as a Problem in `file`, with the line of the value it is about."""
+def problems_of(exc: ValidationError, root: Any, *, file: str, lines: Lines,
+                limit: int = MAX_PROBLEMS) -> list[Problem]:
+    """The errors of `exc` as Problems in `file`, with the line of the value each is about.
+
+    At most `limit` are worded (wording walks the models, so a lab of 20,000 bad values
+    must not word each); the rest are counted in one last Problem. Linear in the errors.
+    """
     found: list[Problem] = []
-    for error in exc.errors():
+    seen: set[Problem] = set()
+    raw: set[tuple] = set()
+    more = 0
+    for error in exc.errors(include_url=False):
+        if error["type"] == MORE:  # errors `merged` dropped unseen
+            more += int((error.get("ctx") or {}).get("count", 0))
+            continue
+        key = (tuple(error["loc"]), error["type"], error.get("msg"))
+        if key in raw:
+            continue
+        raw.add(key)
+        if len(found) >= limit:
+            more += 1
+            continue
         place = locate(root, tuple(error["loc"]))
         path, message = wording(error, place)
         line = line_of(lines, path[:-1] if error["type"] == "missing" else path)
         problem = Problem(file, line, dotted(path), message)
-        if problem not in found:
+        if problem not in seen:
+            seen.add(problem)
             found.append(problem)
-    return sorted(found, key=lambda p: p.line or 0)
+    found.sort(key=lambda p: p.line or 0)
+    if more:
+        found.append(more_problems(file, more))
+    return found
 
 
 def line_of(lines: Lines, path: tuple) -> int | None:

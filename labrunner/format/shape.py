@@ -107,11 +107,33 @@ def _rules_of(cls: type[Shape], data: Mapping[str, Any], context: Any) -> list[F
                      "please report it with the lab file")]
 
 
+MORE = "lab_more"  # stands for errors dropped by `merged`; ctx["count"] says how many
+KEPT_ERRORS = 200  # errors kept per model: well over what is shown (errors.MAX_PROBLEMS), a few are duplicates
+
+
 def merged(title: str, exc: ValidationError | None, found: Iterable[Found]) -> ValidationError:
-    """One ValidationError holding the field errors pydantic found and ours (rule errors)."""
-    errors: list[InitErrorDetails] = [_reraisable(e) for e in (exc.errors() if exc else [])]
+    """One ValidationError holding the field errors pydantic found and ours (rule errors).
+
+    At most KEPT_ERRORS are carried up, the rest counted in one MORE error, so a lab of
+    200,000 wrong values costs each enclosing model no more than a lab of 200.
+    """
+    errors: list[InitErrorDetails] = []
+    dropped = 0
+    for error in (exc.errors(include_url=False) if exc else []):
+        if error["type"] == MORE:
+            dropped += int((error.get("ctx") or {}).get("count", 0))
+        elif len(errors) < KEPT_ERRORS:
+            errors.append(_reraisable(error))
+        else:
+            dropped += 1
     for loc, message in found:
-        errors.append(InitErrorDetails(type=fault(message, RULE, depth=len(loc)), loc=loc, input=None))
+        if len(errors) < KEPT_ERRORS:
+            errors.append(InitErrorDetails(type=fault(message, RULE, depth=len(loc)), loc=loc, input=None))
+        else:
+            dropped += 1
+    if dropped:
+        errors.append(InitErrorDetails(type=PydanticCustomError(MORE, "{count} more", {"count": dropped}),
+                                       loc=(), input=None))
     return ValidationError.from_exception_data(title, errors)
 
 

@@ -29,6 +29,13 @@ class Bounds:
     http_seconds: float = 60  # one request of an http check; a check re-runs, it does not wait minutes
     exec_seconds: float = 120  # a command an exec check runs: a look, not a job
     logs_seconds: float = 120  # for a log line to show; a shipper that needs longer is not shipping
+    # Lengths of lists: far above what a lab for one sitting holds, low enough that no list makes work.
+    steps: int = 100  # steps of a lab
+    checks: int = 50  # checks of a step
+    hints: int = 50  # hints of a step
+    choices: int = 26  # choices of a quiz (a to z)
+    answers: int = 50  # wrong answers, and alternatives, of a step
+    actions: int = 200  # deletes, applies, waits of one set of actions; groups of an answer's `do`; images; topics
 
 
 BOUNDS = Bounds()

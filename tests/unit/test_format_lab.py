@@ -118,3 +118,42 @@ def test_problems_carry_the_line_of_their_value():
     found = problems_of(err.value, model, file="lab.yaml", lines=lines)
     assert Problem("lab.yaml", 6, "minutes", "expected a whole number, got text 'ten'") in found
     assert any(p.line == 14 and p.field == "steps[0].checks[0].name" for p in found), found
+
+
+def test_many_wrong_values_are_counted_not_each_worded():
+    steps = [{**lab()["steps"][0], "id": f"s{i}", "hints": [1] * 50} for i in range(100)]
+    found = problems(lab(steps=steps))
+    assert len(found) == 51, len(found)
+    assert found[-1] == ": and 4950 more problems not shown; fix the ones above first"
+    assert "steps[0].hints[0]: expected text" in found[0]
+
+
+def test_the_count_of_problems_not_shown_is_exact():
+    model = lab_file_model(check_kinds())
+    steps = [{**lab()["steps"][0], "id": f"s{i}", "hints": [1] * 50} for i in range(100)]
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate(lab(steps=steps))
+    shown = problems_of(caught.value, model, file="lab.yaml", lines={})
+    assert sum(p.count for p in shown) == 5000
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"steps": step(hints=["h"] * 51)}, "steps[0].hints: expected at most 50 items, got 51"),
+    ({"steps": step(checks=[{"kind": "service", "name": "web", "id": f"c{i}"} for i in range(51)])},
+     "steps[0].checks: expected at most 50 items, got 51"),
+    ({"steps": [{**lab()["steps"][0], "id": f"s{i}"} for i in range(101)]}, "steps: expected at most 100 items, got 101"),
+    ({"topics": []}, "topics: expected at least one topic id"),
+])
+def test_lists_have_a_sane_length(changes, expected):
+    found = problems(lab(**changes))
+    assert any(expected in p for p in found), found
+
+
+def test_a_duplicate_among_many_checks_is_found_in_linear_time():
+    import time
+
+    checks = [{"kind": "service", "name": "web", "id": f"c{i}"} for i in range(49)] + [{"kind": "service", "name": "web", "id": "c0"}]
+    start = time.monotonic()
+    found = problems(lab(steps=step(checks=checks)))
+    assert any("steps[0].checks[49].id: check id 'c0' appears twice" in p for p in found), found
+    assert time.monotonic() - start < 10
