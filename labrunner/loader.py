@@ -227,9 +227,36 @@ def read_lab(lab_dir: Path, curriculum: Curriculum) -> tuple[Lab | None, list[Pr
         parsed = model.model_validate(data, context=context)
     except ValidationError as exc:
         return None, capped(problems_of(exc, model, file=shown, lines=lines) + folder.problems)
-    if folder.problems:
-        return None, capped(folder.problems)
+    problems = folder.problems + _foreign_deletes(parsed, folder, lines, shown)
+    if problems:
+        return None, capped(problems)
     return _lab(parsed, folder, lines), []
+
+
+def _foreign_deletes(parsed: Any, folder: "_LabFolder", lines: Lines, shown: str) -> list[Problem]:
+    """A Problem for each cluster-scoped object a delete names that no manifest of the lab creates
+    (and `outside:` does not declare): known only once every manifest is read."""
+    from .manifestrules import foreign_delete_problem
+    from .model import NAMESPACE_PLACEHOLDER
+
+    fill = folder.lab_namespace
+    created = {(doc.get("kind"), str(doc.get("metadata", {}).get("name", "")).replace(NAMESPACE_PLACEHOLDER, fill))
+               for manifest, _ in folder._manifests.values() if manifest is not None
+               for doc in manifest.documents if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict)}
+    found = []
+    for i, step in enumerate(parsed.steps):
+        groups = [(("steps", i, key), getattr(step, key, None)) for key in ("setup", "solution", "cleanup")]
+        for key in ("wrong", "alternatives"):
+            for j, answer in enumerate(getattr(step, key, None) or ()):
+                groups += [(("steps", i, key, j, "do", g), group) for g, group in enumerate(answer.do)]
+        for at, actions in groups:
+            for k, ref in enumerate(getattr(actions, "delete", None) or ()):
+                message = foreign_delete_problem(ref.kind, ref.name.replace(NAMESPACE_PLACEHOLDER, fill), created=created,
+                                                 outside=folder.outside)
+                if message:
+                    path = at + ("delete", k)
+                    found.append(Problem(shown, line_of(lines, path), dotted(path), message))
+    return found
 
 
 def _shown(path: Path) -> str:

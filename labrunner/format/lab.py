@@ -88,10 +88,13 @@ Difficulty = choice(DIFFICULTIES, what="beginner, intermediate or advanced")
 # Names as Kubernetes validates them (apimachinery IsDNS1123Label for a namespace).
 NamespaceName = value_type(
     (str,), what="a namespace name", schema={"type": "string", "maxLength": 63, "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
-    check=lambda v: None if len(v) <= 63 and re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", v) else f"expected a namespace name, got {v!r}")
+    check=lambda v: None if len(v) <= 63 and re.fullmatch(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", v) else f"expected a namespace name, got {v!r}")
+# A kind as the API spells it, then a name (no '/', '%', spaces or control characters: apimachinery's
+# path-segment rule, which every kind's names follow, and what a person can read).
+KIND_NAME_PATTERN = r"^[A-Z][A-Za-z0-9]*/[^/%\x00-\x20\x7f]{1,253}$"
 KindName = value_type(
-    (str,), what="Kind/name, e.g. ClusterRole/view", schema={"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9]*/[^/]{1,253}$"},
-    check=lambda v: None if re.match(r"^[A-Za-z][A-Za-z0-9]*/[^/]{1,253}$", v) else f"expected Kind/name, e.g. ClusterRole/view, got {v!r}")
+    (str,), what="Kind/name, e.g. ClusterRole/view", schema={"type": "string", "pattern": KIND_NAME_PATTERN},
+    check=lambda v: None if re.fullmatch(KIND_NAME_PATTERN, v) else f"expected Kind/name, e.g. ClusterRole/view, got {clip(v)}")
 Feature = choice(FEATURES, unknown="unknown feature {value!r}; expected one of {listed}")
 
 
@@ -110,8 +113,12 @@ class ObjectRef(Shape):
         outside = getattr(context, "outside", None)
         if outside is None:
             return []
-        from ..manifestrules import ref_problem  # the rules manifests follow, for what a lab deletes too
+        from ..manifestrules import name_problem, ref_problem  # the rules manifests follow, for deletes too
+        from ..model import NAMESPACE_PLACEHOLDER
 
+        bad_name = name_problem(self.kind, self.name.replace(NAMESPACE_PLACEHOLDER, "lab-x"))
+        if bad_name:
+            return [(("name",), bad_name)]
         refused = ref_problem(self.kind, self.name, self.namespace, outside=outside)
         return [((), refused)] if refused else []
 

@@ -46,7 +46,7 @@ _ID = re.compile(ID_PATTERN)
 
 def is_id(text: str) -> bool:
     """Whether `text` is an id: a DNS label of lower-case letters, digits and '-', at most 40 long."""
-    return _ID.match(text) is not None
+    return _ID.fullmatch(text) is not None
 
 @dataclass(frozen=True)
 class Words:
@@ -163,7 +163,7 @@ AnyText = value_type((str,))
 """Text, possibly empty."""
 
 Id = value_type((str,), what="an id: lower-case letters, digits and '-' (at most 40)",
-                check=lambda v: None if _ID.match(v) else f"expected lower-case letters, digits and '-' (at most 40), got {v!r}",
+                check=lambda v: None if _ID.fullmatch(v) else f"expected lower-case letters, digits and '-' (at most 40), got {v!r}",
                 schema={"type": "string", "pattern": ID_PATTERN})
 """A lab, step, check or answer id; a lab's id becomes part of its namespace `lab-<id>` (a DNS label)."""
 
@@ -185,7 +185,7 @@ Regex = value_type((str,), what="a regular expression", check=_regex, rule=True,
 _OBJECT = re.compile(r"^[A-Z][A-Za-z0-9]*/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 ObjectName = value_type(
     (str,), what="Kind/name such as Service/web",
-    check=lambda v: None if _OBJECT.match(v) else f"expected Kind/name such as Service/web, got {v!r}",
+    check=lambda v: None if _OBJECT.fullmatch(v) else f"expected Kind/name such as Service/web, got {v!r}",
     schema={"type": "string", "pattern": _OBJECT.pattern})
 """`Kind/name` of one object: a Kind as the API spells it, a name as Kubernetes allows (DNS subdomain)."""
 
@@ -194,10 +194,10 @@ ObjectName = value_type(
 KIND_PATTERN = r"^[A-Z][A-Za-z0-9]*$"
 API_VERSION_PATTERN = r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?v[0-9]+((alpha|beta)[0-9]+)?$"
 Kind = value_type((str,), what="a kind as the API spells it, e.g. Deployment", schema={"type": "string", "pattern": KIND_PATTERN},
-                  check=lambda v: None if re.match(KIND_PATTERN, v) else f"expected a kind as the API spells it, e.g. Deployment, got {v!r}")
+                  check=lambda v: None if re.fullmatch(KIND_PATTERN, v) else f"expected a kind as the API spells it, e.g. Deployment, got {v!r}")
 ApiVersion = value_type(
     (str,), what="an apiVersion such as v1 or apps/v1", schema={"type": "string", "pattern": API_VERSION_PATTERN},
-    check=lambda v: None if re.match(API_VERSION_PATTERN, v) else f"expected an apiVersion such as v1 or apps/v1, got {v!r}")
+    check=lambda v: None if re.fullmatch(API_VERSION_PATTERN, v) else f"expected an apiVersion such as v1 or apps/v1, got {v!r}")
 
 # -- numbers ------------------------------------------------------------------------
 
@@ -238,7 +238,7 @@ _QUANTITY_MAX = Decimal(2) ** 63 - 1  # apimachinery keeps a quantity's value in
 def _quantity(value: Any) -> str | None:
     from kubernetes.utils import parse_quantity  # the official client's own parser; imported only when needed
 
-    if isinstance(value, str) and not _QUANTITY.match(value):
+    if isinstance(value, str) and not _QUANTITY.fullmatch(value):
         return f"expected a quantity such as 1Gi or 500m, got {value!r}"
     try:
         number = Decimal(parse_quantity(value))
