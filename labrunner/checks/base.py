@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -187,10 +186,11 @@ def all_of(*validators: Validator) -> Validator:
 def valid_regex(key: str) -> Validator:
     def check(params: Mapping[str, Any]) -> list[str]:
         if key in params:
-            try:
-                re.compile(params[key])
-            except (re.error, TypeError) as exc:
-                return [f"{key} is not a valid regular expression: {exc}"]
+            from ..format.values import regex_problem
+
+            problem = regex_problem(params[key]) if isinstance(params[key], str) else "expected text"
+            if problem:
+                return [f"{key}: {problem}"]
         return []
 
     return check

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Callable, Iterable
 
 from pydantic import PlainValidator, WithJsonSchema
 
+from ..errors import clip
 from .shape import RULE, SHAPE, fault, shown
 
 @dataclass(frozen=True)
@@ -171,10 +172,25 @@ Id = value_type((str,), what="an id: lower-case letters, digits and '-' (at most
 def _regex(value: str) -> str | None:
     if not value:
         return "an empty regular expression matches anything, so the check could not fail; give a pattern"
+    return regex_problem(value)
+
+
+def regex_problem(value: str) -> str | None:
+    """Why `value` is not a regular expression Python compiles, in plain words; None if it is.
+
+    Beyond re.error, compiling raises OverflowError (`a{99999999999}`), RecursionError (deep
+    nesting) or MemoryError: each is a pattern that cannot be, said at its field.
+    """
     try:
         re.compile(value)
     except re.error as exc:
         return f"not a valid regular expression: {exc}"
+    except OverflowError:
+        return "not a valid regular expression: a repetition count is too large (at most 4294967294); give a smaller one"
+    except (RecursionError, MemoryError):
+        return "not a valid regular expression: it is nested too deep or too large to compile; simplify it"
+    except (TypeError, ValueError) as exc:
+        return f"not a valid regular expression: {clip(str(exc), 80)}"
     return None
 
 
@@ -253,25 +269,36 @@ Quantity = value_type((str, int), what="a quantity such as 1Gi or 500m", check=_
                       schema={"anyOf": [{"type": "string", "pattern": QUANTITY_PATTERN}, {"type": "integer", "minimum": 0}]})
 """A resource quantity ("1Gi", "500m", 2), as kubernetes.utils.parse_quantity reads it."""
 
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
 DURATION_PATTERN = r"^(?=.)([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 
 
+_DURATION_DIGITS = 9  # per number: 999999999 days is what timedelta holds; longer is a typo
+
+
 def parse_duration(value: int | str) -> timedelta:
-    """Seconds (int) or text like `24h`, `90m`, `1d`, `1h30m`; ValueError otherwise."""
+    """Seconds (int) or text like `24h`, `90m`, `1d`, `1h30m`; ValueError (in plain words) otherwise."""
+    too_long = f"a duration too long: {clip(value)}; give at most {_DURATION_DIGITS} digits per number, e.g. 24h or 365d"
     if isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) >= 10 ** (_DURATION_DIGITS + 5):
+            raise ValueError(too_long)
         return timedelta(seconds=value)
     parts = _DURATION.fullmatch(str(value).strip())
     if not parts or not any(parts.groups()):
-        raise ValueError(f"not a duration: {value!r} (use seconds or e.g. 24h, 90m, 1d)")
+        raise ValueError(f"not a duration: {clip(value)} (use seconds or e.g. 24h, 90m, 1d)")
+    if any(len(x or "") > _DURATION_DIGITS for x in parts.groups()):
+        raise ValueError(too_long)
     d, h, m, s = (int(x or 0) for x in parts.groups())
-    return timedelta(days=d, hours=h, minutes=m, seconds=s)
+    try:
+        return timedelta(days=d, hours=h, minutes=m, seconds=s)
+    except OverflowError:
+        raise ValueError(too_long) from None
 
 
 def _duration(value: Any) -> str | None:
     try:
         lifetime = parse_duration(value)
-    except (ValueError, OverflowError) as exc:
+    except ValueError as exc:
         return str(exc)
     if lifetime <= timedelta(0):
         return f"expected a lifetime above 0, got {value!r}"

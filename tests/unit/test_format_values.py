@@ -97,3 +97,23 @@ def test_shell_and_known_placeholders_pass(text):
 
 def test_a_nonce_is_known_where_it_is_made():
     assert wrong_placeholders("check-${NONCE}", {NAMESPACE, NONCE}) == []
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    ("a{99999999999}", "a repetition count is too large"),
+    ("(" * 2000 + ")" * 2000, "not a valid regular expression"),
+    ("a(", "not a valid regular expression: missing )"),
+])
+def test_a_regex_that_cannot_compile_is_said_plainly(pattern, expected):
+    from labrunner.format.values import regex_problem
+
+    assert expected in regex_problem(pattern)
+
+
+@pytest.mark.parametrize("value", ["9" * 5000 + "d", "99999999999h", 10 ** 30])
+def test_a_duration_too_long_is_said_plainly(value):
+    from labrunner.format.values import parse_duration
+
+    with pytest.raises(ValueError, match="a duration too long") as caught:
+        parse_duration(value)
+    assert "sys." not in str(caught.value) and len(str(caught.value)) < 200
