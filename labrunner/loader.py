@@ -19,7 +19,7 @@ from .errors import LabFormatError, Problem, capped
 from .format import lab as fmt
 from .format.context import Context
 from .format.curriculum import CurriculumFile
-from .format.placeholders import NAMESPACE, walk_placeholders, wrong_placeholders
+from .format.placeholders import MAX_SHOWN, NAMESPACE, counted_placeholders, walk_placeholders
 from .format.problems import line_of, problems_of
 from .format.values import is_id
 from .labfiles import Budget, FileRefused, decode_text, path_problem, read_regular_file, resolve_inside
@@ -315,8 +315,14 @@ class _LabFolder:
         if text is None:
             return problem
         # Said at the reference in lab.yaml, with the text's own line: the step text has no fields.
-        wrong = [f"line {number}: {message}" for number, line in enumerate(text.splitlines(), 1)
-                 for message in wrong_placeholders(line, {NAMESPACE})]
+        wrong, more = [], 0
+        for number, line in enumerate(text.splitlines(), 1):
+            if "${" in line:
+                found, uncounted = counted_placeholders(line, {NAMESPACE}, limit=max(0, MAX_SHOWN - len(wrong)))
+                wrong += [f"line {number}: {message}" for message in found]
+                more += uncounted
+        if more:
+            wrong.append(f"and {more} more unknown placeholder{'s' if more != 1 else ''}")
         return f"{relative!r} {'; '.join(wrong)}" if wrong else None
 
     def markdown(self, relative: str) -> str:

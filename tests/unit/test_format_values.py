@@ -84,13 +84,19 @@ def test_what_a_schema_can_say_is_in_the_schema():
     ("${LAB-NAMESPACE}", "did you mean ${LAB_NAMESPACE}?"),
     ("${LAB_NS}", "unknown placeholder ${LAB_NS}; labrunner fills in ${LAB_NAMESPACE}"),
     ("echo ${NONCE}", "${NONCE} is filled in only by a logs check"),
+    ("${NAMESPACE}", "unknown placeholder ${NAMESPACE}; did you mean ${LAB_NAMESPACE}?"),
+    ("${ LAB_NAMESPACE }", "did you mean ${LAB_NAMESPACE}?"),
+    ("${LAB.NAMESPACE}", "did you mean ${LAB_NAMESPACE}?"),
+    ("${HOME}", "For a shell variable write $HOME (without braces)"),
+    ("${LAB_NAMESPCE:-x}", "did you mean ${LAB_NAMESPACE}?"),
 ])
 def test_a_misspelt_placeholder_is_named(text, expected):
     (found,) = wrong_placeholders(text, {NAMESPACE})
     assert expected in found
 
 
-@pytest.mark.parametrize("text", ["${LAB_NAMESPACE}", "${HOME} and ${PATH}", "${d#/proc/}", "${#body}", "$(date)", "no placeholder"])
+@pytest.mark.parametrize("text", ["${LAB_NAMESPACE}", "$HOME and $PATH", "${d#/proc/}", "${#body}", "${x:-none}", "$(date)",
+                                  "no placeholder"])
 def test_shell_and_known_placeholders_pass(text):
     assert wrong_placeholders(text, {NAMESPACE}) == []
 
@@ -117,3 +123,19 @@ def test_a_duration_too_long_is_said_plainly(value):
     with pytest.raises(ValueError, match="a duration too long") as caught:
         parse_duration(value)
     assert "sys." not in str(caught.value) and len(str(caught.value)) < 200
+
+
+def test_many_wrong_placeholders_are_named_ten_then_counted():
+    from labrunner.format.placeholders import walk_placeholders
+
+    text = " ".join(f"${{LAB_X{i}}}" for i in range(60000)) + " ${LAB_X0}" * 1000
+    found = wrong_placeholders(text, {NAMESPACE})
+    assert len(found) == 11 and found[-1] == "and 59990 more unknown placeholders"
+    assert sum(len(p) for p in found) < 2000
+
+
+def test_a_placeholder_in_a_key_is_checked():
+    from labrunner.format.placeholders import walk_placeholders
+
+    found = list(walk_placeholders({"data": {"${LAB_NAMESPCE}": "x"}}, {NAMESPACE}))
+    assert found == [(("data", "${LAB_NAMESPCE}"), "in the key: unknown placeholder ${LAB_NAMESPCE}; did you mean ${LAB_NAMESPACE}?")]
