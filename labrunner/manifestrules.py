@@ -289,12 +289,13 @@ def _string_map(value: Any, at: tuple, *, labels: bool, lab_namespace: str) -> I
             yield at + (key,), f"expected text, got {_clip(item)}; quote it{hint}"
             continue
         if labels:
-            problem = _label_key_problem(key) or _label_value_problem(item.replace(NAMESPACE_PLACEHOLDER, lab_namespace))
+            problem = label_key_problem(key) or label_value_problem(item.replace(NAMESPACE_PLACEHOLDER, lab_namespace))
             if problem:
                 yield at + (key,), problem
 
 
-def _label_key_problem(key: str) -> str | None:
+def label_key_problem(key: str) -> str | None:
+    """Why `key` is no label key (apimachinery IsQualifiedName: [prefix/]name), or None."""
     prefix, _, name = key.rpartition("/")
     if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
         return f"the label key's prefix {_clip(prefix)} is not a DNS subdomain"
@@ -304,7 +305,8 @@ def _label_key_problem(key: str) -> str | None:
     return None
 
 
-def _label_value_problem(value: str) -> str | None:
+def label_value_problem(value: str) -> str | None:
+    """Why `value` is no label value (apimachinery IsValidLabelValue; empty is one), or None."""
     if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
         return (f"{_clip(value)} is not a valid label value: at most 63 letters, digits, '-', '_', '.', "
                 "starting and ending with a letter or digit")

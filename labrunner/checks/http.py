@@ -14,7 +14,7 @@ import ssl
 from typing import Any, Mapping, NamedTuple
 
 from ..cluster.probepods import is_ready
-from ..format.values import BOUNDS, Expected, HttpStatus, Port, Text, seconds, value_type
+from ..format.values import BOUNDS, Expected, HttpStatus, Port, Selector, Text, seconds, value_type
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .endpoints import SERVICE_NAME_LABEL, read_endpoints
 from .shapes import HttpTarget
@@ -250,7 +250,7 @@ KINDS = [
             "port": Param(Port, doc="loadBalancer/ingress: the port asked (default 80, 443 for https); "
                                    "nodePort: the Service port whose node port is used"),
             "nodePort": Param(Port, doc="nodePort: the node port to use (default: the one of `port`, else any of the Service's)"),
-            "backend": Param(Text, doc="a label selector: the Service sends only to these pods, and each of several "
+            "backend": Param(Selector, doc="a label selector: the Service sends only to these pods, and each of several "
                                       "answers (the body at `path`, e.g. agnhost's /hostname) names one of them"),
             "path": Param(UrlPath, doc="default /"),
             "scheme": Param(str, doc="http (default) or https", choices=("http", "https")),

@@ -12,7 +12,7 @@ from ..cluster import exec_in_pod
 from ..cluster.probepods import (LABRUNNER_NAMESPACE, OPEN_PORTS, OPEN_SERVER_NAME, ensure_node_probes, ensure_open_server,
                                  ensure_outside_probes, ensure_probe_pods, node_probe_name)
 from ..errors import LabrunnerError
-from ..format.values import Text, value_type
+from ..format.values import Selector, Text, value_type
 from .base import CheckContext, CheckKind, CheckResult, Param, Status
 from .canary import check_policy_enforced
 from .judging import EGRESS, LEFT_OUT, judge
@@ -424,7 +424,7 @@ KINDS = [
             "name": Param(Text, required=True, doc="the name to look up"),
             "addresses": Param(list[Address], doc="the exact addresses expected"),
             "serviceIP": Param(Text, doc="a Service whose cluster IP is expected"),
-            "podIPs": Param(Text, doc="a label selector whose pods' IPs are expected"),
+            "podIPs": Param(Selector, doc="a label selector whose pods' IPs are expected"),
             "cname": Param(Text, doc="the CNAME target expected"),
             "resolves": Param(bool, doc="false: the name must not resolve"),
         },

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from .. import jsonpath
 from ..cluster import condition_status
 from ..cluster.probepods import is_ready
-from ..format.values import ApiVersion, Count, JsonPath, ObjectName, Regex, Text, plain_value
+from ..format.values import ApiVersion, Count, JsonPath, ObjectName, Regex, Selector, Text, plain_value
 from .meaning import same_value, why_percent_differs
 from .base import CheckContext, CheckKind, CheckResult, Param, exactly_one
 
@@ -140,7 +140,7 @@ KINDS = [
     ),
     CheckKind(
         "pods",
-        {"selector": Param(Text, required=True, doc="a label selector"),
+        {"selector": Param(Selector, required=True, doc="a label selector"),
          "ready": Param(Count, required=True, doc="how many running, ready pods"),
          "namespace": Param(Text, doc="default: the lab's namespace")},
         _pods,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-from ..format.values import Count, OnlyTrue, Port, Text, value_type
+from ..format.values import Count, OnlyTrue, Port, Selector, Text, value_type
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .endpoints import SERVICE_NAME_LABEL, carries_port, foreign_slices, read_endpoints, selector_string
 
@@ -163,7 +163,7 @@ KINDS = [
             "nodePort": Param(NodePort, doc="true: a node port is allocated; a number: that one"),
             "loadBalancer": Param(OnlyTrue, doc="true: a load-balancer address is assigned"),
             "endpoints": Param(Count, doc="how many ready endpoints (pods, or hand-written addresses); with port, those kube-proxy uses for that port"),
-            "selects": Param(Text, doc="a label selector: the Service's own selector matches exactly these pods and "
+            "selects": Param(Selector, doc="a label selector: the Service's own selector matches exactly these pods and "
                                       "every EndpointSlice of it is the EndpointSlice controller's (no hand-written endpoints)"),
         },
         _service,

@@ -11,12 +11,10 @@ from typing import Annotated, Any, ClassVar, Iterable, Mapping
 from pydantic import Field
 
 from ..format.shape import Found, Shape
-from ..format.values import AnyText, Arguments, Labels, Port, Text, Words, choice, value_type
+from ..format.values import AnyText, Arguments, Host, Labels, Port, Selector, Text, Url, Words, choice, value_type
 from .judging import DENIED_BY, EGRESS
 
 Flag = value_type((bool,))
-Url = value_type((str,), what="an http:// or https:// URL", schema={"type": "string", "pattern": "^https?://"},
-                 check=lambda v: None if v.startswith(("http://", "https://")) else f"expected an http:// or https:// URL, got {v!r}")
 
 
 class SourceSpec(Shape):
@@ -24,7 +22,7 @@ class SourceSpec(Shape):
 
     shape: ClassVar[str] = "{pod: ...}, {selector: ...}, {probe: {labels}} or {outside: {labels}}"
     pod: Text = Field(None, description="a pod's name")
-    selector: Text = Field(None, description="a label selector: every matching pod (all must be running and ready)")
+    selector: Selector = Field(None, description="a label selector: every matching pod (all must be running and ready)")
     probe: Labels = Field(None, description="a small pod labrunner starts in the lab namespace with these labels")
     outside: Labels = Field(None, description="the same, in labrunner's own namespace outside the lab")
     namespace: Text = Field(None, description="for pod and selector; default: the lab's namespace")
@@ -38,7 +36,7 @@ class SourceSpec(Shape):
 
 class SweepSpec(Shape):
     shape: ClassVar[str] = "{} or {except: <label selector of lab pods the source may reach>}"
-    except_: Text = Field(None, alias="except", description="lab pods the source may reach (a label selector)")
+    except_: Selector = Field(None, alias="except", description="lab pods the source may reach (a label selector)")
 
 
 class TargetSpec(Shape):
@@ -47,8 +45,8 @@ class TargetSpec(Shape):
     shape: ClassVar[str] = "{service: ...}, {pod: ...}, {selector: ...}, {host: ...} or {sweep: {...}}"
     service: Text = Field(None, description="a Service: its cluster IP")
     pod: Text = Field(None, description="a pod's IP")
-    selector: Text = Field(None, description="every matching pod's IP")
-    host: Text = Field(None, description="a name or an address")
+    selector: Selector = Field(None, description="every matching pod's IP")
+    host: Host = Field(None, description="a name or an address")
     namespace: Text = Field(None, description="for service, pod and selector; default: the lab's namespace")
     sweep: SweepSpec | None = Field(None, description="every destination but `except`: the source may send nowhere else")
 
@@ -95,7 +93,7 @@ class HttpTarget(Shape):
     shape: ClassVar[str] = "{nodePort: <service>}, {loadBalancer: <service>}, {ingress: <host>} or {url: <url>}"
     nodePort: Text = Field(None, description="a Service: one of its node ports, on a node's address")
     loadBalancer: Text = Field(None, description="a Service: its load-balancer address")
-    ingress: Text = Field(None, description="a host name served by an Ingress")
+    ingress: Host = Field(None, description="a host name served by an Ingress")
     url: Url = Field(None, description="any URL")
 
     @classmethod

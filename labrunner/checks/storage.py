@@ -7,7 +7,7 @@ from typing import Annotated, Any, Mapping
 
 from pydantic import Field
 
-from ..format.values import Quantity, Text, Words, choice
+from ..format.values import Quantity, Selector, Text, Words, choice
 from .base import CheckContext, CheckKind, CheckResult, Param, exactly_one
 from .meaning import parse_quantity
 
@@ -133,7 +133,7 @@ KINDS = [
          "phase": Param(str, doc="default Bound", choices=("Pending", "Bound", "Lost")),
          "storageClass": Param(Text, doc="the StorageClass name"), "accessModes": _MODES,
          "capacity": Param(Quantity, doc="e.g. 1Gi"),
-         "usedAgainBy": Param(Text, doc="a label selector: every pod matching it was created after the claim's "
+         "usedAgainBy": Param(Selector, doc="a label selector: every pod matching it was created after the claim's "
                                        "volume was bound, so it replaced the pod the volume was made for")},
         _pvc,
         doc="a PersistentVolumeClaim is bound as expected",

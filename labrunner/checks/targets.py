@@ -13,12 +13,12 @@ from typing import Any, Mapping
 
 from ..cluster import Cluster
 from ..cluster.probepods import is_ready
-from ..format.values import Text
+from ..format.values import Selector, Text
 from .base import CheckResult, Param, Status, exactly_one
 
 POD_PARAMS = {
     "pod": Param(Text, doc="the pod's name"),
-    "selector": Param(Text, doc="a label selector; every pod that matches must satisfy the check"),
+    "selector": Param(Selector, doc="a label selector; every pod that matches must satisfy the check"),
     "container": Param(Text, doc="the container (default: the first)"),
     "namespace": Param(Text, doc="default: the lab's namespace"),
 }

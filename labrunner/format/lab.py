@@ -21,7 +21,7 @@ from ..model import Difficulty as DifficultyLevel
 from .context import context_of
 from .placeholders import NAMESPACE, walk_placeholders
 from .shape import FOLDER, Found, Shape, fault, given, items, shown
-from .values import BOUNDS, ID_PATTERN, AnyText, ApiVersion, Id, Kind, JsonPath, Minutes, Text, Words, choice, is_a, is_id, seconds, value_type
+from .values import BOUNDS, ID_PATTERN, AnyText, ApiVersion, Id, Kind, JsonPath, Minutes, Selector, Text, Words, choice, is_a, is_id, seconds, value_type
 
 DIFFICULTIES = tuple(d.value for d in DifficultyLevel)
 WAIT_TIMEOUT_DEFAULT = 120.0
@@ -129,7 +129,7 @@ class Wait(Shape):
     shape: ClassVar[str] = "{kind: ..., name: ..., condition: ...}"
     kind: Kind = Field(description="the object's kind")
     name: Text | None = Field(None, description="the object (or give selector)")
-    selector: Text | None = Field(None, description="a label selector: every matching object (at least one)")
+    selector: Selector | None = Field(None, description="a label selector: every matching object (at least one)")
     apiVersion: ApiVersion | None = Field(None, description="e.g. batch/v1")
     condition: Text | None = Field(None, description='a status condition type that must be "True", e.g. Available')
     jsonpath: JsonPath | None = Field(None, description="a JSONPath such as {.status.phase}, with value")

@@ -356,14 +356,88 @@ LABRUNNER_LABELS = "labrunner.dev/"
 
 
 def _labels(value: dict) -> str | None:
+    from ..manifestrules import label_key_problem, label_value_problem
+
     if not value or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         return "expected labels as a mapping of text to text, e.g. {role: client}"
     if any(k.startswith(LABRUNNER_LABELS) for k in value):
         return f"labels under {LABRUNNER_LABELS} are labrunner's own"
+    for key, item in value.items():
+        problem = label_key_problem(key) or label_value_problem(item)
+        if problem:
+            return problem
     return None
 
 
+# Label syntax (apimachinery IsQualifiedName, IsValidLabelValue), as manifestrules checks it.
+LABEL_KEY_PATTERN = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$"
 Labels = value_type((dict,), what="labels as a mapping of text to text, e.g. {role: client}", check=_labels,
-                    schema={"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"},
-                            "propertyNames": {"not": {"pattern": "^labrunner\\.dev/"}}})
+                    schema={"type": "object", "minProperties": 1,
+                            "additionalProperties": {"type": "string", "pattern": LABEL_VALUE_PATTERN},
+                            "propertyNames": {"pattern": LABEL_KEY_PATTERN, "not": {"pattern": "^labrunner\\.dev/"}}})
 """Labels of a pod labrunner starts (a probe); labrunner.dev/ is labrunner's own prefix."""
+
+
+def _selector(value: str) -> str | None:
+    from .selectors import SelectorError, parse_selector
+
+    try:
+        parse_selector(value.replace("${LAB_NAMESPACE}", "lab-x"))  # filled in before the API reads it
+    except SelectorError as exc:
+        return f"not a label selector Kubernetes reads: {exc}; write e.g. app=web, tier in (a,b) or !canary"
+    return None
+
+
+Selector = value_type((str,), what="a label selector such as app=web", check=_selector, rule=True,
+                      schema={"type": "string", "minLength": 1, "pattern": r"\S"})
+"""A label selector as Kubernetes reads it (labrunner.format.selectors)."""
+
+
+def host_problem(value: str) -> str | None:
+    """Why `value` is neither a DNS name (RFC 1123: labels of letters, digits and '-', at most 253
+    in all) nor an IP address, or None. `${LAB_NAMESPACE}` counts as the lab's namespace."""
+    import ipaddress
+
+    filled = value.replace("${LAB_NAMESPACE}", "lab-x")
+    try:
+        ipaddress.ip_address(filled.strip("[]") if filled.startswith("[") else filled)
+        return None
+    except ValueError:
+        pass
+    name = filled[:-1] if filled.endswith(".") else filled  # a fully qualified name ends with '.'
+    if 0 < len(name) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in name.split(".")):
+        return None
+    return f"expected a host name (letters, digits, '-' and '.') or an IP address, got {clip(value)}"
+
+
+_HOST_LABEL = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?")
+Host = value_type((str,), what="a host name or an IP address", check=host_problem, rule=True,
+                  schema={"type": "string", "minLength": 1, "pattern": r"^[^\s/]+$"})
+"""A DNS name or an IP address (a probe's `to: {host}`, an ingress host)."""
+
+
+def url_problem(value: str) -> str | None:
+    """Why `value` is no http:// or https:// URL with a host (and no spaces or control characters), or None."""
+    from urllib.parse import urlsplit
+
+    if not value.startswith(("http://", "https://")):
+        return f"expected an http:// or https:// URL, got {clip(value)}"
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return f"a URL has no spaces, line breaks or control characters; got {clip(value)} (write a space as %20)"
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # ValueError when not a number 0-65535
+    except ValueError as exc:
+        return f"not a URL: {clip(value)} ({exc})"
+    if not parts.hostname:
+        return f"expected a URL with a host, such as http://example.com/, got {clip(value)}"
+    if port == 0:
+        return f"port 0 is no port; got {clip(value)}"
+    return host_problem(parts.hostname)
+
+
+Url = value_type((str,), what="an http:// or https:// URL", check=url_problem, rule=True,
+                 schema={"type": "string", "pattern": r"^https?://[^\s/?#]+([/?#]\S*)?$"})
+"""An http:// or https:// URL with a host, as a request line can carry it."""

@@ -6,8 +6,10 @@ The models mark those errors (RULE, FOLDER); every other error is about the
 shape of the file, and the schema must reject that file too.
 """
 
+import copy
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,11 +43,48 @@ GOOD = lab_files(REPO / "labs") + lab_files(REPO / "tests" / "fixtures" / "labs"
 BROKEN = lab_files(REPO / "tests" / "broken_labs")
 
 
+def as_python(pattern: str) -> str:
+    """An ECMA-262 pattern (JSON Schema's) for Python's re: `$` outside a class ends the input, as in
+    ECMA-262 without the multiline flag, where Python's `$` would also match before a final newline."""
+    out, escaped, in_class = [], False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "$" and not in_class:
+            char = r"\Z"
+        out.append(char)
+    return "".join(out)
+
+
+def _ecma_pattern(validator, pattern, instance, schema):
+    if validator.is_type(instance, "string") and not re.search(as_python(pattern), instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _compiles(instance) -> bool:
+    return not isinstance(instance, str) or re.compile(instance) is not None
+
+
 @pytest.fixture(scope="module")
 def validator():
     schema = json.loads(SCHEMA.read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    formats = copy.deepcopy(jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    # A regex that overflows or nests too deep is no regex either (Python's re raises more than re.error).
+    formats.checks("regex", raises=(re.error, OverflowError, RecursionError))(_compiles)
+    ecma = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _ecma_pattern})
+    return ecma(schema, format_checker=formats)
+
+
+def test_patterns_are_read_as_json_schema_means_them():
+    assert re.search(as_python("^[a-z]+$"), "one\n") is None and re.search(as_python("^[a-z]+$"), "one")
+    assert as_python(r"^[^$]\$x$") == r"^[^$]\$x\Z"
 
 
 def test_the_committed_schema_is_the_models_own():
