@@ -404,6 +404,8 @@ def _validate_dns(p: Mapping[str, Any]) -> list[str]:
     modes = [k for k in ("addresses", "serviceIP", "podIPs", "cname", "resolves") if k in p]
     if len(modes) != 1:
         problems.append("give exactly one of addresses, serviceIP, podIPs, cname, resolves: false")
+    if p.get("addresses") == []:
+        problems.append("addresses: expected at least one address; to expect no answer give resolves: false")
     if p.get("resolves") is True:
         problems.append("resolves: only `false` is meaningful; to expect an answer give addresses, serviceIP, podIPs or cname")
     return problems

@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 
 from . import accessreview
 from .accessreview import Action, Subject
-from ..format.values import Text
+from ..format.values import Text, value_type
 from .base import CheckContext, CheckKind, CheckResult, Param, all_of, exactly_one
 from .identity import authenticate
 from .shapes import RbacRule
@@ -239,6 +239,21 @@ def _validate(p: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _service_account(value: str) -> str | None:
+    """`name` or `namespace:name`: a namespace a DNS label, a ServiceAccount name a DNS subdomain
+    (apimachinery), `${LAB_NAMESPACE}` counting as the lab's namespace."""
+    from ..manifestrules import name_problem
+
+    namespace, colon, name = value.replace("${LAB_NAMESPACE}", "lab-x").rpartition(":")
+    if (colon and name_problem("Namespace", namespace or ":")) or name_problem("ServiceAccount", name or ":") \
+            or not name:
+        return f"expected a ServiceAccount as name or namespace:name, e.g. builder or ci:builder, got {value!r}"
+    return None
+
+
+ServiceAccount = value_type((str,), what="a ServiceAccount: name or namespace:name", check=_service_account, rule=True,
+                            schema={"type": "string", "pattern": r"^[^:\s]+(:[^:\s]+)?$"})
+
 KINDS = [
     CheckKind(
         "rbac",
@@ -246,7 +261,7 @@ KINDS = [
             "user": Param(Text, doc="a user name (as in a certificate's CN)"),
             "groups": Param(list[Text], doc="the user's groups"),
             "group": Param(Text, doc="a group"),
-            "serviceAccount": Param(Text, doc="name (in the lab namespace) or namespace:name"),
+            "serviceAccount": Param(ServiceAccount, doc="name (in the lab namespace) or namespace:name"),
             "certificate": Param(Text, doc="a kubernetes.io/tls Secret in the lab namespace: the user and groups "
                                           "the API server authenticates its certificate as"),
             "anotherMember": Param(bool, doc="ask for another user in the same groups instead"),

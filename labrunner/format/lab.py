@@ -358,6 +358,19 @@ class LabFields(Shape):
             for j, topic in enumerate(topics if isinstance(topics, list) and lab_topics is not None else ()):
                 if isinstance(topic, str) and topic not in lab_topics and (curriculum is None or topic in curriculum):
                     yield ("steps", i, "topics", j), f"topic {topic!r} is not in the lab's `topics`; add it there"
+        lab_id = data.get("id") if isinstance(data.get("id"), str) else ""
+        for i, step in items(data, "steps"):
+            for key in ("wrong", "alternatives"):
+                for j, answer in items(step, key):
+                    for g, group in items(answer, "do"):
+                        suffix = group.get("namespace")
+                        # The namespace is a DNS label (RFC 1123): at most 63 characters.
+                        if isinstance(suffix, str) and lab_id and len(f"lab-{lab_id}-{suffix}") > 63:
+                            most = 63 - len(f"lab-{lab_id}-")
+                            yield (("steps", i, key, j, "do", g, "namespace"),
+                                   f"the namespace lab-{lab_id}-{suffix[:24]}{'...' if len(suffix) > 24 else ''} would be "
+                                   f"{len(f'lab-{lab_id}-{suffix}')} "
+                                   f"characters, a namespace name has at most 63; give a suffix of at most {most}")
         outside_checks = {k: v for k, v in data.items() if k != "steps"}
         outside_checks["steps"] = [{k: v for k, v in s.items() if k != "checks"} if isinstance(s, dict) else s
                                    for s in data.get("steps") or []] if isinstance(data.get("steps"), list) else []
