@@ -234,7 +234,7 @@ class Quiz(Shape):
                 ids[item["id"]] = None
         answer = data.get("answer")
         if isinstance(answer, str) and answer.strip() and ids and answer not in ids:
-            listed = ", ".join(clip(i) for i in list(ids)[:10]) + (", ..." if len(ids) > 10 else "")
+            listed = ", ".join(i if len(i) <= 20 else i[:17] + "..." for i in list(ids)[:10]) + (", ..." if len(ids) > 10 else "")
             yield ("answer",), f"expected the id of a choice ({listed}), got {clip(answer)}"
 
 

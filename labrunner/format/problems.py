@@ -69,6 +69,12 @@ def locate(root: Any, loc: tuple) -> Place:
 
 def _plain(hint: Any) -> Any:
     """Without Optional; Annotated kept (its metadata names the value)."""
+    if get_origin(hint) is Annotated and not _tagged(hint):  # Optional[...] with a field's metadata (max_length)
+        inner, *metadata = get_args(hint)
+        plain = _plain(inner)
+        if plain is not inner:
+            return Annotated[(plain, *metadata)]
+        return hint
     if _is_union(hint) and not _tagged(hint):
         members = [a for a in get_args(hint) if a is not type(None)]
         if len(members) == 1:
