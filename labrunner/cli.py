@@ -18,7 +18,7 @@ from typing import Sequence
 try:
     from . import runner
     from .checks import Status
-    from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError
+    from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError, count_problems
     from .loader import BrokenLab, LoadReport, default_labs_dir, discover_labs
     from .model import Lab, Step
     from .progress import Progress, ProgressStore
@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_positive_int, default=3, metavar="N",
                    help="prove up to N answers of a step at once, in labs that keep to their namespace (default 3)")
     dev_sub.add_parser("coverage", help="each curriculum topic and the steps that cover it")
+    p = dev_sub.add_parser("schema", help="print the JSON Schema of lab files (for editors: yaml-language-server)")
+    p.add_argument("--builtin", action="store_true",
+                   help="only the built-in check kinds, as the repository's schema/lab-v1.json holds it")
 
     p = sub.add_parser("up", help="create a local kind cluster for the labs")
     p.add_argument("--name", default="labrunner")
@@ -151,6 +154,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _open_tui(args)
     if args.command == "validate":
         return _validate(args)
+    if args.command == "dev" and args.dev_command == "schema":
+        return _print_schema(builtin=args.builtin)
     if args.command == "dev" and args.dev_command == "coverage":
         from .coverage import print_coverage
 
@@ -270,7 +275,7 @@ def _cluster(args: argparse.Namespace):  # noqa: ANN202
 def _print_problems(exc: LabFormatError, *, also: int = 0) -> None:
     for problem in exc.problems:
         print(f"error: {problem}", file=sys.stderr)
-    count = len(exc.problems) + also
+    count = count_problems(exc.problems) + also
     print(f"{count} problem{'s' if count != 1 else ''} found; see docs/lab-format.md", file=sys.stderr)
 
 
@@ -284,7 +289,7 @@ def _validate(args: argparse.Namespace) -> int:
     for lab in report.labs:
         print(f"ok  {lab.id}: {len(lab.steps)} steps, topics {', '.join(lab.topics)}")
     for broken in report.broken:
-        count = len(broken.problems)
+        count = count_problems(list(broken.problems))
         print(f"bad {broken.name}: {count} problem{'s' if count != 1 else ''}")
     plugins = plugin_problems()
     for line in plugins:
@@ -295,6 +300,17 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _print_schema(*, builtin: bool) -> int:
+    from .checks import check_kinds, plugin_problems
+    from .format.schema import schema_text
+
+    if not builtin:
+        for line in plugin_problems():
+            print(f"warning: {line}", file=sys.stderr)
+    sys.stdout.write(schema_text(None if builtin else check_kinds()))
+    return EXIT_OK
+
+
 def _list(report: LoadReport, progress: Progress) -> int:
     labs = report.labs
     width = max([len(lab.id) for lab in labs] + [len(b.name) for b in report.broken], default=4)
@@ -302,7 +318,7 @@ def _list(report: LoadReport, progress: Progress) -> int:
         done = sum(1 for s in lab.steps if progress.lab(lab.id).step(s.id).status == "passed")
         print(f"{lab.id:<{width}}  {done}/{len(lab.steps)} steps  {lab.difficulty.value:<12} ~{lab.minutes:>3} min  {lab.title}")
     for broken in report.broken:
-        count = len(broken.problems)
+        count = count_problems(list(broken.problems))
         print(f"{broken.name:<{width}}  BROKEN: {count} problem{'s' if count != 1 else ''} in its files; "
               f"`labrunner validate {broken.shown}` lists them")
     return EXIT_OK

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import reprlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class LabrunnerError(Exception):
@@ -18,12 +18,13 @@ class LabrunnerError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong in a lab folder."""
+    """One thing wrong in a lab folder; `count` > 1 when it stands for that many not shown."""
 
     file: str
     line: int | None
     field: str
     message: str
+    count: int = field(default=1, compare=False)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -43,6 +44,30 @@ def clip(value: object, width: int = 40) -> str:
     """
     text = _SHORT.repr(value)
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+MAX_PROBLEMS = 50
+"""The most problems one lab or file shows: beyond, only how many more (the first ones show the fault)."""
+
+
+def more_problems(file: str, count: int) -> Problem:
+    """The Problem that stands for `count` problems not shown."""
+    return Problem(file, None, "", f"and {count} more problem{'s' if count != 1 else ''} not shown; "
+                                   "fix the ones above first", count=count)
+
+
+def capped(problems: list[Problem], limit: int = MAX_PROBLEMS) -> list[Problem]:
+    """`problems`, the first `limit` of them shown and the rest counted in one last Problem."""
+    if sum(p.count for p in problems) <= limit + 1:
+        return list(problems)
+    shown = [p for p in problems if p.count == 1][:limit]
+    rest = sum(p.count for p in problems) - len(shown)
+    return shown + [more_problems(shown[-1].file if shown else problems[0].file, rest)]
+
+
+def count_problems(problems: list[Problem]) -> int:
+    """How many problems `problems` stand for (a "and N more" Problem counts N)."""
+    return sum(p.count for p in problems)
 
 
 class LabFormatError(LabrunnerError):

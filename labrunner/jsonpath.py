@@ -10,6 +10,10 @@ import json
 import re
 from typing import Any
 
+from .errors import clip
+
+_MAX_DIGITS = 18  # an index or a filter's number: int64 as the API's numbers are; longer is a typo
+
 _TOKEN = re.compile(
     r"""
     \.(?P<field>[A-Za-z0-9_$-]+)
@@ -43,21 +47,32 @@ def parse(path: str) -> list[tuple[str, Any]]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match:
-            raise JsonPathError(f"cannot read {path!r} at {text[pos:]!r}")
+            raise JsonPathError(f"cannot read {clip(path, 60)} at {clip(text[pos:], 40)}; expected .field, [0], [*], "
+                                "['key'] or [?(@.field==\"value\")]")
         if match.group("field") is not None:
             steps.append(("field", match.group("field")))
         elif match.group("index") is not None:
-            steps.append(("index", int(match.group("index"))))
+            steps.append(("index", _number(match.group("index"), path)))
         elif match.group("star") or match.group("dotstar"):
             steps.append(("all", None))
         elif match.group("quote"):
             steps.append(("field", match.group("key")))
         else:
             raw = match.group("fvalue")
-            value = json.loads(raw.replace("'", '"')) if raw[0] in "'\"" else json.loads(raw)
+            # Quoted text is taken as written, as kubectl does (no escapes); true, false or a number otherwise.
+            value = raw[1:-1] if raw[0] in "'\"" else {"true": True, "false": False}.get(raw) if raw in ("true", "false") \
+                else _number(raw, path)
             steps.append(("filter", (match.group("fpath").split("."), match.group("op"), value)))
         pos = match.end()
     return steps
+
+
+def _number(text: str, path: str) -> int | float:
+    digits = sum(c.isdigit() for c in text)
+    if digits > _MAX_DIGITS:
+        raise JsonPathError(f"the number {clip(text, 24)} in {clip(path, 40)} has {digits} digits; "
+                            f"give at most {_MAX_DIGITS}")
+    return float(text) if "." in text else int(text)
 
 
 def find(obj: Any, path: str) -> list[Any]:

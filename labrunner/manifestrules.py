@@ -55,12 +55,27 @@ BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-n
 # under the prefixes kube-apiserver (system:, system-) and kubeadm (kubeadm:, kube-) use.
 BUILTIN_NAMES = frozenset({"cluster-admin", "admin", "edit", "view"})
 BUILTIN_PREFIXES = ("system:", "system-", "kube-", "kubeadm:", "kubeadm-")
+# Cluster-scoped objects that installers and cloud providers make under plain names: the default
+# StorageClass of kind (`standard`), k3s/rancher (`local-path`), Docker Desktop (`hostpath`), GKE
+# (`standard-rwo`, `premium-rwo`), EKS (`gp2`, `gp3`), AKS (`default`, `managed*`); the ingress
+# controllers' IngressClasses.
+BUILTIN_BY_KIND = {
+    "StorageClass": frozenset({"standard", "local-path", "hostpath", "standard-rwo", "premium-rwo", "gp2", "gp3",
+                               "default", "managed", "managed-csi", "managed-premium", "azurefile", "azurefile-csi"}),
+    "IngressClass": frozenset({"nginx", "traefik", "haproxy", "gce", "alb"}),
+}
+# Kinds whose objects the cluster makes and runs itself (nodes, API registrations, internal bookkeeping):
+# a lab never creates or deletes one unless it declares it in `outside:`.
+CLUSTER_OWNED_KINDS = frozenset({
+    "APIService", "ComponentStatus", "CSINode", "FlowSchema", "IPAddress", "Node", "PriorityLevelConfiguration",
+    "ResourceSlice", "ServiceCIDR", "StorageVersion", "VolumeAttachment",
+})
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_KIND = re.compile(r"^[A-Z][A-Za-z0-9]*$")  # PascalCase, as the API spells kinds
 _API_VERSION = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?v[0-9][a-z0-9]*$")
 
 
@@ -76,6 +91,7 @@ class Outside:
     objects: frozenset[str] = frozenset()
 
     def allows(self, kind: str, name: str) -> bool:
+        """Whether the lab declared `kind/name` (a namespace also by its name)."""
         return f"{kind}/{name}" in self.objects or (kind == "Namespace" and name in self.namespaces)
 
 
@@ -123,15 +139,16 @@ def object_problems(doc: Any, lines: dict, *, file: str, lab_namespace: str, out
 
     if not isinstance(doc, dict):
         return [Problem(file, lines.get(()), "", "expected a Kubernetes object (a mapping)")]
-    for key, pattern, example in (("apiVersion", _API_VERSION, "v1 or apps/v1"), ("kind", _KIND, "Deployment")):
+    for key, pattern, example in (("apiVersion", _API_VERSION, "an apiVersion like v1 or apps/v1"),
+                                  ("kind", _KIND, "a kind as the API spells it (PascalCase), e.g. Deployment")):
         value = doc.get(key)
         if not isinstance(value, str) or not value:
             problem((key,), "missing; every object needs apiVersion and kind")
-        elif not pattern.match(value):
-            problem((key,), f"expected a {key} like {example}, got {_clip(value)}")
+        elif not pattern.fullmatch(value):
+            problem((key,), f"expected {example}, got {_clip(value)}")
     kind = doc.get("kind") if isinstance(doc.get("kind"), str) else ""
-    if kind == "List" or kind.endswith("List") and isinstance(doc.get("items"), list):
-        problem(("kind",), "a List cannot be applied; put each object in a document of its own (---)")
+    if kind.endswith("List"):  # List, ServiceList...: a kubectl convenience, never an object of the API
+        problem(("kind",), f"a {kind} cannot be applied; put each object in a document of its own (---)")
     for at, value in _non_finite(doc, ()):
         problem(at, f"{value!r} is not a finite number; Kubernetes takes none")
     meta = doc.get("metadata")
@@ -149,7 +166,7 @@ def object_problems(doc: Any, lines: dict, *, file: str, lab_namespace: str, out
     elif not isinstance(name, str):
         problem(("metadata", "name"), f"expected text, got {_clip(name)}; quote it")
     else:
-        message = _name_problem(kind, name.replace(NAMESPACE_PLACEHOLDER, lab_namespace))
+        message = name_problem(kind, name.replace(NAMESPACE_PLACEHOLDER, lab_namespace))
         if message:
             problem(("metadata", "name"), message)
     namespace = meta.get("namespace")
@@ -158,7 +175,7 @@ def object_problems(doc: Any, lines: dict, *, file: str, lab_namespace: str, out
         namespace = None
     elif namespace is not None:
         filled = namespace.replace(NAMESPACE_PLACEHOLDER, lab_namespace)
-        if len(filled) > 63 or not _DNS_LABEL.match(filled):
+        if len(filled) > 63 or not _DNS_LABEL.fullmatch(filled):
             problem(("metadata", "namespace"), f"{_clip(namespace)} is not a valid namespace name")
             namespace = None
     for key in ("labels", "annotations"):
@@ -171,11 +188,33 @@ def object_problems(doc: Any, lines: dict, *, file: str, lab_namespace: str, out
     return found
 
 
-def ref_problem(kind: str, name: str, namespace: str | None, *, outside: Outside) -> str | None:
-    """Why a lab may not delete `kind/name` (in `namespace`, None: the lab's), or None if it may."""
+def ref_problem(kind: str, name: str, namespace: str | None, *, outside: Outside,
+                lab_namespace: str = "lab-x") -> str | None:
+    """Why a lab may not delete `kind/name` (in `namespace`, None: the lab's), or None if it may.
+
+    The name must be valid for its kind (`${LAB_NAMESPACE}` filled with `lab_namespace`);
+    whether a cluster-scoped object is the lab's own is `foreign_delete_problem`'s to say.
+    """
+    message = name_problem(kind, name.replace(NAMESPACE_PLACEHOLDER, lab_namespace))
+    if message:
+        return message
     for at, message in _scope_problems(kind, name, namespace, outside=outside):
         return message
     return None
+
+
+def foreign_delete_problem(kind: str, name: str, *, created: set[tuple[str, str]], outside: Outside) -> str | None:
+    """Why a lab may not delete the cluster-scoped `kind/name`, or None.
+
+    A cluster-scoped object outlives the lab's namespace, so a lab deletes one only when its
+    own manifests create it (`created`: (kind, name) as written) or it is declared in `outside:`;
+    otherwise reset would delete what belongs to the cluster (a Node, a CRD, a StorageClass).
+    """
+    if kind not in CLUSTER_SCOPED or kind == "Namespace" or (kind, name) in created or outside.allows(kind, name):
+        return None
+    return (f"{kind}/{name} is cluster-scoped and no manifest of this lab creates it; labrunner would delete "
+            "what belongs to the cluster. Delete only what the lab's manifests create, or declare it in lab.yaml "
+            f"`outside: {{objects: [{kind}/{name}]}}`")
 
 
 def _scope_problems(kind: str, name: str, namespace: str | None, *, outside: Outside) -> Iterator[tuple[tuple, str]]:
@@ -186,8 +225,12 @@ def _scope_problems(kind: str, name: str, namespace: str | None, *, outside: Out
                    f"{NAMESPACE_PLACEHOLDER} (or {NAMESPACE_PLACEHOLDER}-<suffix>), or declares it in lab.yaml "
                    "`outside: {namespaces: [...]}`")
         return
+    if kind in CLUSTER_OWNED_KINDS and not outside.allows(kind, name):
+        yield (("kind",), f"a {kind} is the cluster's own; a lab does not create or delete one unless it declares "
+               f"it in lab.yaml `outside: {{objects: [{kind}/{name}]}}`")
+        return
     if kind in CLUSTER_SCOPED:
-        if _is_builtin_name(name) and not outside.allows(kind, name):
+        if (_is_builtin_name(name) or name in BUILTIN_BY_KIND.get(kind, ())) and not outside.allows(kind, name):
             yield (("metadata", "name"), f"{kind}/{name} is a name the cluster itself uses; labrunner would take "
                    "it over and delete it on reset. Choose a name of the lab's own, or declare it in lab.yaml "
                    f"`outside: {{objects: [{kind}/{name}]}}`")
@@ -207,24 +250,25 @@ def _is_builtin_name(name: str) -> bool:
 
 
 def _is_namespace_name(value: str) -> bool:
-    return len(value) <= 63 and bool(_DNS_LABEL.match(value))
+    return len(value) <= 63 and bool(_DNS_LABEL.fullmatch(value))
 
 
 def _is_kind_name(value: str) -> bool:
     kind, _, name = value.partition("/")
-    return bool(_KIND.match(kind)) and bool(name) and "/" not in name and len(name) <= 253
+    return bool(_KIND.fullmatch(kind)) and bool(name) and name_problem(kind, name) is None and len(name) <= 253
 
 
-def _name_problem(kind: str, name: str) -> str | None:
-    if name in (".", "..") or "/" in name or "%" in name:
-        return f"{_clip(name)} is not a valid name: no '/' or '%', not '.' or '..'"
+def name_problem(kind: str, name: str) -> str | None:
+    """Why `name` is no valid name for an object of `kind` (apimachinery's rules, see the module), or None."""
+    if name in (".", "..") or "/" in name or "%" in name or not name.isprintable() or name != name.strip():
+        return f"{_clip(name)} is not a valid name: no '/', '%', spaces around it or control characters, not '.' or '..'"
     if kind in ("Namespace", "Service"):
         pattern = _DNS_LABEL if kind == "Namespace" else _DNS1035_LABEL
-        if len(name) > 63 or not pattern.match(name):
+        if len(name) > 63 or not pattern.fullmatch(name):
             first = "a letter" if kind == "Service" else "a letter or digit"
             return (f"{_clip(name)} is not a valid {kind} name: at most 63 lower-case letters, digits and '-', "
                     f"starting with {first} and ending with a letter or digit")
-    elif kind in _SUBDOMAIN_KINDS and (len(name) > 253 or not _DNS_SUBDOMAIN.match(name)):
+    elif kind in _SUBDOMAIN_KINDS and (len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name)):
         return (f"{_clip(name)} is not a valid {kind} name: lower-case letters, digits, '-' and '.', starting "
                 "and ending with a letter or digit, at most 253")
     return None
@@ -245,23 +289,25 @@ def _string_map(value: Any, at: tuple, *, labels: bool, lab_namespace: str) -> I
             yield at + (key,), f"expected text, got {_clip(item)}; quote it{hint}"
             continue
         if labels:
-            problem = _label_key_problem(key) or _label_value_problem(item.replace(NAMESPACE_PLACEHOLDER, lab_namespace))
+            problem = label_key_problem(key) or label_value_problem(item.replace(NAMESPACE_PLACEHOLDER, lab_namespace))
             if problem:
                 yield at + (key,), problem
 
 
-def _label_key_problem(key: str) -> str | None:
+def label_key_problem(key: str) -> str | None:
+    """Why `key` is no label key (apimachinery IsQualifiedName: [prefix/]name), or None."""
     prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
         return f"the label key's prefix {_clip(prefix)} is not a DNS subdomain"
-    if not name or len(name) > 63 or not _LABEL_VALUE.match(name):
+    if not name or len(name) > 63 or not _LABEL_VALUE.fullmatch(name):
         return (f"{_clip(key)} is not a valid label key: at most 63 letters, digits, '-', '_', '.', "
                 "starting and ending with a letter or digit (with an optional DNS prefix and '/')")
     return None
 
 
-def _label_value_problem(value: str) -> str | None:
-    if len(value) > 63 or not _LABEL_VALUE.match(value):
+def label_value_problem(value: str) -> str | None:
+    """Why `value` is no label value (apimachinery IsValidLabelValue; empty is one), or None."""
+    if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
         return (f"{_clip(value)} is not a valid label value: at most 63 letters, digits, '-', '_', '.', "
                 "starting and ending with a letter or digit")
     return None

@@ -200,13 +200,14 @@ class Lab:
     def manifests(self) -> tuple[Manifest, ...]:
         """Every manifest the lab may apply, its wrong answers and alternatives included,
         in step order (for reset and preloading)."""
-        seen: list[Manifest] = []
+        seen: dict[Path, Manifest] = {}  # by file: one file is one manifest
         for step in self.steps:
             groups = [step.setup, step.cleanup] + ([step.solution.actions] if step.solution else [])
             groups += [g.actions for answer in step.wrong + step.alternatives for g in answer.do]
             for actions in groups:
-                seen.extend(m for m in actions.apply if m not in seen)
-        return tuple(seen)
+                for manifest in actions.apply:
+                    seen.setdefault(manifest.path, manifest)
+        return tuple(seen.values())
 
 
 @dataclass(frozen=True)

@@ -115,8 +115,11 @@ class Progress(_Record):
         self.lab(lab_id).steps.pop(step_id, None)
 
     def to_json(self) -> dict:
-        """The file's content: every field, the unknown ones included."""
-        return self.model_dump(mode="json")
+        """The file's content: every field, the unknown ones included, as they were read.
+
+        Python mode, not pydantic's JSON mode: that one writes NaN and Infinity, which
+        json.loads reads, as null; json.dumps writes them back as they were."""
+        return self.model_dump()
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ format has no dates, so `2024-02-30` is text, never a crash.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +54,25 @@ else:  # pragma: no cover
     _Base = yaml.SafeLoader  # type: ignore[misc,assignment]
 
 
+# YAML 1.1's int and float without their base-60 forms (`1:30` is 90 there, text in YAML 1.2): a lab
+# meaning a time or a port never gets a number it did not write. The rest as PyYAML's resolver.py.
+_INT = re.compile(r"""^(?:[-+]?0b[0-1_]+
+    |[-+]?0[0-7_]+
+    |[-+]?(?:0|[1-9][0-9_]*)
+    |[-+]?0x[0-9a-fA-F_]+)$""", re.X)
+_FLOAT = re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+    |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", re.X)
+_OWN = {_TAG + "int": _INT, _TAG + "float": _FLOAT}
+
+
 class _Loader(_Base):  # type: ignore[valid-type,misc]
-    """A safe loader without the timestamp and `=` resolvers, and with a nesting limit."""
+    """A safe loader without the timestamp, `=` and base-60 resolvers, and with a nesting limit."""
 
     yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_TAG + "timestamp", _TAG + "value")]
+        first: [(tag, _OWN.get(tag, regexp)) for tag, regexp in resolvers
+                if tag not in (_TAG + "timestamp", _TAG + "value")]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
 

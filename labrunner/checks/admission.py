@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from ..cluster.applying import apply_object, render
 from ..errors import ApiRejected
+from ..format.values import Text
 from .base import CheckContext, CheckKind, CheckResult, Param
 
 
@@ -41,7 +42,7 @@ KINDS = [
         {
             "manifest": Param(str, required=True, doc="a manifest file of the lab", file=True),
             "expect": Param(str, required=True, doc="rejected or accepted", choices=("rejected", "accepted")),
-            "messageContains": Param(str, doc="text the rejection must contain"),
+            "messageContains": Param(Text, doc="text the rejection must contain"),
         },
         _admission,
         doc="a server-side dry-run rejects (or accepts) a manifest",

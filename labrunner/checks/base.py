@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -86,9 +85,15 @@ class CheckContext:
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter of a check kind, for validation before any cluster work."""
+    """One parameter of a check kind, for validation before any cluster work.
 
-    type: type | tuple[type, ...]
+    `type` is a plain Python type or a tuple of them (YAML's: str, int, float, bool,
+    list, dict; true/false is never a number), a value type of `labrunner.format.values`
+    (`Port`, `Count`, `Regex`, `Quantity`, `seconds(60)`, ...), or a model of
+    `labrunner.format.shape.Shape` for a mapping with fields of its own.
+    """
+
+    type: Any
     required: bool = False
     doc: str = ""
     choices: tuple[Any, ...] | None = None
@@ -106,7 +111,8 @@ class CheckKind:
 
     `run(ctx, params) -> CheckResult`; an exception it raises is reported as an
     `error` result, never a `fail`. `validate(params)` returns extra problems
-    (e.g. "give exactly one of equals, matches") as text.
+    (e.g. "give exactly one of equals, matches") as text, "param: what" to point
+    at one parameter; it sees only parameters of the declared types.
     """
 
     name: str
@@ -121,42 +127,43 @@ class CheckKind:
     # a change before its fail is shown as the learner's.
     lags: str = ""
     settles_within: float = 10.0  # seconds the lagging truth takes at most on a healthy cluster
+    # Placeholders besides ${LAB_NAMESPACE} this kind fills in its parameters (e.g. "NONCE").
+    placeholders: tuple[str, ...] = ()
+
+    @property
+    def model(self) -> Any:
+        """The pydantic model of one check of this kind (see labrunner.format.checks); made once."""
+        from ..format.checks import check_model
+
+        made = _models.get(id(self))
+        if made is None or made[0] is not self:
+            made = _models[id(self)] = (self, check_model(self))
+        return made[1]
 
     def problems(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
-        """(parameter, what is wrong) for every problem in `params`."""
-        found: list[tuple[str, str]] = []
-        for key in params:
-            if key not in self.params:
-                known = ", ".join(sorted(self.params))
-                found.append((str(key), f"unknown parameter for check kind {self.name!r} (known: {known})"))
-        for key, spec in self.params.items():
-            if key not in params:
-                if spec.required:
-                    found.append((key, f"required by check kind {self.name!r}: {spec.doc}"))
-                continue
-            value = params[key]
-            if spec.file:
-                continue  # the loader resolved it already
-            if not _is_type(value, spec.type):
-                found.append((key, f"expected {_type_name(spec.type)}, got {_type_name(type(value))}"))
-            elif spec.choices is not None and value not in spec.choices:
-                found.append((key, f"expected one of {', '.join(map(str, spec.choices))}, got {value!r}"))
-        if not found and self.validate:
-            found.extend(("", message) for message in self.validate(params))
-        return found
+        """(parameter, what is wrong) for every problem in `params` ("" for the check as a whole;
+        "probes[0].port" for a value inside one). Files (`Param.file`) are not looked at."""
+        from pydantic import ValidationError
+
+        from ..format.problems import locate, wording
+        from ..yamlfile import dotted
+
+        model = self.model
+        # A file parameter may come resolved already (a Manifest, as run_check gets it): its file was checked.
+        given = {k: "resolved.yaml" if k in self.params and self.params[k].file and not isinstance(v, str) else v
+                 for k, v in params.items()}
+        try:
+            model.model_validate({**given, "kind": self.name})
+        except ValidationError as exc:
+            found = []
+            for error in exc.errors():
+                path, message = wording(error, locate(model, tuple(error["loc"])))
+                found.append((dotted(path), message))
+            return found
+        return []
 
 
-def _is_type(value: Any, wanted: type | tuple[type, ...]) -> bool:
-    wanted_types = wanted if isinstance(wanted, tuple) else (wanted,)
-    if isinstance(value, bool) and bool not in wanted_types:
-        return False  # YAML `yes` must not pass for a number
-    return isinstance(value, wanted_types)
-
-
-def _type_name(wanted: type | tuple[type, ...]) -> str:
-    names = {str: "text", int: "a number", float: "a number", bool: "true/false", list: "a list", dict: "a mapping", type(None): "nothing"}
-    wanted_types = wanted if isinstance(wanted, tuple) else (wanted,)
-    return " or ".join(dict.fromkeys(names.get(t, t.__name__) for t in wanted_types))
+_models: dict[int, tuple[CheckKind, Any]] = {}
 
 
 def exactly_one(*keys: str) -> Validator:
@@ -179,10 +186,11 @@ def all_of(*validators: Validator) -> Validator:
 def valid_regex(key: str) -> Validator:
     def check(params: Mapping[str, Any]) -> list[str]:
         if key in params:
-            try:
-                re.compile(params[key])
-            except (re.error, TypeError) as exc:
-                return [f"{key} is not a valid regular expression: {exc}"]
+            from ..format.values import regex_problem
+
+            problem = regex_problem(params[key]) if isinstance(params[key], str) else "expected text"
+            if problem:
+                return [f"{key}: {problem}"]
         return []
 
     return check

@@ -16,7 +16,8 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from .base import CheckContext, CheckKind, CheckResult, Param, all_of, valid_regex
+from ..format.values import Count, Kind, Regex, Text
+from .base import CheckContext, CheckKind, CheckResult, Param
 
 
 def _matching(ctx: CheckContext, p: Mapping[str, Any]) -> list[dict]:
@@ -125,6 +126,10 @@ def _validate(p: Mapping[str, Any]) -> list[str]:
         problems.append("sinceLastStart applies to events about Pods only")
     if p.get("sinceLastStart") and p.get("current") is False:
         problems.append("sinceLastStart reads the pods that exist now; it cannot go with current: false")
+    if p.get("atLeast") == 0 and "atMost" not in p:
+        problems.append("atLeast: zero passes on any count without atMost, so the check could not fail; give atMost too")
+    if "atLeast" in p and "atMost" in p and p["atLeast"] > p["atMost"]:
+        problems.append(f"atLeast ({p['atLeast']}) is more than atMost ({p['atMost']}): no count can pass")
     return problems
 
 
@@ -132,21 +137,21 @@ KINDS = [
     CheckKind(
         "events",
         {
-            "reason": Param(str, required=True, doc="the event reason, e.g. SuccessfulCreate"),
-            "involvedKind": Param(str, required=True, doc="the kind of the object the event is about, e.g. ReplicaSet"),
-            "involvedName": Param(str, doc="that object's name"),
-            "involvedNameMatches": Param(str, doc="or: a regular expression its name must match, e.g. ^api-"),
-            "messageMatches": Param(str, doc="a regular expression the event message must match"),
-            "atLeast": Param(int, doc="at least this many matching events"),
-            "atMost": Param(int, doc="at most this many matching events (0: it must not have happened)"),
+            "reason": Param(Text, required=True, doc="the event reason, e.g. SuccessfulCreate"),
+            "involvedKind": Param(Kind, required=True, doc="the kind of the object the event is about, e.g. ReplicaSet"),
+            "involvedName": Param(Text, doc="that object's name"),
+            "involvedNameMatches": Param(Regex, doc="or: a regular expression its name must match, e.g. ^api-"),
+            "messageMatches": Param(Regex, doc="a regular expression the event message must match"),
+            "atLeast": Param(Count, doc="at least this many matching events"),
+            "atMost": Param(Count, doc="at most this many matching events (0: it must not have happened)"),
             "current": Param(bool, doc="count only events about objects that exist now (default true)"),
             "sinceLastStart": Param(bool, doc="Pods: count only events since a container of the pod last started "
                                               "(what failed before the pod came up is history)"),
             "explain": Param(str, doc="what to tell the learner when the count is wrong"),
-            "namespace": Param(str, doc="default: the lab's namespace"),
+            "namespace": Param(Text, doc="default: the lab's namespace"),
         },
         _events,
-        validate=all_of(_validate, valid_regex("involvedNameMatches"), valid_regex("messageMatches")),
+        validate=_validate,
         doc="the cluster reported an event (a pod replaced, a sandbox that failed) that many times",
     )
 ]

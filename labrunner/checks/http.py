@@ -14,8 +14,13 @@ import ssl
 from typing import Any, Mapping, NamedTuple
 
 from ..cluster.probepods import is_ready
+from ..format.values import BOUNDS, Expected, HttpStatus, Port, Selector, Text, seconds, value_type
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .endpoints import SERVICE_NAME_LABEL, read_endpoints
+from .shapes import HttpTarget
+
+UrlPath = value_type((str,), what="a path starting with /", schema={"type": "string", "pattern": "^/"},
+                     check=lambda v: None if v.startswith("/") else f"expected a path starting with /, got {v!r}")
 
 _TARGETS = ("nodePort", "loadBalancer", "ingress", "url")
 
@@ -230,8 +235,6 @@ class _SNIConnection(http.client.HTTPSConnection):
 
 def _validate(p: Mapping[str, Any]) -> list[str]:
     to = p["to"]
-    if len([k for k in _TARGETS if k in to]) != 1 or len(to) != 1 or not isinstance(next(iter(to.values())), str):
-        return ["to: expected exactly one of nodePort: <service>, loadBalancer: <service>, ingress: <host>, url: <url>"]
     if "nodePort" in p and "nodePort" not in to:
         return ["nodePort is for to: {nodePort: <service>}"]
     if "tlsSecret" in p and p.get("scheme") != "https" and not str(to.get("url", "")).startswith("https"):
@@ -243,18 +246,18 @@ KINDS = [
     CheckKind(
         "http",
         {
-            "to": Param(dict, required=True, doc="{nodePort: svc}, {loadBalancer: svc}, {ingress: host} or {url: ...}"),
-            "port": Param(int, doc="loadBalancer/ingress: the port asked (default 80, 443 for https); "
+            "to": Param(HttpTarget, required=True, doc="{nodePort: svc}, {loadBalancer: svc}, {ingress: host} or {url: ...}"),
+            "port": Param(Port, doc="loadBalancer/ingress: the port asked (default 80, 443 for https); "
                                    "nodePort: the Service port whose node port is used"),
-            "nodePort": Param(int, doc="nodePort: the node port to use (default: the one of `port`, else any of the Service's)"),
-            "backend": Param(str, doc="a label selector: the Service sends only to these pods, and each of several "
+            "nodePort": Param(Port, doc="nodePort: the node port to use (default: the one of `port`, else any of the Service's)"),
+            "backend": Param(Selector, doc="a label selector: the Service sends only to these pods, and each of several "
                                       "answers (the body at `path`, e.g. agnhost's /hostname) names one of them"),
-            "path": Param(str, doc="default /"),
+            "path": Param(UrlPath, doc="default /"),
             "scheme": Param(str, doc="http (default) or https", choices=("http", "https")),
-            "status": Param(int, doc="expected status (default 200)"),
-            "bodyContains": Param((str, int), doc="text the body must contain"),
-            "tlsSecret": Param(str, doc="a kubernetes.io/tls Secret whose certificate the server must present"),
-            "timeout": Param((int, float), doc="seconds (default 3)"),
+            "status": Param(HttpStatus, doc="expected status (default 200)"),
+            "bodyContains": Param(Expected, doc="text the body must contain"),
+            "tlsSecret": Param(Text, doc="a kubernetes.io/tls Secret whose certificate the server must present"),
+            "timeout": Param(seconds(BOUNDS.http_seconds), doc=f"seconds (default 3, at most {BOUNDS.http_seconds:g})"),
         },
         _http,
         validate=_validate,

@@ -30,6 +30,7 @@ from typing import Any, Mapping
 
 import urllib3
 
+from ..format.values import Duration, Text, parse_duration
 from .accessreview import Subject
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .certificates import Certificate, parse_pem_certificate
@@ -159,17 +160,6 @@ def group_difference(seen: list[str] | tuple[str, ...], asked: list[str]) -> tup
     return sorted(want - have), sorted(have - want)
 
 
-def parse_duration(value: int | str) -> timedelta:
-    """Seconds (int) or text like `24h`, `90m`, `1d`, `1h30m`; ValueError otherwise."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    parts = re.fullmatch(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", str(value).strip())
-    if not parts or not any(parts.groups()):
-        raise ValueError(f"not a duration: {value!r} (use seconds or e.g. 24h, 90m, 1d)")
-    d, h, m, s = (int(x or 0) for x in parts.groups())
-    return timedelta(days=d, hours=h, minutes=m, seconds=s)
-
-
 # kube-controller-manager's signer (pkg/controller/certificates/authority,
 # PermissiveSigningPolicy; signer.go sets Backdate 5m, Short 8h): NotBefore is
 # backdated 5 minutes; a certificate of 8 h or more keeps exactly the asked
@@ -272,18 +262,6 @@ def _issued(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
                               f"{_human(cert.lifetime)}", details)
 
 
-def _duration_param(key: str):
-    def check(params: Mapping[str, Any]) -> list[str]:
-        if key in params:
-            try:
-                parse_duration(params[key])
-            except ValueError as exc:
-                return [f"{key}: {exc}"]
-        return []
-
-    return check
-
-
 def _something_to_check(params: Mapping[str, Any]) -> list[str]:
     return [] if {"user", "groups", "validFor"} & set(params) else ["give user, groups or validFor"]
 
@@ -292,28 +270,27 @@ KINDS = [
     CheckKind(
         "whoami",
         {
-            "secret": Param(str, required=True, doc="a kubernetes.io/tls Secret with tls.crt and tls.key"),
-            "user": Param(str, required=True, doc="the user name the API server must see (the certificate's CN)"),
-            "groups": Param(list, doc="exactly the groups the API server must see (the certificate's O fields); "
+            "secret": Param(Text, required=True, doc="a kubernetes.io/tls Secret with tls.crt and tls.key"),
+            "user": Param(Text, required=True, doc="the user name the API server must see (the certificate's CN)"),
+            "groups": Param(list[Text], doc="exactly the groups the API server must see (the certificate's O fields); "
                                       "default none; system:authenticated is implied"),
-            "validFor": Param((int, str), doc="the certificate's lifetime (seconds, or 24h, 1d, ...)"),
-            "namespace": Param(str, doc="the Secret's namespace; default: the lab's"),
+            "validFor": Param(Duration, doc="the certificate's lifetime (seconds, or 24h, 1d, ...)"),
+            "namespace": Param(Text, doc="the Secret's namespace; default: the lab's"),
         },
         _whoami,
-        validate=_duration_param("validFor"),
         doc="the API server accepts a client certificate and sees it as exactly that user and those groups",
     ),
     CheckKind(
         "certificate",
         {
-            "csr": Param(str, required=True, doc="a CertificateSigningRequest's name"),
-            "user": Param(str, doc="the certificate's CN"),
-            "groups": Param(list, doc="exactly the certificate's O values"),
-            "validFor": Param((int, str), doc="its lifetime (seconds, or 24h, 1d, ...), within the signer's "
+            "csr": Param(Text, required=True, doc="a CertificateSigningRequest's name"),
+            "user": Param(Text, doc="the certificate's CN"),
+            "groups": Param(list[Text], doc="exactly the certificate's O values"),
+            "validFor": Param(Duration, doc="its lifetime (seconds, or 24h, 1d, ...), within the signer's "
                                               "5-minute backdating"),
         },
         _issued,
-        validate=lambda p: _duration_param("validFor")(p) + _something_to_check(p),
+        validate=_something_to_check,
         doc="the certificate issued for a CSR carries that subject and lifetime",
     ),
 ]

@@ -16,7 +16,9 @@ import time
 from typing import Any, Mapping
 
 from ..cluster import exec_in_pod
-from .base import CheckContext, CheckKind, CheckResult, Param, all_of, valid_regex
+from ..format.values import BOUNDS, Regex, Text, seconds
+from .base import CheckContext, CheckKind, CheckResult, Param, all_of
+from .shapes import Trigger
 from .targets import POD_PARAMS, find_pods, one_pod, pod_name, verdict_of_pods
 
 NONCE = "${NONCE}"
@@ -123,22 +125,12 @@ def _validate(p: Mapping[str, Any]) -> list[str]:
         problems.append("give exactly one of contains, matches")
     trigger = p.get("trigger")
     if trigger is not None:
-        command = trigger.get("command")
-        if set(trigger) - {"command", "container"}:
-            problems.append(f"trigger: unknown keys {', '.join(sorted(set(trigger) - {'command', 'container'}))} "
-                            "(known: command, container)")
-        if not isinstance(command, list) or not command or not all(isinstance(c, (str, int)) for c in command):
-            problems.append("trigger.command: expected a non-empty list of arguments")
-        if "container" in trigger and not isinstance(trigger["container"], str):
-            problems.append("trigger.container: expected text")
         looked_for = str(p.get("contains", p.get("matches", "")))
         if NONCE not in looked_for:
             problems.append(f"with a trigger, contains/matches should include {NONCE}: "
                             "only a fresh token proves the line came from the trigger")
     if p.get("finished") and trigger is not None:
         problems.append("a trigger needs running pods; it cannot go with finished: true")
-    if "timeout" in p and not 0 < float(p["timeout"]) <= 120:
-        problems.append("timeout: expected 1 to 120 seconds")
     return problems
 
 
@@ -146,15 +138,17 @@ KINDS = [
     CheckKind(
         "logs",
         {**POD_PARAMS,
-         "contains": Param(str, doc="text the log must show; ${NONCE} is the trigger's fresh token"),
-         "matches": Param(str, doc="or: a regular expression a log line must match"),
-         "trigger": Param(dict, doc="{command: [...], container?: name}: run first in the same pod; "
-                                    "${NONCE} in it is a fresh random token"),
-         "timeout": Param((int, float), doc="seconds to wait for the line (default 10)"),
+         "contains": Param(Text, doc="text the log must show; ${NONCE} is the trigger's fresh token"),
+         "matches": Param(Regex, doc="or: a regular expression a log line must match"),
+         "trigger": Param(Trigger, doc="{command: [...], container?: name}: run first in the same pod; "
+                                       "${NONCE} in it is a fresh random token"),
+         "timeout": Param(seconds(BOUNDS.logs_seconds),
+                          doc=f"seconds to wait for the line (default 10, at most {BOUNDS.logs_seconds:g})"),
          "finished": Param(bool, doc="judge the pods that ran to completion (a Job's), not running ones"),
-         "explain": Param(str, doc="what to tell the learner when the line does not show")},
+         "explain": Param(Text, doc="what to tell the learner when the line does not show")},
         _logs,
-        validate=all_of(one_pod, valid_regex("matches"), _validate),
+        validate=all_of(one_pod, _validate),
+        placeholders=("NONCE",),
         doc="a container's log shows a line (with a trigger: the line the check caused, proving the effect)",
     ),
 ]

@@ -35,7 +35,7 @@ def parse_quantity(value: str | int | float) -> Decimal:
 
 def is_quantity_with_unit(value: Any) -> bool:
     """True for text such as "1Gi", "500m", "2e3": a quantity spelled with a unit."""
-    if not isinstance(value, str) or not _WITH_UNIT.match(value.strip()):
+    if not isinstance(value, str) or not _WITH_UNIT.fullmatch(value.strip()):
         return False
     try:
         parse_quantity(value)
@@ -46,7 +46,7 @@ def is_quantity_with_unit(value: Any) -> bool:
 
 def percent(value: Any) -> int | None:
     """The N of an int-or-percent value "N%", or None for anything else."""
-    match = _PERCENT.match(value.strip()) if isinstance(value, str) else None
+    match = _PERCENT.fullmatch(value.strip()) if isinstance(value, str) else None
     return int(match.group(1)) if match else None
 
 

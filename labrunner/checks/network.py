@@ -12,13 +12,15 @@ from ..cluster import exec_in_pod
 from ..cluster.probepods import (LABRUNNER_NAMESPACE, OPEN_PORTS, OPEN_SERVER_NAME, ensure_node_probes, ensure_open_server,
                                  ensure_outside_probes, ensure_probe_pods, node_probe_name)
 from ..errors import LabrunnerError
+from ..format.values import Selector, Text, value_type
 from .base import CheckContext, CheckKind, CheckResult, Param, Status
 from .canary import check_policy_enforced
-from .judging import DENIED_BY, EGRESS, LEFT_OUT, judge
+from .judging import EGRESS, LEFT_OUT, judge
 from .policyreach import describe, egress_beyond_for, policies_singling_out_labrunner
-from .probeplan import (FROM_KEYS, TO_KEYS, Cell, Resolver, Target, any_ready_node, closed_reason, denied_by,
+from .probeplan import (Cell, Resolver, Target, any_ready_node, closed_reason, denied_by,
                         describe_source, describe_target)
 from .probing import DID_NOT_CONNECT, Probe, ProbeOutcome, Verdict, read_with_witness, run_probes, submit
+from .shapes import Probes, SourceSpec
 
 __all__ = ["KINDS", "Target", "closed_reason", "judge", "parse_nslookup"]
 
@@ -28,69 +30,16 @@ RECHECK_SECONDS = 1.0
 _CONTROL_FALLBACK_PORT = 8080  # where the open server is asked when it does not serve the probe's port
 
 
-def _validate_labels(labels: Any, where: str) -> list[str]:
-    if not isinstance(labels, dict) or not labels or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
-        return [f"{where}: expected labels as a mapping of text to text, e.g. {{role: client}}"]
-    if any(k.startswith("labrunner.dev/") for k in labels):
-        return [f"{where}: labels under labrunner.dev/ are labrunner's own"]
-    return []
+def _address(value: str) -> str | None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return f"expected an IP address such as 10.96.0.10 or fd00::1, got {value!r}"
+    return None
 
 
-def _validate_source(source: Any, where: str) -> list[str]:
-    if not isinstance(source, dict) or len([k for k in FROM_KEYS if k in source]) != 1 or set(source) - set(FROM_KEYS) - {"namespace", "container"}:
-        return [f"{where}: expected exactly one of pod, selector, probe, outside (e.g. {{outside: {{role: customer}}}})"]
-    for key in ("probe", "outside"):
-        if key in source:
-            return _validate_labels(source[key], f"{where}.{key}")
-    if not isinstance(source.get("pod", source.get("selector")), str):
-        return [f"{where}: pod or selector must be text"]
-    return []
-
-
-def _validate_target(target: Any, where: str) -> list[str]:
-    if not isinstance(target, dict) or len([k for k in TO_KEYS if k in target]) != 1:
-        return [f"{where}: expected exactly one of service, pod, selector, host, sweep"]
-    if "sweep" in target:
-        sweep = target["sweep"]
-        if set(target) != {"sweep"} or not (sweep is None or isinstance(sweep, dict)) or set(sweep or {}) - {"except"} \
-                or not isinstance((sweep or {}).get("except", ""), str):
-            return [f"{where}.sweep: expected {{}} or {{except: <label selector of lab pods the source may reach>}}"]
-        return []
-    if set(target) - set(TO_KEYS) - {"namespace"} or not all(isinstance(v, str) for v in target.values()):
-        return [f"{where}: expected exactly one of service, pod, selector, host (text), and optionally namespace"]
-    return []
-
-
-def _validate_probes(p: Mapping[str, Any]) -> list[str]:
-    problems: list[str] = []
-    if not p["probes"]:
-        return ["probes: expected at least one probe"]
-    for i, probe in enumerate(p["probes"]):
-        where = f"probes[{i}]"
-        if not isinstance(probe, dict):
-            problems.append(f"{where}: expected {{from, to, port, expect}}")
-            continue
-        extra = set(probe) - {"from", "to", "port", "expect", "deniedBy"}
-        if extra:
-            problems.append(f"{where}: unknown field {', '.join(sorted(extra))}; expected from, to, port, expect, deniedBy")
-        problems += _validate_source(probe.get("from"), f"{where}.from")
-        target_problems = _validate_target(probe.get("to"), f"{where}.to")
-        problems += target_problems
-        sweep = not target_problems and "sweep" in probe["to"]
-        port = probe.get("port")
-        if sweep:
-            if "port" in probe:
-                problems.append(f"{where}.port: a sweep chooses its own ports; leave port out")
-            if probe.get("expect") != "deny" or probe.get("deniedBy", EGRESS) != EGRESS:
-                problems.append(f"{where}: a sweep means the source may send nowhere else: expect: deny (deniedBy: egress)")
-            continue
-        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-            problems.append(f"{where}.port: expected a port number 1-65535")
-        if probe.get("expect") not in ("allow", "deny"):
-            problems.append(f"{where}.expect: expected allow or deny")
-        if "deniedBy" in probe and (probe.get("expect") != "deny" or probe["deniedBy"] not in DENIED_BY):
-            problems.append(f"{where}.deniedBy: expected ingress or egress, with expect: deny")
-    return problems
+Address = value_type((str,), what="an IP address", check=_address, rule=True,
+                     schema={"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})
 
 
 def _head(spec: Mapping[str, Any]) -> str:
@@ -451,10 +400,12 @@ def _dns(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
 
 
 def _validate_dns(p: Mapping[str, Any]) -> list[str]:
-    problems = _validate_source(p["from"], "from")
+    problems = []
     modes = [k for k in ("addresses", "serviceIP", "podIPs", "cname", "resolves") if k in p]
     if len(modes) != 1:
         problems.append("give exactly one of addresses, serviceIP, podIPs, cname, resolves: false")
+    if p.get("addresses") == []:
+        problems.append("addresses: expected at least one address; to expect no answer give resolves: false")
     if p.get("resolves") is True:
         problems.append("resolves: only `false` is meaningful; to expect an answer give addresses, serviceIP, podIPs or cname")
     return problems
@@ -463,21 +414,20 @@ def _validate_dns(p: Mapping[str, Any]) -> list[str]:
 KINDS = [
     CheckKind(
         "connectivity",
-        {"probes": Param(list, required=True, doc="a list of {from, to, port, expect: allow|deny, deniedBy?: ingress|egress}")},
+        {"probes": Param(Probes, required=True, doc="a list of {from, to, port, expect: allow|deny, deniedBy?: ingress|egress}")},
         _connectivity,
-        validate=_validate_probes,
         doc="TCP connections inside the cluster are allowed or blocked",
         lags="NetworkPolicy enforcement (or kube-proxy, for a Service) may still be programming this path", settles_within=15,
     ),
     CheckKind(
         "dns",
         {
-            "from": Param(dict, required=True, doc="{pod: ...}, {selector: ...} (every matching pod), {probe: {labels}} or {outside: {labels}}"),
-            "name": Param(str, required=True, doc="the name to look up"),
-            "addresses": Param(list, doc="the exact addresses expected"),
-            "serviceIP": Param(str, doc="a Service whose cluster IP is expected"),
-            "podIPs": Param(str, doc="a label selector whose pods' IPs are expected"),
-            "cname": Param(str, doc="the CNAME target expected"),
+            "from": Param(SourceSpec, required=True, doc="{pod: ...}, {selector: ...} (every matching pod), {probe: {labels}} or {outside: {labels}}"),
+            "name": Param(Text, required=True, doc="the name to look up"),
+            "addresses": Param(list[Address], doc="the exact addresses expected"),
+            "serviceIP": Param(Text, doc="a Service whose cluster IP is expected"),
+            "podIPs": Param(Selector, doc="a label selector whose pods' IPs are expected"),
+            "cname": Param(Text, doc="the CNAME target expected"),
             "resolves": Param(bool, doc="false: the name must not resolve"),
         },
         _dns,

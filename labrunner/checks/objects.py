@@ -8,26 +8,20 @@ from typing import Any, Mapping
 from .. import jsonpath
 from ..cluster import condition_status
 from ..cluster.probepods import is_ready
+from ..format.values import ApiVersion, Count, JsonPath, ObjectName, Regex, Selector, Text, plain_value
 from .meaning import same_value, why_percent_differs
-from .base import CheckContext, CheckKind, CheckResult, Param, all_of, exactly_one, valid_regex
+from .base import CheckContext, CheckKind, CheckResult, Param, exactly_one
 
 _REF = {
-    "object": Param(str, required=True, doc="Kind/name, e.g. Service/web"),
-    "apiVersion": Param(str, doc="e.g. apps/v1; needed only for kinds in several groups"),
-    "namespace": Param(str, doc="default: the lab's namespace"),
+    "object": Param(ObjectName, required=True, doc="Kind/name, e.g. Service/web"),
+    "apiVersion": Param(ApiVersion, doc="e.g. apps/v1; needed only for kinds in several groups"),
+    "namespace": Param(Text, doc="default: the lab's namespace"),
 }
-_OBJECT = re.compile(r"^[A-Z][A-Za-z0-9]*/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
 def split_object(text: str) -> tuple[str, str]:
     kind, _, name = text.partition("/")
     return kind, name
-
-
-def _validate_object(p: Mapping[str, Any]) -> list[str]:
-    if not _OBJECT.match(p["object"]):
-        return [f"object: expected Kind/name such as Service/web, got {p['object']!r}"]
-    return []
 
 
 def _get(ctx: CheckContext, p: Mapping[str, Any]) -> dict | None:
@@ -48,16 +42,6 @@ def _absent(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
             return CheckResult.failed(f"{p['object']} is still being deleted")
         return CheckResult.failed(f"{p['object']} still exists; delete it")
     return CheckResult.passed(f"{p['object']} is gone")
-
-
-def _validate_path(p: Mapping[str, Any]) -> list[str]:
-    if _validate_object(p):
-        return _validate_object(p)
-    try:
-        jsonpath.parse(p["path"])
-    except jsonpath.JsonPathError as exc:
-        return [f"path: {exc}"]
-    return []
 
 
 def _field(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
@@ -124,42 +108,41 @@ def _pods(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
 
 
 KINDS = [
-    CheckKind("exists", _REF, _exists, validate=_validate_object, doc="the object exists"),
-    CheckKind("absent", _REF, _absent, validate=_validate_object, doc="the object does not exist"),
+    CheckKind("exists", _REF, _exists, doc="the object exists"),
+    CheckKind("absent", _REF, _absent, doc="the object does not exist"),
     CheckKind(
         "field",
         {
             **_REF,
-            "path": Param(str, required=True, doc="a JSONPath such as {.spec.type}"),
-            "equals": Param((str, int, float, bool, list, dict), doc="the value expected"),
-            "matches": Param(str, doc="a regular expression the value must match"),
+            "path": Param(JsonPath, required=True, doc="a JSONPath such as {.spec.type}"),
+            "equals": Param(plain_value((str, int, float, bool, list, dict)), doc="the value expected"),
+            "matches": Param(Regex, doc="a regular expression the value must match"),
             "present": Param(bool, doc="true: the field is set; false: it is not"),
         },
         _field,
-        validate=all_of(exactly_one("equals", "matches", "present"), valid_regex("matches"), _validate_path),
+        validate=exactly_one("equals", "matches", "present"),
         doc="a field has a value",
     ),
     CheckKind(
         "condition",
-        {**_REF, "type": Param(str, required=True, doc="the condition type, e.g. Ready"),
+        {**_REF, "type": Param(Text, required=True, doc="the condition type, e.g. Ready"),
          "status": Param(str, doc='"True" (default), "False" or "Unknown"', choices=("True", "False", "Unknown"))},
         _condition,
-        validate=_validate_object,
         doc="a status condition has a status",
     ),
     CheckKind(
         "replicas",
-        {**_REF, "ready": Param(int, required=True, doc="how many ready replicas")},
+        {**_REF, "ready": Param(Count, required=True, doc="how many ready replicas")},
         _replicas,
-        validate=lambda p: _validate_object(p) or (
-            [] if split_object(p["object"])[0] in _WORKLOADS else [f"object: expected a {', '.join(_WORKLOADS)}"]),
+        validate=lambda p: [] if split_object(p["object"])[0] in _WORKLOADS else [
+            f"object: expected a {', '.join(_WORKLOADS)}, got {p['object']!r}"],
         doc="a workload has that many ready replicas",
     ),
     CheckKind(
         "pods",
-        {"selector": Param(str, required=True, doc="a label selector"),
-         "ready": Param(int, required=True, doc="how many running, ready pods"),
-         "namespace": Param(str, doc="default: the lab's namespace")},
+        {"selector": Param(Selector, required=True, doc="a label selector"),
+         "ready": Param(Count, required=True, doc="how many running, ready pods"),
+         "namespace": Param(Text, doc="default: the lab's namespace")},
         _pods,
         doc="that many pods match and are ready",
     ),

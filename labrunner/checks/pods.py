@@ -6,7 +6,8 @@ import re
 from typing import Any, Mapping
 
 from ..cluster import exec_in_pod
-from .base import CheckContext, CheckKind, CheckResult, Param, all_of, exactly_one, valid_regex
+from ..format.values import BOUNDS, Arguments, ExitCode, Expected, Regex, Text, seconds
+from .base import CheckContext, CheckKind, CheckResult, Param, all_of
 from .servicelinks import env_from_sources, env_prefix, service_link_variables, set_in_spec
 from .targets import POD_PARAMS, find_pods, one_pod, verdict_of_pods
 
@@ -108,32 +109,26 @@ def _link_matches_name(p: Mapping[str, Any]) -> list[str]:
     return []
 
 
-def _command_is_text(p: Mapping[str, Any]) -> list[str]:
-    if not p["command"] or not all(isinstance(part, (str, int)) for part in p["command"]):
-        return ["command: expected a non-empty list of arguments, e.g. [cat, /data/hello]"]
-    return []
-
-
 KINDS = [
     CheckKind(
         "env",
-        {**POD_PARAMS, "name": Param(str, required=True, doc="the variable"),
-         "equals": Param((str, int), doc="its exact value"), "matches": Param(str, doc="a regular expression"),
-         "serviceLink": Param(str, doc="a Service in the pod's namespace: the variable is the kubelet's for it "
+        {**POD_PARAMS, "name": Param(Text, required=True, doc="the variable"),
+         "equals": Param((str, int), doc="its exact value"), "matches": Param(Regex, doc="a regular expression"),
+         "serviceLink": Param(Text, doc="a Service in the pod's namespace: the variable is the kubelet's for it "
                                        "(not set in the pod spec's env or envFrom) and has the value the Service gives now")},
         _env,
-        validate=all_of(one_pod, valid_regex("matches"), _link_matches_name),
+        validate=all_of(one_pod, _link_matches_name),
         doc="an environment variable is set in a running container",
     ),
     CheckKind(
         "exec",
-        {**POD_PARAMS, "command": Param(list, required=True, doc="the command and its arguments"),
-         "exitCode": Param(int, doc="expected exit code (default 0)"),
-         "outputContains": Param((str, int), doc="text the output must contain"),
-         "outputMatches": Param(str, doc="a regular expression the output must match"),
-         "timeout": Param((int, float), doc="seconds (default 20)")},
+        {**POD_PARAMS, "command": Param(Arguments, required=True, doc="the command and its arguments"),
+         "exitCode": Param(ExitCode, doc="expected exit code (default 0)"),
+         "outputContains": Param(Expected, doc="text the output must contain"),
+         "outputMatches": Param(Regex, doc="a regular expression the output must match"),
+         "timeout": Param(seconds(BOUNDS.exec_seconds), doc=f"seconds (default 20, at most {BOUNDS.exec_seconds:g})")},
         _exec,
-        validate=all_of(one_pod, valid_regex("outputMatches"), _command_is_text),
+        validate=one_pod,
         doc="a command in a pod gives the expected result",
     ),
 ]

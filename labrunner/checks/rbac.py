@@ -23,8 +23,10 @@ from typing import Any, Mapping, Sequence
 
 from . import accessreview
 from .accessreview import Action, Subject
+from ..format.values import Text, value_type
 from .base import CheckContext, CheckKind, CheckResult, Param, all_of, exactly_one
 from .identity import authenticate
+from .shapes import RbacRule
 
 # Every authenticated user may do a few things (the bootstrap ClusterRoles
 # system:basic-user, system:discovery, system:public-info-viewer); the sweep
@@ -230,17 +232,6 @@ def _validate(p: Mapping[str, Any]) -> list[str]:
     if "only" in p:
         if single:
             problems.append(f"`only` sweeps every action; do not combine it with {', '.join(single)}")
-        if not isinstance(p["only"], list):
-            return problems
-        for i, rule in enumerate(p["only"]):
-            if not isinstance(rule, dict) or not isinstance(rule.get("verbs"), list) or \
-                    not isinstance(rule.get("resources"), list):
-                problems.append(f"only[{i}] needs `verbs` and `resources` lists")
-                continue
-            unknown = set(rule) - {"verbs", "resources", "apiGroup", "namespace", "clusterWide"}
-            if unknown:
-                problems.append(f"only[{i}] has unknown keys {', '.join(sorted(unknown))} "
-                                "(known: verbs, resources, apiGroup, namespace, clusterWide)")
     elif "verb" not in p or "resource" not in p:
         problems.append("give `verb` and `resource` (one action), or `only` (a sweep)")
     if p.get("anotherMember") and not ({"user", "certificate"} & set(p)):
@@ -248,26 +239,41 @@ def _validate(p: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _service_account(value: str) -> str | None:
+    """`name` or `namespace:name`: a namespace a DNS label, a ServiceAccount name a DNS subdomain
+    (apimachinery), `${LAB_NAMESPACE}` counting as the lab's namespace."""
+    from ..manifestrules import name_problem
+
+    namespace, colon, name = value.replace("${LAB_NAMESPACE}", "lab-x").rpartition(":")
+    if (colon and name_problem("Namespace", namespace or ":")) or name_problem("ServiceAccount", name or ":") \
+            or not name:
+        return f"expected a ServiceAccount as name or namespace:name, e.g. builder or ci:builder, got {value!r}"
+    return None
+
+
+ServiceAccount = value_type((str,), what="a ServiceAccount: name or namespace:name", check=_service_account, rule=True,
+                            schema={"type": "string", "pattern": r"^[^:\s]+(:[^:\s]+)?$"})
+
 KINDS = [
     CheckKind(
         "rbac",
         {
-            "user": Param(str, doc="a user name (as in a certificate's CN)"),
-            "groups": Param(list, doc="the user's groups"),
-            "group": Param(str, doc="a group"),
-            "serviceAccount": Param(str, doc="name (in the lab namespace) or namespace:name"),
-            "certificate": Param(str, doc="a kubernetes.io/tls Secret in the lab namespace: the user and groups "
+            "user": Param(Text, doc="a user name (as in a certificate's CN)"),
+            "groups": Param(list[Text], doc="the user's groups"),
+            "group": Param(Text, doc="a group"),
+            "serviceAccount": Param(ServiceAccount, doc="name (in the lab namespace) or namespace:name"),
+            "certificate": Param(Text, doc="a kubernetes.io/tls Secret in the lab namespace: the user and groups "
                                           "the API server authenticates its certificate as"),
             "anotherMember": Param(bool, doc="ask for another user in the same groups instead"),
-            "verb": Param(str, doc="get, list, create, ..."),
-            "resource": Param(str, doc="pods, deployments, ..."),
+            "verb": Param(Text, doc="get, list, create, ..."),
+            "resource": Param(Text, doc="pods, deployments, ..."),
             "apiGroup": Param(str, doc='the API group ("" for core, apps, ...)'),
-            "subresource": Param(str, doc="log, exec, ..."),
-            "name": Param(str, doc="one object's name"),
-            "namespace": Param(str, doc="default: the lab's namespace"),
+            "subresource": Param(Text, doc="log, exec, ..."),
+            "name": Param(Text, doc="one object's name"),
+            "namespace": Param(Text, doc="default: the lab's namespace"),
             "clusterWide": Param(bool, doc="ask about all namespaces / cluster-scoped"),
             "expect": Param(str, doc="allowed (default) or denied", choices=("allowed", "denied")),
-            "only": Param(list, doc="sweep: every action beyond these rules must be denied"),
+            "only": Param(list[RbacRule], doc="sweep: every action beyond these rules must be denied"),
         },
         _rbac,
         validate=all_of(exactly_one("user", "group", "serviceAccount", "certificate"), _validate),

@@ -30,14 +30,20 @@ def check_kinds() -> dict[str, CheckKind]:
     global _kinds
     with _lock:
         if _kinds is None:
-            kinds: dict[str, CheckKind] = {}
-            for module_name in _BUILTIN_MODULES:
-                module = importlib.import_module(f"{__package__}.{module_name}")
-                for kind in module.KINDS:
-                    kinds[kind.name] = kind
+            kinds = builtin_kinds()
             _load_plugins(kinds)
             _kinds = kinds
         return _kinds
+
+
+def builtin_kinds() -> dict[str, CheckKind]:
+    """The kinds labrunner itself defines, by name, without plug-ins (the published JSON Schema's)."""
+    kinds: dict[str, CheckKind] = {}
+    for module_name in _BUILTIN_MODULES:
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        for kind in module.KINDS:
+            kinds[kind.name] = kind
+    return kinds
 
 
 def plugin_problems() -> list[str]:
@@ -135,5 +141,5 @@ def _default_title(spec: CheckSpec) -> str:
     return f"{spec.kind} {target}".strip()
 
 
-__all__ = ["ENTRY_POINT_GROUP", "Status", "check_kinds", "param_problems", "plugin_origin", "plugin_problems",
-           "run_check"]
+__all__ = ["ENTRY_POINT_GROUP", "Status", "builtin_kinds", "check_kinds", "param_problems", "plugin_origin",
+           "plugin_problems", "run_check"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from ..format.values import ObjectName, Text
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .objects import split_object
 
@@ -172,8 +173,8 @@ def _validate(p: Mapping[str, Any]) -> list[str]:
 KINDS = [
     CheckKind(
         "rollout",
-        {"object": Param(str, required=True, doc="Deployment/name"),
-         "namespace": Param(str, doc="default: the lab's namespace")},
+        {"object": Param(ObjectName, required=True, doc="Deployment/name"),
+         "namespace": Param(Text, doc="default: the lab's namespace")},
         _rollout,
         validate=_validate,
         doc="a Deployment rolled out a new pod template: all pods run it, and its controller stepped "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
+from ..format.values import Count, OnlyTrue, Port, Selector, Text, value_type
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .endpoints import SERVICE_NAME_LABEL, carries_port, foreign_slices, read_endpoints, selector_string
 
@@ -13,6 +14,10 @@ from .endpoints import SERVICE_NAME_LABEL, carries_port, foreign_slices, read_en
 # DaemonSet's revision) or names one pod only. A Service selector using one
 # matches today's pods and loses them at the next rollout, e.g. after
 # `kubectl expose pod <one of them>`, which copies every label of the pod.
+NodePort = value_type(
+    (bool, int), what="true or a port number 1-65535",
+    check=lambda v: None if v is True or (not isinstance(v, bool) and 1 <= v <= 65535) else f"expected true or a port number 1-65535, got {v!r}",
+    schema={"anyOf": [{"const": True}, {"type": "integer", "minimum": 1, "maximum": 65535}]})
 PER_REVISION_LABELS = ("pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io/pod-name",
                        "apps.kubernetes.io/pod-index")
 
@@ -150,15 +155,15 @@ KINDS = [
     CheckKind(
         "service",
         {
-            "name": Param(str, required=True, doc="the Service"),
-            "namespace": Param(str, doc="default: the lab's namespace"),
+            "name": Param(Text, required=True, doc="the Service"),
+            "namespace": Param(Text, doc="default: the lab's namespace"),
             "type": Param(str, doc="the Service type", choices=("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")),
             "clusterIP": Param(str, doc="present or None", choices=("present", "None")),
-            "port": Param(int, doc="look only at this Service port"),
-            "nodePort": Param((bool, int), doc="true: a node port is allocated; a number: that one"),
-            "loadBalancer": Param(bool, doc="true: a load-balancer address is assigned"),
-            "endpoints": Param(int, doc="how many ready endpoints (pods, or hand-written addresses); with port, those kube-proxy uses for that port"),
-            "selects": Param(str, doc="a label selector: the Service's own selector matches exactly these pods and "
+            "port": Param(Port, doc="look only at this Service port"),
+            "nodePort": Param(NodePort, doc="true: a node port is allocated; a number: that one"),
+            "loadBalancer": Param(OnlyTrue, doc="true: a load-balancer address is assigned"),
+            "endpoints": Param(Count, doc="how many ready endpoints (pods, or hand-written addresses); with port, those kube-proxy uses for that port"),
+            "selects": Param(Selector, doc="a label selector: the Service's own selector matches exactly these pods and "
                                       "every EndpointSlice of it is the EndpointSlice controller's (no hand-written endpoints)"),
         },
         _service,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Annotated, Any, Mapping
 
-from .base import CheckContext, CheckKind, CheckResult, Param
+from pydantic import Field
+
+from ..format.values import Quantity, Selector, Text, Words, choice
+from .base import CheckContext, CheckKind, CheckResult, Param, exactly_one
 from .meaning import parse_quantity
 
 
@@ -119,44 +122,30 @@ def _pv(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     return CheckResult.passed(f"{what} is as expected ({(pv.get('status') or {}).get('phase', '')})")
 
 
-def _validate_quantity(p: Mapping[str, Any]) -> list[str]:
-    if "capacity" in p:
-        try:
-            parse_quantity(p["capacity"])
-        except ValueError as exc:
-            return [f"capacity: {exc}; expected e.g. 1Gi"]
-    return []
-
-
-def _validate_pv(p: Mapping[str, Any]) -> list[str]:
-    problems = _validate_quantity(p)
-    if ("name" in p) == ("claim" in p):
-        problems.append("give exactly one of name, claim")
-    return problems
-
-
-_MODES = Param(list, doc="e.g. [ReadWriteOnce]")
+# PersistentVolume access modes (k8s.io/api/core/v1 PersistentVolumeAccessMode)
+_MODES = Param(Annotated[list[choice(("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"))],
+                         Field(min_length=1), Words("a list of access modes", too_few="expected at least one access mode")],
+               doc="e.g. [ReadWriteOnce]")
 KINDS = [
     CheckKind(
         "pvc",
-        {"name": Param(str, required=True, doc="the claim"), "namespace": Param(str, doc="default: the lab's"),
+        {"name": Param(Text, required=True, doc="the claim"), "namespace": Param(Text, doc="default: the lab's"),
          "phase": Param(str, doc="default Bound", choices=("Pending", "Bound", "Lost")),
-         "storageClass": Param(str, doc="the StorageClass name"), "accessModes": _MODES,
-         "capacity": Param((str, int), doc="e.g. 1Gi"),
-         "usedAgainBy": Param(str, doc="a label selector: every pod matching it was created after the claim's "
+         "storageClass": Param(Text, doc="the StorageClass name"), "accessModes": _MODES,
+         "capacity": Param(Quantity, doc="e.g. 1Gi"),
+         "usedAgainBy": Param(Selector, doc="a label selector: every pod matching it was created after the claim's "
                                        "volume was bound, so it replaced the pod the volume was made for")},
         _pvc,
-        validate=_validate_quantity,
         doc="a PersistentVolumeClaim is bound as expected",
     ),
     CheckKind(
         "pv",
-        {"name": Param(str, doc="the volume"), "claim": Param(str, doc="or: the PVC whose volume to check"),
-         "capacity": Param((str, int), doc="e.g. 1Gi"), "accessModes": _MODES,
+        {"name": Param(Text, doc="the volume"), "claim": Param(Text, doc="or: the PVC whose volume to check"),
+         "capacity": Param(Quantity, doc="e.g. 1Gi"), "accessModes": _MODES,
          "reclaimPolicy": Param(str, doc="Retain, Delete", choices=("Retain", "Delete", "Recycle")),
-         "claimedBy": Param(str, doc="the PVC (in the lab namespace) it must be bound to")},
+         "claimedBy": Param(Text, doc="the PVC (in the lab namespace) it must be bound to")},
         _pv,
-        validate=_validate_pv,
+        validate=exactly_one("name", "claim"),
         doc="a PersistentVolume is as expected",
     ),
 ]

@@ -13,13 +13,14 @@ from typing import Any, Mapping
 
 from ..cluster import Cluster
 from ..cluster.probepods import is_ready
+from ..format.values import Selector, Text
 from .base import CheckResult, Param, Status, exactly_one
 
 POD_PARAMS = {
-    "pod": Param(str, doc="the pod's name"),
-    "selector": Param(str, doc="a label selector; every pod that matches must satisfy the check"),
-    "container": Param(str, doc="the container (default: the first)"),
-    "namespace": Param(str, doc="default: the lab's namespace"),
+    "pod": Param(Text, doc="the pod's name"),
+    "selector": Param(Selector, doc="a label selector; every pod that matches must satisfy the check"),
+    "container": Param(Text, doc="the container (default: the first)"),
+    "namespace": Param(Text, doc="default: the lab's namespace"),
 }
 one_pod = exactly_one("pod", "selector")
 

@@ -57,3 +57,15 @@ def test_fields_of_a_newer_labrunner_survive_commands():
     assert data["version"] == 4 and data["sync"] == {"server": "x"} and data["labs"]["services"]["pinned"] is True
     steps = data["labs"]["services"]["steps"]
     assert steps["discovery"]["notes"] == ["mine"] and steps["clusterip"]["status"] == "skipped"
+
+
+def test_nan_and_infinity_of_a_newer_labrunner_are_kept_as_written():
+    state_dir().mkdir(parents=True)
+    shutil.copy(REPO / "tests" / "broken_progress" / "extras-nan-infinity" / "progress.json",
+                state_dir() / "progress.json")
+    assert main(LABS + ["hint", "services", "--step", "headless"]) == 0
+    text = (state_dir() / "progress.json").read_text()
+    data = json.loads(text)
+    assert '"x": NaN' in text and '"y": Infinity' in text and '"score": -Infinity' in text, text
+    assert data["labs"]["services"]["steps"]["discovery"]["weight"] != data["labs"]["services"]["steps"]["discovery"]["weight"]  # NaN
+    assert data["labs"]["services"]["steps"]["headless"]["hints_shown"] == 1

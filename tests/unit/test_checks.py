@@ -212,7 +212,7 @@ def test_plugins_come_from_entry_points(monkeypatch):
 def test_param_problems():
     kind = check_kinds()["service"]
     assert kind.problems({"name": "web"}) == []
-    assert ("nodePort", "expected true/false or a number, got text") in kind.problems({"name": "web", "nodePort": "30080"})
+    assert ("nodePort", "expected true or a port number 1-65535, got text '30080'") in kind.problems({"name": "web", "nodePort": "30080"})
     assert kind.problems({"name": "web", "endpoints": True})  # a boolean is not a count
 
 

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from labrunner.checks import network
+from labrunner.checks import check_kinds, network
 from labrunner.checks.base import CheckContext, Status
 from labrunner.checks.canary import CanaryResult
 from labrunner.checks.probing import ProbeOutcome, Verdict
@@ -283,12 +283,12 @@ def test_a_sweep_that_shows_nothing_is_an_error(run):
     ({"from": {"outside": {"labrunner.dev/canary": "closed"}}, "to": {"pod": "b"}, "port": 80, "expect": "deny"}, "labrunner's own"),
 ])
 def test_probe_specs_that_cannot_mean_anything_are_rejected(probe, problem):
-    problems = network._validate_probes({"probes": [probe]})
-    assert any(problem in text for text in problems), problems
+    problems = check_kinds()["connectivity"].problems({"probes": [probe]})
+    assert any(problem in text for _, text in problems), problems
 
 
 def test_the_sweep_and_outside_forms_are_valid():
-    assert network._validate_probes({"probes": [
+    assert check_kinds()["connectivity"].problems({"probes": [
         {"from": {"selector": "app=frontend"}, "to": {"sweep": {"except": "app=api"}}, "expect": "deny"},
         {"from": {"selector": "app=frontend"}, "to": {"sweep": {}}, "expect": "deny", "deniedBy": "egress"},
         {"from": {"outside": {"role": "customer"}}, "to": {"service": "db"}, "port": 80, "expect": "allow"},

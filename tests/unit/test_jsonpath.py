@@ -41,3 +41,15 @@ def test_render_like_kubectl():
     assert jsonpath.render(True) == "true"
     assert jsonpath.render(80) == "80"
     assert jsonpath.render({"b": 1, "a": 2}) == '{"a":2,"b":1}'
+
+
+@pytest.mark.parametrize("path", ["{.a[?(@.b==" + "9" * 5000 + ")]}", "{.a[" + "9" * 5000 + "]}"], ids=["filter", "index"])
+def test_a_number_too_long_is_said_plainly(path):
+    with pytest.raises(jsonpath.JsonPathError, match="has 5000 digits; give at most 18") as caught:
+        jsonpath.parse(path)
+    assert "sys." not in str(caught.value) and len(str(caught.value)) < 200
+
+
+def test_quoted_filter_text_is_taken_as_written():
+    assert jsonpath.parse(r'{.a[?(@.b=="\x")]}')[-1] == ("filter", (["b"], "==", "\\x"))
+    assert jsonpath.find({"a": [{"b": "\\x"}, {"b": "y"}]}, r'{.a[?(@.b=="\x")]}') == [{"b": "\\x"}]

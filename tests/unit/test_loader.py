@@ -111,7 +111,7 @@ def test_the_shipped_labs_are_valid():
         ("apply: [solution/svc.yaml]", "apply: [../../x.yaml]", "leads outside the lab folder"),
         ("{kind: service, name: web, type: ClusterIP}", "{kind: nope, name: web}", "unknown check kind 'nope'"),
         ("{kind: service, name: web, type: ClusterIP}", "{kind: service}", "name: required by check kind 'service'"),
-        ("{kind: service, name: web, type: ClusterIP}", "{kind: service, name: 5}", "name: expected text, got a number"),
+        ("{kind: service, name: web, type: ClusterIP}", "{kind: service, name: 5}", "name: expected text, got a whole number"),
         ("equals: 80}", "equals: 80, matches: '8.'}", "give exactly one of equals, matches, present"),
         ("path: '{.spec.ports[0].port}'", "path: '{.spec[}'", "cannot read"),
         ("object: Service/web", "object: web", "expected Kind/name"),
@@ -121,6 +121,10 @@ def test_the_shipped_labs_are_valid():
         ("topics: [SEC-1]\n    quiz", "topics: [NET-1]\n    quiz", "topic 'NET-1' is not in the lab's `topics`"),
         ("    solution:\n      apply: [solution/svc.yaml]\n      delete: [{kind: Pod, name: old}]\n", "    solution:\n", "solution: expected at least one of apply, delete, wait"),
         ("    checks:\n", "    checks: []\n    old_checks:\n", "old_checks: unknown field"),
+        ("condition: Available, timeout: 30", "condition: Available, timeout: 3600", "timeout: expected a number of seconds above 0, at most 600"),
+        ("condition: Available, timeout: 30", "condition: Available, timeout: .inf", "inf is not a finite number"),
+        ("hints: [first, second]", "hints: [first, 'kubectl -n ${LAB_NAMESPCE} get pods']", "hints[1]: unknown placeholder ${LAB_NAMESPCE}"),
+        ("equals: 80}", "matches: '(80'}", "checks[1].matches: not a valid regular expression"),
     ],
 )
 def test_each_problem_is_named(tmp_path, curriculum, old, new, expected):
@@ -149,6 +153,16 @@ def test_manifest_problems_name_the_manifest_file(tmp_path, curriculum):
     problems = problems_of(tmp_path, GOOD, curriculum, files={"solution/svc.yaml": "apiVersion: v1\nmetadata: {}\n"})
     assert any("solution/svc.yaml:1: kind: missing" in p for p in problems), problems
     assert any("metadata.name: missing" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("steps/one.md", "Work in\nthe namespace ${LAB_NAMESPCE}.\n", "steps[0].text: 'steps/one.md' line 2: unknown placeholder ${LAB_NAMESPCE}"),
+    ("solution/svc.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: '${LAB_NAMESPCE}'}\n",
+     "solution/svc.yaml:3: metadata.namespace: unknown placeholder ${LAB_NAMESPCE}"),
+])
+def test_a_misspelt_placeholder_in_a_file_is_named_there(tmp_path, curriculum, name, text, expected):
+    problems = problems_of(tmp_path, GOOD, curriculum, files={name: text})
+    assert any(expected in p for p in problems), problems
 
 
 def test_admission_manifest_is_resolved(tmp_path, curriculum):
@@ -297,14 +311,14 @@ def test_a_lab_that_trips_a_bug_is_broken_alone(tmp_path, curriculum, monkeypatc
 
     make_lab(tmp_path / "a")
     make_lab(tmp_path / "b", GOOD.replace("id: demo", "id: other"))
-    real = loader._LabReader.read
+    real = loader.read_lab
 
-    def read(self):
-        if self.dir.parent.parent.name == "a":
+    def read(lab_dir, curriculum):  # noqa: ANN001
+        if lab_dir.parent.parent.name == "a":
             raise RecursionError("maximum recursion depth exceeded")
-        return real(self)
+        return real(lab_dir, curriculum)
 
-    monkeypatch.setattr(loader._LabReader, "read", read)
+    monkeypatch.setattr(loader, "read_lab", read)
     report = discover_labs(tmp_path, curriculum)
     assert [lab.id for lab in report.labs] == ["other"]
     assert [b.name for b in report.broken] == ["demo"]

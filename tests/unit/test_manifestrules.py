@@ -40,7 +40,7 @@ def test_a_plain_object_passes():
         ("apiVersion: v1\nkind: Service\nmetadata: {name: 1web}\n", "metadata.name: '1web' is not a valid Service name"),
         ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: 7}\n", "metadata.namespace: expected text"),
         ("apiVersion: 1\nkind: ConfigMap\nmetadata: {name: x}\n", "apiVersion: missing"),
-        ("apiVersion: v1\nkind: Config Map\nmetadata: {name: x}\n", "kind: expected a kind like Deployment"),
+        ("apiVersion: v1\nkind: Config Map\nmetadata: {name: x}\n", "kind: expected a kind as the API spells it"),
         ("apiVersion: v1\nkind: List\nitems: []\nmetadata: {name: x}\n", "kind: a List cannot be applied"),
         ("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {priority: .nan}\n", "spec.priority: nan is not a finite number"),
         ("apiVersion: v1\nkind: ConfigMap\n", "metadata.name: missing"),
@@ -102,3 +102,35 @@ def test_deletes_keep_to_the_lab():
     assert ref_problem("Service", "web", None, outside=Outside()) is None
     assert ref_problem("PersistentVolume", "orders-pv", None, outside=Outside()) is None
     assert ref_problem("Deployment", "coredns", "kube-system", outside=Outside(namespaces=frozenset({"kube-system"}))) is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("apiVersion: v1\nkind: Service\nmetadata: {name: \"web\\n\"}\n", "'web\\n' is not a valid"),
+    ("apiVersion: \"v1\\n\"\nkind: Service\nmetadata: {name: web}\n", "apiVersion: expected an apiVersion like v1"),
+    ("apiVersion: v1\nkind: Service\nmetadata: {name: web, labels: {app: \"web\\n\"}}\n", "is not a valid label value"),
+    ("apiVersion: v1\nkind: namespace\nmetadata: {name: kube-system}\n", "kind: expected a kind as the API spells it (PascalCase)"),
+    ("apiVersion: v1\nkind: ServiceList\nmetadata: {name: x}\n", "kind: a ServiceList cannot be applied"),
+    ("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: standard}\nprovisioner: x\n",
+     "StorageClass/standard is a name the cluster itself uses"),
+    ("apiVersion: v1\nkind: Node\nmetadata: {name: worker-9}\n", "kind: a Node is the cluster's own"),
+])
+def test_whole_values_and_the_clusters_own_objects(text, expected):
+    assert any(expected in p for p in problems(text)), problems(text)
+
+
+def test_the_clusters_own_objects_pass_when_declared():
+    declared = Outside(objects=frozenset({"StorageClass/standard", "Node/worker-9"}))
+    assert problems("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: standard}\n", declared) == []
+    assert problems("apiVersion: v1\nkind: Node\nmetadata: {name: worker-9}\n", declared) == []
+
+
+def test_a_cluster_scoped_delete_needs_a_manifest_of_the_lab_or_a_declaration():
+    from labrunner.manifestrules import foreign_delete_problem
+
+    crd = ("CustomResourceDefinition", "certificates.cert-manager.io")
+    assert "no manifest of this lab creates it" in foreign_delete_problem(*crd, created=set(), outside=Outside())
+    assert foreign_delete_problem(*crd, created={crd}, outside=Outside()) is None
+    assert foreign_delete_problem(*crd, created=set(), outside=Outside(objects=frozenset({"/".join(crd)}))) is None
+    assert foreign_delete_problem("Service", "web", created=set(), outside=Outside()) is None  # in the lab's namespace
+    assert "not a valid name" in ref_problem("Service", "a/b", None, outside=Outside())
+    assert "the cluster's own" in ref_problem("Node", "worker-1", None, outside=Outside())
