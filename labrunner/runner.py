@@ -37,6 +37,9 @@ CONFIRM_PASS_AFTER = 1.5
 # How often a failing check is run again while its truth may still be settling (see CheckKind.lags).
 SETTLE_INTERVAL = 1.0
 
+# The version of the `check --json` document (schema/check-result-v1.json); reportschema.SCHEMA_VERSION.
+REPORT_SCHEMA_VERSION = 1
+
 OnProgress = Callable[[str], None]  # a line of progress for the learner ("waiting for namespace ...")
 
 # Kinds whose changes re-run the checks in watch mode.
@@ -73,7 +76,9 @@ class StepReport:
         return self.status is Status.PASS
 
     def as_dict(self) -> dict:
+        """One `check --json` document, as schema/check-result-v1.json describes it (see reportschema)."""
         return {
+            "schemaVersion": REPORT_SCHEMA_VERSION,
             "lab": self.lab_id,
             "step": self.step_id,
             "status": self.status.value,
