@@ -515,10 +515,23 @@ def _print_report(report: runner.StepReport, *, as_json: bool) -> int:
             print(f"{_MARK[result.status]} {result.title}: {result.message}{tries}")
             for line in result.details:
                 print(f"       {line}")
+            if not result.ok:
+                _print_reproduce(result.evidence.reproduce())
         summary = {Status.PASS: "all checks pass", Status.FAIL: "not there yet", Status.ERROR: "a check could not run"}
         took = f"{report.seconds:.1f}s" + (f", {report.attempts} attempts" if report.attempts > 1 else "")
         print(f"\n{report.step_id}: {summary[report.status]} ({took})")
     return {Status.PASS: EXIT_OK, Status.FAIL: EXIT_FAILED, Status.ERROR: EXIT_ERROR}[report.status]
+
+
+_REPRODUCE_SHOWN = 3  # commands under a failing check; --json and --junit carry every one
+
+
+def _print_reproduce(commands: list[str]) -> None:
+    """Under a check that did not pass: the commands that reproduce what it saw (a probe, a review)."""
+    for command in commands[:_REPRODUCE_SHOWN]:
+        print(f"       try: {command}")
+    if len(commands) > _REPRODUCE_SHOWN:
+        print(f"       ({len(commands) - _REPRODUCE_SHOWN} more such commands in `--json` or `--junit`)")
 
 
 def _watch(cluster, lab: Lab, step: Step, progress: Progress, store: ProgressStore, *,  # noqa: ANN001

@@ -175,3 +175,10 @@ def test_a_junit_report_that_cannot_be_written_is_an_error(checked, monkeypatch,
     assert cli.main(LABS + ["check", "services", "--step", "clusterip", "--junit", str(tmp_path / "j.xml")]) == 3
     out, err = capsys.readouterr()
     assert "PASS" in out and "could not write the JUnit report" in err and "No space left on device" in err
+
+
+def test_the_text_output_shows_how_to_reproduce_a_failing_probe(checked, capsys):
+    assert cli.main(LABS + ["check", "services", "--step", "clusterip"]) == 3
+    out = capsys.readouterr().out
+    assert f"       try: {REPRODUCE}" in out and "try: kubectl auth can-i list pods" in out
+    assert out.count("try: ") == 2  # the passing check shows none
