@@ -96,3 +96,9 @@ def test_the_schema_rejects_documents_out_of_shape(change):
     change(document)
     with pytest.raises(jsonschema.ValidationError):
         VALIDATOR.validate(document)
+
+
+def test_the_example_in_the_docs_validates():
+    text = (REPO / "docs" / "ci.md").read_text()
+    example = text.split("```json\n", 1)[1].split("```", 1)[0]
+    VALIDATOR.validate(json.loads(example))
