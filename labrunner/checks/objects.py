@@ -62,15 +62,6 @@ def _validate_path(p: Mapping[str, Any]) -> list[str]:
     return []
 
 
-def _wanted(p: Mapping[str, Any]) -> str:
-    """What a field check expects, as its evidence says it."""
-    if "present" in p:
-        return "set" if p["present"] else "not set"
-    if "equals" in p:
-        return jsonpath.render(p["equals"])
-    return f"matches {p['matches']}"
-
-
 def _field(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     obj = _get(ctx, p)
     what = p["object"]
@@ -97,6 +88,15 @@ def _field(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     if any(pattern.search(jsonpath.render(v)) for v in values):
         return CheckResult.passed(f"{what} {p['path']} matches {p['matches']}", evidence=seen)
     return CheckResult.failed(f"{what} {p['path']} should match {p['matches']}, it is {shown}", evidence=seen)
+
+
+def _wanted(p: Mapping[str, Any]) -> str:
+    """What a field check expects, as its evidence says it."""
+    if "present" in p:
+        return "set" if p["present"] else "not set"
+    if "equals" in p:
+        return jsonpath.render(p["equals"])
+    return f"matches {p['matches']}"
 
 
 def _condition(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
