@@ -1,9 +1,9 @@
 """The `labrunner` command. Without arguments it opens the TUI.
 
-Exit codes: 0 ok (for `check`: every check passed); 1 a check failed or an
-operation did not succeed; 2 bad input (a lab file, an argument, an unknown
-lab or step); 3 the cluster is unreachable or a checker broke; 130 interrupted
-(Ctrl-C), with a line on what may be left half done.
+Exit codes (labrunner/exitcodes.py): 0 ok (for `check`: every check passed); 1 a check failed;
+2 invalid input (a lab file, an argument, an unknown lab or step); 3 an error of the cluster or the
+environment (unreachable, a check could not run, a tool missing); 130 interrupted (Ctrl-C), with a
+line on what may be left half done. Output into a closed pipe is dropped quietly (closedpipe.py).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Sequence
 
 try:
-    from . import runner
+    from . import exitcodes, runner
     from .checks import Status
+    from .closedpipe import quiet_pipes
     from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError, count_problems
     from .loader import BrokenLab, LoadReport, default_labs_dir, discover_labs
     from .model import Lab, Step
@@ -26,8 +27,8 @@ except KeyboardInterrupt:  # Ctrl-C while the Kubernetes client loads (seconds o
     print("\nlabrunner: interrupted", file=sys.stderr)
     raise SystemExit(130) from None
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CLUSTER = 0, 1, 2, 3
-EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_ERROR = exitcodes.OK, exitcodes.FAILED, exitcodes.BAD_INPUT, exitcodes.ERROR
+EXIT_INTERRUPTED = exitcodes.INTERRUPTED  # Ctrl-C, as shells report SIGINT
 _MARK = {Status.PASS: "PASS ", Status.FAIL: "FAIL ", Status.ERROR: "ERROR"}
 
 
@@ -58,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="run a step's checks (exit 0 only when all pass)")
     p.add_argument("lab")
     p.add_argument("--step", "-s")
-    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--json", action="store_true", help="print the results as JSON (schema/check-result-v1.json)")
+    p.add_argument("--junit", type=Path, metavar="FILE",
+                   help="also write the results as JUnit XML to FILE, for CI (with --watch: the last verdict)")
     p.add_argument("--watch", "-w", action="store_true", help="re-check whenever the lab namespace changes")
     p.add_argument("--wait", type=float, metavar="SECONDS",
                    help="re-run failing checks until all pass or SECONDS pass: kube-proxy rules, NetworkPolicy "
@@ -108,18 +111,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # a lab's text in a terminal that is not UTF-8: escaped, no crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    args = build_parser().parse_args(argv)
-    try:
-        return _dispatch(args)
-    except LabFormatError as exc:
-        _print_problems(exc)
-        return EXIT_BAD_INPUT
-    except LabrunnerError as exc:
-        print(f"labrunner: {exc}", file=sys.stderr)
-        return _exit_code_for(exc)
-    except KeyboardInterrupt:
-        print(f"\nlabrunner: interrupted{_left_behind(args)}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    with quiet_pipes() as pipes:  # `labrunner list | head -1`: no traceback, the command's own exit status
+        args = build_parser().parse_args(argv)
+        if args.command in (None, "tui"):
+            pipes.release()  # the TUI draws on the terminal itself
+        try:
+            return _dispatch(args)
+        except LabFormatError as exc:
+            _print_problems(exc)
+            return EXIT_BAD_INPUT
+        except LabrunnerError as exc:
+            print(f"labrunner: {exc}", file=sys.stderr)
+            return _exit_code_for(exc)
+        except KeyboardInterrupt:
+            print(f"\nlabrunner: interrupted{_left_behind(args)}", file=sys.stderr)
+            return EXIT_INTERRUPTED
 
 
 def _left_behind(args: argparse.Namespace) -> str:
@@ -141,12 +147,11 @@ def _left_behind(args: argparse.Namespace) -> str:
 
 
 def _exit_code_for(exc: LabrunnerError) -> int:
-    """Bad input is 2, an unreachable cluster 3, anything else the engine raised 1."""
+    """Bad input (UsageError) is 2; anything else the engine raises is the cluster's or the environment's
+    (unreachable, refused, timed out, a tool missing): 3. A learner's fail is a result, never raised."""
     if isinstance(exc, UsageError):
         return EXIT_BAD_INPUT
-    if isinstance(exc, ClusterUnreachable):
-        return EXIT_CLUSTER
-    return EXIT_FAILED
+    return EXIT_ERROR
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -392,9 +397,14 @@ def _learner_command(args: argparse.Namespace, report: LoadReport) -> int:
     step = _step(lab, step_id, progress) if args.command != "reset" or step_id else None
     if args.command == "check" and args.wait is not None and (args.wait < 0 or args.watch):
         raise UsageError("--wait takes seconds (0 or more) and does not go with --watch, which waits anyway")
+    if args.command == "solve" and step is not None and step.is_quiz:  # known without asking the cluster
+        raise UsageError(f"step {step.id} has no solution to apply (it is a quiz); "
+                         f"`labrunner answer {lab.id} {step.id} CHOICE` answers it")
+    if args.command == "check" and args.junit is not None:
+        _check_junit_target(args.junit)  # before any cluster work: a typo must not cost a whole run
     if args.command == "check" and step is not None and step.is_quiz:
         report = runner.run_step_checks(None, lab, step, answers=progress.answers(lab.id))  # type: ignore[arg-type]
-        return _print_report(report, as_json=args.json)
+        return _saved_junit(args.junit, report, _print_report(report, as_json=args.json))
     cluster = _cluster(args)
     if args.command == "start":
         runner.start_step(cluster, lab, step, catch_up=args.catch_up, progress=progress, on_progress=_progress_line)
@@ -418,7 +428,7 @@ def _learner_command(args: argparse.Namespace, report: LoadReport) -> int:
         return EXIT_OK
     _note_unusable_namespace(cluster, lab, step)
     if args.watch:
-        return _watch(cluster, lab, step, progress, store, as_json=args.json)
+        return _watch(cluster, lab, step, progress, store, as_json=args.json, junit=args.junit)
     if args.wait is not None:
         report = runner.settle_step_checks(cluster, lab, step, window=lambda spec: args.wait, confirm=True,
                                            answers=progress.answers(lab.id), on_report=_SettlingLines().show)
@@ -428,6 +438,29 @@ def _learner_command(args: argparse.Namespace, report: LoadReport) -> int:
     code = _print_report(report, as_json=args.json)
     if args.wait is None and not args.json:
         _suggest_waiting(lab, step, report)
+    return _saved_junit(args.junit, report, code)
+
+
+def _check_junit_target(path: Path) -> None:
+    """Raise UsageError (exit 2) when `path` cannot be a JUnit report: a folder, or in a folder that is not there."""
+    if path.is_dir():
+        raise UsageError(f"--junit {path}: that is a folder; give a file name such as {path / 'labrunner.xml'}")
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"--junit {path}: the folder {folder} does not exist; create it first")
+
+
+def _saved_junit(path: Path | None, report: runner.StepReport, code: int) -> int:
+    """Write `report` as JUnit XML to `path` (when given); `code` when written, EXIT_ERROR when it could not be."""
+    if path is None:
+        return code
+    from .junit import write_junit
+
+    try:
+        write_junit(path, [report])
+    except OSError as exc:
+        print(f"labrunner: could not write the JUnit report {path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
     return code
 
 
@@ -498,14 +531,27 @@ def _print_report(report: runner.StepReport, *, as_json: bool) -> int:
             print(f"{_MARK[result.status]} {result.title}: {result.message}{tries}")
             for line in result.details:
                 print(f"       {line}")
+            if not result.ok:
+                _print_reproduce(result.evidence.reproduce())
         summary = {Status.PASS: "all checks pass", Status.FAIL: "not there yet", Status.ERROR: "a check could not run"}
         took = f"{report.seconds:.1f}s" + (f", {report.attempts} attempts" if report.attempts > 1 else "")
         print(f"\n{report.step_id}: {summary[report.status]} ({took})")
-    return {Status.PASS: EXIT_OK, Status.FAIL: EXIT_FAILED, Status.ERROR: EXIT_CLUSTER}[report.status]
+    return {Status.PASS: EXIT_OK, Status.FAIL: EXIT_FAILED, Status.ERROR: EXIT_ERROR}[report.status]
+
+
+_REPRODUCE_SHOWN = 3  # commands under a failing check; --json and --junit carry every one
+
+
+def _print_reproduce(commands: list[str]) -> None:
+    """Under a check that did not pass: the commands that reproduce what it saw (a probe, a review)."""
+    for command in commands[:_REPRODUCE_SHOWN]:
+        print(f"       try: {command}")
+    if len(commands) > _REPRODUCE_SHOWN:
+        print(f"       ({len(commands) - _REPRODUCE_SHOWN} more such commands in `--json` or `--junit`)")
 
 
 def _watch(cluster, lab: Lab, step: Step, progress: Progress, store: ProgressStore, *,  # noqa: ANN001
-           as_json: bool) -> int:
+           as_json: bool, junit: Path | None = None) -> int:
     stop = threading.Event()
     outcome = [EXIT_FAILED]
 
@@ -517,7 +563,7 @@ def _watch(cluster, lab: Lab, step: Step, progress: Progress, store: ProgressSto
             return
         settling.said.clear()
         store.update(lambda p: runner.record_report(p, report))
-        outcome[0] = _print_report(report, as_json=as_json)
+        outcome[0] = _saved_junit(junit, report, _print_report(report, as_json=as_json))
         if report.passed:
             stop.set()
         else:  # with --json, stdout holds only the JSON documents

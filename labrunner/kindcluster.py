@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import exitcodes
 from .errors import LabrunnerError
 from .model import Lab
 
@@ -40,14 +41,14 @@ def _docker_works() -> bool:
 def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
     if not _docker_works():
         print(_OTHER_CLUSTER, file=sys.stderr)
-        return 1
+        return exitcodes.ERROR
     if shutil.which("kind") is None:
         print("kind is not installed: see https://kind.sigs.k8s.io/docs/user/quick-start/#installation", file=sys.stderr)
-        return 1
+        return exitcodes.ERROR
     existing = _run(["kind", "get", "clusters"], quiet=True).stdout.split()
     if args.name not in existing:
         if _run(["kind", "create", "cluster", "--name", args.name, "--config", str(_find_kind_config())]).returncode:
-            return 1
+            return exitcodes.ERROR
     images = sorted({image for lab in labs for image in lab.images})
     for image in images:
         # Pull once on the host, then load into the node: labs then start without waiting for pulls.
@@ -67,8 +68,8 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
 def command_down(args: argparse.Namespace, labs: list[Lab]) -> int:
     if shutil.which("kind") is None:
         print("kind is not installed, so there is no kind cluster to delete.", file=sys.stderr)
-        return 1
-    return _run(["kind", "delete", "cluster", "--name", args.name]).returncode
+        return exitcodes.ERROR
+    return exitcodes.ERROR if _run(["kind", "delete", "cluster", "--name", args.name]).returncode else exitcodes.OK
 
 
 @dataclass(frozen=True)
@@ -136,4 +137,5 @@ def command_doctor(args: argparse.Namespace, labs: list[Lab]) -> int:
         mark = {True: " ok ", False: "FAIL", None: " -- "}[finding.ok]
         print(f"[{mark}] {finding.what}" + (f"\n       fix: {finding.fix}" if finding.fix and not finding.ok else ""))
     cluster_lines = findings[3:]
-    return 0 if cluster_lines and all(f.ok is not False for f in cluster_lines) else 1
+    # What is missing is the environment's: exit 3, as for any error of the cluster or the environment.
+    return exitcodes.OK if cluster_lines and all(f.ok is not False for f in cluster_lines) else exitcodes.ERROR

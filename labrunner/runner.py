@@ -27,7 +27,7 @@ from .cluster import (
 )
 from .cluster.namespaces import is_terminating, wait_namespace_gone, wait_namespace_usable
 from .cluster.probepods import delete_outside_probes
-from .errors import LabrunnerError
+from .errors import LabrunnerError, UsageError
 from .model import NAMESPACE_PLACEHOLDER, Actions, CheckSpec, Lab, Step
 from .progress import Progress
 
@@ -36,6 +36,9 @@ CONFIRM_PASS_AFTER = 1.5
 
 # How often a failing check is run again while its truth may still be settling (see CheckKind.lags).
 SETTLE_INTERVAL = 1.0
+
+# The version of the `check --json` document (schema/check-result-v1.json); reportschema.SCHEMA_VERSION.
+REPORT_SCHEMA_VERSION = 1
 
 OnProgress = Callable[[str], None]  # a line of progress for the learner ("waiting for namespace ...")
 
@@ -73,7 +76,9 @@ class StepReport:
         return self.status is Status.PASS
 
     def as_dict(self) -> dict:
+        """One `check --json` document, as schema/check-result-v1.json describes it (see reportschema)."""
         return {
+            "schemaVersion": REPORT_SCHEMA_VERSION,
             "lab": self.lab_id,
             "step": self.step_id,
             "status": self.status.value,
@@ -139,20 +144,21 @@ def solve_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None 
                progress: Progress | None = None) -> str:
     """Apply the step's solution; returns its explanation.
 
-    Raises LabrunnerError when the lab namespace does not exist (applying would create it with the
-    solution but not the setup) or is being deleted (a reset under way: the solution would be
-    deleted with it, or refused by the API server with a raw message).
+    Raises UsageError (a request the lab's state does not allow) for a quiz, and when the lab
+    namespace does not exist (applying would create it with the solution but not the setup) or is
+    being deleted (a reset under way: the solution would be deleted with it, or refused by the API
+    server with a raw message).
     """
     if step.solution is None:
-        raise LabrunnerError(f"step {step.id} has no solution to apply (it is a quiz)")
+        raise UsageError(f"step {step.id} has no solution to apply (it is a quiz)")
     ns = namespace_for(lab, namespace)
     found = cluster.get("Namespace", ns)
     if found is None:  # applying would create it, with the solution but without the step's setup
-        raise LabrunnerError(f"namespace {ns} does not exist: the lab is not started (or was reset); "
-                             f"`labrunner start {lab.id} {step.id}` sets the step up first")
+        raise UsageError(f"namespace {ns} does not exist: the lab is not started (or was reset); "
+                         f"`labrunner start {lab.id} {step.id}` sets the step up first")
     if is_terminating(found):
-        raise LabrunnerError(f"namespace {ns} is being deleted (a reset under way?), so there is nothing to solve "
-                             f"in it; once it is gone, `labrunner start {lab.id} {step.id}` sets the step up again")
+        raise UsageError(f"namespace {ns} is being deleted (a reset under way?), so there is nothing to solve "
+                         f"in it; once it is gone, `labrunner start {lab.id} {step.id}` sets the step up again")
     run_actions(cluster, lab, step.solution.actions, namespace=namespace)
     if progress is not None:
         progress.lab(lab.id).step(step.id).solved = True
@@ -423,11 +429,11 @@ def record_report(progress: Progress, report: StepReport) -> None:
 
 
 def answer_quiz(progress: Progress, lab: Lab, step: Step, choice: str) -> CheckResult:
-    """Record a quiz answer and judge it."""
+    """Record a quiz answer and judge it. Raises UsageError for a step that is no quiz or a choice it does not offer."""
     if step.quiz is None:
-        raise LabrunnerError(f"step {step.id} is not a quiz")
+        raise UsageError(f"step {step.id} is not a quiz")
     if choice not in {c.id for c in step.quiz.choices}:
-        raise LabrunnerError(f"{choice!r} is not a choice; pick one of {', '.join(c.id for c in step.quiz.choices)}")
+        raise UsageError(f"{choice!r} is not a choice; pick one of {', '.join(c.id for c in step.quiz.choices)}")
     progress.lab(lab.id).step(step.id).answer = choice
     ctx = CheckContext(cluster=None, namespace=lab.namespace, lab=lab, step=step,  # type: ignore[arg-type]
                        answers=progress.answers(lab.id))

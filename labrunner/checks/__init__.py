@@ -5,14 +5,18 @@ A plug-in package names a `CheckKind` in the entry-point group
 """
 
 from .base import CheckContext, CheckKind, CheckResult, Param, Status
+from .evidence import AccessReview, Evidence, ProbeCell
 from .registry import ENTRY_POINT_GROUP, check_kinds, param_problems, plugin_problems, run_check
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "AccessReview",
     "CheckContext",
     "CheckKind",
     "CheckResult",
+    "Evidence",
     "Param",
+    "ProbeCell",
     "Status",
     "check_kinds",
     "param_problems",

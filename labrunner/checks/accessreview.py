@@ -21,6 +21,7 @@ on the client's connection pool, as raw JSON.
 from __future__ import annotations
 
 import json
+import shlex
 import threading
 import time
 import weakref
@@ -63,6 +64,9 @@ KUBELET_VERBS = ("create", "delete", "get", "patch", "update")
 NON_RESOURCE_VERBS = ("delete", "get", "head", "patch", "post", "put")
 PROBE = "labrunner-probe"  # stands for "anything" where a non-resource URL rule ends in *
 WELL_KNOWN_URLS = ("/metrics", "/logs/*", "/debug/pprof/*", "*")  # the API server's own that leak most
+
+# Groups cannot be impersonated without a user; a name no binding mentions stands in.
+GROUP_MEMBER = "labrunner:a-member-of-the-groups"
 
 DISCOVERY_TTL = 60.0  # seconds; CRDs added by a lab show up within a minute
 PARALLEL = 16  # reviews in flight; the client's pool holds 32 connections
@@ -151,8 +155,7 @@ def _call(cluster: Any, method: str, path: str, body: Any = None, *, what: str,
 def _impersonation_headers(headers: dict, subject: Subject) -> HTTPHeaderDict:
     """Kubernetes impersonation headers (one Impersonate-Group header per group)."""
     out = HTTPHeaderDict(headers)
-    # Groups cannot be impersonated without a user; a name no binding mentions stands in.
-    out["Impersonate-User"] = subject.user or "labrunner:a-member-of-the-groups"
+    out["Impersonate-User"] = subject.user or GROUP_MEMBER
     for group in subject.groups:
         out.add("Impersonate-Group", group)
     if subject.uid:
@@ -386,6 +389,32 @@ def review_body(subject: Subject, attributes: dict[str, str]) -> dict:
     if subject.extra:
         spec["extra"] = subject.extra
     return {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec}
+
+
+def can_i_command(subject: Subject, attributes: dict[str, str]) -> str:
+    """The `kubectl auth can-i` command that asks the authorizer what a SubjectAccessReview for
+    `subject` and `attributes` (as `Action.attributes()` or `NonResource.attributes()` give them)
+    asks, impersonating the subject (`--as`, one `--as-group` per group, `--as-uid`); it prints yes
+    or no and exits 0 or 1. Needs the impersonate permission a cluster admin has. A group-only
+    subject is impersonated as GROUP_MEMBER, as labrunner's own requests are; "" for a subject with
+    extra attributes, which kubectl cannot impersonate."""
+    if subject.extra:
+        return ""
+    argv = ["kubectl", "auth", "can-i", attributes.get("verb", "")]
+    if "path" in attributes:
+        argv.append(attributes["path"])
+    else:
+        what = attributes.get("resource", "") + (f".{attributes['group']}" if attributes.get("group") else "")
+        argv.append(what + (f"/{attributes['name']}" if attributes.get("name") else ""))
+        if attributes.get("subresource"):
+            argv.append(f"--subresource={attributes['subresource']}")
+        # A request with no namespace is cluster-wide; can-i asks so only with --all-namespaces.
+        argv += ["-n", attributes["namespace"]] if attributes.get("namespace") else ["--all-namespaces"]
+    argv.append(f"--as={subject.user or GROUP_MEMBER}")
+    argv += [f"--as-group={group}" for group in subject.groups]
+    if subject.uid:
+        argv.append(f"--as-uid={subject.uid}")
+    return shlex.join(argv)
 
 
 def review(cluster: Any, subject: Subject, attributes: dict[str, str]) -> dict:

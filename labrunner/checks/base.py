@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from .evidence import NO_EVIDENCE, Evidence
+
 if TYPE_CHECKING:
     from ..cluster import Cluster
     from ..model import Lab, Step
@@ -30,18 +32,23 @@ class CheckResult:
     # The kind's lag (see CheckKind.lags) when this fail is shown while the truth may still be
     # settling: the message then says so and the probe's own words move to `details`.
     settling: str = ""
+    # What was expected and seen, as data (see checks/evidence.py); empty when the kind gives none.
+    evidence: Evidence = NO_EVIDENCE
 
     @classmethod
-    def passed(cls, message: str, details: tuple[str, ...] | list[str] = ()) -> "CheckResult":
-        return cls(Status.PASS, message, tuple(details))
+    def passed(cls, message: str, details: tuple[str, ...] | list[str] = (), *,
+               evidence: Evidence = NO_EVIDENCE) -> "CheckResult":
+        return cls(Status.PASS, message, tuple(details), evidence=evidence)
 
     @classmethod
-    def failed(cls, message: str, details: tuple[str, ...] | list[str] = ()) -> "CheckResult":
-        return cls(Status.FAIL, message, tuple(details))
+    def failed(cls, message: str, details: tuple[str, ...] | list[str] = (), *,
+               evidence: Evidence = NO_EVIDENCE) -> "CheckResult":
+        return cls(Status.FAIL, message, tuple(details), evidence=evidence)
 
     @classmethod
-    def errored(cls, message: str, details: tuple[str, ...] | list[str] = ()) -> "CheckResult":
-        return cls(Status.ERROR, message, tuple(details))
+    def errored(cls, message: str, details: tuple[str, ...] | list[str] = (), *,
+                evidence: Evidence = NO_EVIDENCE) -> "CheckResult":
+        return cls(Status.ERROR, message, tuple(details), evidence=evidence)
 
     @property
     def ok(self) -> bool:
@@ -56,8 +63,9 @@ class CheckResult:
                        details=(f"so far: {self.message}", *self.details))
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON shape of `check --json`: seconds are of the last attempt, secondsToPass is null
-        unless the check passed; settling is true only in reports made while re-checking."""
+        """The JSON shape of `check --json` (schema/check-result-v1.json): seconds are of the last
+        attempt, secondsToPass is null unless the check passed; settling is true only in reports made
+        while re-checking; evidence always has its four keys (nulls and empty lists when none)."""
         return {
             "id": self.check_id,
             "title": self.title,
@@ -68,6 +76,7 @@ class CheckResult:
             "attempts": self.attempts,
             "secondsToPass": None if self.seconds_to_pass is None else round(self.seconds_to_pass, 3),
             "settling": bool(self.settling),
+            "evidence": self.evidence.as_dict(),
         }
 
 

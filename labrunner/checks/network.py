@@ -15,11 +15,13 @@ from ..errors import LabrunnerError
 from ..format.values import Selector, Text, value_type
 from .base import CheckContext, CheckKind, CheckResult, Param, Status
 from .canary import check_policy_enforced
-from .judging import EGRESS, LEFT_OUT, judge
+from .evidence import Evidence, ProbeCell
+from .judging import DENIED_BY, EGRESS, LEFT_OUT, judge
 from .policyreach import describe, egress_beyond_for, policies_singling_out_labrunner
 from .probeplan import (Cell, Resolver, Target, any_ready_node, closed_reason, denied_by,
                         describe_source, describe_target)
-from .probing import DID_NOT_CONNECT, Probe, ProbeOutcome, Verdict, read_with_witness, run_probes, submit
+from .probing import (DID_NOT_CONNECT, Probe, ProbeOutcome, Verdict, read_with_witness, reproduce_command, run_probes,
+                      submit)
 from .shapes import Probes, SourceSpec
 
 __all__ = ["KINDS", "Target", "closed_reason", "judge", "parse_nslookup"]
@@ -144,6 +146,7 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     cells: list[Cell] = []
     lines: list[str] = []
     missing: list[str] = []
+    unplaced: list[tuple[int, ProbeCell]] = []  # probe specs with no cell to run, as evidence
     for i, probe in enumerate(probes):
         reason = next((r for r in (sources[i], targets[i]) if isinstance(r, str)), "")
         made = [] if reason else [
@@ -156,6 +159,7 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         if reason:
             missing.append(f"{_head(probe)}: {reason}")
             lines.append(f"[fail] {_head(probe)}: {reason}")
+            unplaced.append((i, unplaced_cell(probe, reason)))
         cells += made
     closed = [closed_reason(c.target, c.port, probes[c.spec]["to"].get("service")) for c in cells]
     # Which node to ask about each target: its own (a `host:` runs on none, so any).
@@ -168,7 +172,7 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     early = sorted({asks[k] for k in denies if asks[k]})  # type: ignore[misc]
     controls: dict[int, Probe | ProbeOutcome] = {k: _control(cells[k], open_server) for k in denies}
     control_probes = list(dict.fromkeys(c for c in controls.values() if isinstance(c, Probe)))
-    lab_probes = [Probe(c.source.pod, c.source.namespace, c.target.address, c.port, c.source.container) for c in cells]
+    lab_probes = [c.probe for c in cells]
     results = run_probes(ctx.cluster, lab_probes + _node_probes(early) + control_probes)
     outcomes = results[: len(cells)]
     tried = dict(zip(early, results[len(cells): len(cells) + len(early)]))
@@ -215,12 +219,35 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         if "sweep" in probe["to"] and not isinstance(targets[i], str) and not isinstance(sources[i], str) and not counted.get(i):
             broken.append(f"{_head(probe)}: no destination of the sweep accepts an unrestricted pod, so it shows nothing")
     wrong += _policy_findings(ctx, probes, sources, lines) if expects_deny else []
+    placed = [(cell.spec, probe_cell(cell, status, why, detail)) for cell, (status, why, detail) in zip(cells, judged)]
+    evidence = Evidence(probes=tuple(c for _, c in sorted(unplaced + placed, key=lambda pair: pair[0])))
     if broken:
-        return CheckResult.errored(_summary(broken), lines)
+        return CheckResult.errored(_summary(broken), lines, evidence=evidence)
     if missing or wrong:
-        return CheckResult.failed(_summary(missing + wrong), lines)
+        return CheckResult.failed(_summary(missing + wrong), lines, evidence=evidence)
     return CheckResult.passed(f"all {len(cells)} probes as expected (from {len(probes)} probe specs)"
-                              if len(cells) != len(probes) else f"all {len(probes)} probes as expected", lines)
+                              if len(cells) != len(probes) else f"all {len(probes)} probes as expected", lines,
+                              evidence=evidence)
+
+
+_PROBE_STATUS = {Status.PASS: "pass", Status.FAIL: "fail", Status.ERROR: "error", LEFT_OUT: "skipped"}
+
+
+def probe_cell(cell: Cell, status: Status | None, why: str, observed: str) -> ProbeCell:
+    """One judged cell as evidence: `status` as `judge` gave it (None: left out of a sweep), `why` its
+    verdict, `observed` what the probe and its witness read; with the command that reproduces it."""
+    return ProbeCell(cell.source.label, cell.target.label, cell.port, cell.expect, _PROBE_STATUS[status],
+                     observed, why=why, denied_by=cell.denied_by if cell.expect == "deny" else "",
+                     address=cell.target.address, reproduce=reproduce_command(cell.probe))
+
+
+def unplaced_cell(probe: Mapping[str, Any], reason: str) -> ProbeCell:
+    """A probe spec that names no cell to run (its source or target is missing) as a failing cell, named as the
+    lab file names its sides; nothing to reproduce."""
+    deny = probe.get("expect") == "deny"
+    return ProbeCell(describe_source(probe["from"]), describe_target(probe["to"]), probe.get("port"),
+                     probe.get("expect", "allow"), "fail", reason, why=reason,
+                     denied_by=denied_by(probe) if deny else "")
 
 
 def _policy_findings(ctx: CheckContext, probes: list[Mapping[str, Any]], sources: list[Any], lines: list[str]) -> list[str]:
@@ -345,6 +372,21 @@ def judge_lookup(p: Mapping[str, Any], output: str, wanted_ips: list[str] | None
     return Status.FAIL, f"{name} resolves to {got}, should be {', '.join(wanted_ips)}"
 
 
+def lookup_evidence(p: Mapping[str, Any], output: str, wanted_ips: list[str] | None) -> tuple[str, str]:
+    """(expected, observed) of one pod's nslookup `output` for the dns check's params `p`, as short texts
+    for its evidence: "10.96.0.9", "a CNAME for db.example.com", "no answer"; observed names the CNAMEs
+    and addresses given, or NXDOMAIN, or "no answer"."""
+    addresses, cnames, nxdomain = parse_nslookup(output)
+    if p.get("resolves") is False:
+        expected = "no answer"
+    elif "cname" in p:
+        expected = f"a CNAME for {p['cname'].rstrip('.')}"
+    else:
+        expected = ", ".join(normal_addresses(wanted_ips or []))
+    given = [f"CNAME {c}" for c in cnames] + normal_addresses(addresses)
+    return expected, ", ".join(given) or ("NXDOMAIN" if nxdomain else "no answer")
+
+
 def _wanted_ips(ctx: CheckContext, p: Mapping[str, Any]) -> list[str] | str | None:
     """The addresses the dns check expects, what is missing for them (text), or None (cname, resolves)."""
     if "serviceIP" in p:
@@ -371,7 +413,7 @@ def _dns(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         return CheckResult.failed(sources)
     wanted = _wanted_ips(ctx, p)
     if isinstance(wanted, str):
-        return CheckResult.failed(wanted)
+        return CheckResult.failed(wanted, evidence=Evidence(observed=wanted))
     # Every pod the source names looks the name up: one pod with a broken resolver must not hide behind another.
     lookups = [submit(lambda s=s: exec_in_pod(ctx.cluster, s.pod, ["nslookup", p["name"]], namespace=s.namespace,
                                               container=s.container, timeout=20)) for s in sources]
@@ -380,23 +422,28 @@ def _dns(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     wrong: list[str] = []
     broken: list[str] = []
     passed: list[str] = []
+    expected, observed = lookup_evidence(p, "", wanted)[0], []
     for source, future in zip(sources, lookups):
         result = future.result()
         prefix = f"{source.label}: " if several else ""
         if result.exit_code is None:
             broken.append(f"{prefix}nslookup could not run in {source.label}: {result.failure}")
+            observed.append(f"{prefix}nslookup could not run")
             continue
         status, message = judge_lookup(p, result.output, wanted)
+        observed.append(prefix + lookup_evidence(p, result.output, wanted)[1])
         output = [line for line in result.output.splitlines() if line.strip()][-6:]
         details += [f"[{_MARKS[status]}] {source.label}: {message}"] + output if several else output
         (passed if status is Status.PASS else wrong).append(prefix + message)
+    evidence = Evidence(expected, "; ".join(observed))
     if broken:
-        return CheckResult.errored(_summary(broken), details)
+        return CheckResult.errored(_summary(broken), details, evidence=evidence)
     if wrong:
-        return CheckResult.failed(_summary(wrong), details)
+        return CheckResult.failed(_summary(wrong), details, evidence=evidence)
     if several:
-        return CheckResult.passed(f"{passed[0].split(': ', 1)[1]}, from each of the {len(sources)} pods", details)
-    return CheckResult.passed(passed[0], details)
+        return CheckResult.passed(f"{passed[0].split(': ', 1)[1]}, from each of the {len(sources)} pods", details,
+                                  evidence=evidence)
+    return CheckResult.passed(passed[0], details, evidence=evidence)
 
 
 def _validate_dns(p: Mapping[str, Any]) -> list[str]:

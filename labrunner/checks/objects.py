@@ -11,6 +11,7 @@ from ..cluster.probepods import is_ready
 from ..format.values import ApiVersion, Count, JsonPath, ObjectName, Regex, Selector, Text, plain_value
 from .meaning import same_value, why_percent_differs
 from .base import CheckContext, CheckKind, CheckResult, Param, exactly_one
+from .evidence import Evidence
 
 _REF = {
     "object": Param(ObjectName, required=True, doc="Kind/name, e.g. Service/web"),
@@ -31,55 +32,70 @@ def _get(ctx: CheckContext, p: Mapping[str, Any]) -> dict | None:
 
 def _exists(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     if _get(ctx, p) is None:
-        return CheckResult.failed(f"{p['object']} does not exist yet")
-    return CheckResult.passed(f"{p['object']} exists")
+        return CheckResult.failed(f"{p['object']} does not exist yet", evidence=Evidence("exists", "does not exist"))
+    return CheckResult.passed(f"{p['object']} exists", evidence=Evidence("exists", "exists"))
 
 
 def _absent(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     obj = _get(ctx, p)
     if obj is not None:
         if obj.get("metadata", {}).get("deletionTimestamp"):
-            return CheckResult.failed(f"{p['object']} is still being deleted")
-        return CheckResult.failed(f"{p['object']} still exists; delete it")
-    return CheckResult.passed(f"{p['object']} is gone")
+            return CheckResult.failed(f"{p['object']} is still being deleted",
+                                      evidence=Evidence("does not exist", "being deleted"))
+        return CheckResult.failed(f"{p['object']} still exists; delete it", evidence=Evidence("does not exist", "exists"))
+    return CheckResult.passed(f"{p['object']} is gone", evidence=Evidence("does not exist", "does not exist"))
 
 
 def _field(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     obj = _get(ctx, p)
     what = p["object"]
     if obj is None:
-        return CheckResult.failed(f"{what} does not exist yet")
+        return CheckResult.failed(f"{what} does not exist yet", evidence=Evidence(_wanted(p), f"{what} does not exist"))
     values = jsonpath.find(obj, p["path"])
     shown = ", ".join(jsonpath.render(v) for v in values) or "nothing"
+    seen = Evidence(_wanted(p), shown if values else "not set")
     if "present" in p:
         if bool(values) == p["present"]:
-            return CheckResult.passed(f"{what} {p['path']} is {'set' if values else 'not set'}")
-        return CheckResult.failed(f"{what} {p['path']} should {'be set' if p['present'] else 'not be set'} (it is {shown})")
+            return CheckResult.passed(f"{what} {p['path']} is {'set' if values else 'not set'}", evidence=seen)
+        return CheckResult.failed(f"{what} {p['path']} should {'be set' if p['present'] else 'not be set'} (it is {shown})",
+                                  evidence=seen)
     if "equals" in p:
         wanted = p["equals"]
         # By meaning, not spelling: 1024Mi is 1Gi, "0%" is 0.
         if any(same_value(v, wanted) for v in values):
             return CheckResult.passed(f"{what} {p['path']} is {jsonpath.render(wanted)}" + (
-                "" if shown == jsonpath.render(wanted) else f" ({shown})"))
+                "" if shown == jsonpath.render(wanted) else f" ({shown})"), evidence=seen)
         why = "; ".join(filter(None, (why_percent_differs(v, wanted) for v in values)))
         return CheckResult.failed(f"{what} {p['path']} should be {jsonpath.render(wanted)}, it is {shown}"
-                                  + (f" ({why})" if why else ""))
+                                  + (f" ({why})" if why else ""), evidence=seen)
     pattern = re.compile(p["matches"])
     if any(pattern.search(jsonpath.render(v)) for v in values):
-        return CheckResult.passed(f"{what} {p['path']} matches {p['matches']}")
-    return CheckResult.failed(f"{what} {p['path']} should match {p['matches']}, it is {shown}")
+        return CheckResult.passed(f"{what} {p['path']} matches {p['matches']}", evidence=seen)
+    return CheckResult.failed(f"{what} {p['path']} should match {p['matches']}, it is {shown}", evidence=seen)
+
+
+def _wanted(p: Mapping[str, Any]) -> str:
+    """What a field check expects, as its evidence says it."""
+    if "present" in p:
+        return "set" if p["present"] else "not set"
+    if "equals" in p:
+        return jsonpath.render(p["equals"])
+    return f"matches {p['matches']}"
 
 
 def _condition(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     obj = _get(ctx, p)
     what = p["object"]
-    if obj is None:
-        return CheckResult.failed(f"{what} does not exist yet")
     wanted = str(p.get("status", "True"))
+    if obj is None:
+        return CheckResult.failed(f"{what} does not exist yet",
+                                  evidence=Evidence(f"{p['type']}={wanted}", f"{what} does not exist"))
     got = condition_status(obj, p["type"])
+    seen = Evidence(f"{p['type']}={wanted}", f"{p['type']}={got or 'not reported'}")
     if got == wanted:
-        return CheckResult.passed(f"{what} is {p['type']}={wanted}")
-    return CheckResult.failed(f"{what} should have {p['type']}={wanted}, it has {p['type']}={got or 'not reported'}")
+        return CheckResult.passed(f"{what} is {p['type']}={wanted}", evidence=seen)
+    return CheckResult.failed(f"{what} should have {p['type']}={wanted}, it has {p['type']}={got or 'not reported'}",
+                              evidence=seen)
 
 
 _WORKLOADS = ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet")
@@ -88,13 +104,15 @@ _WORKLOADS = ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet")
 def _replicas(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     obj = _get(ctx, p)
     what = p["object"]
+    wanted = f"{p['ready']} ready replicas"
     if obj is None:
-        return CheckResult.failed(f"{what} does not exist yet")
+        return CheckResult.failed(f"{what} does not exist yet", evidence=Evidence(wanted, f"{what} does not exist"))
     status = obj.get("status") or {}
     ready = status.get("numberReady" if split_object(p["object"])[0] == "DaemonSet" else "readyReplicas") or 0
+    seen = Evidence(wanted, f"{ready} ready replicas")
     if ready == p["ready"]:
-        return CheckResult.passed(f"{what} has {ready} ready replicas")
-    return CheckResult.failed(f"{what} should have {p['ready']} ready replicas, it has {ready}")
+        return CheckResult.passed(f"{what} has {ready} ready replicas", evidence=seen)
+    return CheckResult.failed(f"{what} should have {p['ready']} ready replicas, it has {ready}", evidence=seen)
 
 
 def _pods(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
@@ -102,9 +120,11 @@ def _pods(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     pods = ctx.cluster.list("Pod", namespace=ns, selector=p["selector"])
     ready = [pod for pod in pods if is_ready(pod)]
     details = [f"{pod['metadata']['name']}: {(pod.get('status') or {}).get('phase')}, {'ready' if pod in ready else 'not ready'}" for pod in pods]
+    seen = Evidence(f"{p['ready']} ready pods", f"{len(ready)} ready pods of {len(pods)} matching")
     if len(ready) == p["ready"]:
-        return CheckResult.passed(f"{len(ready)} pods matching {p['selector']} are ready", details)
-    return CheckResult.failed(f"{p['ready']} pods matching {p['selector']} should be ready, {len(ready)} are", details)
+        return CheckResult.passed(f"{len(ready)} pods matching {p['selector']} are ready", details, evidence=seen)
+    return CheckResult.failed(f"{p['ready']} pods matching {p['selector']} should be ready, {len(ready)} are", details,
+                              evidence=seen)
 
 
 KINDS = [

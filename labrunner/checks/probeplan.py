@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from ..cluster import Cluster, condition_status
 from ..cluster.probepods import LABRUNNER_NAMESPACE, OPEN_PORTS, PROBE_LABEL, is_ready, outside_probe_name, probe_pod_name
 from .judging import EGRESS, INGRESS
+from .probing import Probe
 from .targets import find_pods, pod_name
 
 FROM_KEYS = ("pod", "selector", "probe", "outside")
@@ -57,6 +58,11 @@ class Cell:
     @property
     def what(self) -> str:
         return f"{self.source.label} -> {self.target.label}:{self.port}"
+
+    @property
+    def probe(self) -> Probe:
+        """The `agnhost connect` this cell runs: in the source pod, to the target's address and port."""
+        return Probe(self.source.pod, self.source.namespace, self.target.address, self.port, self.source.container)
 
     @property
     def policy_port(self) -> int:

@@ -122,6 +122,17 @@ def connect_command(host: str, port: int) -> list[str]:
     return ["/agnhost", "connect", target, f"--timeout={PROBE_TIMEOUT}"]
 
 
+def reproduce_command(probe: Probe) -> str:
+    """The shell command that runs `probe` by hand, as labrunner runs it:
+    `kubectl -n NS exec POD [-c CONTAINER] -- /agnhost connect HOST:PORT --timeout=1s`, each word
+    quoted for a POSIX shell (an IPv6 address is bracketed: `[fd00::1]:80`). Its exit code is 0 when
+    it connects; otherwise agnhost prints TIMEOUT, REFUSED, DNS or OTHER (see `parse_connect`)."""
+    argv = ["kubectl", "-n", probe.namespace, "exec", probe.pod]
+    if probe.container:
+        argv += ["-c", probe.container]
+    return shlex.join([*argv, "--", *connect_command(probe.host, probe.port)])
+
+
 def run_probe(cluster: Cluster, probe: Probe) -> ProbeOutcome:
     try:
         result = exec_in_pod(cluster, probe.pod, connect_command(probe.host, probe.port), namespace=probe.namespace,

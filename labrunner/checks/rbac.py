@@ -25,6 +25,7 @@ from . import accessreview
 from .accessreview import Action, Subject
 from ..format.values import Text, value_type
 from .base import CheckContext, CheckKind, CheckResult, Param, all_of, exactly_one
+from .evidence import AccessReview, Evidence
 from .identity import authenticate
 from .shapes import RbacRule
 
@@ -87,17 +88,32 @@ def _single(ctx: CheckContext, p: Mapping[str, Any], who: str, asking: Subject) 
         attributes["name"] = p["name"]
     status = accessreview.review(ctx.cluster, asking, attributes)
     allowed = bool(status.get("allowed"))
+    expected = p.get("expect", "allowed")
+    asked = AccessReview.answered(accessreview.review_body(asking, attributes), status, expected=expected,
+                                  reproduce=accessreview.can_i_command(asking, attributes))
+    evidence = Evidence(expected=expected, observed="allowed" if allowed else "denied", reviews=(asked,))
     if status.get("evaluationError") and not allowed:
-        return CheckResult.errored(f"the authorizer could not decide: {status['evaluationError']}")
+        return CheckResult.errored(f"the authorizer could not decide: {status['evaluationError']}",
+                                   evidence=Evidence(expected=expected, observed="no decision", reviews=(asked,)))
     shown = f"{who} {action.verb} {action.what}" + (f" {p['name']}" if "name" in p else "") + f" {action.where}"
     reason = status.get("reason") or ""
     details = [reason] if reason else []
-    if allowed == (p.get("expect", "allowed") == "allowed"):
-        return CheckResult.passed(f"{shown}: {'allowed' if allowed else 'denied'}, as expected", details)
+    if allowed == (expected == "allowed"):
+        return CheckResult.passed(f"{shown}: {'allowed' if allowed else 'denied'}, as expected", details,
+                                  evidence=evidence)
     if allowed:
-        return CheckResult.failed(f"{shown} is allowed, but should be denied ({LAG})", details)
+        return CheckResult.failed(f"{shown} is allowed, but should be denied ({LAG})", details, evidence=evidence)
     return CheckResult.failed(f"{shown} is denied, but should be allowed (no Role/ClusterRole binding grants it "
-                              f"yet; {LAG})", details)
+                              f"yet; {LAG})", details, evidence=evidence)
+
+
+def beyond_evidence(asking: Subject, extra: Sequence[Any]) -> Evidence:
+    """A sweep's evidence: each action (or non-resource request) allowed beyond the set as the
+    SubjectAccessReview that allowed it, expected denied."""
+    reviews = tuple(AccessReview(accessreview.review_body(asking, a.attributes()), True, expected="denied",
+                                 reproduce=accessreview.can_i_command(asking, a.attributes())) for a in extra)
+    observed = f"{len(extra)} allowed beyond it" if extra else "nothing allowed beyond it"
+    return Evidence(expected="every action beyond the allowed set denied", observed=observed, reviews=reviews)
 
 
 # -- "this and nothing else" ---------------------------------------------------------
@@ -201,14 +217,16 @@ def _sweep(ctx: CheckContext, p: Mapping[str, Any], who: str, asking: Subject) -
                f"there, {swept.asked} SubjectAccessReviews{full}")
     if not extra:
         note = f"; {len(baseline)} that every authenticated user may do are not counted" if baseline else ""
-        return CheckResult.passed(f"{who} may do nothing beyond the allowed set", [summary + note])
+        return CheckResult.passed(f"{who} may do nothing beyond the allowed set", [summary + note],
+                                  evidence=beyond_evidence(asking, []))
     lines = summarize(extra)
     more = len(lines) - SHOWN
     shown = "; ".join(lines[:SHOWN]) + (f"; and {more} more" if more > 0 and swept.complete else
                                         "; and more" if more > 0 or not swept.complete else "")
     if not swept.complete:
         summary += f"; stopped after {len(swept.allowed)} allowed actions beyond the set"
-    return CheckResult.failed(f"{who} can also {shown} ({LAG})", [summary, *lines])
+    return CheckResult.failed(f"{who} can also {shown} ({LAG})", [summary, *lines],
+                              evidence=beyond_evidence(asking, extra))
 
 
 def _rbac(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:

@@ -11,6 +11,7 @@ from typing import Any, Mapping
 from ..errors import ClusterUnreachable, LabrunnerError
 from ..model import CheckSpec
 from .base import CheckContext, CheckKind, CheckResult, Status
+from .evidence import Evidence
 
 ENTRY_POINT_GROUP = "labrunner.checks"
 _BUILTIN_MODULES = ("objects", "services", "network", "pods", "http", "rbac", "admission", "storage", "quiz", "events", "identity", "rollouts", "logs")
@@ -129,6 +130,7 @@ def run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
         status=result.status,
         message=result.message,
         details=result.details,
+        evidence=result.evidence if isinstance(result.evidence, Evidence) else Evidence(),
         check_id=spec.id,
         title=spec.title or _default_title(spec),
         seconds=time.monotonic() - started,

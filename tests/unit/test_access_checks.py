@@ -263,12 +263,24 @@ def test_the_sweep_flow_counts_only_what_everyone_may_not_do(fake_cluster, monke
     assert any(s["user"] == "labrunner:any-authenticated-user" for s in asked)
     assert set(reviewed) == {NS, "elsewhere", ":cluster-wide:"}
     assert "every action asked in elsewhere" in result.details[0]
+    # Each action allowed beyond the set is evidence: the review that allowed it, and how to ask it again.
+    reviews = {(r.request["spec"].get("resourceAttributes") or r.request["spec"]["nonResourceAttributes"])["verb"]
+               + " " + r.reproduce.split()[4]: r for r in result.evidence.reviews}
+    exec_review = reviews["create pods"]
+    assert exec_review.allowed and exec_review.expected == "denied"
+    assert exec_review.request["spec"]["resourceAttributes"] == {"verb": "create", "group": "", "resource": "pods",
+                                                                 "subresource": "exec", "namespace": "elsewhere"}
+    assert exec_review.reproduce == ("kubectl auth can-i create pods --subresource=exec -n elsewhere --as=jane "
+                                     "--as-group=system:authenticated")
+    assert reviews["get /metrics"].request["spec"]["nonResourceAttributes"] == {"verb": "get", "path": "/metrics"}
+    assert result.evidence.observed == f"{len(result.evidence.reviews)} allowed beyond it"
     grants.difference_update({("jane", "deletecollection", "pods", "", NS), ("jane", "create", "pods", "exec",
                                                                                "elsewhere"),
                               ("jane", "get", "pods", "log", ""), ("jane", "get", "/metrics"),
                               ("jane", "get", "/logs/labrunner-probe")})
     everyone.difference_update({("get", "pods", "log", ""), ("get", "/metrics")})
-    assert run_check(ctx, CheckSpec(id="c", kind="rbac", params={"user": "jane", "only": RULES})).ok
+    passed = run_check(ctx, CheckSpec(id="c", kind="rbac", params={"user": "jane", "only": RULES}))
+    assert passed.ok and passed.evidence.reviews == () and passed.evidence.observed == "nothing allowed beyond it"
 
 
 def test_non_resource_rules_name_requests_as_rbac_matches_them():
@@ -339,3 +351,67 @@ def test_certificate_check_reads_the_issued_certificate(fake_cluster):
     assert capped.status is Status.ERROR and "--cluster-signing-duration" in capped.message
     pending = fake_cluster([{**csr, "status": {}}])
     assert "is it approved?" in check(pending, csr="jane", validFor="2d").message
+
+
+# -- evidence: the review asked, its answer, and the kubectl command that asks it again ------------
+
+def _rbac_ctx(fake_cluster):
+    from labrunner.checks import CheckContext
+    from labrunner.model import Difficulty, Lab, Step
+
+    step = Step(id="s", title="S", text="", text_path=None)
+    lab = Lab(id="demo", title="D", summary="", difficulty=Difficulty.BEGINNER, minutes=1, topics=(), requires=(),
+              images=(), steps=(step,), path=Path("."))
+    return CheckContext(cluster=fake_cluster([]), namespace=NS, lab=lab, step=step)
+
+
+@pytest.mark.parametrize("answer, status", [
+    ({"allowed": False, "reason": "no RBAC policy matched"}, "fail"),
+    ({"allowed": True, "reason": 'RBAC: allowed by RoleBinding "b/lab-x" of Role "r" to User "jane"'}, "pass"),
+    ({"allowed": False, "evaluationError": "webhook timed out"}, "error"),
+])
+def test_a_single_rbac_check_carries_the_review_and_its_answer(fake_cluster, monkeypatch, answer, status):
+    from labrunner.checks import accessreview, run_check
+    from labrunner.model import CheckSpec
+
+    sent: list[dict] = []
+
+    def call(cluster, method, path, body=None, *, what, impersonate=None):  # noqa: ANN001, ANN202
+        sent.append(body)
+        return {"status": answer}
+
+    monkeypatch.setattr(accessreview, "_call", call)
+    params = {"user": "jane", "groups": ["shop-devs"], "verb": "get", "resource": "pods", "subresource": "log"}
+    result = run_check(_rbac_ctx(fake_cluster), CheckSpec(id="c", kind="rbac", params=params))
+    assert result.status.value == status, result.message
+    (review,) = result.evidence.reviews
+    assert review.request == sent[0] and review.request["kind"] == "SubjectAccessReview"
+    assert review.allowed is answer["allowed"] and review.expected == "allowed"
+    assert review.reason == answer.get("reason", "") and review.evaluation_error == answer.get("evaluationError", "")
+    assert review.reproduce == ("kubectl auth can-i get pods --subresource=log -n lab-x --as=jane "
+                                "--as-group=shop-devs --as-group=system:authenticated")
+    assert result.evidence.expected == "allowed"
+    assert result.evidence.observed == {"fail": "denied", "pass": "allowed", "error": "no decision"}[status]
+    shown = result.as_dict()["evidence"]["reviews"][0]
+    assert shown["request"]["spec"]["user"] == "jane" and shown["allowed"] is answer["allowed"]
+
+
+def test_can_i_commands_ask_what_the_review_asks():
+    from labrunner.checks.accessreview import GROUP_MEMBER, NonResource, can_i_command
+
+    jane = Subject("jane", ("system:authenticated",))
+    assert can_i_command(jane, Action("list", "apps", "deployments", "", "").attributes()) == \
+        "kubectl auth can-i list deployments.apps --all-namespaces --as=jane --as-group=system:authenticated"
+    assert can_i_command(jane, Action("delete", "", "pods", "", NS, "db-0").attributes()) == \
+        "kubectl auth can-i delete pods/db-0 -n lab-x --as=jane --as-group=system:authenticated"
+    assert can_i_command(jane, NonResource("get", "/metrics").attributes()) == \
+        "kubectl auth can-i get /metrics --as=jane --as-group=system:authenticated"
+    sa = Subject("system:serviceaccount:lab-x:viewer", ("system:serviceaccounts", "system:authenticated"), "u-1")
+    assert can_i_command(sa, Action("get", "", "secrets", "", NS).attributes()) == (
+        "kubectl auth can-i get secrets -n lab-x --as=system:serviceaccount:lab-x:viewer "
+        "--as-group=system:serviceaccounts --as-group=system:authenticated --as-uid=u-1")
+    group_only = can_i_command(Subject("", ("ops", "system:authenticated")), Action("get", "", "pods", "", NS).attributes())
+    assert f"--as={GROUP_MEMBER}" in group_only and "--as-group=ops" in group_only
+    assert can_i_command(Subject("jane", ("a b",)), Action("get", "", "pods", "", NS).attributes()).endswith(
+        "'--as-group=a b'")  # quoted for a shell
+    assert can_i_command(Subject("jane", (), extra={"scopes": ["x"]}), Action("get", "", "pods", "", NS).attributes()) == ""

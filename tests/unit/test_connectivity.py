@@ -320,6 +320,60 @@ def test_dns_asks_from_every_matching_pod(fake_cluster, monkeypatch):
     result = network._dns(ctx, params)
     assert sorted(asked) == ["a-frontend-decoy", "frontend-1"]
     assert result.status is Status.FAIL and result.message.startswith("pod a-frontend-decoy: DB.lab.svc.cluster.local. does not resolve")
+    assert result.evidence.expected == "10.96.0.9"
+    assert set(result.evidence.observed.split("; ")) == {"pod frontend-1: 10.96.0.9", "pod a-frontend-decoy: no answer"}
     answers["a-frontend-decoy"] = answers["frontend-1"]
     result = network._dns(ctx, params)
     assert result.status is Status.PASS and result.message.endswith("from each of the 2 pods"), result.message
+
+
+# -- evidence: the from x to matrix, each cell with a command that reproduces it ---------------
+
+def test_each_cell_is_evidence_with_a_command_that_reproduces_it(run):
+    probes = [_probe("allow"), {"from": {"pod": "client"}, "to": {"pod": "db-0"}, "port": 5432, "expect": "deny"},
+              {"from": {"pod": "gone"}, "to": {"service": "db"}, "port": 5432, "expect": "allow"}]
+    seen = {LAB_PROBE: TIMEOUT, NODE_ASK: CONNECTED, ("client", "10.244.0.9", 5432): REFUSED,
+            (NODE_PROBE, "10.244.0.9", 5432): CONNECTED}
+    result, _ = run(probes, seen)
+    assert result.status is Status.FAIL
+    allow, deny, missing = result.evidence.probes
+    assert (allow.source, allow.target, allow.address, allow.port, allow.expected, allow.status) == \
+        ("pod client", "service db", "10.96.0.9", 5432, "allow", "fail")
+    assert allow.observed == "blocked (no answer within 1s), yet the node itself connects"
+    assert allow.why.startswith("should be allowed: blocked") and allow.denied_by == ""
+    assert allow.reproduce == "kubectl -n lab exec client -- /agnhost connect 10.96.0.9:5432 --timeout=1s"
+    assert (deny.status, deny.denied_by, deny.target) == ("pass", "ingress", "pod db-0")
+    assert deny.reproduce == "kubectl -n lab exec client -- /agnhost connect 10.244.0.9:5432 --timeout=1s"
+    # a probe spec whose source pod is missing is a failing cell with nothing to reproduce
+    assert (missing.source, missing.target, missing.port, missing.status, missing.reproduce) == \
+        ("pod gone", "service db", 5432, "fail", "")
+    assert "gone" in missing.observed
+    assert result.evidence.reproduce() == [allow.reproduce]  # only what did not pass
+    data = result.as_dict()["evidence"]["probes"][0]
+    assert data["from"] == "pod client" and data["to"] == "service db" and data["deniedBy"] is None
+
+
+def test_a_sweep_destination_that_shows_nothing_is_a_skipped_cell(run):
+    from labrunner.cluster.probepods import OPEN_PORTS
+
+    probe = {"from": {"pod": "client"}, "to": {"sweep": {}}, "expect": "deny"}
+    seen = {("client", OPEN_IP, port): REFUSED for port in OPEN_PORTS}
+    seen.update({(NODE_PROBE, OPEN_IP, port): CONNECTED for port in OPEN_PORTS})
+    seen.update({("client", "10.244.0.9", 5432): REFUSED, (NODE_PROBE, "10.244.0.9", 5432): CONNECTED,
+                 (OPEN_SERVER_NAME, "10.244.0.9", 5432): REFUSED})
+    result, _ = run([probe], seen)
+    assert result.status is Status.PASS
+    statuses = {(cell.target, cell.port): cell.status for cell in result.evidence.probes}
+    assert statuses[("pod db-0", 5432)] == "skipped"
+    assert all(statuses[("labrunner's open server outside the lab", port)] == "pass" for port in OPEN_PORTS)
+    assert all(cell.denied_by == "egress" for cell in result.evidence.probes)
+
+
+def test_dns_evidence_names_what_was_expected_and_what_answered():
+    answer = "Server: 10.96.0.10\nAddress: 10.96.0.10:53\n\nName: db.lab.svc.cluster.local\nAddress: 10.96.0.7\n"
+    assert network.lookup_evidence({"name": "db"}, answer, ["10.96.0.9"]) == ("10.96.0.9", "10.96.0.7")
+    assert network.lookup_evidence({"name": "db", "resolves": False}, "** server can't find db: NXDOMAIN\n", None) \
+        == ("no answer", "NXDOMAIN")
+    cname = "Server: 10.96.0.10\n\nweb.lab.svc.cluster.local\tcanonical name = example.org.\nName: example.org\n"
+    assert network.lookup_evidence({"name": "web", "cname": "example.org."}, cname, None) == \
+        ("a CNAME for example.org", "CNAME example.org")

@@ -31,14 +31,14 @@ def test_a_step_that_passes_before_its_solution_does_not_flip():
 
 def test_up_without_docker_points_to_any_cluster(monkeypatch, capsys):
     monkeypatch.setattr(kindcluster.shutil, "which", lambda name: None)
-    assert kindcluster.command_up(argparse.Namespace(name="labrunner"), []) == 1
+    assert kindcluster.command_up(argparse.Namespace(name="labrunner"), []) == 3  # the environment lacks docker
     assert "KUBECONFIG" in capsys.readouterr().err
 
 
 def test_doctor_without_a_cluster_says_how_to_fix(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(kindcluster.shutil, "which", lambda name: None)
     args = argparse.Namespace(kubeconfig=str(tmp_path / "missing"), context=None)
-    assert kindcluster.command_doctor(args, []) == 1
+    assert kindcluster.command_doctor(args, []) == 3  # no cluster: an error of the environment
     out = capsys.readouterr().out
     assert "[FAIL] docker" in out and "fix: install Docker" in out
     assert "cluster reachable" in out and "fix: start a cluster" in out
