@@ -34,6 +34,7 @@ from ..format.values import Duration, Text, parse_duration
 from .accessreview import Subject
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .certificates import Certificate, parse_pem_certificate
+from .objects import signer_refusal
 
 _REVIEW = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
 
@@ -230,8 +231,9 @@ def _issued(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         return CheckResult.failed(f"CertificateSigningRequest {name} does not exist yet")
     encoded = (csr.get("status") or {}).get("certificate")
     if not encoded:
-        return CheckResult.failed(f"CertificateSigningRequest {name} has no certificate yet (status.certificate): "
-                                  "is it approved?")
+        refused = signer_refusal(csr)
+        return CheckResult.failed(f"CertificateSigningRequest {name} has no certificate (status.certificate)"
+                                  + (refused or ": is it approved?"))
     try:
         cert = parse_pem_certificate(base64.b64decode(encoded))
     except (binascii.Error, ValueError) as exc:

@@ -185,6 +185,11 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         verdict = canary.result()
         if not verdict.enforced:
             return CheckResult.errored(verdict.message)
+        egress_denies = [c for c in cells if c.expect == "deny" and c.denied_by == EGRESS]
+        if egress_denies and verdict.egress is False:
+            # A correct egress policy cannot block anything here: the learner's answer is not what fails.
+            return CheckResult.errored(f"{len(egress_denies)} probe(s) expect egress to be blocked, but "
+                                       f"{verdict.egress_message}")
     judged: list[tuple[Status | None, str, str]] = []  # (status, why, what was read)
     for k, (cell, outcome, shut, ask) in enumerate(zip(cells, outcomes, closed, asks)):
         witness = witnessed.get(ask) if ask else None

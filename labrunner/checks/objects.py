@@ -57,8 +57,7 @@ def _field(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     if "present" in p:
         if bool(values) == p["present"]:
             return CheckResult.passed(f"{what} {p['path']} is {'set' if values else 'not set'}", evidence=seen)
-        return CheckResult.failed(f"{what} {p['path']} should {'be set' if p['present'] else 'not be set'} (it is {shown})",
-                                  evidence=seen)
+        return _failed(obj, f"{what} {p['path']} should {'be set' if p['present'] else 'not be set'} (it is {shown})", seen)
     if "equals" in p:
         wanted = p["equals"]
         # By meaning, not spelling: 1024Mi is 1Gi, "0%" is 0.
@@ -66,12 +65,31 @@ def _field(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
             return CheckResult.passed(f"{what} {p['path']} is {jsonpath.render(wanted)}" + (
                 "" if shown == jsonpath.render(wanted) else f" ({shown})"), evidence=seen)
         why = "; ".join(filter(None, (why_percent_differs(v, wanted) for v in values)))
-        return CheckResult.failed(f"{what} {p['path']} should be {jsonpath.render(wanted)}, it is {shown}"
-                                  + (f" ({why})" if why else ""), evidence=seen)
+        return _failed(obj, f"{what} {p['path']} should be {jsonpath.render(wanted)}, it is {shown}"
+                       + (f" ({why})" if why else ""), seen)
     pattern = re.compile(p["matches"])
     if any(pattern.search(jsonpath.render(v)) for v in values):
         return CheckResult.passed(f"{what} {p['path']} matches {p['matches']}", evidence=seen)
-    return CheckResult.failed(f"{what} {p['path']} should match {p['matches']}, it is {shown}", evidence=seen)
+    return _failed(obj, f"{what} {p['path']} should match {p['matches']}, it is {shown}", seen)
+
+
+def signer_refusal(obj: dict) -> str:
+    """For a CertificateSigningRequest its signer refused (a `Failed` condition, e.g. the
+    kube-apiserver-client signer given a `server auth` usage), the signer's words; else "".
+    An approved CSR without a certificate is otherwise a riddle: the reason is only there."""
+    if obj.get("kind") != "CertificateSigningRequest":
+        return ""
+    failed = next((c for c in (obj.get("status") or {}).get("conditions") or []
+                   if c.get("type") == "Failed" and c.get("status", "True") == "True"), None)
+    if failed is None:
+        return ""
+    said = ": ".join(filter(None, (failed.get("reason"), failed.get("message"))))
+    return f"; the signer refused it ({said or 'no reason given'})"
+
+
+def _failed(obj: dict, message: str, evidence: Evidence) -> CheckResult:
+    """A fail on `obj`, quoting the signer's refusal when there is one."""
+    return CheckResult.failed(message + signer_refusal(obj), evidence=evidence)
 
 
 def _wanted(p: Mapping[str, Any]) -> str:
@@ -94,8 +112,7 @@ def _condition(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     seen = Evidence(f"{p['type']}={wanted}", f"{p['type']}={got or 'not reported'}")
     if got == wanted:
         return CheckResult.passed(f"{what} is {p['type']}={wanted}", evidence=seen)
-    return CheckResult.failed(f"{what} should have {p['type']}={wanted}, it has {p['type']}={got or 'not reported'}",
-                              evidence=seen)
+    return _failed(obj, f"{what} should have {p['type']}={wanted}, it has {p['type']}={got or 'not reported'}", seen)
 
 
 _WORKLOADS = ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet")

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from ..format.values import Count, OnlyTrue, Port, Selector, Text, value_type
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .endpoints import SERVICE_NAME_LABEL, carries_port, foreign_slices, read_endpoints, selector_string
+from .reachability import load_balancer_unserved
 
 # Labels a workload controller stamps on each pod with a value that changes at
 # every rollout (the Deployment's ReplicaSet hash; the StatefulSet's and
@@ -147,7 +148,11 @@ def _service(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         ok, seen = _count_endpoints(ctx, svc, ns, ports if "port" in p else None, p["endpoints"])
         (passed if ok else missing).append(seen)
     if missing:
-        return CheckResult.failed(f"Service {p['name']}: " + "; ".join(missing), passed)
+        unserved = load_balancer_unserved(ctx, svc) if p.get("loadBalancer") else None
+        if unserved is not None and len(missing) == 1:  # only the address is missing, and it cannot come here
+            return unserved
+        return CheckResult.failed(f"Service {p['name']}: " + "; ".join(missing),
+                                  [*passed, *([unserved.message, *unserved.details] if unserved else [])])
     return CheckResult.passed(f"Service {p['name']}: " + "; ".join(passed) if passed else f"Service {p['name']} exists")
 
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol
 
 from ..model import Lab, Step
 from .resources import NamespaceView, view_of
 
 if TYPE_CHECKING:
+    from ..capabilities import Capability
     from ..cluster import Cluster
     from ..runner import StepReport
 
@@ -34,7 +35,8 @@ class Backend(Protocol):
 
     def ping(self) -> str: ...
 
-    def features(self) -> dict[str, bool | None]: ...
+    def features(self, requires: Iterable[str]) -> dict[str, Capability]:
+        """What the cluster offers of what the labs `requires` (labrunner.capabilities), by capability name."""
 
     def start_step(self, lab: Lab, step: Step, *, namespace: str,
                    on_progress: Callable[[str], None] | None = None) -> None: ...
@@ -103,10 +105,11 @@ class ClusterBackend:
                 self._cluster = None
             raise
 
-    def features(self) -> dict[str, bool | None]:
-        from .features import detect_features
+    def features(self, requires: Iterable[str]) -> dict[str, Capability]:
+        from ..capabilities import capabilities, capability_of
 
-        return detect_features(self.cluster)
+        names = list(dict.fromkeys(capability_of(r) for r in requires))
+        return {found.name: found for found in capabilities(self.cluster, names)}
 
     def start_step(self, lab: Lab, step: Step, *, namespace: str,
                    on_progress: Callable[[str], None] | None = None) -> None:
@@ -142,12 +145,12 @@ class ClusterBackend:
         runner.watch_step(self.cluster, lab, step, on_report=on_report, stop=stop, namespace=namespace, answers=answers)
 
     def list_resources(self, namespace: str) -> NamespaceView:
-        from .namespace_watch import RESOURCE_KINDS
+        from ..cluster.watching import RESOURCE_KINDS
 
         cluster = self.cluster
         return view_of({kind: cluster.list(kind, namespace=namespace) for kind in RESOURCE_KINDS})
 
     def watch_resources(self, namespace: str, *, on_change: Callable[[], None], stop: threading.Event) -> None:
-        from .namespace_watch import watch_namespace
+        from ..cluster.watching import watch_namespace
 
         watch_namespace(self.cluster, namespace, on_change=on_change, stop=stop)

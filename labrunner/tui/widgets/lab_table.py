@@ -9,22 +9,23 @@ from textual.widgets import DataTable
 
 from ...model import Lab
 from ...progress import Progress
-from ..features import missing_features
+from ...capabilities import Capability, unmet_cached
 
 if TYPE_CHECKING:
     from ...loader import BrokenLab
 
 
-def cluster_cell(lab: Lab, features: dict[str, bool | None] | None, reachable: bool | None) -> Text:
-    if not lab.requires:
+def cluster_cell(lab: Lab, features: dict[str, Capability] | None, reachable: bool | None) -> Text:
+    """"ok", what the cluster lacks for the lab ("✘ loadbalancer"), "?" without a cluster, or "checking…"."""
+    if not lab.needs:
         return Text("ok", style="green")
     if reachable is False:
         return Text("?", style="dim")
     if features is None:
         return Text("checking…", style="italic dim")
-    missing = missing_features(lab.requires, features)
+    missing = unmet_cached(features, lab.needs)
     if missing:
-        return Text("✘ " + ",".join(missing), style="bold red")
+        return Text("✘ " + ",".join(u.requirement for u in missing), style="bold red")
     return Text("ok", style="green")
 
 
@@ -61,7 +62,7 @@ class LabTable(DataTable):
             self.show(*self._shown)
             self.move_cursor(row=row)
 
-    def show(self, labs: list[Lab], progress: Progress, features: dict[str, bool | None] | None,
+    def show(self, labs: list[Lab], progress: Progress, features: dict[str, Capability] | None,
              reachable: bool | None, broken: Sequence[BrokenLab] = ()) -> None:
         """Fill or refresh the rows, keeping the cursor where it was: the labs, then the
         broken lab folders (marked, so a learner sees why a lab is missing)."""

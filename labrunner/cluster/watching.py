@@ -1,8 +1,9 @@
-"""Notice changes to the kinds the resource panel shows.
+"""Notice changes in a namespace: list, then watch from that list's resourceVersion, again and again.
 
-Built from the engine's public `Cluster.list_with_version` and `Cluster.watch`,
-the same way `runner.watch_step` notices changes for the checks. (A candidate
-to move into the engine as a public "on change" helper.)
+One list-and-watch loop for every face: the TUI's resource panel calls it for the kinds it shows.
+Built from `Cluster.list_with_version` and `Cluster.watch` (a list's resourceVersion is where
+the watch starts, so no change between the two is missed; a stream that ends or breaks starts over
+with a new list, as client-go's reflector does).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from ..cluster import Cluster
+from .client import Cluster
 from ..errors import LabrunnerError
 
 RESOURCE_KINDS = ("Pod", "Service", "NetworkPolicy", "PersistentVolumeClaim")
@@ -25,7 +26,7 @@ def watch_namespace(cluster: Cluster, namespace: str, *, on_change: Callable[[],
     """
     for kind in kinds:
         threading.Thread(target=_watch_kind, args=(cluster, kind, namespace, on_change, stop), daemon=True,
-                         name=f"labrunner-tui-watch-{kind}").start()
+                         name=f"labrunner-watch-{kind}").start()
 
 
 def _watch_kind(cluster: Cluster, kind: str, namespace: str, on_change: Callable[[], None],
