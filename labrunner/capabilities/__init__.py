@@ -66,7 +66,9 @@ _probe_locks: dict[tuple[str, str], threading.Lock] = {}
 def identity(cluster: Cluster) -> str:
     """The key a cluster's findings are kept under: its API server URL (two contexts on one server
     share what the cluster can do)."""
-    return cluster.configuration.host.rstrip("/")
+    configuration = getattr(cluster, "configuration", None)
+    host = getattr(configuration, "host", None)
+    return host.rstrip("/") if isinstance(host, str) else f"unnamed-{id(cluster)}"  # a stand-in cluster of a test
 
 
 def server_of(kubeconfig: str | None = None, context: str | None = None) -> str | None:
