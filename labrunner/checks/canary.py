@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from ..cluster import Cluster, wait_until
 from ..cluster.applying import LAB_LABEL, MANAGED_BY, Rendered, apply_object
 from ..cluster.probepods import (LABRUNNER_NAMESPACE, PROBE_IMAGE, ensure_labrunner_namespace, ensure_probe_pods,
-                                is_ready)
+                                is_ready, probe_pod_body)
 from .probing import DID_NOT_CONNECT, Probe, Verdict, run_probes
 
 CANARY_NAMESPACE = LABRUNNER_NAMESPACE
@@ -90,7 +90,7 @@ def check_policy_enforced(cluster: Cluster, *, fresh: bool = False, settle: floa
         if cached and not fresh and time.monotonic() - cached[0] < _CACHE_SECONDS:
             return cached[1]
     try:
-        result = _run(cluster, settle)
+        result = run_canary(cluster, settle=settle)
     except Exception as exc:
         result = CanaryResult(None, f"the NetworkPolicy canary could not run: {exc}")
     if result.enforced is not None:
@@ -99,20 +99,36 @@ def check_policy_enforced(cluster: Cluster, *, fresh: bool = False, settle: floa
     return result
 
 
-def _run(cluster: Cluster, settle: float) -> CanaryResult:
-    ns = CANARY_NAMESPACE
+def run_canary(cluster: Cluster, *, settle: float, namespace: str = CANARY_NAMESPACE,
+               egress_client_host_network: bool = False) -> CanaryResult:
+    """Run the canary once in `namespace` (labrunner's own by default; another must exist), uncached.
+    Raises LabrunnerError when its pods cannot start.
+
+    `egress_client_host_network` runs the egress client in its node's network namespace, where
+    NetworkPolicy does not apply (Kubernetes leaves host-network pods outside it, and CNIs such as
+    kube-router and Calico skip them): a real pod whose egress the enforcer ignores, which is how
+    the live tests give labrunner a cluster that enforces ingress but not egress.
+    """
+    ns = namespace
     roles = {"open", "closed", "client", "egress-client"}
     # Left in place between runs: when it is all there, only the probes run.
     ready = {p["metadata"]["labels"]["labrunner.dev/canary"]: p
              for p in cluster.list("Pod", namespace=ns, selector="labrunner.dev/canary") if is_ready(p)}
     if not (roles <= ready.keys() and cluster.get("NetworkPolicy", "deny-closed", namespace=ns)
             and cluster.get("NetworkPolicy", "deny-egress-client", namespace=ns)):
-        ensure_labrunner_namespace(cluster)
+        if ns == CANARY_NAMESPACE:
+            ensure_labrunner_namespace(cluster)
         for name, role in (("server-open", "open"), ("server-closed", "closed")):
             apply_object(cluster, Rendered(_server(name, role), "canary"), namespace=ns)
         for policy in (_POLICY, _EGRESS_POLICY):
             apply_object(cluster, Rendered(copy.deepcopy(policy), "canary"), namespace=ns)
-        ensure_probe_pods(cluster, [_CLIENT_LABELS, _EGRESS_CLIENT_LABELS], namespace=ns, lab_id="canary")
+        if egress_client_host_network:
+            body = probe_pod_body("egress-client-host-network", dict(_EGRESS_CLIENT_LABELS), lab_id="canary")
+            body["spec"]["hostNetwork"] = True
+            apply_object(cluster, Rendered(body, "canary"), namespace=ns)
+            ensure_probe_pods(cluster, [_CLIENT_LABELS], namespace=ns, lab_id="canary")
+        else:
+            ensure_probe_pods(cluster, [_CLIENT_LABELS, _EGRESS_CLIENT_LABELS], namespace=ns, lab_id="canary")
         pods = wait_until(
             cluster, "Pod", namespace=ns, selector="labrunner.dev/canary",
             predicate=lambda pods: roles <= {p["metadata"]["labels"]["labrunner.dev/canary"] for p in pods if is_ready(p)},

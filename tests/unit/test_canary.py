@@ -45,13 +45,13 @@ def _probes(cluster, *, egress_enforced: bool):  # noqa: ANN001, ANN202
 def test_the_canary_probes_from_the_client_pods_it_found(fake_cluster, monkeypatch):
     cluster = _cluster(fake_cluster)
     monkeypatch.setattr(canary, "run_probes", _probes(cluster, egress_enforced=True))
-    result = canary._run(cluster, settle=0)
+    result = canary.run_canary(cluster, settle=0)
     assert result.enforced is True and result.egress is True, result
 
 
 def test_ingress_enforced_without_egress_is_told_apart(fake_cluster, monkeypatch):
     cluster = _cluster(fake_cluster)
     monkeypatch.setattr(canary, "run_probes", _probes(cluster, egress_enforced=False))
-    result = canary._run(cluster, settle=0)
+    result = canary.run_canary(cluster, settle=0)
     assert result.enforced is True and result.egress is False
     assert "enforces ingress but not egress" in result.egress_message

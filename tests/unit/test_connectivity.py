@@ -6,7 +6,7 @@ import pytest
 
 from labrunner.checks import check_kinds, network
 from labrunner.checks.base import CheckContext, Status
-from labrunner.checks.canary import CanaryResult
+from labrunner.capabilities import Capability
 from labrunner.checks.probing import ProbeOutcome, Verdict
 from labrunner.cluster.probepods import LABRUNNER_NAMESPACE, OPEN_SERVER_NAME, node_probe_name, outside_probe_name
 
@@ -85,7 +85,8 @@ def run(fake_cluster, monkeypatch):
         monkeypatch.setattr(network, "ensure_node_probes", net.ensure_node_probes)
         monkeypatch.setattr(network, "ensure_open_server", lambda cluster: OPEN_SERVER)
         monkeypatch.setattr(network, "ensure_outside_probes", lambda cluster, ns, labels: {})
-        monkeypatch.setattr(network, "check_policy_enforced", lambda cluster: CanaryResult(True, "enforced"))
+        monkeypatch.setattr(network, "_enforcement", lambda cluster: (Capability("networkpolicy", True, "enforced"),
+                                                                      Capability("networkpolicy-egress", True, "enforced")))
         monkeypatch.setattr(network, "RECHECK_SECONDS", 0)
         ctx = CheckContext(cluster=fake_cluster(_objects(endpoints, extra)), namespace=NS, lab=SimpleNamespace(id="t"), step=None)
         return network._connectivity(ctx, {"probes": probes}), net
