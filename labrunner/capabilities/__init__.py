@@ -155,11 +155,22 @@ def remember(cluster: Cluster, found: Capability) -> None:
         pass
 
 
-def forget(cluster: Cluster | None = None) -> None:
-    """Drop what this process remembers (of one cluster, or all); the disk copy stays."""
+def forget(cluster: Cluster | None = None, *, on_disk: bool = False) -> None:
+    """Drop what this process remembers (of one cluster, or all), and with `on_disk` the disk copy
+    too: after a change labrunner cannot see (a kind config's port mappings, an add-on installed)."""
     with _memory_lock:
         for key in [k for k in _memory if cluster is None or k[0] == identity(cluster)]:
             del _memory[key]
+    if not on_disk:
+        return
+    try:
+        with statefile.locked(cache_path()):
+            data = _read_disk()
+            for server in [s for s in data if cluster is None or s == identity(cluster)]:
+                del data[server]
+            statefile.write_atomically(cache_path(), json.dumps(data, indent=1).encode())
+    except (statefile.NotWritable, OSError):
+        pass
 
 
 def _remembered(key: tuple[str, str]) -> Capability | None:

@@ -223,3 +223,11 @@ def test_a_step_that_requires_what_the_cluster_lacks_errors_every_check(fake_clu
     assert any("1.29 or later" in line for line in report.results[0].details)
     plain = Step(id="s", title="S", text="", text_path=None, checks=(spec,))
     assert [r.status for r in run_step_checks(cluster, lab, plain).results] == [Status.PASS]
+
+
+def test_forgetting_on_disk_drops_one_servers_findings():
+    one, other = _Configured("https://192.0.2.1:6443"), _Configured("https://192.0.2.2:6443")
+    for cluster in (one, other):
+        caps.remember(cluster, Capability("storage", True, "default StorageClass standard", seen_at=time.time()))
+    caps.forget(one, on_disk=True)
+    assert caps.cached("https://192.0.2.1:6443") == {} and list(caps.cached("https://192.0.2.2:6443")) == ["storage"]
