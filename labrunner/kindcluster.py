@@ -65,7 +65,7 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
     from .cluster import connect
 
     try:
-        print_findings(cluster_findings(connect(context=f"kind-{args.name}"), labs))
+        print_findings(cluster_findings(connect(kubeconfig=getattr(args, "kubeconfig", None), context=f"kind-{args.name}"), labs))
     except LabrunnerError as exc:
         print(f"(could not ask the cluster yet: {exc}; `labrunner doctor` tries again)")
     print("Next: `labrunner list`.")
