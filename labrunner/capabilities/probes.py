@@ -219,7 +219,7 @@ def _runtimeclass(cluster: Cluster) -> Capability:
     handlers = sorted({h.get("name") or "(default)" for node in cluster.list("Node")
                        for h in (node.get("status") or {}).get("runtimeHandlers") or []})
     shown = ", ".join(f"{n} -> {h}" for n, h in sorted(classes.items())) or "none"
-    offered = ", ".join(handlers) if handlers else "not reported by the nodes (Kubernetes < 1.30)"
+    offered = ", ".join(handlers) if handlers else "not reported by the nodes (Kubernetes 1.30+ with a runtime that lists them, e.g. containerd 2)"
     return Capability("runtimeclass", True, f"RuntimeClasses: {shown}; runtime handlers: {offered}",
                       data={"classes": classes, "handlers": handlers})
 

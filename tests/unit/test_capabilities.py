@@ -231,3 +231,28 @@ def test_forgetting_on_disk_drops_one_servers_findings():
         caps.remember(cluster, Capability("storage", True, "default StorageClass standard", seen_at=time.time()))
     caps.forget(one, on_disk=True)
     assert caps.cached("https://192.0.2.1:6443") == {} and list(caps.cached("https://192.0.2.2:6443")) == ["storage"]
+
+
+def test_doctor_shows_every_capability_and_the_labs_it_stops(fake_cluster, monkeypatch, capsys):
+    from labrunner import kindcluster
+
+    states = {"loadbalancer": False, "ingress": False, "csr": None}
+
+    def found(cluster, names, fresh=False):  # noqa: ANN001, ANN202
+        return [Capability(n, states.get(n, True), f"{n} seen", f"fix {n}" if states.get(n, True) is False else "",
+                           data={"major": 1, "minor": 34} if n == "kubernetes" else {}) for n in names]
+
+    monkeypatch.setattr(caps, "capabilities", found)
+    step = Step(id="s", title="S", text="", text_path=None, requires=("kubernetes>=1.29",))
+    lab = Lab(id="exposing", title="E", summary="", difficulty=Difficulty.BEGINNER, minutes=1, topics=(),
+              requires=("nodeport", "loadbalancer"), images=(), steps=(step,), path=Path("."))
+    findings = kindcluster.cluster_findings(fake_cluster(), [lab])
+    kindcluster.print_findings(findings)
+    out = capsys.readouterr().out
+    for name in caps.NAMES:
+        assert f"] {name}: {name} seen" in out
+    assert "[FAIL] loadbalancer: loadbalancer seen\n       fix: fix loadbalancer (needed by exposing)" in out
+    assert "[ -- ] ingress: ingress seen (no lab here needs it)" in out  # missing, but nobody needs it
+    assert "[ -- ] csr: csr seen" in out  # not found out
+    assert "[FAIL] lab exposing cannot be done on this cluster: loadbalancer (loadbalancer seen)" in out
+    assert [f.what.split(":")[0] for f in findings if f.ok is False and f.counts] == ["loadbalancer", "lab exposing cannot be done on this cluster"]
