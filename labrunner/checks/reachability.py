@@ -11,11 +11,16 @@
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 from ..capabilities import Capability, capability
 from ..capabilities.probes import node_addresses
 from .base import CheckContext, CheckResult
+
+# A "missing" finding older than this is looked at again before a check errors on it: an add-on
+# just installed (cloud-provider-kind started, a port published) must not wait for the cache.
+RECHECK_MISSING_AFTER = 60.0  # s
 
 
 def node_port_addresses(ctx: CheckContext, node_ports: list[int]) -> list[tuple[int, str, int]] | CheckResult | None:
@@ -27,6 +32,8 @@ def node_port_addresses(ctx: CheckContext, node_ports: list[int]) -> list[tuple[
     found = capability(ctx.cluster, "nodeport")
     if found.state is not None and found.data.get("asked") != node_addresses(ctx.cluster):
         found = capability(ctx.cluster, "nodeport", fresh=True)  # LABRUNNER_NODE_ADDRESS or the nodes changed
+    if found.state is False and time.time() - found.seen_at > RECHECK_MISSING_AFTER:
+        found = capability(ctx.cluster, "nodeport", fresh=True)
     if found.state is None:
         return None
     if found.data.get("direct"):
@@ -52,11 +59,14 @@ def load_balancer_unserved(ctx: CheckContext, svc: dict, *,
     if spec.get("type") != "LoadBalancer" or ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
         return None
     lb_class = spec.get("loadBalancerClass")
-    found = lookup(ctx.cluster, f"loadbalancer:{lb_class}" if lb_class else "loadbalancer")
+    name = f"loadbalancer:{lb_class}" if lb_class else "loadbalancer"
+    found = lookup(ctx.cluster, name)
+    if found.state is False and time.time() - found.seen_at > RECHECK_MISSING_AFTER:
+        found = lookup(ctx.cluster, name, fresh=True)
     if found.state is not False:
         return None
-    name = svc["metadata"]["name"]
-    return CheckResult.errored(f"Service {name} has no load-balancer address, and none will come on this cluster: "
+    service = svc["metadata"]["name"]
+    return CheckResult.errored(f"Service {service} has no load-balancer address, and none will come on this cluster: "
                                f"{found.detail}", [f"fix: {found.fix}"])
 
 

@@ -157,14 +157,15 @@ def test_a_pending_address_is_an_error_only_where_no_implementation_serves_the_c
     pending = {"kind": "Service", "metadata": {"name": "shop"}, "spec": {"type": "LoadBalancer", "loadBalancerClass": "x.io/lb"}}
     asked = []
 
-    def none(cluster, name):  # noqa: ANN001, ANN202
+    def none(cluster, name, fresh=False):  # noqa: ANN001, ANN202
         asked.append(name)
-        return Capability(name, False, "no load-balancer implementation serves class x.io/lb", "run it")
+        return Capability(name, False, "no load-balancer implementation serves class x.io/lb", "run it",
+                          seen_at=time.time())
 
     result = load_balancer_unserved(_ctx(fake_cluster()), pending, lookup=none)
     assert result is not None and result.status is Status.ERROR and asked == ["loadbalancer:x.io/lb"]
     assert "none will come" in result.message and "fix: run it" in result.details
-    slow = lambda cluster, name: Capability(name, True, "served")  # noqa: E731 - an implementation that is just slow
+    slow = lambda cluster, name, fresh=False: Capability(name, True, "served")  # noqa: E731 - just slow
     assert load_balancer_unserved(_ctx(fake_cluster()), pending, lookup=slow) is None
     cluster_ip = {"kind": "Service", "metadata": {"name": "shop"}, "spec": {"type": "ClusterIP"}}
     assert load_balancer_unserved(_ctx(fake_cluster()), cluster_ip, lookup=none) is None  # the learner's to fix
@@ -174,7 +175,8 @@ def test_node_ports_go_through_the_published_port_or_are_an_error(fake_cluster, 
     monkeypatch.setenv("LABRUNNER_NODE_ADDRESS", "192.0.2.10")
     cluster = fake_cluster()
     found = Capability("nodeport", True, "the node address does not answer; 30080 is published",
-                       data={"direct": False, "mappings": {"30080": ["127.0.0.1", 31080]}, "asked": ["192.0.2.10"]})
+                       data={"direct": False, "mappings": {"30080": ["127.0.0.1", 31080]}, "asked": ["192.0.2.10"]},
+                       seen_at=time.time())
     monkeypatch.setattr("labrunner.checks.reachability.capability", lambda c, name, fresh=False: found)
     assert node_port_addresses(_ctx(cluster), [30080]) == [(30080, "127.0.0.1", 31080)]
     error = node_port_addresses(_ctx(cluster), [30123])
@@ -256,3 +258,16 @@ def test_doctor_shows_every_capability_and_the_labs_it_stops(fake_cluster, monke
     assert "[ -- ] csr: csr seen" in out  # not found out
     assert "[FAIL] lab exposing cannot be done on this cluster: loadbalancer (loadbalancer seen)" in out
     assert [f.what.split(":")[0] for f in findings if f.ok is False and f.counts] == ["loadbalancer", "lab exposing cannot be done on this cluster"]
+
+
+def test_an_old_missing_load_balancer_is_looked_at_again_before_an_error(fake_cluster):
+    pending = {"kind": "Service", "metadata": {"name": "shop"}, "spec": {"type": "LoadBalancer"}}
+    asked = []
+
+    def lookup(cluster, name, fresh=False):  # noqa: ANN001, ANN202
+        asked.append(fresh)
+        if fresh:  # cloud-provider-kind was started since
+            return Capability(name, True, "served", seen_at=time.time())
+        return Capability(name, False, "none", "cloud-provider-kind", seen_at=time.time() - 3600)
+
+    assert load_balancer_unserved(_ctx(fake_cluster()), pending, lookup=lookup) is None and asked == [False, True]
