@@ -307,7 +307,7 @@ def test_an_approved_csr_the_signer_refuses_quotes_the_signer(cap):
 
     request = _csr_pem()
     assert request is not None, "openssl is needed to make the request"
-    name = f"cap-refused-{secrets.token_hex(3)}"
+    name = f"cap-csr-{secrets.token_hex(3)}"  # a name without the word the test waits for
     body = {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": {"name": name},
             "spec": {"signerName": "kubernetes.io/kube-apiserver-client", "usages": ["client auth", "server auth"],
                      "request": base64.b64encode(request).decode()}}
@@ -319,7 +319,7 @@ def test_an_approved_csr_the_signer_refuses_quotes_the_signer(cap):
                             body=created)
         issued = _until(lambda: cap.check("field", object=f"CertificateSigningRequest/{name}",
                                           path="{.status.certificate}", present=True),
-                        lambda r: "refused" in r.message, timeout=20)
+                        lambda r: "the signer refused it" in r.message, timeout=20)
         assert issued.status is Status.FAIL
         assert "the signer refused it (SignerValidationFailure: " in issued.message, issued.message
         assert "server auth" in issued.message
