@@ -356,3 +356,25 @@ def test_the_lab_list_marks_a_lab_this_machine_cannot_reach(cluster, capsys, mon
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
     assert "[CANNOT RUN HERE: nodeport missing]" in lines["exposing"]
     assert "CANNOT RUN HERE" not in lines["netpol"]
+
+
+# -- the cluster's default StorageClass, whatever its name ------------------------------------
+
+def test_a_claim_on_the_default_class_is_told_from_one_on_another_class(cap):
+    cap.apply("""
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: plain}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: other}
+spec: {storageClassName: cap-no-such-class, accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}
+""")
+    default = caps.capability(cap.cluster, "storage").data["default"]
+    plain = cap.check("pvc", name="plain", phase="Pending", defaultClass=True)
+    assert plain.ok, plain.message  # no storageClassName: the API server filled in the default
+    other = cap.check("pvc", name="other", phase="Pending", defaultClass=True)
+    assert other.status is Status.FAIL
+    assert f"storage class is cap-no-such-class, should be the cluster's default, {default}" in other.message
