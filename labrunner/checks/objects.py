@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any, Mapping
 
 from .. import jsonpath
@@ -75,17 +76,39 @@ def _field(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     return CheckResult.failed(f"{what} {p['path']} should match {p['matches']}, it is {shown}", evidence=seen)
 
 
+# Conditions in which a controller says it gave up on an object, with its reason: a CSR's signer refusing
+# it (Failed, e.g. SignerValidationFailure) or an approver denying it (Denied), a Job that failed (Failed),
+# a Deployment whose ReplicaSet cannot create pods (ReplicaFailure).
+GAVE_UP = ("Failed", "Denied", "ReplicaFailure")
+
+
+def gave_up(obj: dict | None) -> list[str]:
+    """Each condition of GAVE_UP that is True, quoted: 'condition Failed: SignerValidationFailure: "..."'."""
+    lines = []
+    for condition in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if condition.get("type") in GAVE_UP and str(condition.get("status")) == "True":
+            message = str(condition.get("message") or "").strip()
+            said = ": ".join(filter(None, (str(condition.get("reason") or ""), f'"{message}"' if message else "")))
+            lines.append(f"condition {condition['type']}" + (f": {said}" if said else ""))
+    return lines
+
+
 def _with_object_events(run):  # noqa: ANN001, ANN202
     """`run` whose results that do not pass carry the Events about the object (for a workload, also
-    about its ReplicaSets and pods: that is where a refused or unschedulable pod is reported)."""
+    about its ReplicaSets and pods: that is where a refused or unschedulable pod is reported), and in
+    their details the conditions in which a controller gave up on it (a CSR its signer refused)."""
 
     def checked(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         result = run(ctx, p)
         if result.ok:
             return result
         kind, name = split_object(p["object"])
+        obj = _get(ctx, p)
+        given_up = [f"{p['object']} has {line}" for line in gave_up(obj)]
+        if given_up:
+            result = replace(result, details=(*result.details, *given_up))
         ns = events_namespace(ctx.cluster, kind, p.get("namespace") or ctx.namespace, p.get("apiVersion"))
-        objects = workload_objects(ctx.cluster, _get(ctx, p), kind, name, ns) if kind in WORKLOADS else [(kind, name)]
+        objects = workload_objects(ctx.cluster, obj, kind, name, ns) if kind in WORKLOADS else [(kind, name)]
         return with_events(result, ctx.cluster, ns, objects)
 
     checked.__doc__ = run.__doc__

@@ -247,3 +247,20 @@ def test_an_admission_fail_says_what_the_server_answered(fake_cluster, monkeypat
     assert result.status is Status.FAIL
     assert (result.evidence.expected, result.evidence.observed) == (
         "rejected", "Pod root (wrong/root.yaml) accepted (server-side dry run)")
+
+
+def test_a_field_check_on_a_refused_csr_quotes_the_signer_in_its_details(fake_cluster):
+    """user-access step 1's `issued` check (status.certificate present) on a CSR that also asked for server
+    auth: the fail's details quote the Failed condition the signer set."""
+    refused = {"kind": "CertificateSigningRequest", "metadata": {"name": "jane"},
+               "status": {"conditions": [
+                   {"type": "Approved", "status": "True", "reason": "KubectlApprove", "message": "approved"},
+                   {"type": "Failed", "status": "True", "reason": "SignerValidationFailure",
+                    "message": "invalid usage for client certificate: server auth"}]}}
+    result = run(fake_cluster([refused]), "field", object="CertificateSigningRequest/jane", path="{.status.certificate}",
+                 present=True)
+    assert result.status is Status.FAIL
+    assert result.details == ('CertificateSigningRequest/jane has condition Failed: SignerValidationFailure: '
+                              '"invalid usage for client certificate: server auth"',)
+    approved = run(fake_cluster([refused]), "condition", object="CertificateSigningRequest/jane", type="Approved")
+    assert approved.ok and approved.details == ()  # a pass is left as it is
