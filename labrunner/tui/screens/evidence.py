@@ -37,12 +37,13 @@ def evidence_text(result: CheckResult) -> Text:
         text.append(evidence.observed or "-")
     # Probes, reviews and events, one a line, under a heading each (expected/observed are shown above).
     lines = [line for line in evidence.lines() if not line.startswith(("expected: ", "observed: "))]
-    for heading, prefix in (("Probes", "probe "), ("Access reviews", "SubjectAccessReview "), ("Events", "event: ")):
+    for heading, prefix, cut in (("Probes", "probe ", True), ("Access reviews", "SubjectAccessReview ", False),
+                                 ("Events", "event: ", True)):
         shown = [line for line in lines if line.startswith(prefix)]
         if shown:
             text.append(f"\n\n{heading}", style="bold")
             for line in shown:
-                text.append(f"\n  {line.removeprefix('event: ')}")
+                text.append(f"\n  {line.removeprefix(prefix) if cut else line}")
     commands = evidence.reproduce(failing_only=result.status.value != "pass")
     if commands:
         text.append("\n\nReproduce", style="bold")
