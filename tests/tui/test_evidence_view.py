@@ -88,3 +88,31 @@ async def test_e_before_any_report_says_so_and_help_lists_the_evidence_keys(fake
         table = app.screen.query_one("#help-keys").content
         rendered = "".join(segment.text for segment in app.console.render(table, app.console.options.update_width(70)))
         assert "Evidence" in rendered and "Next check" in rendered and "Copy the first command" in rendered
+
+
+def test_the_evidence_text_lists_probes_reviews_events_and_only_failing_commands():
+    from dataclasses import replace
+
+    from labrunner.checks import AccessReview, CheckResult, EventNote, Evidence, ProbeCell
+    from labrunner.tui.screens.evidence import evidence_text
+
+    blocked = ProbeCell("pod shell", "service db", 5432, "deny", "pass", "blocked (timeout)", denied_by="ingress",
+                        reproduce="kubectl -n lab exec shell -- /agnhost connect 10.96.14.2:5432 --timeout=1s")
+    open_ = ProbeCell("pod shell", "service api", 80, "allow", "fail", "refused",
+                      reproduce="kubectl -n lab exec shell -- /agnhost connect 10.96.0.9:80 --timeout=1s")
+    review = AccessReview({"spec": {"user": "jane", "resourceAttributes": {"verb": "delete", "resource": "pods"}}},
+                          allowed=True, expected="denied", reason="RoleBinding edit",
+                          reproduce="kubectl auth can-i delete pods --as=jane")
+    result = replace(CheckResult.failed("pod shell -> service api:80 should be allowed: refused", evidence=Evidence(
+        probes=(blocked, open_), reviews=(review,),
+        events=(EventNote("Warning", "FailedScheduling", "0/1 nodes", "Pod/api-1", 3),))), title="api open", check_id="c")
+    shown = evidence_text(result).plain
+    assert "Expected" not in shown  # the facts of this check are its probes
+    assert "\nProbes\n  [pass] pod shell -> service db:5432: expected deny, observed blocked (timeout)\n" \
+           "  [fail] pod shell -> service api:80: expected allow, observed refused" in shown
+    assert "SubjectAccessReview verb=delete, resource=pods for user jane groups -: allowed (expected denied)" in shown
+    assert "\nEvents\n  Warning FailedScheduling Pod/api-1: 0/1 nodes (x3)" in shown
+    assert "10.96.0.9:80" in shown.split("Reproduce")[1] and "10.96.14.2" not in shown.split("Reproduce")[1]
+    assert "kubectl auth can-i delete pods --as=jane" in shown.split("Reproduce")[1]
+    bare = evidence_text(replace(CheckResult.failed("no"), check_id="b")).plain
+    assert "This check gave no evidence beyond its message." in bare and "Reproduce" not in bare
