@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from ..format.values import Count, Kind, Regex, Text
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .evidence import Evidence
-from .objectevents import event_time as _when, events_about, note_of
+from .objectevents import MAX_EVENTS, event_time as _when, events_about, note_of
 
 
 def _matching(ctx: CheckContext, p: Mapping[str, Any]) -> list[dict]:
@@ -115,7 +115,7 @@ def _evidence(ctx: CheckContext, p: Mapping[str, Any], what: str, found: list[di
     low, high = p.get("atLeast"), p.get("atMost")
     wanted = " and ".join(filter(None, (f"at least {low}" if low is not None else "",
                                         f"at most {high}" if high is not None else "")))
-    events = tuple(note_of(e) for e in found[-8:])
+    events = tuple(note_of(e) for e in found[-MAX_EVENTS:])
     if not events and "involvedName" in p:
         events = events_about(ctx.cluster, p.get("namespace") or ctx.namespace, [(p["involvedKind"], p["involvedName"])])
     return Evidence(f"{wanted} {what}", f"{len(found)} {what}", events=events)
