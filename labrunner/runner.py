@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 
 from kubernetes import watch as k8s_watch
 
-from .checks import CheckContext, CheckResult, Status, check_kinds, run_check
+from .checks import CheckContext, CheckResult, Evidence, Status, check_kinds, run_check
 from .cluster import (
     Cluster,
     apply_manifests,
@@ -292,7 +292,8 @@ def run_checks_at_once(ctx: CheckContext, specs: list[CheckSpec]) -> list[CheckR
         thread.start()
     for thread in threads:
         thread.join()
-    return [result or CheckResult.errored(f"check {spec.id} ended without a result")
+    return [result or CheckResult.errored(f"check {spec.id} ended without a result",
+                                          evidence=Evidence("a verdict", "the check's thread ended without one"))
             for spec, result in zip(specs, results)]
 
 

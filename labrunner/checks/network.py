@@ -139,7 +139,7 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         canary = submit(check_policy_enforced, ctx.cluster)  # runs while the lab's probes run
     open_server, cannot = _start_pods(ctx, probes, open_server=expects_deny)
     if cannot:
-        return CheckResult.errored(cannot)
+        return CheckResult.errored(cannot, evidence=Evidence("the probe pods running", cannot))
     resolver = Resolver(ctx.cluster, ctx.namespace, open_server)
     sources = _resolve_all(resolver.sources, [(probe["from"],) for probe in probes])
     targets = _resolve_all(resolver.targets, [(probe["to"], probe.get("port")) for probe in probes])
@@ -184,7 +184,7 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     if canary is not None:
         verdict = canary.result()
         if not verdict.enforced:
-            return CheckResult.errored(verdict.message)
+            return CheckResult.errored(verdict.message, evidence=Evidence("NetworkPolicy enforced", verdict.message))
     judged: list[tuple[Status | None, str, str]] = []  # (status, why, what was read)
     for k, (cell, outcome, shut, ask) in enumerate(zip(cells, outcomes, closed, asks)):
         witness = witnessed.get(ask) if ask else None
@@ -407,10 +407,10 @@ def _wanted_ips(ctx: CheckContext, p: Mapping[str, Any]) -> list[str] | str | No
 def _dns(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     _, cannot = _start_pods(ctx, [{"from": p["from"]}], open_server=False)
     if cannot:
-        return CheckResult.errored(cannot)
+        return CheckResult.errored(cannot, evidence=Evidence("the probe pods running", cannot))
     sources = Resolver(ctx.cluster, ctx.namespace).sources(p["from"])
     if isinstance(sources, str):
-        return CheckResult.failed(sources)
+        return CheckResult.failed(sources, evidence=Evidence("a running pod to look the name up from", sources))
     wanted = _wanted_ips(ctx, p)
     if isinstance(wanted, str):
         return CheckResult.failed(wanted, evidence=Evidence(observed=wanted))

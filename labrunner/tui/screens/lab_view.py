@@ -22,6 +22,7 @@ from ..widgets.error_banner import ErrorBanner
 from ..widgets.resource_panel import ResourcePanel
 from ..widgets.step_text import StepText
 from .confirm import ConfirmScreen
+from .evidence import EvidenceScreen
 from .working import WorkingScreen
 
 _STEP_MARK = {"passed": ("✔", "green"), "current": ("▶", "bold yellow"), "open": ("○", ""), "locked": ("·", "dim")}
@@ -30,6 +31,7 @@ _STEP_MARK = {"passed": ("✔", "green"), "current": ("▶", "bold yellow"), "op
 class LabViewScreen(WorkingScreen):
     BINDINGS = [
         Binding("c", "check", "Check"),
+        Binding("e", "evidence", "Evidence"),
         Binding("h", "hint", "Hint"),
         Binding("s", "solution", "Solution"),
         Binding("a", "apply_solution", "Apply solution", show=False),
@@ -304,6 +306,20 @@ class LabViewScreen(WorkingScreen):
     def action_check(self) -> None:
         self.query_one(CheckPanel).show_state("Checking…")
         self.check_now(self.step)
+
+    def action_evidence(self) -> None:
+        """The evidence of the selected check (at first the first that did not pass); ←/→ there go to the
+        others, and the one shown last stays selected."""
+        panel = self.query_one(CheckPanel)
+        if panel.report is None or not panel.report.results:
+            self.notify("No check has reported yet.")
+            return
+
+        def selected(check_id: str | None) -> None:
+            if check_id is not None:
+                panel.select(check_id)
+
+        self.app.push_screen(EvidenceScreen(panel.report, panel.selected_index()), selected)
 
     def action_hint(self) -> None:
         step = self.step
