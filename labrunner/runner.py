@@ -28,7 +28,7 @@ from .cluster import (
 from .cluster.namespaces import is_terminating, wait_namespace_gone, wait_namespace_usable
 from .cluster.probepods import delete_outside_probes
 from .errors import LabrunnerError, UsageError
-from .model import NAMESPACE_PLACEHOLDER, Actions, CheckSpec, Lab, Step
+from .model import Actions, CheckSpec, Lab, Step
 from .progress import Progress
 
 # How long a pass seen in watch mode must hold before it is reported.
@@ -94,8 +94,8 @@ def namespace_for(lab: Lab, namespace: str | None = None) -> str:
 
 
 def render_text(lab: Lab, text: str, *, namespace: str | None = None) -> str:
-    """Step texts and hints with the lab namespace filled in, as the learner should type it."""
-    return text.replace(NAMESPACE_PLACEHOLDER, namespace_for(lab, namespace))
+    """Step texts and hints with the lab namespace filled in, as the learner should type it (Lab.render)."""
+    return lab.render(text, namespace=namespace)
 
 
 # -- actions -------------------------------------------------------------------
