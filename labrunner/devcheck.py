@@ -32,7 +32,7 @@ from .checks import Status
 from .cluster import LAB_LABEL, Cluster, delete_labelled, delete_namespace, ensure_namespace, wait_until
 from .cluster.probepods import delete_outside_probes
 from .errors import LabrunnerError
-from .model import Answer, Lab, Step
+from .model import Answer, Lab, Step, fill_namespace
 from .progress import Progress
 
 # How long a `run:` command of an answer may take, in seconds.
@@ -245,7 +245,7 @@ def run_command(lab: Lab, text: str, *, namespace: str, shell: Shell, where: str
     """
     if "kubectl" in text and shutil.which("kubectl") is None:
         raise LabrunnerError(f"{where} needs kubectl, which is not on PATH; install it or add it to PATH")
-    command = lab.render(text, namespace=namespace)
+    command = fill_namespace(text, namespace)
     try:
         proc = subprocess.run(["sh", "-c", command], cwd=lab.path, env=shell.env(namespace), capture_output=True,
                               text=True, timeout=RUN_TIMEOUT)
