@@ -122,13 +122,8 @@ def dev_namespace(lab: Lab, index: int, run: str = "") -> str:
 
 
 def bring_to_start(cluster: Cluster, lab: Lab, index: int, namespace: str) -> None:
-    """Earlier steps' setup and solution, then this step's setup, in `namespace`."""
-    ensure_namespace(cluster, namespace, lab_id=lab.id)
-    for earlier in lab.steps[:index]:
-        if not earlier.is_quiz:
-            runner.run_actions(cluster, lab, earlier.setup, namespace=namespace)
-            runner.run_actions(cluster, lab, earlier.solution.actions, namespace=namespace)
-    runner.run_actions(cluster, lab, lab.steps[index].setup, namespace=namespace)
+    """Earlier steps' setup and solution, then this step's setup, in `namespace` (runner.reach_step)."""
+    runner.reach_step(cluster, lab, lab.steps[index], namespace=namespace)
 
 
 def prove_step(cluster: Cluster, lab: Lab, step: Step, index: int, *, timeout: float) -> StepProof:

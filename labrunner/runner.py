@@ -114,23 +114,43 @@ def run_actions(cluster: Cluster, lab: Lab, actions: Actions, *, namespace: str 
 def start_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None = None, catch_up: bool = False,
                progress: Progress | None = None, on_progress: OnProgress | None = None) -> None:
     """Apply the step's setup; with `catch_up`, first apply the setup and
-    solution of every earlier step not passed yet (per `progress`).
+    solution of every earlier step not passed yet (per `progress`): `reach_step`.
 
     A lab namespace still terminating (a reset a moment ago) is waited for first, with lines for
     `on_progress`: objects applied into it would be deleted with it after "set up" was said.
     Raises WaitTimedOut (with what to do) when it is still there after NAMESPACE_GONE_TIMEOUT s.
     """
-    _usable_namespace(cluster, lab, namespace=namespace, on_progress=on_progress)
     if catch_up:
-        for earlier in lab.steps[: lab.step_index(step.id)]:
-            done = progress is not None and progress.lab(lab.id).step(earlier.id).status == "passed"
-            if not done and not earlier.is_quiz:
-                run_actions(cluster, lab, earlier.setup, namespace=namespace)
-                if earlier.solution:
-                    run_actions(cluster, lab, earlier.solution.actions, namespace=namespace)
-    run_actions(cluster, lab, step.setup, namespace=namespace)
+        state = progress.lab(lab.id) if progress is not None else None
+        passed = {s.id for s in lab.steps if state is not None and state.step(s.id).status == "passed"}
+        reach_step(cluster, lab, step, namespace=namespace, passed=passed, on_progress=on_progress)
+    else:
+        _usable_namespace(cluster, lab, namespace=namespace, on_progress=on_progress)
+        run_actions(cluster, lab, step.setup, namespace=namespace)
     if progress is not None:
         progress.lab(lab.id).current_step = step.id
+
+
+def reach_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None = None,
+               passed: Iterable[str] = (), on_progress: OnProgress | None = None) -> None:
+    """Bring `namespace` (default: the lab's) to the start of `step`, as a learner who solved every
+    step before it would leave it: the setup and then the solution of each earlier step, in order
+    (quizzes have neither; steps whose ids are in `passed` are skipped, their state is there
+    already), then `step`'s own setup.
+
+    The one way to reach step N: `start --catch-up`, `dev check`'s proofs, the benchmarks and the
+    screenshot script all come here. Waits first for the lab's namespaces still terminating, as
+    `start_step` does. Raises what applying raises (ApiRejected naming the file, WaitTimedOut).
+    """
+    _usable_namespace(cluster, lab, namespace=namespace, on_progress=on_progress)
+    skip = set(passed)
+    for earlier in lab.steps[: lab.step_index(step.id)]:
+        if earlier.id in skip or earlier.is_quiz:
+            continue
+        run_actions(cluster, lab, earlier.setup, namespace=namespace)
+        if earlier.solution:
+            run_actions(cluster, lab, earlier.solution.actions, namespace=namespace)
+    run_actions(cluster, lab, step.setup, namespace=namespace)
 
 
 def _usable_namespace(cluster: Cluster, lab: Lab, *, namespace: str | None, on_progress: OnProgress | None) -> None:

@@ -1,0 +1,368 @@
+"""One learner's session with one lab: which steps are current and open, and every verb a learner
+uses (start, check, watch, hint, answer, solve, reset), each saving progress under the progress
+file's cross-process lock (progress.ProgressStore).
+
+The faces hold a `LabSession` and never re-derive "current" or "done"; rustlings' `AppState`
+plays this part there. The cluster half of each verb is a `StepActions` (`ClusterActions` on a
+real cluster; the TUI's tests hand in their own at that boundary).
+
+The rule for steps, the same in the CLI and the TUI (docs/cli.md, "Which step"):
+
+- A step is **open** when it passed, when every step before it passed, or when it is current.
+- The **current** step is the one the learner last started (`labrunner start LAB STEP`, or
+  opened in the TUI) while it has not passed. Once it passed, the learner has moved on: the
+  first step after it that has not passed, else the first not passed before it. With nothing
+  started, the first step not passed; with every step passed, the one last started (or the
+  last step).
+
+A step named explicitly (`labrunner check LAB --step S`) is always allowed: the learner asked
+for it, and `start --catch-up` brings the namespace there.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Callable, Protocol
+
+from .checks import CheckResult, Status, check_kinds, plugin_problems
+from .errors import UsageError
+from .model import Lab, Step
+from .progress import Progress, ProgressStore
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
+    from .runner import StepReport
+
+OnProgress = Callable[[str], None]  # a line of progress for the learner ("waiting for namespace ...")
+OnReport = Callable[["StepReport"], None]
+
+# What the faces may name of the check machinery, from here (the import contract keeps them
+# out of labrunner.checks and labrunner.cluster): a result and its status, the kinds for the
+# schema, and what is wrong with a plug-in.
+__all__ = ["CheckResult", "ClusterActions", "LabSession", "Status", "StepActions", "check_kinds", "connect_cluster",
+           "plugin_problems", "step_named"]
+
+
+def connect_cluster(*, kubeconfig: str | None = None, context: str | None = None, ping: bool = True) -> Cluster:
+    """The cluster of `kubeconfig` and `context` (defaults: KUBECONFIG or ~/.kube/config, its
+    current context); with `ping`, asked for its version first so an unreachable one fails here.
+    Raises ClusterUnreachable or a LabrunnerError saying what is wrong with the kubeconfig."""
+    from .cluster import connect
+    from .cluster import ping as ping_cluster
+
+    cluster = connect(kubeconfig=kubeconfig, context=context)
+    if ping:
+        ping_cluster(cluster)
+    return cluster
+
+
+def ping_cluster(cluster: Cluster) -> str:
+    """The Kubernetes version the API server reports ("v1.34.4"); raises ClusterUnreachable."""
+    from .cluster import ping
+
+    return ping(cluster)
+
+
+def step_named(lab: Lab, step_id: str) -> Step:
+    """The step `step_id` of `lab`. Raises UsageError naming the lab's steps when it has none of that id."""
+    try:
+        return lab.step(step_id)
+    except KeyError:
+        raise UsageError(f"lab {lab.id} has no step {step_id!r} (steps: {', '.join(s.id for s in lab.steps)})") from None
+
+
+class StepActions(Protocol):
+    """The cluster half of a session's verbs, for one lab at a time in a given namespace."""
+
+    def start_step(self, lab: Lab, step: Step, *, namespace: str, on_progress: OnProgress | None = None) -> None: ...
+
+    def solve_step(self, lab: Lab, step: Step, *, namespace: str) -> str: ...
+
+    def reset_step(self, lab: Lab, step: Step, *, namespace: str, on_progress: OnProgress | None = None) -> None: ...
+
+    def reset_lab(self, lab: Lab, *, namespace: str, on_progress: OnProgress | None = None) -> None: ...
+
+    def run_checks(self, lab: Lab, step: Step, *, namespace: str, answers: dict[str, str]) -> StepReport: ...
+
+    def watch_checks(self, lab: Lab, step: Step, *, namespace: str, answers: dict[str, str],
+                     on_report: OnReport, stop: threading.Event) -> None:
+        """Report now and after each change until `stop`; reports with `settling` set come while
+        a lagging check is re-checked (see runner.watch_step) and are no verdict."""
+
+
+class ClusterActions:
+    """`StepActions` on a real cluster, connected on first use (by `connect`), so a command that
+    needs no cluster (a quiz, a bad argument) never waits for one, and `forget` lets a retry
+    reconnect after the kubeconfig was fixed."""
+
+    def __init__(self, cluster: Cluster | None = None, *, connect: Callable[[], Cluster] | None = None):
+        self._cluster = cluster
+        self._connect = connect or (lambda: connect_cluster(ping=False))
+        self._lock = threading.Lock()
+
+    @property
+    def cluster(self) -> Cluster:
+        with self._lock:
+            if self._cluster is None:
+                self._cluster = self._connect()
+            return self._cluster
+
+    @property
+    def connected(self) -> Cluster | None:
+        """The cluster when connected already, else None (never connects)."""
+        return self._cluster
+
+    def forget(self) -> None:
+        """Drop the connection: the next use connects again."""
+        with self._lock:
+            self._cluster = None
+
+    def start_step(self, lab: Lab, step: Step, *, namespace: str, on_progress: OnProgress | None = None) -> None:
+        from . import runner
+
+        runner.start_step(self.cluster, lab, step, namespace=namespace, on_progress=on_progress)
+
+    def reach_step(self, lab: Lab, step: Step, *, namespace: str, passed: frozenset[str] = frozenset(),
+                   on_progress: OnProgress | None = None) -> None:
+        from . import runner
+
+        runner.reach_step(self.cluster, lab, step, namespace=namespace, passed=passed, on_progress=on_progress)
+
+    def solve_step(self, lab: Lab, step: Step, *, namespace: str) -> str:
+        from . import runner
+
+        return runner.solve_step(self.cluster, lab, step, namespace=namespace)
+
+    def reset_step(self, lab: Lab, step: Step, *, namespace: str, on_progress: OnProgress | None = None) -> None:
+        from . import runner
+
+        runner.reset_step(self.cluster, lab, step, namespace=namespace, on_progress=on_progress)
+
+    def reset_lab(self, lab: Lab, *, namespace: str, on_progress: OnProgress | None = None) -> None:
+        from . import runner
+
+        runner.reset_lab(self.cluster, lab, namespace=namespace, wait=True, on_progress=on_progress)
+
+    def run_checks(self, lab: Lab, step: Step, *, namespace: str, answers: dict[str, str]) -> StepReport:
+        from . import runner
+
+        cluster = None if step.is_quiz else self.cluster  # a quiz needs no cluster
+        return runner.run_step_checks(cluster, lab, step, namespace=namespace, answers=answers)  # type: ignore[arg-type]
+
+    def settle_checks(self, lab: Lab, step: Step, *, namespace: str, answers: dict[str, str], seconds: float,
+                      on_report: OnReport | None = None) -> StepReport:
+        from . import runner
+
+        return runner.settle_step_checks(self.cluster, lab, step, window=lambda spec: seconds, confirm=True,
+                                         namespace=namespace, answers=answers, on_report=on_report)
+
+    def watch_checks(self, lab: Lab, step: Step, *, namespace: str, answers: dict[str, str],
+                     on_report: OnReport, stop: threading.Event) -> None:
+        from . import runner
+
+        runner.watch_step(self.cluster, lab, step, on_report=on_report, stop=stop, namespace=namespace, answers=answers)
+
+    def namespace_note(self, lab: Lab, step: Step, *, namespace: str) -> str | None:
+        """Why every check of `step` will fail whatever the learner did: the namespace is absent or
+        being deleted (no wait changes that); None when it is there."""
+        from .cluster.namespaces import is_terminating
+
+        found = self.cluster.get("Namespace", namespace)
+        if found is None:
+            return (f"namespace {namespace} does not exist: the lab is not started (or was reset); "
+                    f"`labrunner start {lab.id} {step.id}` sets this step up")
+        if is_terminating(found):
+            return (f"namespace {namespace} is being deleted (a reset under way?); once it is gone, "
+                    f"`labrunner start {lab.id} {step.id}` sets this step up again")
+        return None
+
+    def delete_own_namespace(self, *, on_progress: OnProgress | None = None) -> None:
+        """Delete labrunner's own namespace (the canary, the node and outside probes), waiting until it is gone."""
+        from .checks.canary import CANARY_NAMESPACE
+        from .cluster import delete_namespace
+
+        delete_namespace(self.cluster, CANARY_NAMESPACE, wait=True, on_progress=on_progress)
+
+
+class LabSession:
+    """One learner and one lab: the step rule (see the module) and the verbs, saving progress.
+
+    `namespace` is where the lab runs (default lab-<id>; the TUI's tests and `dev check` use
+    others). `actions` does the cluster half (default: a ClusterActions connecting on first use).
+    Every change of progress goes through `store.update`, which re-reads the file under its lock,
+    so a CLI command and a TUI open on the same lab never lose each other's changes.
+    """
+
+    def __init__(self, lab: Lab, *, store: ProgressStore, actions: StepActions | None = None,
+                 namespace: str | None = None):
+        self.lab = lab
+        self.store = store
+        self.actions: StepActions = actions if actions is not None else ClusterActions()
+        self.namespace = namespace or lab.namespace
+
+    # -- the step rule ---------------------------------------------------------------
+    def progress(self) -> Progress:
+        """The learner's progress now (a fresh read)."""
+        return self.store.read()
+
+    def statuses(self, progress: Progress | None = None) -> list[str]:
+        """Each step's status ("passed", "failed", "errored", "not-started"), in the lab's order."""
+        state = (progress or self.progress()).lab(self.lab.id)
+        return [state.step(s.id).status for s in self.lab.steps]
+
+    def current_index(self, progress: Progress | None = None) -> int:
+        """The index of the current step (the rule is in the module's docstring)."""
+        progress = progress or self.progress()
+        statuses = self.statuses(progress)
+        recorded = progress.lab(self.lab.id).current_step
+        ids = [s.id for s in self.lab.steps]
+        started = ids.index(recorded) if recorded in ids else None
+        if started is not None and statuses[started] != "passed":
+            return started
+        first = 0 if started is None else started + 1
+        for index in [*range(first, len(ids)), *range(first)]:
+            if statuses[index] != "passed":
+                return index
+        return len(ids) - 1 if started is None else started
+
+    def current_step(self, progress: Progress | None = None) -> Step:
+        return self.lab.steps[self.current_index(progress)]
+
+    def is_open(self, index: int, progress: Progress | None = None, *, statuses: list[str] | None = None) -> bool:
+        """True when the learner may go to step `index` (0-based): it passed, every step before it
+        passed, or it is current."""
+        if statuses is None:
+            progress = progress or self.progress()
+            statuses = self.statuses(progress)
+        if statuses[index] == "passed" or all(s == "passed" for s in statuses[:index]):
+            return True
+        return index == self.current_index(progress)
+
+    def step(self, step_id: str | None = None, progress: Progress | None = None) -> Step:
+        """The step named `step_id`, or the current one when None. Raises UsageError for an id the lab does not have."""
+        if step_id:
+            return step_named(self.lab, step_id)
+        return self.current_step(progress)
+
+    def answers(self) -> dict[str, str]:
+        """The learner's quiz answers in this lab, by step id."""
+        return self.progress().answers(self.lab.id)
+
+    def hints_shown(self, step: Step) -> int:
+        return self.progress().lab(self.lab.id).step(step.id).hints_shown
+
+    def render(self, text: str) -> str:
+        """A text of the lab as the learner types it: `${LAB_NAMESPACE}` filled in with this session's namespace."""
+        return self.lab.render(text, namespace=self.namespace)
+
+    # -- verbs ---------------------------------------------------------------------------
+    def start(self, step: Step, *, catch_up: bool = False, on_progress: OnProgress | None = None,
+              remember: bool = True) -> None:
+        """Set `step` up on the cluster; with `catch_up`, first the setup and solution of every
+        earlier step not passed (runner.reach_step). With `remember` (the default) the step
+        becomes the current one; the TUI remembers it itself once the set-up is reported, so a
+        set-up the learner left meanwhile does not take "current" back."""
+        if catch_up:
+            passed = frozenset(s.id for s, status in zip(self.lab.steps, self.statuses()) if status == "passed")
+            self.actions.reach_step(self.lab, step, namespace=self.namespace,  # type: ignore[attr-defined]
+                                    passed=passed, on_progress=on_progress)
+        else:
+            self.actions.start_step(self.lab, step, namespace=self.namespace, on_progress=on_progress)
+        if remember:
+            self.remember(step)
+
+    def remember(self, step: Step) -> None:
+        """Record `step` as the one the learner last started."""
+        self.store.update(lambda p: setattr(p.lab(self.lab.id), "current_step", step.id))
+
+    def reach(self, step: Step, *, on_progress: OnProgress | None = None) -> None:
+        """The state a learner who solved every earlier step reaches `step` in, on the cluster
+        (runner.reach_step) and in the progress (earlier steps passed, `step` current): for
+        demonstrations and benchmarks that start in the middle of a lab."""
+        self.actions.reach_step(self.lab, step, namespace=self.namespace,  # type: ignore[attr-defined]
+                                on_progress=on_progress)
+
+        def reached(progress: Progress) -> None:
+            state = progress.lab(self.lab.id)
+            for earlier in self.lab.steps[: self.lab.step_index(step.id)]:
+                state.step(earlier.id).status = "passed"
+            state.current_step = step.id
+
+        self.store.update(reached)
+
+    def record(self, report: StepReport) -> str:
+        """Count a verdict in the progress (runner.record_report; a settling report is no verdict);
+        the step's status before it, so a face can tell a step that has just passed."""
+        from . import runner
+
+        def change(progress: Progress) -> str:
+            before = progress.lab(report.lab_id).step(report.step_id).status
+            runner.record_report(progress, report)
+            return before
+
+        return self.store.update(change)
+
+    def check(self, step: Step, *, wait: float | None = None, on_report: OnReport | None = None,
+              record: bool = True) -> StepReport:
+        """Run `step`'s checks once, or with `wait` re-run failing ones until they pass or `wait`
+        seconds passed (settling reports go to `on_report`); with `record`, the verdict is counted.
+        A quiz is judged on the saved answer, without a cluster. Never raises for a cluster fault
+        inside a check (an `error` result); raises when the cluster cannot be reached at all."""
+        if wait is None or step.is_quiz:
+            report = self.actions.run_checks(self.lab, step, namespace=self.namespace, answers=self.answers())
+        else:
+            report = self.actions.settle_checks(self.lab, step, namespace=self.namespace,  # type: ignore[attr-defined]
+                                                answers=self.answers(), seconds=wait, on_report=on_report)
+        if record:
+            self.record(report)
+        return report
+
+    def namespace_note(self, step: Step) -> str | None:
+        """Why every check of `step` would fail now whatever the learner did, or None (ClusterActions.namespace_note)."""
+        return self.actions.namespace_note(self.lab, step, namespace=self.namespace)  # type: ignore[attr-defined]
+
+    def watch(self, step: Step, *, on_report: OnReport, stop: threading.Event, record: bool = True) -> None:
+        """Check `step` now and after each change of the namespace until `stop` is set; each
+        report goes to `on_report`, each verdict (not a settling report) counted first with `record`."""
+
+        def seen(report: StepReport) -> None:
+            if record and not report.settling:
+                self.record(report)
+            on_report(report)
+
+        self.actions.watch_checks(self.lab, step, namespace=self.namespace, answers=self.answers(), on_report=seen,
+                                  stop=stop)
+
+    def hint(self, step: Step) -> tuple[int, str] | None:
+        """Reveal and count the next hint: (1-based number, text with the namespace filled in); None when all are shown."""
+        from . import runner
+
+        hint = self.store.update(lambda p: runner.reveal_hint(p, self.lab, step))
+        return None if hint is None else (hint[0], self.render(hint[1]))
+
+    def answer(self, step: Step, choice: str) -> CheckResult:
+        """Record and judge a quiz answer (counted as a verdict). Raises UsageError for a step that
+        is no quiz or a choice it does not offer."""
+        from . import runner
+
+        return self.store.update(lambda p: runner.answer_quiz(p, self.lab, step, choice))
+
+    def solve(self, step: Step) -> str:
+        """Apply `step`'s solution and note that it was solved; its explanation. Raises UsageError for
+        a quiz (before any cluster work) and for a namespace absent or being deleted."""
+        if step.is_quiz:
+            raise UsageError(f"step {step.id} has no solution to apply (it is a quiz); "
+                             f"`labrunner answer {self.lab.id} {step.id} CHOICE` answers it")
+        explanation = self.actions.solve_step(self.lab, step, namespace=self.namespace)
+        self.store.update(lambda p: setattr(p.lab(self.lab.id).step(step.id), "solved", True))
+        return explanation
+
+    def reset(self, step: Step | None = None, *, on_progress: OnProgress | None = None) -> None:
+        """Put `step` back to its start (its objects deleted, set up again), or with no step remove
+        everything the lab created; then forget its progress. Waits until the deleted objects are gone."""
+        if step is None:
+            self.actions.reset_lab(self.lab, namespace=self.namespace, on_progress=on_progress)
+            self.store.update(lambda p: p.forget_lab(self.lab.id))
+        else:
+            self.actions.reset_step(self.lab, step, namespace=self.namespace, on_progress=on_progress)
+            self.store.update(lambda p: p.forget_step(self.lab.id, step.id))
