@@ -228,15 +228,17 @@ class LabSession:
     def current_step(self, progress: Progress | None = None) -> Step:
         return self.lab.steps[self.current_index(progress)]
 
-    def is_open(self, index: int, progress: Progress | None = None, *, statuses: list[str] | None = None) -> bool:
+    def is_open(self, index: int, progress: Progress | None = None, *, statuses: list[str] | None = None,
+                current: int | None = None) -> bool:
         """True when the learner may go to step `index` (0-based): it passed, every step before it
-        passed, or it is current."""
+        passed, or it is current. `statuses` and `current` (as `statuses()` and `current_index()`
+        gave them) spare a face that asks often a read of the progress file."""
         if statuses is None:
             progress = progress or self.progress()
             statuses = self.statuses(progress)
         if statuses[index] == "passed" or all(s == "passed" for s in statuses[:index]):
             return True
-        return index == self.current_index(progress)
+        return index == (current if current is not None else self.current_index(progress))
 
     def step(self, step_id: str | None = None, progress: Progress | None = None) -> Step:
         """The step named `step_id`, or the current one when None. Raises UsageError for an id the lab does not have."""
