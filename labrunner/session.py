@@ -6,7 +6,7 @@ The faces hold a `LabSession` and never re-derive "current" or "done"; rustlings
 plays this part there. The cluster half of each verb is a `StepActions` (`ClusterActions` on a
 real cluster; the TUI's tests hand in their own at that boundary).
 
-The rule for steps, the same in the CLI and the TUI (docs/cli.md, "Which step"):
+The rule for steps, the same in the CLI and the TUI (README.md says it to learners):
 
 - A step is **open** when it passed, when every step before it passed, or when it is current.
 - The **current** step is the one the learner last started (`labrunner start LAB STEP`, or
