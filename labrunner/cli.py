@@ -23,6 +23,7 @@ try:
     from .model import Lab, Step
     from .progress import Progress, ProgressStore
     from .session import ClusterActions, LabSession, Status, connect_cluster, step_named
+    from .settings import TIMEOUTS
 except KeyboardInterrupt:  # Ctrl-C while the Kubernetes client loads (seconds on a busy machine): no traceback
     print("\nlabrunner: interrupted", file=sys.stderr)
     raise SystemExit(130) from None
@@ -88,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = dev_sub.add_parser("check", help="prove every step fails before its solution and passes after, "
                                          "every wrong answer fails and every alternative passes")
     p.add_argument("lab_ids", nargs="*", metavar="LAB")
-    p.add_argument("--timeout", type=float, default=180.0,
+    p.add_argument("--timeout", type=float, default=TIMEOUTS.dev_step_pass,
                    help="seconds a step may take to pass after its solution (or an answer to settle)")
     p.add_argument("--repeat", type=_positive_int, default=1, metavar="N", help="run the whole proof N times, to catch flakes")
     p.add_argument("--step", dest="step_id", metavar="STEP", help="prove only this step of the chosen labs")

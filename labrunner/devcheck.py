@@ -34,9 +34,10 @@ from .cluster.probepods import delete_outside_probes
 from .errors import LabrunnerError
 from .model import Answer, Lab, Step, fill_namespace
 from .progress import Progress
+from .settings import TIMEOUTS
 
 # How long a `run:` command of an answer may take, in seconds.
-RUN_TIMEOUT = 120.0
+RUN_TIMEOUT = TIMEOUTS.answer_command  # s (settings.Timeouts)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ def shell_for(kubeconfig: str | None, context: str | None) -> Shell:
     if shutil.which("kubectl") is None:
         return Shell(path)  # each `run:` then reports the missing kubectl itself
     proc = subprocess.run(["kubectl", "config", "view", "--minify", "--flatten", f"--kubeconfig={path}",
-                           f"--context={context}"], capture_output=True, text=True, timeout=30)
+                           f"--context={context}"], capture_output=True, text=True,
+                          timeout=TIMEOUTS.kind_kubeconfig)
     if proc.returncode != 0:
         raise LabrunnerError(f"cannot read context {context!r} from {path}: {proc.stderr.strip()}")
     handle = tempfile.NamedTemporaryFile("w", prefix="labrunner-kubeconfig-", suffix=".yaml", delete=False)
@@ -172,7 +174,8 @@ def _clean_up(cluster: Cluster, lab: Lab, namespaces: list[str]) -> None:
             delete_namespace(cluster, ns, wait=True)
         for api_version, kind in scoped:
             wait_until(cluster, kind, namespace=None, api_version=api_version, selector=f"{LAB_LABEL}={lab.id}",
-                       predicate=lambda objs: not objs, describe=f"the lab's {kind} objects to be deleted", timeout=120)
+                       predicate=lambda objs: not objs, describe=f"the lab's {kind} objects to be deleted",
+                       timeout=TIMEOUTS.dev_labelled_gone)
     except LabrunnerError:
         pass
 
@@ -391,7 +394,7 @@ def _prove_labs(cluster: Cluster, labs: list[Lab], stop: threading.Event, **opti
     return [p for lab_proofs in found for p in lab_proofs]
 
 
-def dev_check(cluster: Cluster, labs: list[Lab], *, timeout: float = 180.0, repeat: int = 1,
+def dev_check(cluster: Cluster, labs: list[Lab], *, timeout: float = TIMEOUTS.dev_step_pass, repeat: int = 1,
               step_id: str | None = None, shell: Shell = Shell(), jobs: int = ANSWER_JOBS) -> int:
     """Prove `labs` `repeat` times (to catch flakes), print one row per proof; 1 when any failed, else 0;
     EXIT_INTERRUPTED after a Ctrl-C, once the proofs under way have cleaned up (their rows are printed)."""

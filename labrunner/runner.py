@@ -30,12 +30,14 @@ from .cluster.probepods import delete_outside_probes
 from .errors import LabrunnerError, UsageError
 from .model import Actions, CheckSpec, Lab, Step
 from .progress import Progress
+from .settings import TIMEOUTS
 
-# How long a pass seen in watch mode must hold before it is reported.
-CONFIRM_PASS_AFTER = 1.5
+# How long a pass seen in watch mode must hold before it is reported (settings.Timeouts; module
+# names, so a test can shorten them).
+CONFIRM_PASS_AFTER = TIMEOUTS.confirm_pass_after
 
 # How often a failing check is run again while its truth may still be settling (see CheckKind.lags).
-SETTLE_INTERVAL = 1.0
+SETTLE_INTERVAL = TIMEOUTS.settle_interval
 
 # The version of the `check --json` document (schema/check-result-v1.json); reportschema.SCHEMA_VERSION.
 REPORT_SCHEMA_VERSION = 1
@@ -204,7 +206,8 @@ def reset_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None 
         run_actions(cluster, lab, step.setup, namespace=ns)
 
 
-def wait_for_gone(cluster: Cluster, lab: Lab, manifests: Iterable, *, namespace: str, timeout: float = 60) -> None:
+def wait_for_gone(cluster: Cluster, lab: Lab, manifests: Iterable, *, namespace: str,
+                  timeout: float = TIMEOUTS.object_gone) -> None:
     """Block until deleted objects are really gone, so re-applying does not meet them terminating."""
     from .cluster import wait_until
     from .cluster.applying import render
@@ -266,7 +269,8 @@ def reset_lab(cluster: Cluster, lab: Lab, *, namespace: str | None = None, progr
         progress.forget_lab(lab.id)
 
 
-def _wait_labelled_gone(cluster: Cluster, lab: Lab, kinds: Iterable[tuple[str, str]], timeout: float = 60) -> None:
+def _wait_labelled_gone(cluster: Cluster, lab: Lab, kinds: Iterable[tuple[str, str]],
+                        timeout: float = TIMEOUTS.object_gone) -> None:
     from .cluster import LAB_LABEL, wait_until
 
     for api_version, kind in kinds:
@@ -281,7 +285,7 @@ def _wait_labelled_gone(cluster: Cluster, lab: Lab, kinds: Iterable[tuple[str, s
                    predicate=lambda objs: not objs, describe=f"the lab's {kind} objects to be deleted", timeout=timeout)
 
 
-def _wait_ref_gone(cluster: Cluster, ref, *, namespace: str, timeout: float = 60) -> None:  # noqa: ANN001
+def _wait_ref_gone(cluster: Cluster, ref, *, namespace: str, timeout: float = TIMEOUTS.object_gone) -> None:  # noqa: ANN001
     from .cluster import wait_until
 
     try:
@@ -485,7 +489,8 @@ class _Changes:
 
 def watch_step(cluster: Cluster, lab: Lab, step: Step, *, on_report: Callable[[StepReport], None],
                stop: threading.Event, namespace: str | None = None, answers: dict[str, str] | None = None,
-               settle: float = 0.5, refresh: float = 15.0, settle_first: bool = False) -> None:
+               settle: float = TIMEOUTS.watch_settle, refresh: float = TIMEOUTS.watch_refresh,
+               settle_first: bool = False) -> None:
     """Check now, then again whenever something in the lab namespace changes.
 
     Blocks until `stop` is set. Right after the start and after each change, a failing check of a
@@ -505,7 +510,7 @@ def watch_step(cluster: Cluster, lab: Lab, step: Step, *, on_report: Callable[[S
     for thread in threads:
         thread.start()
     for _ in threads:  # check only once every watch is listening, so no change slips between
-        started.acquire(timeout=10)
+        started.acquire(timeout=TIMEOUTS.watch_listening)
     after_change = settle_first
     try:
         while not stop.is_set():
@@ -547,7 +552,8 @@ def _watch_kind(cluster: Cluster, kind: str, namespace: str, changes: _Changes, 
             if first:
                 started.release()
                 first = False
-            for _event in cluster.watch(kind, namespace=namespace, resource_version=version, timeout=30, watcher=watcher):
+            for _event in cluster.watch(kind, namespace=namespace, resource_version=version,
+                                        timeout=int(TIMEOUTS.watch_request), watcher=watcher):
                 changes.event.set()
                 if stop.is_set():
                     break
@@ -555,13 +561,13 @@ def _watch_kind(cluster: Cluster, kind: str, namespace: str, changes: _Changes, 
             if first:
                 started.release()
                 first = False
-            stop.wait(5)  # the kind may not exist here or the cluster blinked; the refresh still runs
+            stop.wait(TIMEOUTS.watch_retry)  # the kind may not exist here or the cluster blinked; the refresh still runs
         finally:
             changes.watchers.remove(watcher)
 
 
 def run_until_passed(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None = None,
-                     timeout: float = 60.0, answers: dict[str, str] | None = None) -> StepReport:
+                     timeout: float = TIMEOUTS.pass_after_solution, answers: dict[str, str] | None = None) -> StepReport:
     """Re-run the checks on every namespace change until they pass or `timeout` passes.
 
     Returns the last verdict (a report made while settling only when no verdict came in time)."""

@@ -8,6 +8,7 @@ from typing import Any, Iterable
 
 from ..errors import NotFound, translate_api_exception
 from ..model import Manifest, ObjectRef, fill_namespace
+from ..settings import TIMEOUTS
 from .client import FIELD_MANAGER, Cluster
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -160,7 +161,7 @@ def _refresh_after_crds(cluster: Cluster, applied: list[dict]) -> None:
     for body in applied:
         if body.get("kind") == "CustomResourceDefinition":
             wait_for_condition(cluster, "CustomResourceDefinition", body["metadata"]["name"],
-                               condition="Established", namespace=None, timeout=60)
+                               condition="Established", namespace=None, timeout=TIMEOUTS.crd_established)
     cluster.forget_resources()
 
 
