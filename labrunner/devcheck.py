@@ -34,6 +34,7 @@ from .cluster.probepods import delete_outside_probes
 from .errors import LabrunnerError
 from .model import Answer, Lab, Step, fill_namespace
 from .progress import Progress
+from .session import answer_quiz
 from .settings import TIMEOUTS
 
 # How long a `run:` command of an answer may take, in seconds.
@@ -195,8 +196,8 @@ def _prove_quiz(lab: Lab, step: Step) -> StepProof:
     assert step.quiz is not None
     progress = Progress()
     wrong = next((c.id for c in step.quiz.choices if c.id != step.quiz.answer), None)
-    before = runner.answer_quiz(progress, lab, step, wrong).status if wrong else Status.FAIL
-    after = runner.answer_quiz(progress, lab, step, step.quiz.answer).status
+    before = answer_quiz(progress, lab, step, wrong).status if wrong else Status.FAIL
+    after = answer_quiz(progress, lab, step, step.quiz.answer).status
     return StepProof(lab.id, step.id, before, after, 0.0, 0.0)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import Callable, Iterable
 
 from kubernetes import watch as k8s_watch
@@ -30,7 +29,10 @@ from .cluster.probepods import delete_outside_probes
 from .errors import LabrunnerError, UsageError
 from .model import Actions, CheckSpec, Lab, Step
 from .progress import Progress
+from .report import REPORT_SCHEMA_VERSION, StepReport
 from .settings import TIMEOUTS
+
+__all__ = ["REPORT_SCHEMA_VERSION", "StepReport"]  # and the verbs below; StepReport lives in report.py
 
 # How long a pass seen in watch mode must hold before it is reported (settings.Timeouts; module
 # names, so a test can shorten them).
@@ -39,56 +41,11 @@ CONFIRM_PASS_AFTER = TIMEOUTS.confirm_pass_after
 # How often a failing check is run again while its truth may still be settling (see CheckKind.lags).
 SETTLE_INTERVAL = TIMEOUTS.settle_interval
 
-# The version of the `check --json` document (schema/check-result-v1.json); reportschema.SCHEMA_VERSION.
-REPORT_SCHEMA_VERSION = 1
-
 OnProgress = Callable[[str], None]  # a line of progress for the learner ("waiting for namespace ...")
 
 # Kinds whose changes re-run the checks in watch mode.
 WATCHED_KINDS = ("Pod", "Service", "EndpointSlice", "NetworkPolicy", "Deployment", "ConfigMap", "Secret",
                  "PersistentVolumeClaim", "Ingress", "Role", "RoleBinding")
-
-
-@dataclass(frozen=True)
-class StepReport:
-    lab_id: str
-    step_id: str
-    results: tuple[CheckResult, ...]
-    seconds: float = 0.0
-    attempts: int = 1  # rounds of checks this verdict took (`check --wait`, watch mode)
-    seconds_to_pass: float | None = None  # until every check passed; None unless the step passed
-
-    @property
-    def settling(self) -> bool:
-        """True for a report made between attempts while a failing check's truth may still lag."""
-        return any(r.settling for r in self.results)
-
-    @property
-    def status(self) -> Status:
-        """error if any check errored, else fail if any failed, else pass."""
-        statuses = {r.status for r in self.results}
-        if Status.ERROR in statuses:
-            return Status.ERROR
-        if Status.FAIL in statuses or not self.results:
-            return Status.FAIL
-        return Status.PASS
-
-    @property
-    def passed(self) -> bool:
-        return self.status is Status.PASS
-
-    def as_dict(self) -> dict:
-        """One `check --json` document, as schema/check-result-v1.json describes it (see reportschema)."""
-        return {
-            "schemaVersion": REPORT_SCHEMA_VERSION,
-            "lab": self.lab_id,
-            "step": self.step_id,
-            "status": self.status.value,
-            "seconds": round(self.seconds, 3),
-            "attempts": self.attempts,
-            "secondsToPass": None if self.seconds_to_pass is None else round(self.seconds_to_pass, 3),
-            "checks": [r.as_dict() for r in self.results],
-        }
 
 
 def namespace_for(lab: Lab, namespace: str | None = None) -> str:
@@ -436,47 +393,6 @@ def settle_step_checks(cluster: Cluster, lab: Lab, step: Step, *, window: Callab
         if confirm and len(retry) < len(specs):
             confirmed = False  # the others' passes are older than this round
     return report(settling=False)
-
-
-def record_report(progress: Progress, report: StepReport) -> None:
-    """Count a verdict in the learner's progress; a report made while settling is no verdict."""
-    if report.settling:
-        return
-    step = progress.lab(report.lab_id).step(report.step_id)
-    step.attempts += 1
-    if report.passed:
-        if step.status != "passed":
-            step.passed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        step.status = "passed"
-    elif step.status != "passed":
-        step.status = report.status.value + ("ed" if report.status is Status.FAIL else "")
-
-
-def answer_quiz(progress: Progress, lab: Lab, step: Step, choice: str) -> CheckResult:
-    """Record a quiz answer and judge it. Raises UsageError for a step that is no quiz or a choice it does not offer."""
-    if step.quiz is None:
-        raise UsageError(f"step {step.id} is not a quiz")
-    if choice not in {c.id for c in step.quiz.choices}:
-        raise UsageError(f"{choice!r} is not a choice; pick one of {', '.join(c.id for c in step.quiz.choices)}")
-    progress.lab(lab.id).step(step.id).answer = choice
-    ctx = CheckContext(cluster=None, namespace=lab.namespace, lab=lab, step=step,  # type: ignore[arg-type]
-                       answers=progress.answers(lab.id))
-    result = run_check(ctx, CheckSpec(id="answer", kind="quiz", params={}, title="quiz answer"))
-    record_report(progress, StepReport(lab.id, step.id, (result,)))
-    return result
-
-
-def reveal_hint(progress: Progress, lab: Lab, step: Step) -> tuple[int, str] | None:
-    """The next hint (1-based number, text), counted; None when all are shown."""
-    state = progress.lab(lab.id).step(step.id)
-    if state.hints_shown >= len(step.hints):
-        return None
-    state.hints_shown += 1
-    return state.hints_shown, step.hints[state.hints_shown - 1]
-
-
-def shown_hints(progress: Progress, lab: Lab, step: Step) -> list[str]:
-    return list(step.hints[: progress.lab(lab.id).step(step.id).hints_shown])
 
 
 # -- watching --------------------------------------------------------------------

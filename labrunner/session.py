@@ -22,16 +22,17 @@ for it, and `start --catch-up` brings the namespace there.
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Protocol
 
-from .checks import CheckResult, Status, check_kinds, plugin_problems
+from .checks import CheckContext, CheckResult, Status, check_kinds, plugin_problems, run_check
 from .errors import UsageError
-from .model import Lab, Step
+from .model import CheckSpec, Lab, Step
 from .progress import Progress, ProgressStore
+from .report import StepReport
 
 if TYPE_CHECKING:
     from .cluster import Cluster
-    from .runner import StepReport
 
 OnProgress = Callable[[str], None]  # a line of progress for the learner ("waiting for namespace ...")
 OnReport = Callable[["StepReport"], None]
@@ -39,8 +40,8 @@ OnReport = Callable[["StepReport"], None]
 # What the faces may name of the check machinery, from here (the import contract keeps them
 # out of labrunner.checks and labrunner.cluster): a result and its status, the kinds for the
 # schema, and what is wrong with a plug-in.
-__all__ = ["CheckResult", "ClusterActions", "LabSession", "Status", "StepActions", "check_kinds", "connect_cluster",
-           "plugin_problems", "step_named"]
+__all__ = ["CheckResult", "ClusterActions", "LabSession", "Status", "StepActions", "StepReport", "answer_quiz",
+           "check_kinds", "connect_cluster", "plugin_problems", "record_report", "reveal_hint", "shown_hints", "step_named"]
 
 
 def connect_cluster(*, kubeconfig: str | None = None, context: str | None = None, ping: bool = True) -> Cluster:
@@ -69,6 +70,50 @@ def step_named(lab: Lab, step_id: str) -> Step:
         return lab.step(step_id)
     except KeyError:
         raise UsageError(f"lab {lab.id} has no step {step_id!r} (steps: {', '.join(s.id for s in lab.steps)})") from None
+
+
+# -- the progress side of the verbs: pure changes of a Progress, made under the store's lock ----------
+
+def record_report(progress: Progress, report: StepReport) -> None:
+    """Count a verdict in the learner's progress; a report made while settling is no verdict."""
+    if report.settling:
+        return
+    step = progress.lab(report.lab_id).step(report.step_id)
+    step.attempts += 1
+    if report.passed:
+        if step.status != "passed":
+            step.passed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        step.status = "passed"
+    elif step.status != "passed":
+        step.status = report.status.value + ("ed" if report.status is Status.FAIL else "")
+
+
+def answer_quiz(progress: Progress, lab: Lab, step: Step, choice: str) -> CheckResult:
+    """Record a quiz answer and judge it. Raises UsageError for a step that is no quiz or a choice it does not offer."""
+    if step.quiz is None:
+        raise UsageError(f"step {step.id} is not a quiz")
+    if choice not in {c.id for c in step.quiz.choices}:
+        raise UsageError(f"{choice!r} is not a choice; pick one of {', '.join(c.id for c in step.quiz.choices)}")
+    progress.lab(lab.id).step(step.id).answer = choice
+    ctx = CheckContext(cluster=None, namespace=lab.namespace, lab=lab, step=step,  # type: ignore[arg-type]
+                       answers=progress.answers(lab.id))
+    result = run_check(ctx, CheckSpec(id="answer", kind="quiz", params={}, title="quiz answer"))
+    record_report(progress, StepReport(lab.id, step.id, (result,)))
+    return result
+
+
+def reveal_hint(progress: Progress, lab: Lab, step: Step) -> tuple[int, str] | None:
+    """The next hint (1-based number, text), counted; None when all are shown."""
+    state = progress.lab(lab.id).step(step.id)
+    if state.hints_shown >= len(step.hints):
+        return None
+    state.hints_shown += 1
+    return state.hints_shown, step.hints[state.hints_shown - 1]
+
+
+def shown_hints(progress: Progress, lab: Lab, step: Step) -> list[str]:
+    """The hints of `step` the learner has revealed, in order."""
+    return list(step.hints[: progress.lab(lab.id).step(step.id).hints_shown])
 
 
 class StepActions(Protocol):
@@ -293,13 +338,11 @@ class LabSession:
         self.store.update(reached)
 
     def record(self, report: StepReport) -> str:
-        """Count a verdict in the progress (runner.record_report; a settling report is no verdict);
+        """Count a verdict in the progress (record_report: a settling report is no verdict);
         the step's status before it, so a face can tell a step that has just passed."""
-        from . import runner
-
         def change(progress: Progress) -> str:
             before = progress.lab(report.lab_id).step(report.step_id).status
-            runner.record_report(progress, report)
+            record_report(progress, report)
             return before
 
         return self.store.update(change)
@@ -337,17 +380,13 @@ class LabSession:
 
     def hint(self, step: Step) -> tuple[int, str] | None:
         """Reveal and count the next hint: (1-based number, text with the namespace filled in); None when all are shown."""
-        from . import runner
-
-        hint = self.store.update(lambda p: runner.reveal_hint(p, self.lab, step))
+        hint = self.store.update(lambda p: reveal_hint(p, self.lab, step))
         return None if hint is None else (hint[0], self.render(hint[1]))
 
     def answer(self, step: Step, choice: str) -> CheckResult:
         """Record and judge a quiz answer (counted as a verdict). Raises UsageError for a step that
         is no quiz or a choice it does not offer."""
-        from . import runner
-
-        return self.store.update(lambda p: runner.answer_quiz(p, self.lab, step, choice))
+        return self.store.update(lambda p: answer_quiz(p, self.lab, step, choice))
 
     def solve(self, step: Step) -> str:
         """Apply `step`'s solution and note that it was solved; its explanation. Raises UsageError for

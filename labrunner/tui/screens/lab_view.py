@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 
 from ...errors import LabrunnerError
 from ...model import Lab, Step
+from ...report import StepReport
 from ...session import LabSession
 from ..messages import ActionProgressed, ChecksFinished, LabReset, ResourcesListed, SolutionApplied, StepReset, StepSetUp
 from ..reading import reading_markdown
@@ -273,11 +274,9 @@ class LabViewScreen(WorkingScreen):
 
     @on(OptionList.OptionSelected, "#quiz-choices")
     def _answered(self, event: OptionList.OptionSelected) -> None:
-        from ... import runner
-
         step = self.step
         result = self.session.answer(step, str(event.option.id))
-        self.query_one(CheckPanel).show_report(runner.StepReport(self.lab.id, step.id, (result,)))
+        self.query_one(CheckPanel).show_report(StepReport(self.lab.id, step.id, (result,)))
         self.render_header()
         if result.ok:
             self.notify("Right." if self.index == len(self.lab.steps) - 1 else "Right: n opens the next step.",
