@@ -1,7 +1,7 @@
 """The TUI's one boundary to the engine: every blocking call the app makes.
 
 Screens call these only from thread workers. A lab's verbs go through a
-`session.LabSession` whose cluster half is the backend (`session.StepActions`);
+`session.LabSession` whose cluster half is the backend (`actions.StepActions`);
 the rest is what only the TUI shows (the cluster's name, its features, the
 namespace's objects). `ClusterBackend` is the engine on a real cluster; tests
 hand the app another Backend for deterministic snapshots, never as proof that a
@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-from ..session import ClusterActions, StepActions, connect_cluster, ping_cluster
+from ..actions import ClusterActions, StepActions, connect_cluster, ping_cluster
 from .resources import NamespaceView, view_of
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -15,8 +16,6 @@ from textual.widgets.option_list import Option
 
 from ...errors import LabrunnerError
 from ...model import Lab, Step
-from ...report import StepReport
-from ...session import LabSession
 from ..messages import ActionProgressed, ChecksFinished, LabReset, ResourcesListed, SolutionApplied, StepReset, StepSetUp
 from ..reading import reading_markdown
 from ..widgets.check_panel import CheckPanel
@@ -25,6 +24,9 @@ from ..widgets.resource_panel import ResourcePanel
 from ..widgets.step_text import StepText
 from .confirm import ConfirmScreen
 from .working import WorkingScreen
+
+if TYPE_CHECKING:
+    from ...session import LabSession  # loaded on first use: the first paint does without the engine
 
 _STEP_MARK = {"passed": ("✔", "green"), "current": ("▶", "bold yellow"), "open": ("○", ""), "locked": ("·", "dim")}
 
@@ -68,6 +70,8 @@ class LabViewScreen(WorkingScreen):
     def session(self) -> LabSession:
         """The learner's session with this lab: the step rule, the verbs, the progress saved."""
         if self._session is None:
+            from ...session import LabSession
+
             self._session = LabSession(self.lab, store=self.app.store, actions=self.app.backend,
                                        namespace=self.namespace)
         return self._session
@@ -274,6 +278,8 @@ class LabViewScreen(WorkingScreen):
 
     @on(OptionList.OptionSelected, "#quiz-choices")
     def _answered(self, event: OptionList.OptionSelected) -> None:
+        from ...report import StepReport
+
         step = self.step
         result = self.session.answer(step, str(event.option.id))
         self.query_one(CheckPanel).show_report(StepReport(self.lab.id, step.id, (result,)))
