@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -59,17 +58,12 @@ class Rendered:
         return f"{self.source}: {self.kind}/{self.name}"
 
 
-def substitute(value: Any, namespace: str) -> Any:
-    """Replace the namespace placeholder in every string of `value` (model.fill_namespace)."""
-    return fill_namespace(value, namespace)
-
-
 def render(manifests: Iterable[Manifest], *, namespace: str, lab_id: str) -> list[Rendered]:
     """Copies of the manifests' objects, with the namespace filled in and labelled."""
     out = []
     for manifest in manifests:
         for doc in manifest.documents:
-            body = substitute(copy.deepcopy(dict(doc)), namespace)
+            body = fill_namespace(dict(doc), namespace)  # a new dict all the way down: the lab's own stays as read
             labels = body.setdefault("metadata", {}).setdefault("labels", {}) or {}
             body["metadata"]["labels"] = labels
             labels[MANAGED_BY] = "labrunner"
@@ -220,5 +214,4 @@ __all__ = [
     "render",
     "sort_for_apply",
     "sort_for_delete",
-    "substitute",
 ]
