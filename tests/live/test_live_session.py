@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from labrunner import runner
 from labrunner.cluster import delete_namespace
 from labrunner.loader import find_curriculum, load_curriculum, load_lab
 from labrunner.progress import ProgressStore
@@ -25,8 +26,6 @@ def test_reach_step_n_then_solve_it_and_reset(cluster, tmp_path):
     try:
         session.reach(second)
         assert session.current_step().id == second.id and session.statuses()[0] == "passed"
-        from labrunner import runner
-
         earlier = runner.run_until_passed(cluster, lab, first, namespace=namespace, timeout=90)
         assert earlier.passed, [r.message for r in earlier.results]  # the earlier step's solution is there
         before = session.check(second)
