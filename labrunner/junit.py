@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Sequence
 from .checks import CheckResult, Status
 
 if TYPE_CHECKING:
-    from .runner import StepReport
+    from .report import StepReport
 
 # Characters XML 1.0 cannot hold at all, not even escaped (its Char production): shown as \xNN.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import os
 import shlex
 import socket
 import ssl
@@ -17,6 +16,7 @@ from typing import Any, Mapping, NamedTuple
 
 from ..cluster.probepods import is_ready
 from ..format.values import BOUNDS, Expected, HttpStatus, Port, Selector, Text, seconds, value_type
+from ..settings import settings
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .endpoints import SERVICE_NAME_LABEL, read_endpoints
 from .evidence import Evidence
@@ -32,8 +32,8 @@ def node_address(ctx: CheckContext) -> str | None:
     """Where this machine reaches node ports: LABRUNNER_NODE_ADDRESS, else a node's address."""
     if ctx.node_address:
         return ctx.node_address
-    if os.environ.get("LABRUNNER_NODE_ADDRESS"):
-        return os.environ["LABRUNNER_NODE_ADDRESS"]
+    if settings().node_address:
+        return settings().node_address
     for node in ctx.cluster.list("Node"):
         addresses = {a.get("type"): a.get("address") for a in (node.get("status") or {}).get("addresses") or []}
         for kind in ("ExternalIP", "InternalIP"):
@@ -74,7 +74,7 @@ def _resolve(ctx: CheckContext, p: Mapping[str, Any]) -> list[Target] | str:
         if not mine:
             return f"no Ingress in {ctx.namespace} has a rule for host {host}"
         lb = ((mine[0].get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-        address = os.environ.get("LABRUNNER_INGRESS_ADDRESS") or (lb[0].get("ip") or lb[0].get("hostname") if lb else None) or node_address(ctx)
+        address = settings().ingress_address or (lb[0].get("ip") or lb[0].get("hostname") if lb else None) or node_address(ctx)
         if not address:
             return f"Ingress for {host} has no address yet"
         return [Target(scheme, address, p.get("port", default_port), host)]

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from ..cluster import exec_in_pod
 from ..format.values import BOUNDS, Regex, Text, seconds
+from ..settings import TIMEOUTS
 from .base import CheckContext, CheckKind, CheckResult, Param, all_of
 from .evidence import Evidence
 from .shapes import Trigger
@@ -68,7 +69,8 @@ def _one_pod(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:
     trigger = p.get("trigger")
     if trigger:
         command = [_fill(str(part), nonce) for part in trigger["command"]]
-        done = exec_in_pod(ctx.cluster, name, command, namespace=ns, container=trigger.get("container"), timeout=20)
+        done = exec_in_pod(ctx.cluster, name, command, namespace=ns, container=trigger.get("container"),
+                           timeout=TIMEOUTS.batch_exec)
         shown = " ".join(command)
         ran = Evidence(f"`{shown}` exits 0", "", commands=(_exec_command(ns, name, trigger.get("container"), command),))
         if done.exit_code is None:
@@ -114,7 +116,7 @@ def read_log(ctx: CheckContext, pod: str, namespace: str, container: str | None,
     response = ctx.cluster.call(f"reading the log of {pod}/{container}", ctx.cluster.core().read_namespaced_pod_log,
                                 pod, namespace, container=container, since_seconds=since_seconds,
                                 tail_lines=None if since_seconds else 500, _preload_content=False,
-                                _request_timeout=10)
+                                _request_timeout=TIMEOUTS.log_request)
     return response.data.decode("utf-8", "replace")
 
 

@@ -13,6 +13,7 @@ from ..cluster.probepods import (LABRUNNER_NAMESPACE, OPEN_PORTS, OPEN_SERVER_NA
                                  ensure_outside_probes, ensure_probe_pods, node_probe_name)
 from ..errors import LabrunnerError
 from ..format.values import Selector, Text, value_type
+from ..settings import TIMEOUTS
 from .base import CheckContext, CheckKind, CheckResult, Param, Status
 from .canary import check_policy_enforced
 from .evidence import Evidence, ProbeCell
@@ -416,7 +417,7 @@ def _dns(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         return CheckResult.failed(wanted, evidence=Evidence(observed=wanted))
     # Every pod the source names looks the name up: one pod with a broken resolver must not hide behind another.
     lookups = [submit(lambda s=s: exec_in_pod(ctx.cluster, s.pod, ["nslookup", p["name"]], namespace=s.namespace,
-                                              container=s.container, timeout=20)) for s in sources]
+                                              container=s.container, timeout=TIMEOUTS.batch_exec)) for s in sources]
     several = len(sources) > 1
     details: list[str] = []
     wrong: list[str] = []

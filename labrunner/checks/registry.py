@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 from typing import Any, Mapping
 
 from ..errors import ClusterUnreachable, LabrunnerError
-from ..model import CheckSpec
+from ..model import CheckSpec, fill_namespace
 from .base import CheckContext, CheckKind, CheckResult, Status
 from .evidence import Evidence
 
@@ -107,7 +107,6 @@ def _fault(exc: BaseException) -> str:
 
 def run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
     """Run one check; every exception becomes an `error` result, never a `fail`."""
-    from ..cluster.applying import substitute
 
     started = time.monotonic()
     kind = check_kinds().get(spec.kind)
@@ -115,7 +114,7 @@ def run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
     if kind is None:
         result = _broke(f"unknown check kind {spec.kind!r}")
     else:
-        params = substitute(dict(spec.params), ctx.namespace)
+        params = fill_namespace(dict(spec.params), ctx.namespace)
         try:
             result = kind.run(ctx, params)
             if not isinstance(result, CheckResult):

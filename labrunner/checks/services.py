@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Mapping
 
 from ..format.values import Count, OnlyTrue, Port, Selector, Text, value_type
+from ..settings import settings
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .endpoints import SERVICE_NAME_LABEL, carries_port, foreign_slices, read_endpoints, selector_string
 from .evidence import Evidence
@@ -26,8 +26,7 @@ PER_REVISION_LABELS = ("pod-template-hash", "controller-revision-hash", "statefu
 
 def nodeport_range() -> tuple[int, int]:
     """The API server's --service-node-port-range is not readable; assume the default."""
-    low, _, high = os.environ.get("LABRUNNER_NODEPORT_RANGE", "30000-32767").partition("-")
-    return int(low), int(high)
+    return settings().nodeport_range
 
 
 def service_slices(ctx: CheckContext, name: str, namespace: str) -> list[dict]:

@@ -98,7 +98,7 @@ class FakeBackend:
         self._changed.set()
         return step.solution.explanation
 
-    def reset_step(self, lab: Lab, step: Step, *, namespace: str) -> None:
+    def reset_step(self, lab: Lab, step: Step, *, namespace: str, on_progress=None) -> None:  # noqa: ANN001
         self.calls.append(("reset-step", step.id))
         self.solved.discard(step.id)
 

@@ -15,8 +15,7 @@ from textual.widgets import Static
 from ..widgets.check_panel import MARKS, SETTLING_MARK
 
 if TYPE_CHECKING:
-    from ...checks import CheckResult
-    from ...runner import StepReport
+    from ...session import CheckResult, StepReport
 
 
 def evidence_text(result: CheckResult) -> Text:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from textual.widgets import Static
 
 if TYPE_CHECKING:
-    from ...runner import StepReport
+    from ...report import StepReport
 
 # By status value: the engine's Status is a str enum, and importing it would
 # load the kubernetes client before the first paint.
