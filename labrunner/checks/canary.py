@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 from ..cluster import Cluster, wait_until
 from ..cluster.applying import LAB_LABEL, MANAGED_BY, Rendered, apply_object
-from ..cluster.probepods import (LABRUNNER_NAMESPACE, PROBE_IMAGE, ensure_labrunner_namespace, ensure_probe_pods,
-                                is_ready, probe_pod_body)
+from ..cluster.probepods import (LABRUNNER_NAMESPACE, ensure_labrunner_namespace, ensure_probe_pods, is_ready,
+                                probe_image, probe_pod_body)
+from ..settings import TIMEOUTS
 from .probing import DID_NOT_CONNECT, Probe, Verdict, run_probes
 
 CANARY_NAMESPACE = LABRUNNER_NAMESPACE
@@ -60,7 +61,7 @@ def _server(name: str, role: str) -> dict:
         "spec": {
             "terminationGracePeriodSeconds": 1,
             "automountServiceAccountToken": False,
-            "containers": [{"name": "server", "image": PROBE_IMAGE, "imagePullPolicy": "IfNotPresent",
+            "containers": [{"name": "server", "image": probe_image(), "imagePullPolicy": "IfNotPresent",
                             "args": ["netexec", "--http-port=8080"],
                             "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}],
         },
@@ -132,7 +133,7 @@ def run_canary(cluster: Cluster, *, settle: float, namespace: str = CANARY_NAMES
         pods = wait_until(
             cluster, "Pod", namespace=ns, selector="labrunner.dev/canary",
             predicate=lambda pods: roles <= {p["metadata"]["labels"]["labrunner.dev/canary"] for p in pods if is_ready(p)},
-            describe="the canary's pods to be Ready", timeout=90,
+            describe="the canary's pods to be Ready", timeout=TIMEOUTS.canary_ready,
         )
         ready = {p["metadata"]["labels"]["labrunner.dev/canary"]: p for p in pods if is_ready(p)}
     # Clients found by their label, whatever name an older labrunner gave them.

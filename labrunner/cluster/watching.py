@@ -9,17 +9,20 @@ with a new list, as client-go's reflector does).
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from typing import Callable, Iterable
 
-from .client import Cluster
 from ..errors import LabrunnerError
+from .client import Cluster
 
-RESOURCE_KINDS = ("Pod", "Service", "NetworkPolicy", "PersistentVolumeClaim")
+
+def list_namespace(cluster: Cluster, namespace: str, *, kinds: Iterable[str]) -> dict[str, list[dict]]:
+    """The objects of each kind in `namespace`, by kind. Raises LabrunnerError as Cluster.list does."""
+    return {kind: cluster.list(kind, namespace=namespace) for kind in kinds}
 
 
-def watch_namespace(cluster: Cluster, namespace: str, *, on_change: Callable[[], None], stop: threading.Event,
-                    kinds: tuple[str, ...] = RESOURCE_KINDS) -> None:
-    """Call `on_change` (from watch threads) on every event until `stop` is set.
+def watch_namespace(cluster: Cluster, namespace: str, *, kinds: Iterable[str], on_change: Callable[[], None],
+                    stop: threading.Event) -> None:
+    """Call `on_change` (from watch threads) on every event of `kinds` in `namespace` until `stop` is set.
 
     Returns at once: the watches run in daemon threads, so a quitting app never
     waits for a stream to time out.

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from ..capabilities import Capability
     from ..loader import BrokenLab
     from ..model import Lab
-    from ..runner import StepReport
+    from ..report import StepReport
     from .backend import ClusterInfo
     from .resources import NamespaceView
 

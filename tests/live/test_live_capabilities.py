@@ -319,12 +319,14 @@ def test_an_approved_csr_the_signer_refuses_quotes_the_signer(cap):
                             body=created)
         issued = _until(lambda: cap.check("field", object=f"CertificateSigningRequest/{name}",
                                           path="{.status.certificate}", present=True),
-                        lambda r: "the signer refused it" in r.message, timeout=20)
+                        lambda r: any("condition Failed" in line for line in r.details), timeout=20)
         assert issued.status is Status.FAIL
-        assert "the signer refused it (SignerValidationFailure: " in issued.message, issued.message
-        assert "server auth" in issued.message
+        refusal = f'CertificateSigningRequest/{name} has condition Failed: SignerValidationFailure: "'
+        assert any(line.startswith(refusal) and "server auth" in line for line in issued.details), issued.details
         cert = cap.check("certificate", csr=name, user="cap")
-        assert cert.status is Status.FAIL and "the signer refused it" in cert.message, cert.message
+        assert cert.status is Status.FAIL, cert.message
+        assert (f"the signer kubernetes.io/kube-apiserver-client refused CertificateSigningRequest {name}: "
+                "SignerValidationFailure") in cert.message and "server auth" in cert.message, cert.message
     finally:
         delete_object(cap.cluster, ObjectRef("CertificateSigningRequest", name, "certificates.k8s.io/v1"), namespace="")
 

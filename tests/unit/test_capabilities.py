@@ -15,7 +15,6 @@ from labrunner import capabilities as caps
 from labrunner.capabilities import Capability, judge, unmet_cached
 from labrunner.capabilities.portmaps import kind_port_mappings, mappings_from_config, mappings_from_docker
 from labrunner.checks import CheckContext, Status
-from labrunner.checks.objects import signer_refusal
 from labrunner.checks.reachability import load_balancer_unserved, node_port_addresses
 from labrunner.model import Difficulty, Lab, Step
 
@@ -182,17 +181,6 @@ def test_node_ports_go_through_the_published_port_or_are_an_error(fake_cluster, 
     error = node_port_addresses(_ctx(cluster), [30123])
     assert error.status is Status.ERROR and "cannot reach node port 30123" in error.message
     assert "use a node port this machine reaches (30080)" in error.details[0]
-
-
-def test_a_refused_csr_quotes_the_signer():
-    csr = {"kind": "CertificateSigningRequest", "status": {"conditions": [
-        {"type": "Approved", "status": "True"},
-        {"type": "Failed", "status": "True", "reason": "SignerValidationFailure",
-         "message": "invalid usage for client certificate: server auth"}]}}
-    assert signer_refusal(csr) == ("; the signer refused it (SignerValidationFailure: invalid usage for client "
-                                   "certificate: server auth)")
-    assert signer_refusal({"kind": "CertificateSigningRequest", "status": {}}) == ""
-    assert signer_refusal({"kind": "Pod", "status": csr["status"]}) == ""
 
 
 @pytest.mark.parametrize("requirement, problem", [
