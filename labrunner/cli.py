@@ -13,16 +13,19 @@ import json
 import sys
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-try:
-    from . import exitcodes, runner
+if TYPE_CHECKING:
+    from . import runner
+    from .progress import Progress, ProgressStore
+
+try:  # the engine's heavy parts (runner: the kubernetes client; loader, progress: pydantic) load where used
+    from . import exitcodes
     from .checks import Status
     from .closedpipe import quiet_pipes
     from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError, count_problems
-    from .loader import BrokenLab, LoadReport, default_labs_dir, discover_labs
+    from .labfolders import BrokenLab, LoadReport, default_labs_dir
     from .model import Lab, Step
-    from .progress import Progress, ProgressStore
 except KeyboardInterrupt:  # Ctrl-C while the Kubernetes client loads (seconds on a busy machine): no traceback
     print("\nlabrunner: interrupted", file=sys.stderr)
     raise SystemExit(130) from None
@@ -212,7 +215,9 @@ def _load(args: argparse.Namespace) -> LoadReport:
     """The labs, tolerating broken ones: a broken lab is refused by name (see `_lab`), never
     stops the others. Raises LabFormatError only when no lab could be looked at (no
     curriculum, no such folder)."""
-    report = discover_labs(args.labs)
+    from .labcache import load_labs_cached
+
+    report = load_labs_cached(args.labs)
     if report.problems and not report.labs and not report.broken:
         raise LabFormatError(report.problems)
     return report
@@ -220,6 +225,8 @@ def _load(args: argparse.Namespace) -> LoadReport:
 
 def _labs(args: argparse.Namespace, report: LoadReport | None = None) -> list[Lab]:
     """Every lab, for author tools that judge them all: any problem is an error."""
+    from .loader import discover_labs
+
     report = report or discover_labs(args.labs)
     if report.problems:
         raise LabFormatError(report.problems)
@@ -227,6 +234,8 @@ def _labs(args: argparse.Namespace, report: LoadReport | None = None) -> list[La
 
 
 def _labs_quietly(args: argparse.Namespace) -> list[Lab]:
+    from .loader import discover_labs
+
     return discover_labs(args.labs).labs
 
 
@@ -289,6 +298,7 @@ def _print_problems(exc: LabFormatError, *, also: int = 0) -> None:
 def _validate(args: argparse.Namespace) -> int:
     """`ok` for each good lab on stdout; every problem, a broken plug-in's too, on stderr (exit 2)."""
     from .checks import plugin_problems
+    from .loader import discover_labs
 
     report = discover_labs(args.path or args.labs)
     for lab in report.labs:
@@ -340,6 +350,9 @@ def _show(lab: Lab, step_id: str | None) -> int:
         for i, step in enumerate(lab.steps, 1):
             print(f"  {i}. {step.id}: {step.title}" + ("  (quiz)" if step.is_quiz else ""))
         return EXIT_OK
+    from . import runner
+    from .progress import Progress
+
     step = _step(lab, step_id, Progress())
     print(f"# {step.title}\n")
     if step.text:
@@ -354,10 +367,14 @@ def _show(lab: Lab, step_id: str | None) -> int:
 
 def _progress_store() -> ProgressStore:
     """The learner's progress for this command; what is wrong with it, once, on stderr."""
+    from .progress import ProgressStore
+
     return ProgressStore(on_warning=lambda line: print(f"warning: {line}", file=sys.stderr, flush=True))
 
 
 def _learner_command(args: argparse.Namespace, report: LoadReport) -> int:
+    from . import runner
+
     labs = report.labs
     store = _progress_store()
     progress = store.read()  # to choose the step; every change below re-reads the file under its lock
@@ -513,6 +530,8 @@ def _suggest_waiting(lab: Lab, step: Step, report: runner.StepReport) -> None:
     """After a one-shot fail of a lagging kind: the truth may only lag a change made a moment ago."""
     if report.status is not Status.FAIL:
         return
+    from . import runner
+
     specs = {spec.id: spec for spec in step.checks}
     lags = [runner.lag_of(specs[r.check_id]) for r in report.results if r.status is Status.FAIL and r.check_id in specs]
     lags = [lag for lag in lags if lag[0]]
@@ -552,6 +571,8 @@ def _print_reproduce(commands: list[str]) -> None:
 
 def _watch(cluster, lab: Lab, step: Step, progress: Progress, store: ProgressStore, *,  # noqa: ANN001
            as_json: bool, junit: Path | None = None) -> int:
+    from . import runner
+
     stop = threading.Event()
     outcome = [EXIT_FAILED]
 

@@ -22,8 +22,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import filelock
-
 LOCK_TIMEOUT = 30.0  # s: a holder only reads, changes and writes a small file; longer means it hangs
 TEMP_SUFFIX = ".tmp"
 
@@ -46,6 +44,8 @@ def locked(path: Path, *, timeout: float | None = None) -> Iterator[None]:
     the folder if needed. Raises NotWritable when the folder or lock file cannot be created or
     another process holds the lock for more than `timeout` seconds (default LOCK_TIMEOUT). Not
     re-entrant: a process takes it once per change."""
+    import filelock  # tens of ms to import; `labrunner list` only reads
+
     timeout = LOCK_TIMEOUT if timeout is None else timeout
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,6 @@ from textual.app import App
 from textual.binding import Binding
 
 from ..model import Lab
-from ..progress import ProgressStore
 from .backend import Backend, ClusterBackend
 from .messages import LabsLoaded
 from .screens.help import HelpScreen
@@ -20,6 +19,7 @@ from .screens.lab_view import LabViewScreen
 
 if TYPE_CHECKING:
     from ..loader import BrokenLab  # the loader itself loads in a worker, after the first paint
+    from ..progress import ProgressStore
 
 
 class LabApp(App):
@@ -44,12 +44,24 @@ class LabApp(App):
         self.broken: list[BrokenLab] = []  # lab folders that did not load: listed, never opened
         self.labs_loaded = labs is not None
         self.labs_dir = labs_dir
-        # The engine's store, as the CLI's: every change re-read and saved under the file's lock,
-        # so a step finished with the CLI while the TUI is open is kept, and the other way round.
-        self.store = ProgressStore(progress_path, on_warning=self.warn_about_progress)
+        self._progress_path = progress_path
+        self._store: ProgressStore | None = None
+        self._store_lock = threading.Lock()
         self.namespaces = dict(namespaces or {})
         self.start_lab = lab_id
         self._stops: list[threading.Event] = []
+
+    @property
+    def store(self) -> ProgressStore:
+        """The engine's store, as the CLI's: every change re-read and saved under the file's lock,
+        so a step finished with the CLI while the TUI is open is kept, and the other way round.
+        Made on first use (by the lab-loading worker, after the first paint: it loads pydantic)."""
+        with self._store_lock:
+            if self._store is None:
+                from ..progress import ProgressStore
+
+                self._store = ProgressStore(self._progress_path, on_warning=self.warn_about_progress)
+            return self._store
 
     def warn_about_progress(self, line: str) -> None:
         """What is wrong with the progress file or its folder, once per kind (from any thread)."""
@@ -65,13 +77,15 @@ class LabApp(App):
 
     @work(thread=True, exit_on_error=False, group="engine")
     def load_labs(self) -> None:
-        from ..loader import discover_labs
+        from ..labcache import load_labs_cached
 
         try:
-            report = discover_labs(self.labs_dir)
+            report = load_labs_cached(self.labs_dir)
         except Exception as exc:  # never leave the list at "Reading the lab files…"
             self.post_message(LabsLoaded([], [f"the lab files could not be read: {type(exc).__name__}: {exc}"]))
         else:
+            from .. import progress  # noqa: F401  (pydantic: imported here rather than in the event loop)
+
             self.post_message(LabsLoaded(report.labs, [str(p) for p in report.problems], report.broken))
         self.load_engine()
 

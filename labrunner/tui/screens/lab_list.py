@@ -86,7 +86,9 @@ class LabListScreen(WorkingScreen):
         return self.app.labs
 
     def refresh_table(self) -> None:
-        progress = self.app.store.read()  # says once what is wrong with the file
+        # Progress only once there are labs to show it for: reading it loads pydantic, which the
+        # first paint must not wait for. It says once what is wrong with the file.
+        progress = self.app.store.read() if self.labs or self.app.broken else None
         self.query_one(LabTable).show(self.labs, progress, self.features, self.reachable, self.app.broken)
         self.show_details()
 
