@@ -119,7 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in (None, "tui"):
             pipes.release()  # the TUI draws on the terminal itself
         try:
-            return _dispatch(args)
+            code = _dispatch(args)
+            if argv is None and args.command in (None, "tui"):  # this process is the TUI's: no teardown to wait for
+                from .quickexit import exit_now
+
+                exit_now(code)
+            return code
         except LabFormatError as exc:
             _print_problems(exc)
             return EXIT_BAD_INPUT
