@@ -14,6 +14,10 @@ mypy's cache do. The fingerprint holds:
   pydantic-core and PyYAML (their files' times and sizes), and the Python version;
 - the folders Python imports from (installing or removing a check plug-in changes them).
 
+As git does for its index, a load is not cached while any file it read was changed less than
+`RACY_SECONDS` ago: a file system that keeps times to the second (or two) could otherwise give an
+edit made within that tick the same fingerprint.
+
 No cache is used, read or written, when the labs folder holds a symbolic link or anything but
 files and folders (what they point to is not fingerprinted), when it holds more than
 `MAX_ENTRIES` entries, or when check plug-ins are installed (their code is not fingerprinted).
@@ -30,11 +34,13 @@ import os
 import pickle
 import stat
 import sys
+import time
 from pathlib import Path
 
 from .labfolders import LoadReport, default_labs_dir, find_curriculum
 
 CACHE_FORMAT = 1  # bump when what is stored changes shape
+RACY_SECONDS = 2.5  # coarser than the coarsest file-system clock in use (FAT keeps 2 s)
 MAX_ENTRIES = 5000  # a labs folder is a few hundred files; a bigger tree is walked by the loader alone
 _LIBRARIES = ("pydantic", "pydantic_core", "yaml")  # whose behaviour the verdicts of validation depend on
 _PACKAGE = Path(__file__).resolve().parent
@@ -50,10 +56,10 @@ def load_labs_cached(root: Path | None = None) -> LoadReport:
     Returns a LoadReport equal to a fresh load's. Never raises for a cache fault.
     """
     try:
-        key = fingerprint(root)
+        key, newest = fingerprint(root)
         path = _cache_file(root)
     except (_Uncacheable, OSError, ValueError):
-        key = path = None
+        key, newest, path = None, 0, None
     if path is not None:
         cached = _read(path, key)
         if cached is not None:
@@ -62,13 +68,15 @@ def load_labs_cached(root: Path | None = None) -> LoadReport:
     from .checks.registry import plugins_present
 
     report = discover_labs(root)
-    if path is not None and not plugins_present():
+    settled = time.time_ns() - newest > RACY_SECONDS * 1e9
+    if path is not None and settled and not plugins_present():
         _write(path, key, report)
     return report
 
 
-def fingerprint(root: Path | None) -> bytes:
-    """A digest of everything a load of the labs under `root` depends on (see the module's text).
+def fingerprint(root: Path | None) -> tuple[bytes, int]:
+    """A digest of everything a load of the labs under `root` depends on (see the module's text),
+    and the newest modification or change time among the lab files (ns since the epoch).
 
     Raises _Uncacheable for a labs folder the fingerprint cannot vouch for, OSError when it cannot
     be looked at.
@@ -83,9 +91,14 @@ def fingerprint(root: Path | None) -> bytes:
         digest.update(repr(parts).encode("utf-8", "backslashreplace"))
 
     add(CACHE_FORMAT, sys.version, str(root), os.path.realpath(root), os.path.realpath(Path.cwd()))
-    _add_tree(add, folder)
+    newest = _add_tree(add, folder)
     curriculum = find_curriculum(folder)
-    add("curriculum", str(curriculum), _stamp(os.stat(curriculum)) if curriculum else None)
+    if curriculum:
+        info = os.stat(curriculum)
+        newest = max(newest, info.st_mtime_ns, info.st_ctime_ns)
+        add("curriculum", str(curriculum), _stamp(info))
+    else:
+        add("curriculum", None)
     for module in sorted(_PACKAGE.rglob("*.py")):
         add("code", str(module.relative_to(_PACKAGE)), _stamp(module.stat()))
     for library in _LIBRARIES:
@@ -97,12 +110,13 @@ def fingerprint(root: Path | None) -> bytes:
             add("path", entry, _stamp(os.stat(entry or ".")))
         except OSError:
             add("path", entry, None)
-    return digest.digest()
+    return digest.digest(), newest
 
 
-def _add_tree(add, folder: Path) -> None:  # noqa: ANN001
-    """Every entry below `folder`, in a stable order; raises _Uncacheable for a link or a special file."""
-    count = 0
+def _add_tree(add, folder: Path) -> int:  # noqa: ANN001
+    """Every entry below `folder`, in a stable order; returns the newest mtime or ctime (ns).
+    Raises _Uncacheable for a link or a special file."""
+    count = newest = 0
     todo = [folder]
     while todo:
         current = todo.pop()
@@ -116,8 +130,10 @@ def _add_tree(add, folder: Path) -> None:  # noqa: ANN001
             if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)):
                 raise _Uncacheable(f"{entry.path} is a link or a special file")
             add("entry", os.path.relpath(entry.path, folder), _stamp(info))
+            newest = max(newest, info.st_mtime_ns, info.st_ctime_ns)
             if stat.S_ISDIR(info.st_mode):
                 todo.append(Path(entry.path))
+    return newest
 
 
 def _stamp(info: os.stat_result) -> tuple[int, ...]:

@@ -14,6 +14,12 @@ from labrunner.checks import registry
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def settled(monkeypatch):
+    """Files written a moment ago count as settled (see test_a_lab_file_changed_a_moment_ago_is_not_cached)."""
+    monkeypatch.setattr(labcache, "RACY_SECONDS", 0)
+
+
 @pytest.fixture
 def labs(tmp_path) -> Path:
     """A labs folder of two shipped labs and the curriculum, to change at will."""
@@ -92,3 +98,11 @@ def test_an_unwritable_cache_folder_only_costs_the_cache(labs, monkeypatch, tmp_
     blocker.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     assert labcache.load_labs_cached(labs) == loader.discover_labs(labs)
+
+
+def test_a_lab_file_changed_a_moment_ago_is_not_cached(labs, monkeypatch):
+    """On a file system whose clock ticks by the second, an edit within the same tick as the
+    cached version would look unchanged: so a load is cached only once its files have settled."""
+    monkeypatch.setattr(labcache, "RACY_SECONDS", 3600)
+    assert labcache.load_labs_cached(labs) == loader.discover_labs(labs)
+    assert cache_files() == []
