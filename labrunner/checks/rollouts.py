@@ -21,6 +21,8 @@ REVISION = "deployment.kubernetes.io/revision"  # set by the Deployment controll
 # Set by the Deployment controller on a ReplicaSet each time it scales it: the Deployment's
 # spec.replicas at that moment (k8s.io/kubernetes pkg/controller/deployment/util, DesiredReplicasAnnotation).
 DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
+# The earlier revisions a ReplicaSet held, set when `rollout undo` reuses it (same package, RevisionHistoryAnnotation).
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 CONTROLLER_MANAGER = "kube-controller-manager"  # the field manager the Deployment controller writes as
 
 
@@ -144,23 +146,38 @@ def _emptied_before_new(owned: list[dict], revision: int) -> str:
     ReplicaSet the controller stepped down was emptied at or before the new one's creationTimestamp
     (whole seconds). Every one, not only the newest: a second template change right after the
     first (`set env` typed twice) empties the first's surge at once, while the ReplicaSet that
-    held the running pods steps down later. A ReplicaSet reused by `rollout undo` is older than
-    the step-downs, so it never reads as Recreate.
+    held the running pods steps down later. A ReplicaSet reused by `rollout undo` is measured
+    from its last scale-up instead (see _started_at).
     """
     new = [rs for rs in owned if _revision(rs) == revision]
     before = [rs for rs in owned if _revision(rs) < revision and not (rs.get("spec") or {}).get("replicas", 0)]
     if len(new) != 1 or not before:
         return ""
-    created = (new[0].get("metadata") or {}).get("creationTimestamp")
+    started, what = _started_at(new[0])
     emptied = [replicas_written_at(rs) for rs in before]
-    if not created or not all(emptied):
+    if not started or not all(emptied):
         return ""
     last = max(emptied)  # type: ignore[type-var]
-    if created >= last:  # RFC 3339 UTC ("...Z") compares as text
+    if started >= last:  # RFC 3339 UTC ("...Z") compares as text
         return (f"every old ReplicaSet of the Deployment was stepped down to 0 (the last at {last}) before the new "
-                f"ReplicaSet {new[0]['metadata']['name']} existed ({created}): every old pod was stopped before a new "
+                f"ReplicaSet {new[0]['metadata']['name']} {what} ({started}): every old pod was stopped before a new "
                 "one started, as the Recreate strategy does; a rolling update starts new pods first")
     return ""
+
+
+def _started_at(replica_set: dict) -> tuple[str | None, str]:
+    """When the ReplicaSet began to hold the current revision's pods, and how to say it.
+
+    A ReplicaSet made for this revision began when it was created. One reused by `rollout undo`
+    (the Deployment controller lists its earlier revisions in `revision-history`) was created long
+    ago: it began with its last scale-up, the controller's last write of its `spec.replicas`. In a
+    rolling update that write (to full size) comes before the old ReplicaSet's last step down,
+    one pod's readiness later; Recreate writes it only after every old pod is gone.
+    """
+    meta = replica_set.get("metadata") or {}
+    if (meta.get("annotations") or {}).get(REVISION_HISTORY):
+        return replicas_written_at(replica_set), "was scaled up again by `rollout undo`"
+    return meta.get("creationTimestamp"), "existed"
 
 
 def _validate(p: Mapping[str, Any]) -> list[str]:
