@@ -15,7 +15,6 @@ from .backend import Backend, ClusterBackend
 from .messages import LabsLoaded
 from .screens.help import HelpScreen
 from .screens.lab_list import LabListScreen, broken_summary
-from .screens.lab_view import LabViewScreen
 
 if TYPE_CHECKING:
     from ..loader import BrokenLab  # the loader itself loads in a worker, after the first paint
@@ -91,8 +90,11 @@ class LabApp(App):
 
     @work(thread=True, exit_on_error=False, group="engine")
     def load_engine(self) -> None:
-        """Import the engine's cluster side (about half a second) beside the first screen."""
+        """Import the engine's cluster side (about half a second) and the lab view (Textual's Markdown
+        widget) beside the first screen, which needs neither."""
         import labrunner.runner  # noqa: F401
+
+        from .screens import lab_view  # noqa: F401
 
     def on_labs_loaded(self, message: LabsLoaded) -> None:
         self.labs, self.broken, self.labs_loaded = message.labs, message.broken, True
@@ -125,6 +127,8 @@ class LabApp(App):
         return self.namespaces.get(lab.id, lab.namespace)
 
     def open_lab(self, lab: Lab) -> None:
+        from .screens.lab_view import LabViewScreen
+
         self.push_screen(LabViewScreen(lab, namespace=self.namespace_for(lab)))
 
     def track_stop(self, stop: threading.Event) -> None:
@@ -144,6 +148,8 @@ class LabApp(App):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
+            from .screens.lab_view import LabViewScreen
+
             self.push_screen(HelpScreen([("Lab list", LabListScreen), ("Lab view", LabViewScreen), ("Everywhere", LabApp)]))
 
 

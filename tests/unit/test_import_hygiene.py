@@ -56,3 +56,4 @@ def test_the_tui_paints_before_the_engine_loads(tmp_path):
     modules = imported_after("import labrunner.cli, labrunner.tui.app", tmp_path)
     assert "textual" in modules
     assert present(modules, CLUSTER + LAB_FILES + ("labrunner.progress", "filelock")) == []
+    assert "labrunner.tui.screens.lab_view" not in modules  # with Textual's Markdown: loaded after the first paint
