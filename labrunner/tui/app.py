@@ -86,7 +86,6 @@ class LabApp(App):
             from .. import progress  # noqa: F401  (pydantic: imported here rather than in the event loop)
 
             self.post_message(LabsLoaded(report.labs, [str(p) for p in report.problems], report.broken))
-        self.load_engine()
 
     @work(thread=True, exit_on_error=False, group="engine")
     def load_engine(self) -> None:
@@ -108,6 +107,10 @@ class LabApp(App):
         for screen in self.screen_stack:
             if isinstance(screen, LabListScreen):
                 screen.refresh_table()
+                # The kubernetes client loads once the list is painted: beside the lab files it
+                # would take the GIL from them for a third of a second.
+                screen.call_after_refresh(screen.probe_cluster)
+        self.call_after_refresh(self.load_engine)
         self.open_start_lab()
 
     def open_start_lab(self) -> None:

@@ -76,7 +76,8 @@ class LabListScreen(WorkingScreen):
         self.banner.clear()
         self.query_one(ClusterStatus).show_probing()
         self.refresh_table()
-        self.call_after_refresh(self.probe_cluster)  # paint first, then load the client and ask
+        if self.app.labs_loaded:  # else the app asks once the labs are listed (LabApp.on_labs_loaded)
+            self.call_after_refresh(self.probe_cluster)  # paint first, then load the client and ask
 
     def on_screen_resume(self) -> None:
         self.refresh_table()  # the lab view or the CLI may have changed progress
