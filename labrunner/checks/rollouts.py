@@ -11,10 +11,13 @@ a template change (the old ReplicaSet's desired-replicas annotation keeps the 0)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping
 
 from ..format.values import ObjectName, Text
 from .base import CheckContext, CheckKind, CheckResult, Param
+from .evidence import Evidence
+from .objectevents import with_events, workload_objects
 from .objects import split_object
 
 REVISION = "deployment.kubernetes.io/revision"  # set by the Deployment controller on it and its ReplicaSets
@@ -74,6 +77,29 @@ def _owned_by(obj: dict, uid: str) -> bool:
 
 
 def _rollout(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    result = _rollout_judged(ctx, p)
+    if result.ok:
+        return result
+    # The evidence reads the Deployment again: the verdict's own reading stays as it was written.
+    _, name = split_object(p["object"])
+    ns = p.get("namespace") or ctx.namespace
+    deployment = ctx.cluster.get("Deployment", name, namespace=ns)
+    if deployment is None:
+        observed = "no such Deployment"
+    else:
+        status = deployment.get("status") or {}
+        observed = (f"revision {_revision(deployment) or 1}; {status.get('updatedReplicas') or 0} of "
+                    f"{(deployment.get('spec') or {}).get('replicas', 1)} pods on the newest template, "
+                    f"{status.get('replicas') or 0} pods in all, {status.get('availableReplicas') or 0} available")
+    evidence = Evidence("a new pod template (revision 2 or more) rolled out by the Deployment controller: every pod "
+                        "runs it and the old ReplicaSets are stepped down to 0", observed,
+                        commands=(f"kubectl -n {ns} rollout history deployment/{name}",
+                                  f"kubectl -n {ns} rollout status deployment/{name} --timeout=10s"))
+    return with_events(replace(result, evidence=evidence), ctx.cluster, ns,
+                       workload_objects(ctx.cluster, deployment, "Deployment", name, ns))
+
+
+def _rollout_judged(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     _, name = split_object(p["object"])
     ns = p.get("namespace") or ctx.namespace
     deployment = ctx.cluster.get("Deployment", name, namespace=ns)

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from ..model import Lab
 from .backend import Backend, ClusterBackend
 from .messages import LabsLoaded
+from .screens.evidence import EvidenceScreen
 from .screens.help import HelpScreen
 from .screens.lab_list import LabListScreen, broken_summary
 
@@ -153,7 +154,8 @@ class LabApp(App):
         if not isinstance(self.screen, HelpScreen):
             from .screens.lab_view import LabViewScreen
 
-            self.push_screen(HelpScreen([("Lab list", LabListScreen), ("Lab view", LabViewScreen), ("Everywhere", LabApp)]))
+            self.push_screen(HelpScreen([("Lab list", LabListScreen), ("Lab view", LabViewScreen),
+                                         ("Evidence of a check", EvidenceScreen), ("Everywhere", LabApp)]))
 
 
 def run_tui(*, kubeconfig: str | None = None, context: str | None = None, labs_dir: Path | None = None,
