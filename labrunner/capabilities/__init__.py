@@ -77,15 +77,19 @@ def server_of(kubeconfig: str | None = None, context: str | None = None) -> str 
     merges KUBECONFIG: the first to set a name wins. None when it cannot be told."""
     import os
 
-    import yaml
-
     paths = [kubeconfig] if kubeconfig else [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
     paths = paths or [str(Path.home() / ".kube" / "config")]
     current, contexts, clusters = context, {}, {}
     for path in paths:
         try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        import yaml  # only for a kubeconfig that exists: the lab list without one stays light
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
             continue
         if not isinstance(data, dict):
             continue
@@ -183,6 +187,15 @@ def _remembered(key: tuple[str, str]) -> Capability | None:
         with _memory_lock:
             _memory[key] = found
     return found
+
+
+def cached_for_kubeconfig(kubeconfig: str | None = None, context: str | None = None) -> dict[str, Capability]:
+    """`cached` for the cluster the kubeconfig's context points at; {} when nothing is kept (then the
+    kubeconfig is not even read)."""
+    if not _read_disk():
+        return {}
+    server = server_of(kubeconfig, context)
+    return cached(server) if server else {}
 
 
 def cached(server: str) -> dict[str, Capability]:

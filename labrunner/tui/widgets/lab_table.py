@@ -8,11 +8,11 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from ...model import Lab
-from ...progress import Progress
-from ...capabilities import Capability, unmet_cached
 
 if TYPE_CHECKING:
+    from ...capabilities import Capability
     from ...loader import BrokenLab
+    from ...progress import Progress
 
 
 def cluster_cell(lab: Lab, features: dict[str, Capability] | None, reachable: bool | None) -> Text:
@@ -23,6 +23,8 @@ def cluster_cell(lab: Lab, features: dict[str, Capability] | None, reachable: bo
         return Text("?", style="dim")
     if features is None:
         return Text("checking…", style="italic dim")
+    from ...capabilities import unmet_cached  # after the first paint: the list shows "checking…" until then
+
     missing = unmet_cached(features, lab.needs)
     if missing:
         return Text("✘ " + ",".join(u.requirement for u in missing), style="bold red")
