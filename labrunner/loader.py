@@ -338,6 +338,7 @@ def _step(step: Any, at: tuple, folder: _LabFolder, lines: Lines) -> Step:
                                         answer=quiz.answer, explanation=quiz.explanation or ""))
     return Step(
         **common,
+        requires=tuple(step.requires or ()),
         setup=_actions(step.setup, folder),
         checks=tuple(_check(check, at + ("checks", i), i, folder, lines) for i, check in enumerate(step.checks)),
         hints=tuple(step.hints or ()),
