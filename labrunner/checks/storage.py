@@ -7,7 +7,7 @@ from typing import Annotated, Any, Mapping
 
 from pydantic import Field
 
-from ..format.values import Quantity, Selector, Text, Words, choice
+from ..format.values import Quantity, ResourceName, Selector, Text, Words, choice
 from .base import CheckContext, CheckKind, CheckResult, Param, exactly_one
 from .meaning import parse_quantity
 
@@ -129,9 +129,9 @@ _MODES = Param(Annotated[list[choice(("ReadWriteOnce", "ReadOnlyMany", "ReadWrit
 KINDS = [
     CheckKind(
         "pvc",
-        {"name": Param(Text, required=True, doc="the claim"), "namespace": Param(Text, doc="default: the lab's"),
+        {"name": Param(ResourceName, required=True, doc="the claim"), "namespace": Param(Text, doc="default: the lab's"),
          "phase": Param(str, doc="default Bound", choices=("Pending", "Bound", "Lost")),
-         "storageClass": Param(Text, doc="the StorageClass name"), "accessModes": _MODES,
+         "storageClass": Param(ResourceName, doc="the StorageClass name"), "accessModes": _MODES,
          "capacity": Param(Quantity, doc="e.g. 1Gi"),
          "usedAgainBy": Param(Selector, doc="a label selector: every pod matching it was created after the claim's "
                                        "volume was bound, so it replaced the pod the volume was made for")},
@@ -140,10 +140,10 @@ KINDS = [
     ),
     CheckKind(
         "pv",
-        {"name": Param(Text, doc="the volume"), "claim": Param(Text, doc="or: the PVC whose volume to check"),
+        {"name": Param(ResourceName, doc="the volume"), "claim": Param(ResourceName, doc="or: the PVC whose volume to check"),
          "capacity": Param(Quantity, doc="e.g. 1Gi"), "accessModes": _MODES,
          "reclaimPolicy": Param(str, doc="Retain, Delete", choices=("Retain", "Delete", "Recycle")),
-         "claimedBy": Param(Text, doc="the PVC (in the lab namespace) it must be bound to")},
+         "claimedBy": Param(ResourceName, doc="the PVC (in the lab namespace) it must be bound to")},
         _pv,
         validate=exactly_one("name", "claim"),
         doc="a PersistentVolume is as expected",

@@ -163,6 +163,34 @@ Text = value_type((str,), check=_nonempty, schema={"type": "string", "minLength"
 AnyText = value_type((str,))
 """Text, possibly empty."""
 
+
+def _kubernetes_name(what: str, pattern: str, limit: int) -> Any:
+    """Text naming an object as Kubernetes allows names of its kind (apimachinery validation:
+    IsDNS1035Label, IsDNS1123Label, IsDNS1123Subdomain), `${LAB_NAMESPACE}` filled in first. A
+    check on a name no object can have (`API`, `api_pods`) could never pass: a learner's fail
+    for an author's typo. A rule: the schema takes any text, placeholders included."""
+    name = re.compile(pattern)
+
+    def check(value: str) -> str | None:
+        filled = value.replace("${LAB_NAMESPACE}", "lab-x")
+        if len(filled) > limit or not name.fullmatch(filled):
+            return f"expected {what}, got {clip(value, 80)}"
+        return None
+
+    return value_type((str,), what=what, check=check, rule=True,
+                      schema={"type": "string", "minLength": 1, "pattern": r"\S"})
+
+
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+ServiceName = _kubernetes_name("a Service name: lower-case letters, digits and '-', a letter first (at most 63)",
+                               r"[a-z]([-a-z0-9]*[a-z0-9])?", 63)
+"""A Service's name (a DNS-1035 label)."""
+ContainerName = _kubernetes_name("a container name: lower-case letters, digits and '-' (at most 63)", _LABEL, 63)
+"""A container's name (a DNS-1123 label)."""
+ResourceName = _kubernetes_name("an object name: lower-case letters, digits, '-' and '.' (at most 253)",
+                                _LABEL + r"(\." + _LABEL + ")*", 253)
+"""The name of a pod, Secret, claim, volume, StorageClass or CSR (a DNS-1123 subdomain)."""
+
 Id = value_type((str,), what="an id: lower-case letters, digits and '-' (at most 40)",
                 check=lambda v: None if _ID.fullmatch(v) else f"expected lower-case letters, digits and '-' (at most 40), got {v!r}",
                 schema={"type": "string", "pattern": ID_PATTERN})
