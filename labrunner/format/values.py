@@ -163,6 +163,29 @@ Text = value_type((str,), check=_nonempty, schema={"type": "string", "minLength"
 AnyText = value_type((str,))
 """Text, possibly empty."""
 
+# A title is shown on one line beside others (`list`, the TUI's lists, check results): a line
+# break inside it (a trailing one, as a folded `>` scalar ends, is dropped) breaks the table, and
+# a title of pages is no title. 300 characters is twice the longest in labs/.
+TITLE_LENGTH = 300
+_LINE_BREAK = re.compile("[\n\r\x85\u2028\u2029]")
+
+
+def _one_line(value: str) -> str | None:
+    line = value.rstrip()
+    if _LINE_BREAK.search(line):
+        return "a title is one line; remove the line break (for YAML's `>`, write the title on one line instead)"
+    if len(line) > TITLE_LENGTH:
+        return f"a title is one line of at most {TITLE_LENGTH} characters, this one has {len(line)}; shorten it"
+    return None
+
+
+Title = value_type((str,), what="text", check=lambda v: _nonempty(v) or _one_line(v), rule=True,
+                   schema={"type": "string", "minLength": 1, "pattern": r"\S"})
+"""A title: one line that says something, at most TITLE_LENGTH characters."""
+
+AnyTitle = value_type((str,), what="text", check=_one_line, rule=True, schema={"type": "string"})
+"""A title that may be empty (a check's, which then gets one from its kind)."""
+
 
 def _kubernetes_name(what: str, pattern: str, limit: int) -> Any:
     """Text naming an object as Kubernetes allows names of its kind (apimachinery validation:
