@@ -21,7 +21,7 @@ from ..model import Difficulty as DifficultyLevel
 from .context import context_of
 from .placeholders import NAMESPACE, walk_placeholders
 from .shape import FOLDER, Found, Shape, fault, given, items, shown
-from .values import BOUNDS, ID_PATTERN, AnyText, ApiVersion, Id, Kind, JsonPath, Minutes, Selector, Text, Title, Words, choice, is_a, is_id, seconds, value_type
+from .values import BOUNDS, ID_PATTERN, AnyText, ApiVersion, Id, Image, Kind, JsonPath, Minutes, Selector, Text, Title, Words, choice, is_a, is_id, seconds, value_type
 
 DIFFICULTIES = tuple(d.value for d in DifficultyLevel)
 WAIT_TIMEOUT_DEFAULT = 120.0
@@ -337,7 +337,7 @@ class LabFields(Shape):
                                 description="every curriculum id the lab covers (labs/curriculum.yaml)")
     requires: list[Feature] | None = Field(
         None, max_length=BOUNDS.actions, description="cluster features the lab needs")
-    images: list[Text] | None = Field(None, max_length=BOUNDS.actions,
+    images: list[Image] | None = Field(None, max_length=BOUNDS.actions,
                                       description="every image the manifests use, preloaded by `labrunner up`")
     outside: OutsideDecl | None = Field(None, description="rare: namespaces and objects beyond the lab's namespace "
                                                           "that its manifests and deletes change")

@@ -183,6 +183,29 @@ Title = value_type((str,), what="text", check=lambda v: _nonempty(v) or _one_lin
                    schema={"type": "string", "minLength": 1, "pattern": r"\S"})
 """A title: one line that says something, at most TITLE_LENGTH characters."""
 
+# An image reference as container runtimes parse it (github.com/distribution/reference, the
+# grammar in its reference.go): [domain[:port]/]path[:tag][@digest], the path lower case.
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_DOMAIN = (r"(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*"
+                 r"|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?")
+IMAGE_PATTERN = (rf"^(?:{_IMAGE_DOMAIN}/)?{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+                 r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
+
+
+def _image(value: str) -> str | None:
+    name = value.split("@")[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]  # the tag off; a registry's :port stays
+    if not re.fullmatch(IMAGE_PATTERN, value) or len(name) > 255:
+        return (f"expected an image reference such as registry.k8s.io/e2e-test-images/agnhost:2.56 "
+                f"(lower-case path, :tag, @sha256:digest), got {clip(value, 80)}")
+    return None
+
+
+Image = value_type((str,), what="an image reference", check=_image,
+                   schema={"type": "string", "pattern": IMAGE_PATTERN})
+"""An image reference a container runtime can pull (`labrunner up` preloads it)."""
+
 AnyTitle = value_type((str,), what="text", check=_one_line, rule=True, schema={"type": "string"})
 """A title that may be empty (a check's, which then gets one from its kind)."""
 
