@@ -45,8 +45,12 @@ class CheckFields(Shape):
         if kind is None or kind.validate is None:
             return []
         try:
-            messages = list(kind.validate(self.params()))
-        except (Exception, SystemExit) as exc:  # a plug-in's bug must not stop the loader (sys.exit neither)
+            found = kind.validate(self.params())
+            # one message as text, or none as None, as a plug-in may write it: never one per letter
+            messages = [found] if isinstance(found, str) else list(found or ())
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a plug-in's bug must not stop the loader (sys.exit neither)
             return [((), f"{_origin(kind)} failed while validating these parameters: {_fault(exc)}")]
         return [_placed(message, kind) for message in messages]
 
