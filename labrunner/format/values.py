@@ -227,6 +227,25 @@ def _kubernetes_name(what: str, pattern: str, limit: int) -> Any:
                       schema={"type": "string", "minLength": 1, "pattern": r"\S"})
 
 
+# A name DNS can hold (RFC 1035 sizes: labels of 1-63 octets, 253 in all without the final dot):
+# letters, digits, '-' and '_' (SRV names: _http._tcp...). `${LAB_NAMESPACE}` filled in first.
+_DNS_NAME_LABEL = re.compile(r"[A-Za-z0-9_]([-A-Za-z0-9_]*[A-Za-z0-9_])?")
+
+
+def _dns_name(value: str) -> str | None:
+    filled = value.replace("${LAB_NAMESPACE}", "lab-x")
+    name = filled[:-1] if filled.endswith(".") else filled
+    labels = name.split(".")
+    if len(name) > 253 or not all(len(label) <= 63 and _DNS_NAME_LABEL.fullmatch(label) for label in labels):
+        return (f"expected a DNS name: labels of letters, digits, '-' and '_' (1 to 63 each, 253 in all) joined "
+                f"by '.', got {clip(value, 80)}; no such name can resolve")
+    return None
+
+
+DnsName = value_type((str,), what="a DNS name", check=_dns_name, rule=True,
+                     schema={"type": "string", "minLength": 1, "pattern": r"\S"})
+"""A name to look up in DNS (api.${LAB_NAMESPACE}.svc.cluster.local, example.com.)."""
+
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 ServiceName = _kubernetes_name("a Service name: lower-case letters, digits and '-', a letter first (at most 63)",
                                r"[a-z]([-a-z0-9]*[a-z0-9])?", 63)
