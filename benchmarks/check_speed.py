@@ -113,10 +113,7 @@ def main() -> int:
 
     # -- checks ------------------------------------------------------------------
     fresh_namespace(cluster, NAMESPACE)
-    for earlier in lab.steps[: lab.step_index(STEP)]:
-        runner.run_actions(cluster, lab, earlier.setup, namespace=NAMESPACE)
-        runner.run_actions(cluster, lab, earlier.solution.actions, namespace=NAMESPACE)
-    runner.run_actions(cluster, lab, step.setup, namespace=NAMESPACE)
+    runner.reach_step(cluster, lab, step, namespace=NAMESPACE)
     runner.run_actions(cluster, lab, step.solution.actions, namespace=NAMESPACE)
     report = runner.run_until_passed(cluster, lab, step, namespace=NAMESPACE, timeout=60)  # also starts the probe pods
     if not report.passed:

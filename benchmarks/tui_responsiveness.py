@@ -34,9 +34,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from labrunner import runner  # noqa: E402
 from labrunner.cluster import connect, delete_namespace  # noqa: E402
 from labrunner.loader import load_labs  # noqa: E402
+from labrunner.session import LabSession  # noqa: E402
 from labrunner.tui.app import LabApp  # noqa: E402
 from labrunner.tui.backend import ClusterBackend  # noqa: E402
 
@@ -113,14 +113,7 @@ async def measure_stalls(cluster, lab, step_id: str, runs: int) -> dict[str, lis
     with tempfile.TemporaryDirectory() as state:
         app = LabApp(backend, [lab], progress_path=Path(state) / "progress.json", namespaces={lab.id: NAMESPACE})
         # The state a learner reaches the step in: earlier steps solved and passed.
-        runner.start_step(cluster, lab, lab.step(step_id), namespace=NAMESPACE, catch_up=True)
-
-        def reach(progress) -> None:  # noqa: ANN001
-            for earlier in lab.steps[: lab.step_index(step_id)]:
-                progress.lab(lab.id).step(earlier.id).status = "passed"
-            progress.lab(lab.id).current_step = step_id
-
-        app.store.update(reach)
+        LabSession(lab, store=app.store, actions=backend, namespace=NAMESPACE).reach(lab.step(step_id))
         lags: list[float] = []
         stop = asyncio.Event()
 

@@ -17,12 +17,13 @@ from typing import Sequence
 
 try:
     from . import exitcodes, runner
-    from .checks import Status
     from .closedpipe import quiet_pipes
     from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError, count_problems
     from .loader import BrokenLab, LoadReport, default_labs_dir, discover_labs
     from .model import Lab, Step
     from .progress import Progress, ProgressStore
+    from .session import ClusterActions, LabSession, Status, connect_cluster, step_named
+    from .settings import TIMEOUTS
 except KeyboardInterrupt:  # Ctrl-C while the Kubernetes client loads (seconds on a busy machine): no traceback
     print("\nlabrunner: interrupted", file=sys.stderr)
     raise SystemExit(130) from None
@@ -88,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = dev_sub.add_parser("check", help="prove every step fails before its solution and passes after, "
                                          "every wrong answer fails and every alternative passes")
     p.add_argument("lab_ids", nargs="*", metavar="LAB")
-    p.add_argument("--timeout", type=float, default=180.0,
+    p.add_argument("--timeout", type=float, default=TIMEOUTS.dev_step_pass,
                    help="seconds a step may take to pass after its solution (or an answer to settle)")
     p.add_argument("--repeat", type=_positive_int, default=1, metavar="N", help="run the whole proof N times, to catch flakes")
     p.add_argument("--step", dest="step_id", metavar="STEP", help="prove only this step of the chosen labs")
@@ -251,32 +252,6 @@ def _lab(report: LoadReport, lab_id: str) -> Lab:
     raise UsageError(f"no lab {lab_id!r} (labs: {known}{broken})")
 
 
-def _step(lab: Lab, step_id: str | None, progress: Progress) -> Step:
-    if step_id:
-        try:
-            return lab.step(step_id)
-        except KeyError:
-            raise UsageError(f"lab {lab.id} has no step {step_id!r} (steps: {', '.join(s.id for s in lab.steps)})") from None
-    state = progress.lab(lab.id)
-    if state.current_step:
-        try:
-            return lab.step(state.current_step)
-        except KeyError:
-            pass
-    for step in lab.steps:
-        if state.step(step.id).status != "passed":
-            return step
-    return lab.steps[-1]
-
-
-def _cluster(args: argparse.Namespace):  # noqa: ANN202
-    from .cluster import connect, ping
-
-    cluster = connect(kubeconfig=args.kubeconfig, context=args.context)
-    ping(cluster)
-    return cluster
-
-
 def _print_problems(exc: LabFormatError, *, also: int = 0) -> None:
     for problem in exc.problems:
         print(f"error: {problem}", file=sys.stderr)
@@ -288,7 +263,7 @@ def _print_problems(exc: LabFormatError, *, also: int = 0) -> None:
 
 def _validate(args: argparse.Namespace) -> int:
     """`ok` for each good lab on stdout; every problem, a broken plug-in's too, on stderr (exit 2)."""
-    from .checks import plugin_problems
+    from .session import plugin_problems
 
     report = discover_labs(args.path or args.labs)
     for lab in report.labs:
@@ -306,8 +281,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _print_schema(*, builtin: bool) -> int:
-    from .checks import check_kinds, plugin_problems
     from .format.schema import schema_text
+    from .session import check_kinds, plugin_problems
 
     if not builtin:
         for line in plugin_problems():
@@ -340,10 +315,10 @@ def _show(lab: Lab, step_id: str | None) -> int:
         for i, step in enumerate(lab.steps, 1):
             print(f"  {i}. {step.id}: {step.title}" + ("  (quiz)" if step.is_quiz else ""))
         return EXIT_OK
-    step = _step(lab, step_id, Progress())
+    step = step_named(lab, step_id)
     print(f"# {step.title}\n")
     if step.text:
-        print(runner.render_text(lab, step.text).rstrip())
+        print(lab.render(step.text).rstrip())
     if step.quiz:
         print(f"\n{step.quiz.question}")
         for choice in step.quiz.choices:
@@ -357,88 +332,101 @@ def _progress_store() -> ProgressStore:
     return ProgressStore(on_warning=lambda line: print(f"warning: {line}", file=sys.stderr, flush=True))
 
 
-def _learner_command(args: argparse.Namespace, report: LoadReport) -> int:
-    labs = report.labs
-    store = _progress_store()
-    progress = store.read()  # to choose the step; every change below re-reads the file under its lock
-    if args.command == "reset" and args.all:
-        cluster = _cluster(args)
-        for lab in labs:
-            runner.reset_lab(cluster, lab, on_progress=_progress_line)
-            store.update(lambda p, lab_id=lab.id: p.forget_lab(lab_id))  # each lab as it is done
-            print(f"reset {lab.id}")
-        for broken in report.broken:  # what it applied carries its label, but which kinds is in its broken files
-            print(f"labrunner: skipped {broken.name}: its files are broken (`labrunner validate` lists the problems)",
-                  file=sys.stderr)
-        from .checks.canary import CANARY_NAMESPACE
-        from .cluster import delete_namespace
+def _actions(args: argparse.Namespace) -> ClusterActions:
+    """The cluster half of the learner's commands: connected (and pinged) on first use only."""
+    return ClusterActions(connect=lambda: _cluster(args))
 
-        delete_namespace(cluster, CANARY_NAMESPACE, wait=True, on_progress=_progress_line)
-        return EXIT_OK
+
+def _cluster(args: argparse.Namespace):  # noqa: ANN202
+    """The cluster `--kubeconfig` and `--context` name, pinged: unreachable fails here (exit 3)."""
+    return connect_cluster(kubeconfig=args.kubeconfig, context=args.context)
+
+
+def _learner_command(args: argparse.Namespace, report: LoadReport) -> int:
+    if args.command == "reset" and args.all:
+        return _reset_all(args, report)
     if args.command == "reset" and not args.lab:
         raise UsageError("say which lab to reset, or --all")
-    lab = _lab(report, args.lab)
-    step_id = getattr(args, "step", None)
-    if args.command == "hint":
-        step = _step(lab, step_id, progress)
-        hint = store.update(lambda p: runner.reveal_hint(p, lab, step))
-        if hint is None:
-            print(f"No more hints for {step.id}. `labrunner solve {lab.id} --step {step.id}` applies the solution.")
-        else:
-            print(f"Hint {hint[0]}/{len(step.hints)}: {runner.render_text(lab, hint[1])}")
-        return EXIT_OK
-    if args.command == "answer":
-        step = _step(lab, step_id, progress)
-        result = store.update(lambda p: runner.answer_quiz(p, lab, step, args.choice))
-        print(f"{_MARK[result.status]} {result.message}")
-        for line in result.details:
-            print(f"       {line}")
-        return EXIT_OK if result.ok else EXIT_FAILED
-    step = _step(lab, step_id, progress) if args.command != "reset" or step_id else None
-    if args.command == "check" and args.wait is not None and (args.wait < 0 or args.watch):
-        raise UsageError("--wait takes seconds (0 or more) and does not go with --watch, which waits anyway")
-    if args.command == "solve" and step is not None and step.is_quiz:  # known without asking the cluster
-        raise UsageError(f"step {step.id} has no solution to apply (it is a quiz); "
-                         f"`labrunner answer {lab.id} {step.id} CHOICE` answers it")
-    if args.command == "check" and args.junit is not None:
-        _check_junit_target(args.junit)  # before any cluster work: a typo must not cost a whole run
-    if args.command == "check" and step is not None and step.is_quiz:
-        report = runner.run_step_checks(None, lab, step, answers=progress.answers(lab.id))  # type: ignore[arg-type]
-        return _saved_junit(args.junit, report, _print_report(report, as_json=args.json))
-    cluster = _cluster(args)
-    if args.command == "start":
-        runner.start_step(cluster, lab, step, catch_up=args.catch_up, progress=progress, on_progress=_progress_line)
-        store.update(lambda p: _set_current_step(p, lab, step))
-        print(f"Step {step.id} is set up in namespace {lab.namespace}.\n")
-        return _show(lab, step.id)
-    if args.command == "solve":
-        explanation = runner.solve_step(cluster, lab, step)
-        store.update(lambda p: _set_solved(p, lab, step))
-        print(f"Applied the solution of {step.id}." + (f"\n\n{explanation}" if explanation else ""))
-        return EXIT_OK
-    if args.command == "reset":
-        if step is None:
-            runner.reset_lab(cluster, lab, on_progress=_progress_line)
-            store.update(lambda p: p.forget_lab(lab.id))
-            print(f"Removed everything lab {lab.id} created.")
-        else:
-            runner.reset_step(cluster, lab, step, on_progress=_progress_line)
-            store.update(lambda p: p.forget_step(lab.id, step.id))
-            print(f"Step {step.id} is back to its start.")
-        return EXIT_OK
-    _note_unusable_namespace(cluster, lab, step)
-    if args.watch:
-        return _watch(cluster, lab, step, progress, store, as_json=args.json, junit=args.junit)
-    if args.wait is not None:
-        report = runner.settle_step_checks(cluster, lab, step, window=lambda spec: args.wait, confirm=True,
-                                           answers=progress.answers(lab.id), on_report=_SettlingLines().show)
+    session = LabSession(_lab(report, args.lab), store=_progress_store(), actions=_actions(args))
+    return _COMMANDS[args.command](args, session)
+
+
+def _hint(args: argparse.Namespace, session: LabSession) -> int:
+    lab, step = session.lab, session.step(args.step)
+    hint = session.hint(step)
+    if hint is None:
+        print(f"No more hints for {step.id}. `labrunner solve {lab.id} --step {step.id}` applies the solution.")
     else:
-        report = runner.run_step_checks(cluster, lab, step, answers=progress.answers(lab.id))
-    store.update(lambda p: runner.record_report(p, report))
+        print(f"Hint {hint[0]}/{len(step.hints)}: {hint[1]}")
+    return EXIT_OK
+
+
+def _answer(args: argparse.Namespace, session: LabSession) -> int:
+    result = session.answer(session.step(args.step), args.choice)
+    print(f"{_MARK[result.status]} {result.message}")
+    for line in result.details:
+        print(f"       {line}")
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _start(args: argparse.Namespace, session: LabSession) -> int:
+    step = session.step(args.step)
+    session.start(step, catch_up=args.catch_up, on_progress=_progress_line)
+    print(f"Step {step.id} is set up in namespace {session.namespace}.\n")
+    return _show(session.lab, step.id)
+
+
+def _solve(args: argparse.Namespace, session: LabSession) -> int:
+    step = session.step(args.step)
+    explanation = session.solve(step)
+    print(f"Applied the solution of {step.id}." + (f"\n\n{explanation}" if explanation else ""))
+    return EXIT_OK
+
+
+def _reset(args: argparse.Namespace, session: LabSession) -> int:
+    step = session.step(args.step) if args.step else None
+    session.reset(step, on_progress=_progress_line)
+    print(f"Removed everything lab {session.lab.id} created." if step is None else f"Step {step.id} is back to its start.")
+    return EXIT_OK
+
+
+def _reset_all(args: argparse.Namespace, report: LoadReport) -> int:
+    store, actions = _progress_store(), _actions(args)
+    actions.cluster  # noqa: B018  connect before the first lab, as one unreachable cluster says it once
+    for lab in report.labs:
+        LabSession(lab, store=store, actions=actions).reset(on_progress=_progress_line)  # each lab saved as done
+        print(f"reset {lab.id}")
+    for broken in report.broken:  # what it applied carries its label, but which kinds is in its broken files
+        print(f"labrunner: skipped {broken.name}: its files are broken (`labrunner validate` lists the problems)",
+              file=sys.stderr)
+    actions.delete_own_namespace(on_progress=_progress_line)
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace, session: LabSession) -> int:
+    step = session.step(args.step)
+    if args.wait is not None and (args.wait < 0 or args.watch):
+        raise UsageError("--wait takes seconds (0 or more) and does not go with --watch, which waits anyway")
+    if args.junit is not None:
+        _check_junit_target(args.junit)  # before any cluster work: a typo must not cost a whole run
+    if step.is_quiz:  # judged on the saved answer, no cluster
+        report = session.check(step, record=False)
+        return _saved_junit(args.junit, report, _print_report(report, as_json=args.json))
+    note = session.namespace_note(step)
+    if note:
+        _progress_line(note)
+    if args.watch:
+        return _watch(session, step, as_json=args.json, junit=args.junit)
+    settling = _SettlingLines()
+    report = session.check(step, wait=args.wait, on_report=settling.show)
     code = _print_report(report, as_json=args.json)
     if args.wait is None and not args.json:
-        _suggest_waiting(lab, step, report)
+        _suggest_waiting(session.lab, step, report)
     return _saved_junit(args.junit, report, code)
+
+
+# The learner's commands over one LabSession; `reset --all` (every lab) is `_reset_all`.
+_COMMANDS = {"hint": _hint, "answer": _answer, "start": _start, "solve": _solve, "reset": _reset, "check": _check}
 
 
 def _check_junit_target(path: Path) -> None:
@@ -462,28 +450,6 @@ def _saved_junit(path: Path | None, report: runner.StepReport, code: int) -> int
         print(f"labrunner: could not write the JUnit report {path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
     return code
-
-
-def _set_current_step(progress: Progress, lab: Lab, step: Step) -> None:
-    progress.lab(lab.id).current_step = step.id
-
-
-def _set_solved(progress: Progress, lab: Lab, step: Step) -> None:
-    progress.lab(lab.id).step(step.id).solved = True
-
-
-def _note_unusable_namespace(cluster, lab: Lab, step: Step) -> None:  # noqa: ANN001
-    """Before checking, on stderr: a lab namespace that is absent or being deleted explains every
-    fail that follows, and no wait will change it."""
-    from .cluster.namespaces import is_terminating
-
-    found = cluster.get("Namespace", lab.namespace)
-    if found is None:
-        _progress_line(f"namespace {lab.namespace} does not exist: the lab is not started (or was reset); "
-                       f"`labrunner start {lab.id} {step.id}` sets this step up")
-    elif is_terminating(found):
-        _progress_line(f"namespace {lab.namespace} is being deleted (a reset under way?); once it is gone, "
-                       f"`labrunner start {lab.id} {step.id}` sets this step up again")
 
 
 def _progress_line(line: str) -> None:
@@ -550,19 +516,17 @@ def _print_reproduce(commands: list[str]) -> None:
         print(f"       ({len(commands) - _REPRODUCE_SHOWN} more such commands in `--json` or `--junit`)")
 
 
-def _watch(cluster, lab: Lab, step: Step, progress: Progress, store: ProgressStore, *,  # noqa: ANN001
-           as_json: bool, junit: Path | None = None) -> int:
+def _watch(session: LabSession, step: Step, *, as_json: bool, junit: Path | None = None) -> int:
     stop = threading.Event()
     outcome = [EXIT_FAILED]
 
     settling = _SettlingLines()
 
-    def show(report: runner.StepReport) -> None:
+    def show(report: runner.StepReport) -> None:  # each verdict is counted by the session before it comes here
         if report.settling:  # between attempts: a line on stderr per change, not a verdict
             settling.show(report)
             return
         settling.said.clear()
-        store.update(lambda p: runner.record_report(p, report))
         outcome[0] = _saved_junit(junit, report, _print_report(report, as_json=as_json))
         if report.passed:
             stop.set()
@@ -570,7 +534,7 @@ def _watch(cluster, lab: Lab, step: Step, progress: Progress, store: ProgressSto
             print("(watching the lab namespace; Ctrl-C to stop)\n", file=sys.stderr if as_json else sys.stdout)
 
     try:
-        runner.watch_step(cluster, lab, step, on_report=show, stop=stop, answers=progress.answers(lab.id))
+        session.watch(step, on_report=show, stop=stop)
     except KeyboardInterrupt:
         stop.set()
         print("\nlabrunner: stopped watching", file=sys.stderr)

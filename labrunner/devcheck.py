@@ -32,11 +32,13 @@ from .checks import Status
 from .cluster import LAB_LABEL, Cluster, delete_labelled, delete_namespace, ensure_namespace, wait_until
 from .cluster.probepods import delete_outside_probes
 from .errors import LabrunnerError
-from .model import NAMESPACE_PLACEHOLDER, Answer, Lab, Step
+from .model import Answer, Lab, Step, fill_namespace
 from .progress import Progress
+from .session import answer_quiz
+from .settings import TIMEOUTS
 
 # How long a `run:` command of an answer may take, in seconds.
-RUN_TIMEOUT = 120.0
+RUN_TIMEOUT = TIMEOUTS.answer_command  # s (settings.Timeouts)
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,8 @@ def shell_for(kubeconfig: str | None, context: str | None) -> Shell:
     if shutil.which("kubectl") is None:
         return Shell(path)  # each `run:` then reports the missing kubectl itself
     proc = subprocess.run(["kubectl", "config", "view", "--minify", "--flatten", f"--kubeconfig={path}",
-                           f"--context={context}"], capture_output=True, text=True, timeout=30)
+                           f"--context={context}"], capture_output=True, text=True,
+                          timeout=TIMEOUTS.kind_kubeconfig)
     if proc.returncode != 0:
         raise LabrunnerError(f"cannot read context {context!r} from {path}: {proc.stderr.strip()}")
     handle = tempfile.NamedTemporaryFile("w", prefix="labrunner-kubeconfig-", suffix=".yaml", delete=False)
@@ -122,13 +125,8 @@ def dev_namespace(lab: Lab, index: int, run: str = "") -> str:
 
 
 def bring_to_start(cluster: Cluster, lab: Lab, index: int, namespace: str) -> None:
-    """Earlier steps' setup and solution, then this step's setup, in `namespace`."""
-    ensure_namespace(cluster, namespace, lab_id=lab.id)
-    for earlier in lab.steps[:index]:
-        if not earlier.is_quiz:
-            runner.run_actions(cluster, lab, earlier.setup, namespace=namespace)
-            runner.run_actions(cluster, lab, earlier.solution.actions, namespace=namespace)
-    runner.run_actions(cluster, lab, lab.steps[index].setup, namespace=namespace)
+    """Earlier steps' setup and solution, then this step's setup, in `namespace` (runner.reach_step)."""
+    runner.reach_step(cluster, lab, lab.steps[index], namespace=namespace)
 
 
 def prove_step(cluster: Cluster, lab: Lab, step: Step, index: int, *, timeout: float) -> StepProof:
@@ -177,7 +175,8 @@ def _clean_up(cluster: Cluster, lab: Lab, namespaces: list[str]) -> None:
             delete_namespace(cluster, ns, wait=True)
         for api_version, kind in scoped:
             wait_until(cluster, kind, namespace=None, api_version=api_version, selector=f"{LAB_LABEL}={lab.id}",
-                       predicate=lambda objs: not objs, describe=f"the lab's {kind} objects to be deleted", timeout=120)
+                       predicate=lambda objs: not objs, describe=f"the lab's {kind} objects to be deleted",
+                       timeout=TIMEOUTS.dev_labelled_gone)
     except LabrunnerError:
         pass
 
@@ -197,8 +196,8 @@ def _prove_quiz(lab: Lab, step: Step) -> StepProof:
     assert step.quiz is not None
     progress = Progress()
     wrong = next((c.id for c in step.quiz.choices if c.id != step.quiz.answer), None)
-    before = runner.answer_quiz(progress, lab, step, wrong).status if wrong else Status.FAIL
-    after = runner.answer_quiz(progress, lab, step, step.quiz.answer).status
+    before = answer_quiz(progress, lab, step, wrong).status if wrong else Status.FAIL
+    after = answer_quiz(progress, lab, step, step.quiz.answer).status
     return StepProof(lab.id, step.id, before, after, 0.0, 0.0)
 
 
@@ -245,7 +244,7 @@ def run_command(lab: Lab, text: str, *, namespace: str, shell: Shell, where: str
     """
     if "kubectl" in text and shutil.which("kubectl") is None:
         raise LabrunnerError(f"{where} needs kubectl, which is not on PATH; install it or add it to PATH")
-    command = text.replace(NAMESPACE_PLACEHOLDER, namespace)
+    command = fill_namespace(text, namespace)
     try:
         proc = subprocess.run(["sh", "-c", command], cwd=lab.path, env=shell.env(namespace), capture_output=True,
                               text=True, timeout=RUN_TIMEOUT)
@@ -396,7 +395,7 @@ def _prove_labs(cluster: Cluster, labs: list[Lab], stop: threading.Event, **opti
     return [p for lab_proofs in found for p in lab_proofs]
 
 
-def dev_check(cluster: Cluster, labs: list[Lab], *, timeout: float = 180.0, repeat: int = 1,
+def dev_check(cluster: Cluster, labs: list[Lab], *, timeout: float = TIMEOUTS.dev_step_pass, repeat: int = 1,
               step_id: str | None = None, shell: Shell = Shell(), jobs: int = ANSWER_JOBS) -> int:
     """Prove `labs` `repeat` times (to catch flakes), print one row per proof; 1 when any failed, else 0;
     EXIT_INTERRUPTED after a Ctrl-C, once the proofs under way have cleaned up (their rows are printed)."""

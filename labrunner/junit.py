@@ -7,7 +7,7 @@ from): a `testsuites` root; one `testsuite` per step checked, named LAB/STEP, wi
 `classname` LAB.STEP, `name` the check's title and `time` in seconds. A check that fails holds a
 `failure` element, one that errors an `error` element, each with the message as its `message`
 attribute, `type` fail or error, and the details and evidence (expected, observed, each probe cell, each
-SubjectAccessReview, the commands that reproduce them) as its text; a passing check is a plain
+SubjectAccessReview, each Event, the commands that reproduce them) as its text; a passing check is a plain
 testcase.
 """
 
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Sequence
 from .checks import CheckResult, Status
 
 if TYPE_CHECKING:
-    from .runner import StepReport
+    from .report import StepReport
 
 # Characters XML 1.0 cannot hold at all, not even escaped (its Char production): shown as \xNN.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -42,24 +42,8 @@ def _seconds(value: float) -> str:
 
 def failure_text(result: CheckResult) -> str:
     """The text of a failure or error element: the message, the details, then the evidence, one fact a line."""
-    lines = [result.message, *result.details]
-    evidence = result.evidence
-    if evidence.expected or evidence.observed:
-        lines += [f"expected: {evidence.expected or '-'}", f"observed: {evidence.observed or '-'}"]
-    for cell in evidence.probes:
-        port = f":{cell.port}" if cell.port else ""
-        lines.append(f"probe [{cell.status}] {cell.source} -> {cell.target}{port}: expected {cell.expected}, "
-                     f"observed {cell.observed}")
-    for review in evidence.reviews:
-        spec = review.request.get("spec") or {}
-        asked = spec.get("resourceAttributes") or spec.get("nonResourceAttributes") or {}
-        answer = "allowed" if review.allowed else "denied"
-        lines.append(f"SubjectAccessReview {', '.join(f'{k}={v}' for k, v in asked.items())} for user "
-                     f"{spec.get('user', '-')} groups {','.join(spec.get('groups') or []) or '-'}: {answer}"
-                     + (f" (expected {review.expected})" if review.expected else "")
-                     + (f"; {review.reason}" if review.reason else "")
-                     + (f"; evaluation error: {review.evaluation_error}" if review.evaluation_error else ""))
-    lines += [f"reproduce: {command}" for command in evidence.reproduce()]
+    lines = [result.message, *result.details, *result.evidence.lines()]
+    lines += [f"reproduce: {command}" for command in result.evidence.reproduce()]
     return "\n".join(lines)
 
 

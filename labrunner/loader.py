@@ -79,8 +79,10 @@ class LoadReport:
 
 def default_labs_dir() -> Path:
     """LABRUNNER_LABS, else ./labs, else the labs beside the package (a checkout)."""
-    if os.environ.get("LABRUNNER_LABS"):
-        return Path(os.environ["LABRUNNER_LABS"])
+    from .settings import settings
+
+    if settings().labs:
+        return settings().labs
     here = Path.cwd() / "labs"
     if (here / CURRICULUM_FILE).exists():
         return here

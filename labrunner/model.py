@@ -20,6 +20,21 @@ FORMAT_VERSION = 1
 # for `labrunner dev check`.
 NAMESPACE_PLACEHOLDER = "${LAB_NAMESPACE}"
 
+
+def fill_namespace(value: Any, namespace: str) -> Any:
+    """`value` with `${LAB_NAMESPACE}` replaced by `namespace` in every string, keys included.
+
+    Shapes: a str, or lists and dicts of them (a manifest document, a check's params, a step
+    text); anything else is returned as it is. Always a new list or dict: `value` is never changed.
+    """
+    if isinstance(value, str):
+        return value.replace(NAMESPACE_PLACEHOLDER, namespace)
+    if isinstance(value, list):
+        return [fill_namespace(v, namespace) for v in value]
+    if isinstance(value, dict):
+        return {fill_namespace(k, namespace): fill_namespace(v, namespace) for k, v in value.items()}
+    return value
+
 # What a lab may say it needs from the cluster; `doctor` and `up` know how to
 # verify or provide each one.
 FEATURES = ("networkpolicy", "loadbalancer", "storage", "ingress", "nodeport", "dns", "csr")
@@ -196,6 +211,11 @@ class Lab:
 
     def step_index(self, step_id: str) -> int:
         return [s.id for s in self.steps].index(step_id)
+
+    def render(self, text: str, *, namespace: str | None = None) -> str:
+        """A step text, hint or explanation as the learner should read and type it: `${LAB_NAMESPACE}`
+        filled in with `namespace` (default: the lab's own, lab-<id>)."""
+        return fill_namespace(text, namespace or self.namespace)
 
     def manifests(self) -> tuple[Manifest, ...]:
         """Every manifest the lab may apply, its wrong answers and alternatives included,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from . import statefile
+from .settings import settings
 
 PROGRESS_FILE = "progress.json"
 VERSION = 1
@@ -44,8 +44,8 @@ _log = logging.getLogger(__name__)
 def state_dir() -> Path:
     """The folder holding the progress file: LABRUNNER_STATE_DIR, else the platform's per-user
     state folder (platformdirs: ~/.local/state/labrunner on Linux)."""
-    override = os.environ.get("LABRUNNER_STATE_DIR")
-    return Path(override) if override else Path(platformdirs.user_state_dir("labrunner"))
+    override = settings().state_dir
+    return override if override else Path(platformdirs.user_state_dir("labrunner"))
 
 
 def progress_path() -> Path:

@@ -66,14 +66,31 @@ class AccessReviewDocument(_Document):
                                               "(needs permission to impersonate); null when kubectl cannot")
 
 
+class EventDocument(_Document):
+    """One Event (core/v1) about an object the check read, as `kubectl get events` lists it."""
+
+    type: str | None = Field(description="Normal or Warning")
+    reason: str | None = Field(description='e.g. "FailedScheduling", "ProvisioningFailed", "FailedCreate"')
+    message: str
+    object: str = Field(description='what it is about, "Kind/name": "Pod/web-7d9f-x2x4q"')
+    count: Annotated[int, Field(ge=1)] = Field(description="how often it happened")
+    last_seen: str | None = Field(alias="lastSeen", description="when it last happened (RFC 3339), as the API server says")
+    source: str | None = Field(description='the component that reported it: "default-scheduler", "kubelet"')
+
+
 class EvidenceDocument(_Document):
     """What a check expected and saw, as data. Every key is always there: null and empty lists when the
-    check kind gives none."""
+    check kind gives none. Every check that fails or errors gives at least expected and observed, or probes
+    or reviews."""
 
     expected: str | None = Field(description='short text: "3 ready replicas", "Ready=True", "10.96.0.10", "allowed"')
     observed: str | None
     probes: list[ProbeCellDocument] = Field(description="connectivity: every cell probed, in the order of the probe specs")
     reviews: list[AccessReviewDocument] = Field(description="rbac: the reviews asked (a sweep: those allowed beyond the set)")
+    events: list[EventDocument] = Field(description="the recent Events about the objects the check read (a workload's: also "
+                                                    "its ReplicaSets' and pods'), oldest first; only on a fail or error")
+    reproduce: list[str] = Field(description="shell commands that show what the check saw (curl, kubectl describe, logs, "
+                                             "exec), besides each probe's and review's own `reproduce`")
 
 
 class CheckDocument(_Document):

@@ -9,12 +9,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import Callable, Iterable
 
 from kubernetes import watch as k8s_watch
 
-from .checks import CheckContext, CheckResult, Status, check_kinds, run_check
+from .checks import CheckContext, CheckResult, Evidence, Status, check_kinds, run_check
 from .cluster import (
     Cluster,
     apply_manifests,
@@ -28,17 +27,19 @@ from .cluster import (
 from .cluster.namespaces import is_terminating, wait_namespace_gone, wait_namespace_usable
 from .cluster.probepods import delete_outside_probes
 from .errors import LabrunnerError, UsageError
-from .model import NAMESPACE_PLACEHOLDER, Actions, CheckSpec, Lab, Step
+from .model import Actions, CheckSpec, Lab, Step
 from .progress import Progress
+from .report import REPORT_SCHEMA_VERSION, StepReport
+from .settings import TIMEOUTS
 
-# How long a pass seen in watch mode must hold before it is reported.
-CONFIRM_PASS_AFTER = 1.5
+__all__ = ["REPORT_SCHEMA_VERSION", "StepReport"]  # and the verbs below; StepReport lives in report.py
+
+# How long a pass seen in watch mode must hold before it is reported (settings.Timeouts; module
+# names, so a test can shorten them).
+CONFIRM_PASS_AFTER = TIMEOUTS.confirm_pass_after
 
 # How often a failing check is run again while its truth may still be settling (see CheckKind.lags).
-SETTLE_INTERVAL = 1.0
-
-# The version of the `check --json` document (schema/check-result-v1.json); reportschema.SCHEMA_VERSION.
-REPORT_SCHEMA_VERSION = 1
+SETTLE_INTERVAL = TIMEOUTS.settle_interval
 
 OnProgress = Callable[[str], None]  # a line of progress for the learner ("waiting for namespace ...")
 
@@ -47,55 +48,13 @@ WATCHED_KINDS = ("Pod", "Service", "EndpointSlice", "NetworkPolicy", "Deployment
                  "PersistentVolumeClaim", "Ingress", "Role", "RoleBinding")
 
 
-@dataclass(frozen=True)
-class StepReport:
-    lab_id: str
-    step_id: str
-    results: tuple[CheckResult, ...]
-    seconds: float = 0.0
-    attempts: int = 1  # rounds of checks this verdict took (`check --wait`, watch mode)
-    seconds_to_pass: float | None = None  # until every check passed; None unless the step passed
-
-    @property
-    def settling(self) -> bool:
-        """True for a report made between attempts while a failing check's truth may still lag."""
-        return any(r.settling for r in self.results)
-
-    @property
-    def status(self) -> Status:
-        """error if any check errored, else fail if any failed, else pass."""
-        statuses = {r.status for r in self.results}
-        if Status.ERROR in statuses:
-            return Status.ERROR
-        if Status.FAIL in statuses or not self.results:
-            return Status.FAIL
-        return Status.PASS
-
-    @property
-    def passed(self) -> bool:
-        return self.status is Status.PASS
-
-    def as_dict(self) -> dict:
-        """One `check --json` document, as schema/check-result-v1.json describes it (see reportschema)."""
-        return {
-            "schemaVersion": REPORT_SCHEMA_VERSION,
-            "lab": self.lab_id,
-            "step": self.step_id,
-            "status": self.status.value,
-            "seconds": round(self.seconds, 3),
-            "attempts": self.attempts,
-            "secondsToPass": None if self.seconds_to_pass is None else round(self.seconds_to_pass, 3),
-            "checks": [r.as_dict() for r in self.results],
-        }
-
-
 def namespace_for(lab: Lab, namespace: str | None = None) -> str:
     return namespace or lab.namespace
 
 
 def render_text(lab: Lab, text: str, *, namespace: str | None = None) -> str:
-    """Step texts and hints with the lab namespace filled in, as the learner should type it."""
-    return text.replace(NAMESPACE_PLACEHOLDER, namespace_for(lab, namespace))
+    """Step texts and hints with the lab namespace filled in, as the learner should type it (Lab.render)."""
+    return lab.render(text, namespace=namespace)
 
 
 # -- actions -------------------------------------------------------------------
@@ -114,23 +73,43 @@ def run_actions(cluster: Cluster, lab: Lab, actions: Actions, *, namespace: str 
 def start_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None = None, catch_up: bool = False,
                progress: Progress | None = None, on_progress: OnProgress | None = None) -> None:
     """Apply the step's setup; with `catch_up`, first apply the setup and
-    solution of every earlier step not passed yet (per `progress`).
+    solution of every earlier step not passed yet (per `progress`): `reach_step`.
 
     A lab namespace still terminating (a reset a moment ago) is waited for first, with lines for
     `on_progress`: objects applied into it would be deleted with it after "set up" was said.
     Raises WaitTimedOut (with what to do) when it is still there after NAMESPACE_GONE_TIMEOUT s.
     """
-    _usable_namespace(cluster, lab, namespace=namespace, on_progress=on_progress)
     if catch_up:
-        for earlier in lab.steps[: lab.step_index(step.id)]:
-            done = progress is not None and progress.lab(lab.id).step(earlier.id).status == "passed"
-            if not done and not earlier.is_quiz:
-                run_actions(cluster, lab, earlier.setup, namespace=namespace)
-                if earlier.solution:
-                    run_actions(cluster, lab, earlier.solution.actions, namespace=namespace)
-    run_actions(cluster, lab, step.setup, namespace=namespace)
+        state = progress.lab(lab.id) if progress is not None else None
+        passed = {s.id for s in lab.steps if state is not None and state.step(s.id).status == "passed"}
+        reach_step(cluster, lab, step, namespace=namespace, passed=passed, on_progress=on_progress)
+    else:
+        _usable_namespace(cluster, lab, namespace=namespace, on_progress=on_progress)
+        run_actions(cluster, lab, step.setup, namespace=namespace)
     if progress is not None:
         progress.lab(lab.id).current_step = step.id
+
+
+def reach_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None = None,
+               passed: Iterable[str] = (), on_progress: OnProgress | None = None) -> None:
+    """Bring `namespace` (default: the lab's) to the start of `step`, as a learner who solved every
+    step before it would leave it: the setup and then the solution of each earlier step, in order
+    (quizzes have neither; steps whose ids are in `passed` are skipped, their state is there
+    already), then `step`'s own setup.
+
+    The one way to reach step N: `start --catch-up`, `dev check`'s proofs, the benchmarks and the
+    screenshot script all come here. Waits first for the lab's namespaces still terminating, as
+    `start_step` does. Raises what applying raises (ApiRejected naming the file, WaitTimedOut).
+    """
+    _usable_namespace(cluster, lab, namespace=namespace, on_progress=on_progress)
+    skip = set(passed)
+    for earlier in lab.steps[: lab.step_index(step.id)]:
+        if earlier.id in skip or earlier.is_quiz:
+            continue
+        run_actions(cluster, lab, earlier.setup, namespace=namespace)
+        if earlier.solution:
+            run_actions(cluster, lab, earlier.solution.actions, namespace=namespace)
+    run_actions(cluster, lab, step.setup, namespace=namespace)
 
 
 def _usable_namespace(cluster: Cluster, lab: Lab, *, namespace: str | None, on_progress: OnProgress | None) -> None:
@@ -184,7 +163,8 @@ def reset_step(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None 
         run_actions(cluster, lab, step.setup, namespace=ns)
 
 
-def wait_for_gone(cluster: Cluster, lab: Lab, manifests: Iterable, *, namespace: str, timeout: float = 60) -> None:
+def wait_for_gone(cluster: Cluster, lab: Lab, manifests: Iterable, *, namespace: str,
+                  timeout: float = TIMEOUTS.object_gone) -> None:
     """Block until deleted objects are really gone, so re-applying does not meet them terminating."""
     from .cluster import wait_until
     from .cluster.applying import render
@@ -246,7 +226,8 @@ def reset_lab(cluster: Cluster, lab: Lab, *, namespace: str | None = None, progr
         progress.forget_lab(lab.id)
 
 
-def _wait_labelled_gone(cluster: Cluster, lab: Lab, kinds: Iterable[tuple[str, str]], timeout: float = 60) -> None:
+def _wait_labelled_gone(cluster: Cluster, lab: Lab, kinds: Iterable[tuple[str, str]],
+                        timeout: float = TIMEOUTS.object_gone) -> None:
     from .cluster import LAB_LABEL, wait_until
 
     for api_version, kind in kinds:
@@ -261,7 +242,7 @@ def _wait_labelled_gone(cluster: Cluster, lab: Lab, kinds: Iterable[tuple[str, s
                    predicate=lambda objs: not objs, describe=f"the lab's {kind} objects to be deleted", timeout=timeout)
 
 
-def _wait_ref_gone(cluster: Cluster, ref, *, namespace: str, timeout: float = 60) -> None:  # noqa: ANN001
+def _wait_ref_gone(cluster: Cluster, ref, *, namespace: str, timeout: float = TIMEOUTS.object_gone) -> None:  # noqa: ANN001
     from .cluster import wait_until
 
     try:
@@ -292,7 +273,8 @@ def run_checks_at_once(ctx: CheckContext, specs: list[CheckSpec]) -> list[CheckR
         thread.start()
     for thread in threads:
         thread.join()
-    return [result or CheckResult.errored(f"check {spec.id} ended without a result")
+    return [result or CheckResult.errored(f"check {spec.id} ended without a result",
+                                          evidence=Evidence("a verdict", "the check's thread ended without one"))
             for spec, result in zip(specs, results)]
 
 
@@ -414,47 +396,6 @@ def settle_step_checks(cluster: Cluster, lab: Lab, step: Step, *, window: Callab
     return report(settling=False)
 
 
-def record_report(progress: Progress, report: StepReport) -> None:
-    """Count a verdict in the learner's progress; a report made while settling is no verdict."""
-    if report.settling:
-        return
-    step = progress.lab(report.lab_id).step(report.step_id)
-    step.attempts += 1
-    if report.passed:
-        if step.status != "passed":
-            step.passed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        step.status = "passed"
-    elif step.status != "passed":
-        step.status = report.status.value + ("ed" if report.status is Status.FAIL else "")
-
-
-def answer_quiz(progress: Progress, lab: Lab, step: Step, choice: str) -> CheckResult:
-    """Record a quiz answer and judge it. Raises UsageError for a step that is no quiz or a choice it does not offer."""
-    if step.quiz is None:
-        raise UsageError(f"step {step.id} is not a quiz")
-    if choice not in {c.id for c in step.quiz.choices}:
-        raise UsageError(f"{choice!r} is not a choice; pick one of {', '.join(c.id for c in step.quiz.choices)}")
-    progress.lab(lab.id).step(step.id).answer = choice
-    ctx = CheckContext(cluster=None, namespace=lab.namespace, lab=lab, step=step,  # type: ignore[arg-type]
-                       answers=progress.answers(lab.id))
-    result = run_check(ctx, CheckSpec(id="answer", kind="quiz", params={}, title="quiz answer"))
-    record_report(progress, StepReport(lab.id, step.id, (result,)))
-    return result
-
-
-def reveal_hint(progress: Progress, lab: Lab, step: Step) -> tuple[int, str] | None:
-    """The next hint (1-based number, text), counted; None when all are shown."""
-    state = progress.lab(lab.id).step(step.id)
-    if state.hints_shown >= len(step.hints):
-        return None
-    state.hints_shown += 1
-    return state.hints_shown, step.hints[state.hints_shown - 1]
-
-
-def shown_hints(progress: Progress, lab: Lab, step: Step) -> list[str]:
-    return list(step.hints[: progress.lab(lab.id).step(step.id).hints_shown])
-
-
 # -- watching --------------------------------------------------------------------
 
 @dataclass
@@ -465,7 +406,8 @@ class _Changes:
 
 def watch_step(cluster: Cluster, lab: Lab, step: Step, *, on_report: Callable[[StepReport], None],
                stop: threading.Event, namespace: str | None = None, answers: dict[str, str] | None = None,
-               settle: float = 0.5, refresh: float = 15.0, settle_first: bool = False) -> None:
+               settle: float = TIMEOUTS.watch_settle, refresh: float = TIMEOUTS.watch_refresh,
+               settle_first: bool = False) -> None:
     """Check now, then again whenever something in the lab namespace changes.
 
     Blocks until `stop` is set. Right after the start and after each change, a failing check of a
@@ -485,7 +427,7 @@ def watch_step(cluster: Cluster, lab: Lab, step: Step, *, on_report: Callable[[S
     for thread in threads:
         thread.start()
     for _ in threads:  # check only once every watch is listening, so no change slips between
-        started.acquire(timeout=10)
+        started.acquire(timeout=TIMEOUTS.watch_listening)
     after_change = settle_first
     try:
         while not stop.is_set():
@@ -527,7 +469,8 @@ def _watch_kind(cluster: Cluster, kind: str, namespace: str, changes: _Changes, 
             if first:
                 started.release()
                 first = False
-            for _event in cluster.watch(kind, namespace=namespace, resource_version=version, timeout=30, watcher=watcher):
+            for _event in cluster.watch(kind, namespace=namespace, resource_version=version,
+                                        timeout=int(TIMEOUTS.watch_request), watcher=watcher):
                 changes.event.set()
                 if stop.is_set():
                     break
@@ -535,13 +478,13 @@ def _watch_kind(cluster: Cluster, kind: str, namespace: str, changes: _Changes, 
             if first:
                 started.release()
                 first = False
-            stop.wait(5)  # the kind may not exist here or the cluster blinked; the refresh still runs
+            stop.wait(TIMEOUTS.watch_retry)  # the kind may not exist here or the cluster blinked; the refresh still runs
         finally:
             changes.watchers.remove(watcher)
 
 
 def run_until_passed(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None = None,
-                     timeout: float = 60.0, answers: dict[str, str] | None = None) -> StepReport:
+                     timeout: float = TIMEOUTS.pass_after_solution, answers: dict[str, str] | None = None) -> StepReport:
     """Re-run the checks on every namespace change until they pass or `timeout` passes.
 
     Returns the last verdict (a report made while settling only when no verdict came in time)."""

@@ -24,7 +24,9 @@ from typing import Iterator
 
 import filelock
 
-LOCK_TIMEOUT = 30.0  # s: a holder only reads, changes and writes a small file; longer means it hangs
+from .settings import TIMEOUTS
+
+LOCK_TIMEOUT = TIMEOUTS.progress_lock  # s (settings.Timeouts); a module name, so a test can shorten it
 TEMP_SUFFIX = ".tmp"
 
 

@@ -193,20 +193,20 @@ class _Walk:
     def count(self, n: int, line: int | None, *, chars: int = 0) -> None:
         self.values += n
         self.chars += chars
-        if self.values > self.values_limit:
-            lab_wide = self.values_limit < LIMITS.file_values
-            where = (f"the lab's YAML files together hold over {LIMITS.lab_values}" if lab_wide
-                     else f"the file holds over {LIMITS.file_values}")
-            raise YamlError(Problem(self.shown_as, line, "",
-                                    f"too large: {where} values (each use of an alias counts); "
-                                    "split it or write it without aliases"))
-        if self.chars > self.chars_limit:
-            lab_wide = self.chars_limit < LIMITS.file_chars
-            where = (f"the lab's YAML files together spell out over {LIMITS.lab_chars}" if lab_wide
-                     else f"the file spells out over {LIMITS.file_chars}")
-            raise YamlError(Problem(self.shown_as, line, "",
-                                    f"too large: {where} characters of text (each use of an alias counts); "
-                                    "write it without aliases"))
+        self._within(self.values, self.values_limit, LIMITS.file_values, LIMITS.lab_values, line,
+                     "{holds} over {size} values (each use of an alias counts); split it or write it without aliases")
+        self._within(self.chars, self.chars_limit, LIMITS.file_chars, LIMITS.lab_chars, line,
+                     "{spells} out over {size} characters of text (each use of an alias counts); write it without aliases")
+
+    def _within(self, used: int, limit: int, file_limit: int, lab_limit: int, line: int | None, what: str) -> None:
+        """Raise YamlError when `used` passes `limit`, naming the lab's limit when it is the one that binds."""
+        if used <= limit:
+            return
+        lab_wide = limit < file_limit
+        whose = "the lab's YAML files together" if lab_wide else "the file"
+        text = what.format(size=lab_limit if lab_wide else file_limit,
+                           holds="hold" if lab_wide else "holds", spells="spell" if lab_wide else "spells")
+        raise YamlError(Problem(self.shown_as, line, "", f"too large: {whose} {text}"))
 
     def to_data(self, node: yaml.Node, at: tuple, lines: Lines | None, depth: int) -> Any:
         line = node.start_mark.line + 1

@@ -18,9 +18,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from labrunner import runner  # noqa: E402
 from labrunner.cluster import connect, delete_namespace, ping  # noqa: E402
 from labrunner.loader import load_labs  # noqa: E402
+from labrunner.session import LabSession  # noqa: E402
 from labrunner.tui.app import LabApp  # noqa: E402
 from labrunner.tui.backend import ClusterBackend  # noqa: E402
 from labrunner.tui.screens.lab_view import LabViewScreen  # noqa: E402
@@ -62,17 +62,10 @@ def main() -> int:
     ping(cluster)
     existed = cluster.get("Namespace", lab.namespace) is not None
     print(f"setting up {lab.id}/{step.id} in {lab.namespace} (earlier steps solved)…")
-    runner.start_step(cluster, lab, step, catch_up=True)
     try:
         with tempfile.TemporaryDirectory() as state:
             app = LabApp(ClusterBackend(cluster), [lab], progress_path=Path(state) / "progress.json")
-
-            def reach(progress) -> None:  # noqa: ANN001
-                for earlier in lab.steps[: lab.step_index(step.id)]:
-                    progress.lab(lab.id).step(earlier.id).status = "passed"
-                progress.lab(lab.id).current_step = step.id
-
-            app.store.update(reach)
+            LabSession(lab, store=app.store, actions=app.backend).reach(step)
             columns, lines = (int(n) for n in args.size.split("x"))
             args.out.parent.mkdir(parents=True, exist_ok=True)
             asyncio.run(shoot(app, args.out, size=(columns, lines), hints=args.hints))

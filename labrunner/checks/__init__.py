@@ -5,7 +5,7 @@ A plug-in package names a `CheckKind` in the entry-point group
 """
 
 from .base import CheckContext, CheckKind, CheckResult, Param, Status
-from .evidence import AccessReview, Evidence, ProbeCell
+from .evidence import AccessReview, EventNote, Evidence, ProbeCell
 from .registry import ENTRY_POINT_GROUP, check_kinds, param_problems, plugin_problems, run_check
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "CheckContext",
     "CheckKind",
     "CheckResult",
+    "EventNote",
     "Evidence",
     "Param",
     "ProbeCell",

@@ -13,26 +13,32 @@ from ..cluster.applying import apply_object, render
 from ..errors import ApiRejected
 from ..format.values import Text
 from .base import CheckContext, CheckKind, CheckResult, Param
+from .evidence import Evidence
 
 
 def _admission(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     manifest = p["manifest"]
     expect = p["expect"]
     wanted_text = p.get("messageContains")
+    wanted = expect if expect == "accepted" else (
+        f"rejected, with a message containing {wanted_text!r}" if wanted_text else "rejected")
     for obj in render([manifest], namespace=ctx.namespace, lab_id=ctx.lab.id):
         what = f"{obj.kind} {obj.name} ({manifest.path})"
         try:
             apply_object(ctx.cluster, obj, namespace=ctx.namespace, dry_run=True)
         except ApiRejected as exc:
+            seen = Evidence(wanted, f"{what} rejected: {exc.server_message}")
             if expect == "accepted":
-                return CheckResult.failed(f"{what} is rejected: {exc.server_message}")
+                return CheckResult.failed(f"{what} is rejected: {exc.server_message}", evidence=seen)
             if wanted_text and wanted_text not in exc.server_message:
                 return CheckResult.failed(
-                    f"{what} is rejected, but not for the expected reason ({wanted_text!r}): {exc.server_message}"
+                    f"{what} is rejected, but not for the expected reason ({wanted_text!r}): {exc.server_message}",
+                    evidence=seen,
                 )
             return CheckResult.passed(f"{what} is rejected: {exc.server_message}")
         if expect == "rejected":
-            return CheckResult.failed(f"{what} is accepted; a policy should reject it")
+            return CheckResult.failed(f"{what} is accepted; a policy should reject it",
+                                      evidence=Evidence(wanted, f"{what} accepted (server-side dry run)"))
     return CheckResult.passed(f"{manifest.path} is accepted")
 
 

@@ -65,7 +65,7 @@ class CheckResult:
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of `check --json` (schema/check-result-v1.json): seconds are of the last
         attempt, secondsToPass is null unless the check passed; settling is true only in reports made
-        while re-checking; evidence always has its four keys (nulls and empty lists when none)."""
+        while re-checking; evidence always has its six keys (nulls and empty lists when none)."""
         return {
             "id": self.check_id,
             "title": self.title,

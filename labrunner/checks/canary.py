@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 from ..cluster import Cluster, wait_until
 from ..cluster.applying import LAB_LABEL, MANAGED_BY, Rendered, apply_object
-from ..cluster.probepods import (LABRUNNER_NAMESPACE, PROBE_IMAGE, ensure_labrunner_namespace, ensure_probe_pods,
-                                is_ready, probe_pod_name)
+from ..cluster.probepods import (LABRUNNER_NAMESPACE, ensure_labrunner_namespace, ensure_probe_pods,
+                                is_ready, probe_image, probe_pod_name)
+from ..settings import TIMEOUTS
 from .probing import DID_NOT_CONNECT, Probe, Verdict, run_probes
 
 CANARY_NAMESPACE = LABRUNNER_NAMESPACE
@@ -46,7 +47,7 @@ def _server(name: str, role: str) -> dict:
         "spec": {
             "terminationGracePeriodSeconds": 1,
             "automountServiceAccountToken": False,
-            "containers": [{"name": "server", "image": PROBE_IMAGE, "imagePullPolicy": "IfNotPresent",
+            "containers": [{"name": "server", "image": probe_image(), "imagePullPolicy": "IfNotPresent",
                             "args": ["netexec", "--http-port=8080"],
                             "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}],
         },
@@ -92,7 +93,7 @@ def _run(cluster: Cluster, settle: float) -> CanaryResult:
         servers = wait_until(
             cluster, "Pod", namespace=ns, selector="labrunner.dev/canary in (open,closed)",
             predicate=lambda pods: len([p for p in pods if is_ready(p)]) == 2,
-            describe="the canary's server pods to be Ready", timeout=90,
+            describe="the canary's server pods to be Ready", timeout=TIMEOUTS.canary_ready,
         )
         ready = {p["metadata"]["labels"]["labrunner.dev/canary"]: p for p in servers}
     else:

@@ -18,6 +18,8 @@ from typing import Any, Mapping
 
 from ..format.values import Count, Kind, Regex, Text
 from .base import CheckContext, CheckKind, CheckResult, Param
+from .evidence import Evidence
+from .objectevents import MAX_EVENTS, event_time as _when, events_about, note_of
 
 
 def _matching(ctx: CheckContext, p: Mapping[str, Any]) -> list[dict]:
@@ -88,15 +90,6 @@ def _time(value: object) -> datetime | None:
         return None
 
 
-def _when(event: dict) -> str:
-    series = event.get("series") or {}
-    for value in (event.get("lastTimestamp"), series.get("lastObservedTime"), event.get("eventTime"),
-                  event.get("firstTimestamp")):
-        if value:
-            return str(value)
-    return str((event.get("metadata") or {}).get("creationTimestamp") or "")
-
-
 def _events(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     found = _matching(ctx, p)
     count = len(found)
@@ -112,8 +105,20 @@ def _events(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     if problem:
         if p.get("explain"):
             problem = f"{p['explain'].strip()} ({problem})"
-        return CheckResult.failed(problem, details)
+        return CheckResult.failed(problem, details, evidence=_evidence(ctx, p, what, found))
     return CheckResult.passed(f"{count} {what}", details)
+
+
+def _evidence(ctx: CheckContext, p: Mapping[str, Any], what: str, found: list[dict]) -> Evidence:
+    """The count wanted and found, and the events counted; when none was and one object is named, what
+    the cluster did report about it instead (another reason may say why the one asked for is missing)."""
+    low, high = p.get("atLeast"), p.get("atMost")
+    wanted = " and ".join(filter(None, (f"at least {low}" if low is not None else "",
+                                        f"at most {high}" if high is not None else "")))
+    events = tuple(note_of(e) for e in found[-MAX_EVENTS:])
+    if not events and "involvedName" in p:
+        events = events_about(ctx.cluster, p.get("namespace") or ctx.namespace, [(p["involvedKind"], p["involvedName"])])
+    return Evidence(f"{wanted} {what}", f"{len(found)} {what}", events=events)
 
 
 def _validate(p: Mapping[str, Any]) -> list[str]:

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import base64
 import http.client
-import os
+import shlex
 import socket
 import ssl
+from dataclasses import replace
 from typing import Any, Mapping, NamedTuple
 
 from ..cluster.probepods import is_ready
-from ..format.values import BOUNDS, Expected, HttpStatus, Port, ResourceName, Selector, Text, seconds, value_type
+from ..format.values import BOUNDS, Expected, HttpStatus, Port, ResourceName, Selector, seconds, value_type
+from ..settings import settings
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .endpoints import SERVICE_NAME_LABEL, read_endpoints
+from .evidence import Evidence
 from .shapes import HttpTarget
 
 UrlPath = value_type((str,), what="a path starting with /", schema={"type": "string", "pattern": "^/"},
@@ -29,8 +32,8 @@ def node_address(ctx: CheckContext) -> str | None:
     """Where this machine reaches node ports: LABRUNNER_NODE_ADDRESS, else a node's address."""
     if ctx.node_address:
         return ctx.node_address
-    if os.environ.get("LABRUNNER_NODE_ADDRESS"):
-        return os.environ["LABRUNNER_NODE_ADDRESS"]
+    if settings().node_address:
+        return settings().node_address
     for node in ctx.cluster.list("Node"):
         addresses = {a.get("type"): a.get("address") for a in (node.get("status") or {}).get("addresses") or []}
         for kind in ("ExternalIP", "InternalIP"):
@@ -71,7 +74,7 @@ def _resolve(ctx: CheckContext, p: Mapping[str, Any]) -> list[Target] | str:
         if not mine:
             return f"no Ingress in {ctx.namespace} has a rule for host {host}"
         lb = ((mine[0].get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-        address = os.environ.get("LABRUNNER_INGRESS_ADDRESS") or (lb[0].get("ip") or lb[0].get("hostname") if lb else None) or node_address(ctx)
+        address = settings().ingress_address or (lb[0].get("ip") or lb[0].get("hostname") if lb else None) or node_address(ctx)
         if not address:
             return f"Ingress for {host} has no address yet"
         return [Target(scheme, address, p.get("port", default_port), host)]
@@ -121,15 +124,52 @@ def _secret_cert_der(ctx: CheckContext, name: str) -> bytes | str:
 def _http(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     targets = _resolve(ctx, p)
     if isinstance(targets, str):
-        return CheckResult.failed(targets)
+        return CheckResult.failed(targets, evidence=Evidence(expected_answer(p), targets))
     backend: set[str] | None = None
     if "backend" in p:
         found = _backend_pods(ctx, p)
         if isinstance(found, str):
-            return CheckResult.failed(found)
+            return CheckResult.failed(found, evidence=Evidence(expected_answer(p), found))
         backend = found
     results = [_ask(ctx, p, target, backend) for target in targets]
-    return next((r for r in results if r.ok), results[0])
+    chosen = next((r for r in results if r.ok), results[0])
+    if chosen.ok or len(results) == 1:
+        return chosen
+    # Every node port was tried: the evidence says what each answered, and how to ask each again.
+    observed = "; ".join(f"{_where(p, t)}: {r.evidence.observed}" for t, r in zip(targets, results))
+    commands = tuple(c for r in results for c in r.evidence.commands)
+    return replace(chosen, evidence=Evidence(chosen.evidence.expected, observed, commands=commands))
+
+
+def expected_answer(p: Mapping[str, Any]) -> str:
+    """What an `http` check expects of the answer, as its evidence says it: "status 200, body containing 'ok'"."""
+    wanted = [f"status {p.get('status', 200)}"]
+    if "bodyContains" in p:
+        wanted.append(f"body containing {p['bodyContains']!r}")
+    if "tlsSecret" in p:
+        wanted.append(f"the certificate of Secret {p['tlsSecret']}")
+    if "backend" in p:
+        wanted.append(f"each answer from a pod {p['backend']}")
+    return ", ".join(wanted)
+
+
+def curl_command(p: Mapping[str, Any], target: Target) -> str:
+    """A `curl` that asks what the check asks: the same address, port, path, Host header and SNI (with
+    `--resolve`), without verifying the certificate (lab certificates are self-signed)."""
+    scheme, address, port, host = target
+    shown = f"[{address}]" if ":" in address else address
+    path = p.get("path", "/")
+    timeout = float(p.get("timeout", 3))
+    parts = ["curl", "-sS", "-i", "-m", f"{timeout:g}"]
+    if scheme == "https":
+        parts.append("-k")
+    if host and scheme == "https":
+        parts += ["--resolve", f"{host}:{port}:{address}", f"https://{host}:{port}{path}"]
+    else:
+        if host:
+            parts += ["-H", f"Host: {host}"]
+        parts.append(f"{scheme}://{shown}:{port}{path}")
+    return " ".join(shlex.quote(part) for part in parts)
 
 
 def _backend_pods(ctx: CheckContext, p: Mapping[str, Any]) -> set[str] | str:
@@ -169,7 +209,9 @@ def _ask(ctx: CheckContext, p: Mapping[str, Any], target: Target, backend: set[s
         name = body.strip()
         if name not in backend:
             return CheckResult.failed(f"{_where(p, target)} was answered by {name[:60] or 'an empty body'!r}, "
-                                      f"not by one of the pods {p['backend']} ({', '.join(sorted(backend))})")
+                                      f"not by one of the pods {p['backend']} ({', '.join(sorted(backend))})",
+                                      evidence=Evidence(expected_answer(p), f"answered by {name[:60] or 'an empty body'!r}",
+                                                        commands=(curl_command(p, target),)))
         answered_by.add(name)
     return CheckResult.passed(f"{result.message}, {rounds} times, each from a pod {p['backend']} "
                               f"({', '.join(sorted(answered_by))})", result.details)
@@ -181,7 +223,16 @@ def _where(p: Mapping[str, Any], target: Target) -> str:
 
 
 def _request(ctx: CheckContext, p: Mapping[str, Any], target: Target) -> tuple[CheckResult, str]:
-    """(the verdict on one request, the body it read)."""
+    """(the verdict on one request, the body it read); a verdict that is not a pass carries the evidence:
+    what was expected, what came back, and the `curl` that asks the same."""
+    result, body, observed = _requested(ctx, p, target)
+    if result.ok:
+        return result, body
+    return replace(result, evidence=Evidence(expected_answer(p), observed, commands=(curl_command(p, target),))), body
+
+
+def _requested(ctx: CheckContext, p: Mapping[str, Any], target: Target) -> tuple[CheckResult, str, str]:
+    """(the verdict on one request, the body it read, what it saw in a few words)."""
     scheme, address, port, host = target
     path = p.get("path", "/")
     where = _where(p, target)
@@ -200,25 +251,31 @@ def _request(ctx: CheckContext, p: Mapping[str, Any], target: Target) -> tuple[C
         peer = conn.sock.getpeercert(binary_form=True) if scheme == "https" and conn.sock else None
         conn.close()
     except ConnectionRefusedError:
-        return CheckResult.failed(f"nothing answers at {where} (connection refused)"), ""
+        return CheckResult.failed(f"nothing answers at {where} (connection refused)"), "", "connection refused"
     except (socket.timeout, TimeoutError):
-        return CheckResult.failed(f"no answer from {where} within {timeout:.0f}s"), ""
+        return CheckResult.failed(f"no answer from {where} within {timeout:.0f}s"), "", f"no answer within {timeout:g}s"
     except ssl.SSLError as exc:
-        return CheckResult.failed(f"TLS handshake with {where} failed: {exc.reason or exc}"), ""
+        return CheckResult.failed(f"TLS handshake with {where} failed: {exc.reason or exc}"), "", \
+            f"TLS handshake failed: {exc.reason or exc}"
     except OSError as exc:
-        return CheckResult.failed(f"cannot connect to {where}: {exc.strerror or exc}"), ""
+        return CheckResult.failed(f"cannot connect to {where}: {exc.strerror or exc}"), "", \
+            f"cannot connect: {exc.strerror or exc}"
     wanted = p.get("status", 200)
     if response.status != wanted:
-        return CheckResult.failed(f"{where} answered {response.status}, expected {wanted}", [body[:200]]), body
+        return CheckResult.failed(f"{where} answered {response.status}, expected {wanted}", [body[:200]]), body, \
+            f"status {response.status}"
     if "bodyContains" in p and str(p["bodyContains"]) not in body:
-        return CheckResult.failed(f"the answer from {where} does not contain {p['bodyContains']!r}", [body[:200]]), body
+        return CheckResult.failed(f"the answer from {where} does not contain {p['bodyContains']!r}", [body[:200]]), body, \
+            f"status {response.status}, a body without {p['bodyContains']!r}: {body[:80]!r}"
     if "tlsSecret" in p:
         expected = _secret_cert_der(ctx, p["tlsSecret"])
         if isinstance(expected, str):
-            return CheckResult.failed(expected), body
+            return CheckResult.failed(expected), body, f"status {response.status}; {expected}"
         if peer != expected:
-            return CheckResult.failed(f"{where} presents a certificate other than the one in Secret {p['tlsSecret']}"), body
-    return CheckResult.passed(f"{where} answered {response.status}", [body[:200]] if body else []), body
+            return CheckResult.failed(f"{where} presents a certificate other than the one in Secret {p['tlsSecret']}"), \
+                body, "another certificate"
+    return CheckResult.passed(f"{where} answered {response.status}", [body[:200]] if body else []), body, \
+        f"status {response.status}"
 
 
 class _SNIConnection(http.client.HTTPSConnection):

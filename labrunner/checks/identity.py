@@ -25,6 +25,7 @@ import ssl
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Mapping
 
@@ -34,6 +35,7 @@ from ..format.values import Duration, ResourceName, Text, parse_duration
 from .accessreview import Subject
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .certificates import Certificate, parse_pem_certificate
+from .evidence import Evidence
 
 _REVIEW = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
 
@@ -195,19 +197,33 @@ def lifetime_problem(cert: Certificate, asked: timedelta) -> str:
 
 
 def _whoami(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    ns = p.get("namespace") or ctx.namespace
+    result, seen = _whoami_judged(ctx, p)
+    if result.ok:
+        return result
+    groups = ", ".join(g for g in p.get("groups", []) if g != "system:authenticated")
+    wanted = f"user {p['user']!r}" + (f" in groups {groups}" if groups else " in no groups")
+    # What the certificate in the Secret says, as the learner can read it without labrunner.
+    show = (f"kubectl -n {ns} get secret {p['secret']} -o jsonpath='{{.data.tls\\.crt}}' | base64 -d | "
+            "openssl x509 -noout -subject -issuer -dates")
+    return replace(result, evidence=Evidence(wanted, seen or result.message, commands=(show,)))
+
+
+def _whoami_judged(ctx: CheckContext, p: Mapping[str, Any]) -> tuple[CheckResult, str]:
+    """(the verdict, who the API server saw the certificate as; "" when it did not accept it)."""
     name = p["secret"]
     pair = _pair(ctx, name, p.get("namespace") or ctx.namespace)
     if isinstance(pair, CheckResult):
-        return pair
+        return pair, ""
     found = _authenticate_pair(ctx, name, pair)
     if isinstance(found, CheckResult):
-        return found
+        return found, ""
     user, groups = found.user, [g for g in found.groups if g != "system:authenticated"]
     seen = f"user {user!r}" + (f" in groups {', '.join(groups)}" if groups else " in no groups")
     details = [f"the API server sees this certificate as {seen}"]
     if user != p["user"]:
         return CheckResult.failed(f"the API server sees the certificate in Secret {name} as {seen}, not as user "
-                                  f"{p['user']!r}: the user name is the certificate's CN (common name)", details)
+                                  f"{p['user']!r}: the user name is the certificate's CN (common name)", details), seen
     missing, extra = group_difference(groups, p.get("groups", []))
     if missing or extra:
         wanted = ", ".join(g for g in p.get("groups", []) if g != "system:authenticated") or "no groups"
@@ -215,23 +231,31 @@ def _whoami(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
                 ([f"also in {', '.join(extra)}"] if extra else [])
         return CheckResult.failed(f"the API server sees {seen}: {' and '.join(parts)} (asked: {wanted}); groups "
                                   "come from the certificate's O (organization) fields, one group per O, and every "
-                                  "one of them counts", details)
+                                  "one of them counts", details), seen
     if "validFor" in p:
-        problem = lifetime_problem(parse_pem_certificate(pair[0]), parse_duration(p["validFor"]))
+        cert = parse_pem_certificate(pair[0])
+        problem = lifetime_problem(cert, parse_duration(p["validFor"]))
         if problem:
-            return CheckResult.failed(problem, details)
-    return CheckResult.passed(f"the API server accepts the certificate in Secret {name} as {seen}", details)
+            return CheckResult.failed(problem, details), f"{seen}, valid for {_human(cert.lifetime)}"
+    return CheckResult.passed(f"the API server accepts the certificate in Secret {name} as {seen}", details), seen
 
 
 def _issued(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    result = _issued_judged(ctx, p)
+    if result.ok or result.evidence:
+        return result
+    return replace(result, evidence=Evidence(_wanted_certificate(p), result.details[0] if result.details else
+                                             result.message, commands=(f"kubectl describe csr {p['csr']}",)))
+
+
+def _issued_judged(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     name = p["csr"]
     csr = ctx.cluster.get("CertificateSigningRequest", name)
     if csr is None:
         return CheckResult.failed(f"CertificateSigningRequest {name} does not exist yet")
     encoded = (csr.get("status") or {}).get("certificate")
     if not encoded:
-        return CheckResult.failed(f"CertificateSigningRequest {name} has no certificate yet (status.certificate): "
-                                  "is it approved?")
+        return _not_issued(csr, name, _wanted_certificate(p))
     try:
         cert = parse_pem_certificate(base64.b64decode(encoded))
     except (binascii.Error, ValueError) as exc:
@@ -260,6 +284,62 @@ def _issued(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
             return CheckResult.failed(problem, details)
     return CheckResult.passed(f"the certificate issued for CSR {name} is for {subject}, valid for "
                               f"{_human(cert.lifetime)}", details)
+
+
+def csr_condition(csr: dict, kind: str) -> dict | None:
+    """The CSR's condition of type `kind` (Approved, Denied, Failed) whose status is "True", or None.
+
+    Shape: {type, status, reason?, message?, lastUpdateTime?, lastTransitionTime?} (certificates.k8s.io/v1).
+    """
+    for condition in (csr.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == kind and str(condition.get("status", "True")) == "True":
+            return condition
+    return None
+
+
+def _said(condition: dict) -> str:
+    """A condition's reason and message as the CSR carries them: `SignerValidationFailure: "invalid usage ..."`."""
+    reason, message = str(condition.get("reason") or ""), str(condition.get("message") or "").strip()
+    return ": ".join(filter(None, (reason, f'"{message}"' if message else "")))
+
+
+def _not_issued(csr: dict, name: str, wanted: str) -> CheckResult:
+    """The fail for a CSR without a certificate, saying why from its conditions: denied, refused by the
+    signer (the kube-controller-manager's signers set Failed, reason SignerValidationFailure, when the
+    request asks for what the signer does not issue, e.g. `server auth` from kube-apiserver-client),
+    not approved yet, or approved and not signed yet."""
+    signer = (csr.get("spec") or {}).get("signerName") or "its signer"
+    usages = ", ".join((csr.get("spec") or {}).get("usages") or []) or "none"
+    denied, failed = csr_condition(csr, "Denied"), csr_condition(csr, "Failed")
+    approved = csr_condition(csr, "Approved")
+    states = [f"{c['type']}" + (f" ({_said(c)})" if _said(c) else "") for c in (approved, denied, failed) if c]
+    evidence = Evidence(wanted, "no certificate; conditions: " + (", ".join(states) or "none") + f"; usages: {usages}",
+                        commands=(f"kubectl describe csr {name}",))
+    if denied:
+        message = f"CertificateSigningRequest {name} was denied" + (f": {_said(denied)}" if _said(denied) else "")
+    elif failed:
+        message = (f"the signer {signer} refused CertificateSigningRequest {name}"
+                   + (f": {_said(failed)}" if _said(failed) else "")
+                   + f" (it asks for the usages {usages}); a refused request is never signed: delete it and "
+                     "make a new one the signer accepts")
+    elif approved:
+        message = (f"CertificateSigningRequest {name} is approved, but {signer} has not issued its certificate "
+                   "(status.certificate) yet")
+    else:
+        message = (f"CertificateSigningRequest {name} has no certificate yet (status.certificate): it is not approved "
+                   f"(`kubectl certificate approve {name}`)")
+    return CheckResult.failed(message, evidence=evidence)
+
+
+def _wanted_certificate(p: Mapping[str, Any]) -> str:
+    """What the `certificate` check expects, as its evidence says it: "a certificate for CN=jane, O=devs, valid 24h"."""
+    subject = ", ".join(filter(None, ([f"CN={p['user']}"] if "user" in p else [])
+                               + [f"O={g}" for g in p.get("groups", [])]))
+    if "groups" in p and not p["groups"]:
+        subject = ", ".join(filter(None, (subject, "no O")))
+    lifetime = f"valid for {_human(parse_duration(p['validFor']))}" if "validFor" in p else ""
+    return "a certificate" + (f" for {subject}" if subject else "") + (
+        (", " if subject else " ") + lifetime if lifetime else "")
 
 
 def _something_to_check(params: Mapping[str, Any]) -> list[str]:

@@ -13,11 +13,14 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from dataclasses import replace
 from typing import Any, Mapping
 
 from ..cluster import exec_in_pod
 from ..format.values import BOUNDS, Regex, Text, seconds
+from ..settings import TIMEOUTS
 from .base import CheckContext, CheckKind, CheckResult, Param, all_of
+from .evidence import Evidence
 from .shapes import Trigger
 from .targets import POD_PARAMS, find_pods, one_pod, pod_name, verdict_of_pods
 
@@ -28,7 +31,8 @@ _POLL_SECONDS = 0.5  # a shipper such as `tail -F` notices a new line within abo
 def _logs(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     pods, missing = finished_pods(ctx, p) if p.get("finished") else find_pods(ctx.cluster, p, namespace=ctx.namespace)
     if not pods:
-        return CheckResult.failed(missing)
+        wanted = "a pod that ran to completion" if p.get("finished") else "every matching pod running and ready"
+        return CheckResult.failed(missing, evidence=Evidence(wanted, missing))
     results = [_one_pod(ctx, p, pod) for pod in pods]
     return verdict_of_pods(results)
 
@@ -65,14 +69,18 @@ def _one_pod(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:
     trigger = p.get("trigger")
     if trigger:
         command = [_fill(str(part), nonce) for part in trigger["command"]]
-        done = exec_in_pod(ctx.cluster, name, command, namespace=ns, container=trigger.get("container"), timeout=20)
+        done = exec_in_pod(ctx.cluster, name, command, namespace=ns, container=trigger.get("container"),
+                           timeout=TIMEOUTS.batch_exec)
         shown = " ".join(command)
+        ran = Evidence(f"`{shown}` exits 0", "", commands=(_exec_command(ns, name, trigger.get("container"), command),))
         if done.exit_code is None:
-            return CheckResult.errored(f"`{shown}` could not run in pod {name}: {done.failure}")
+            return CheckResult.errored(f"`{shown}` could not run in pod {name}: {done.failure}",
+                                       evidence=replace(ran, observed=f"it could not run: {done.failure}"))
         if done.exit_code != 0:
             return CheckResult.failed(_explained(p, f"`{shown}` in pod {name}"
                                                     f"{' container ' + trigger['container'] if trigger.get('container') else ''}"
-                                                    f" exited {done.exit_code}"), done.output.splitlines()[-5:])
+                                                    f" exited {done.exit_code}"), done.output.splitlines()[-5:],
+                                      evidence=replace(ran, observed=f"exit {done.exit_code}"))
     # A finished pod's log no longer grows: read it once.
     deadline = started + (0 if p.get("finished") else float(p.get("timeout", 10)))
     while True:
@@ -89,7 +97,12 @@ def _one_pod(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:
             where = f"the log of container {container} in pod {name}"
             what = (f"{where} did not show the line written by the check ({looked}) within {p.get('timeout', 10)}s"
                     if trigger else f"{where} shows no {looked}")
-            return CheckResult.failed(_explained(p, what), [line.strip()[:200] for line in lines[-5:]])
+            last = lines[-1].strip()[:200] if lines else ""
+            seen = Evidence(f"a log line with {looked}",
+                            f"{len(lines)} lines" + (f" since the trigger ran, the last: {last!r}" if trigger and last
+                                                     else f", the last: {last!r}" if last else ", none"),
+                            commands=(f"kubectl -n {ns} logs {name} -c {container} --tail=20",))
+            return CheckResult.failed(_explained(p, what), [line.strip()[:200] for line in lines[-5:]], evidence=seen)
         time.sleep(_POLL_SECONDS)
 
 
@@ -103,8 +116,16 @@ def read_log(ctx: CheckContext, pod: str, namespace: str, container: str | None,
     response = ctx.cluster.call(f"reading the log of {pod}/{container}", ctx.cluster.core().read_namespaced_pod_log,
                                 pod, namespace, container=container, since_seconds=since_seconds,
                                 tail_lines=None if since_seconds else 500, _preload_content=False,
-                                _request_timeout=10)
+                                _request_timeout=TIMEOUTS.log_request)
     return response.data.decode("utf-8", "replace")
+
+
+def _exec_command(namespace: str, pod: str, container: str | None, command: list[str]) -> str:
+    """The `kubectl exec` that runs `command` as the check did."""
+    import shlex
+
+    where = f" -c {container}" if container else ""
+    return f"kubectl -n {namespace} exec {pod}{where} -- " + " ".join(shlex.quote(part) for part in command)
 
 
 def _looked_for(p: Mapping[str, Any], wanted: str | None) -> str:

@@ -13,6 +13,7 @@ from ..cluster.probepods import (LABRUNNER_NAMESPACE, OPEN_PORTS, OPEN_SERVER_NA
                                  ensure_outside_probes, ensure_probe_pods, node_probe_name)
 from ..errors import LabrunnerError
 from ..format.values import DnsName, Selector, ServiceName, value_type
+from ..settings import TIMEOUTS
 from .base import CheckContext, CheckKind, CheckResult, Param, Status
 from .canary import check_policy_enforced
 from .evidence import Evidence, ProbeCell
@@ -139,7 +140,7 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         canary = submit(check_policy_enforced, ctx.cluster)  # runs while the lab's probes run
     open_server, cannot = _start_pods(ctx, probes, open_server=expects_deny)
     if cannot:
-        return CheckResult.errored(cannot)
+        return CheckResult.errored(cannot, evidence=Evidence("the probe pods running", cannot))
     resolver = Resolver(ctx.cluster, ctx.namespace, open_server)
     sources = _resolve_all(resolver.sources, [(probe["from"],) for probe in probes])
     targets = _resolve_all(resolver.targets, [(probe["to"], probe.get("port")) for probe in probes])
@@ -184,7 +185,7 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     if canary is not None:
         verdict = canary.result()
         if not verdict.enforced:
-            return CheckResult.errored(verdict.message)
+            return CheckResult.errored(verdict.message, evidence=Evidence("NetworkPolicy enforced", verdict.message))
     judged: list[tuple[Status | None, str, str]] = []  # (status, why, what was read)
     for k, (cell, outcome, shut, ask) in enumerate(zip(cells, outcomes, closed, asks)):
         witness = witnessed.get(ask) if ask else None
@@ -407,16 +408,16 @@ def _wanted_ips(ctx: CheckContext, p: Mapping[str, Any]) -> list[str] | str | No
 def _dns(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     _, cannot = _start_pods(ctx, [{"from": p["from"]}], open_server=False)
     if cannot:
-        return CheckResult.errored(cannot)
+        return CheckResult.errored(cannot, evidence=Evidence("the probe pods running", cannot))
     sources = Resolver(ctx.cluster, ctx.namespace).sources(p["from"])
     if isinstance(sources, str):
-        return CheckResult.failed(sources)
+        return CheckResult.failed(sources, evidence=Evidence("a running pod to look the name up from", sources))
     wanted = _wanted_ips(ctx, p)
     if isinstance(wanted, str):
         return CheckResult.failed(wanted, evidence=Evidence(observed=wanted))
     # Every pod the source names looks the name up: one pod with a broken resolver must not hide behind another.
     lookups = [submit(lambda s=s: exec_in_pod(ctx.cluster, s.pod, ["nslookup", p["name"]], namespace=s.namespace,
-                                              container=s.container, timeout=20)) for s in sources]
+                                              container=s.container, timeout=TIMEOUTS.batch_exec)) for s in sources]
     several = len(sources) > 1
     details: list[str] = []
     wrong: list[str] = []

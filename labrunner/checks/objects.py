@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any, Mapping
 
 from .. import jsonpath
@@ -12,6 +13,7 @@ from ..format.values import ApiVersion, Count, JsonPath, ObjectName, Regex, Sele
 from .meaning import same_value, why_percent_differs
 from .base import CheckContext, CheckKind, CheckResult, Param, exactly_one
 from .evidence import Evidence
+from .objectevents import WORKLOADS, events_namespace, with_events, workload_objects
 
 _REF = {
     "object": Param(ObjectName, required=True, doc="Kind/name, e.g. Service/web"),
@@ -74,6 +76,45 @@ def _field(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     return CheckResult.failed(f"{what} {p['path']} should match {p['matches']}, it is {shown}", evidence=seen)
 
 
+# Conditions in which a controller says it gave up on an object, with its reason: a CSR's signer refusing
+# it (Failed, e.g. SignerValidationFailure) or an approver denying it (Denied), a Job that failed (Failed),
+# a Deployment whose ReplicaSet cannot create pods (ReplicaFailure).
+GAVE_UP = ("Failed", "Denied", "ReplicaFailure")
+
+
+def gave_up(obj: dict | None) -> list[str]:
+    """Each condition of GAVE_UP that is True, quoted: 'condition Failed: SignerValidationFailure: "..."'."""
+    lines = []
+    for condition in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if condition.get("type") in GAVE_UP and str(condition.get("status")) == "True":
+            message = str(condition.get("message") or "").strip()
+            said = ": ".join(filter(None, (str(condition.get("reason") or ""), f'"{message}"' if message else "")))
+            lines.append(f"condition {condition['type']}" + (f": {said}" if said else ""))
+    return lines
+
+
+def _with_object_events(run):  # noqa: ANN001, ANN202
+    """`run` whose results that do not pass carry the Events about the object (for a workload, also
+    about its ReplicaSets and pods: that is where a refused or unschedulable pod is reported), and in
+    their details the conditions in which a controller gave up on it (a CSR its signer refused)."""
+
+    def checked(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+        result = run(ctx, p)
+        if result.ok:
+            return result
+        kind, name = split_object(p["object"])
+        obj = _get(ctx, p)
+        given_up = [f"{p['object']} has {line}" for line in gave_up(obj)]
+        if given_up:
+            result = replace(result, details=(*result.details, *given_up))
+        ns = events_namespace(ctx.cluster, kind, p.get("namespace") or ctx.namespace, p.get("apiVersion"))
+        objects = workload_objects(ctx.cluster, obj, kind, name, ns) if kind in WORKLOADS else [(kind, name)]
+        return with_events(result, ctx.cluster, ns, objects)
+
+    checked.__doc__ = run.__doc__
+    return checked
+
+
 def _wanted(p: Mapping[str, Any]) -> str:
     """What a field check expects, as its evidence says it."""
     if "present" in p:
@@ -123,13 +164,14 @@ def _pods(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     seen = Evidence(f"{p['ready']} ready pods", f"{len(ready)} ready pods of {len(pods)} matching")
     if len(ready) == p["ready"]:
         return CheckResult.passed(f"{len(ready)} pods matching {p['selector']} are ready", details, evidence=seen)
-    return CheckResult.failed(f"{p['ready']} pods matching {p['selector']} should be ready, {len(ready)} are", details,
-                              evidence=seen)
+    failed = CheckResult.failed(f"{p['ready']} pods matching {p['selector']} should be ready, {len(ready)} are",
+                                details, evidence=seen)
+    return with_events(failed, ctx.cluster, ns, [("Pod", pod["metadata"]["name"]) for pod in pods if pod not in ready])
 
 
 KINDS = [
-    CheckKind("exists", _REF, _exists, doc="the object exists"),
-    CheckKind("absent", _REF, _absent, doc="the object does not exist"),
+    CheckKind("exists", _REF, _with_object_events(_exists), doc="the object exists"),
+    CheckKind("absent", _REF, _with_object_events(_absent), doc="the object does not exist"),
     CheckKind(
         "field",
         {
@@ -139,7 +181,7 @@ KINDS = [
             "matches": Param(Regex, doc="a regular expression the value must match"),
             "present": Param(bool, doc="true: the field is set; false: it is not"),
         },
-        _field,
+        _with_object_events(_field),
         validate=exactly_one("equals", "matches", "present"),
         doc="a field has a value",
     ),
@@ -147,13 +189,13 @@ KINDS = [
         "condition",
         {**_REF, "type": Param(Text, required=True, doc="the condition type, e.g. Ready"),
          "status": Param(str, doc='"True" (default), "False" or "Unknown"', choices=("True", "False", "Unknown"))},
-        _condition,
+        _with_object_events(_condition),
         doc="a status condition has a status",
     ),
     CheckKind(
         "replicas",
         {**_REF, "ready": Param(Count, required=True, doc="how many ready replicas")},
-        _replicas,
+        _with_object_events(_replicas),
         validate=lambda p: [] if split_object(p["object"])[0] in _WORKLOADS else [
             f"object: expected a {', '.join(_WORKLOADS)}, got {p['object']!r}"],
         doc="a workload has that many ready replicas",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import shlex
+from dataclasses import replace
 from typing import Any, Mapping
 
 from ..cluster import exec_in_pod
 from ..format.values import Arguments, BOUNDS, ExitCode, Expected, Regex, ServiceName, Text, seconds
 from .base import CheckContext, CheckKind, CheckResult, Param, all_of
+from .evidence import Evidence
 from .servicelinks import env_from_sources, env_prefix, service_link_variables, set_in_spec
 from .targets import POD_PARAMS, find_pods, one_pod, verdict_of_pods
 
@@ -24,12 +27,34 @@ def _each_pod(ctx: CheckContext, p: Mapping[str, Any], judge) -> CheckResult:  #
     """Judge every pod the spec names; the first pod that is not right decides the verdict."""
     pods, missing = find_pods(ctx.cluster, p, namespace=ctx.namespace)
     if not pods:
-        return CheckResult.failed(missing)
+        return CheckResult.failed(missing, evidence=Evidence("every matching pod running and ready", missing))
     results = [judge(ctx, p, pod) for pod in pods]
     return verdict_of_pods(results)
 
 
+def _exec_command(pod: dict, container: str | None, command: list[str]) -> str:
+    """The `kubectl exec` that runs `command` in the pod as the check does."""
+    where = f" -c {container}" if container else ""
+    return (f"kubectl -n {pod['metadata']['namespace']} exec {pod['metadata']['name']}{where} -- "
+            + " ".join(shlex.quote(part) for part in command))
+
+
 def _env_in(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:
+    """One pod's verdict; one that is not a pass carries what was wanted, what the container's `env` showed,
+    and the `kubectl exec ... -- env` that shows it again."""
+    result = _env_judged(ctx, p, pod)
+    if result.ok:
+        return result
+    var = p["name"]
+    wanted = (f"{var}={p['equals']}" if "equals" in p else f"{var} matching {p['matches']}" if "matches" in p
+              else f"{var} set")
+    if "serviceLink" in p:
+        wanted += f", set by the kubelet for Service {p['serviceLink']}"
+    command = _exec_command(pod, p.get("container"), ["env"])
+    return replace(result, evidence=Evidence(wanted, result.evidence.observed or result.message, commands=(command,)))
+
+
+def _env_judged(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:
     name = pod["metadata"]["name"]
     # `env` in the container sees what the kubelet injected too (Service
     # variables), which the pod spec does not show.
@@ -39,16 +64,18 @@ def _env_in(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:
     env = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
     var = p["name"]
     if var not in env:
-        return CheckResult.failed(f"pod {name} has no environment variable {var}")
+        return CheckResult.failed(f"pod {name} has no environment variable {var}",
+                                  evidence=Evidence(observed=f"{var} not set in pod {name}"))
     value = env[var]
+    seen = Evidence(observed=f"{var}={value!r} in pod {name}")
     if "serviceLink" in p:
         linked = _service_link(ctx, p, pod, var, value)
         if linked is not None:
             return linked
     if "equals" in p and value != str(p["equals"]):
-        return CheckResult.failed(f"{var} in pod {name} is {value!r}, should be {str(p['equals'])!r}")
+        return CheckResult.failed(f"{var} in pod {name} is {value!r}, should be {str(p['equals'])!r}", evidence=seen)
     if "matches" in p and not re.search(p["matches"], value):
-        return CheckResult.failed(f"{var} in pod {name} is {value!r}, should match {p['matches']}")
+        return CheckResult.failed(f"{var} in pod {name} is {value!r}, should match {p['matches']}", evidence=seen)
     if "serviceLink" in p:
         return CheckResult.passed(f"pod {name} has {var}={value} from the kubelet, as Service {p['serviceLink']} gives it")
     return CheckResult.passed(f"pod {name} has {var}={value}")
@@ -91,15 +118,25 @@ def _exec_in(ctx: CheckContext, p: Mapping[str, Any], pod: dict) -> CheckResult:
     result = exec_in_pod(ctx.cluster, name, command, namespace=pod["metadata"]["namespace"], container=p.get("container"),
                          timeout=float(p.get("timeout", 20)))
     details = [line for line in result.output.splitlines()][-8:]
-    if result.exit_code is None:
-        return CheckResult.errored(f"`{shown}` could not run in pod {name}: {result.failure}", details)
     wanted_code = p.get("exitCode", 0)
+    wanted = ", ".join([f"exit {wanted_code}"]
+                       + ([f"output containing {p['outputContains']!r}"] if "outputContains" in p else [])
+                       + ([f"output matching {p['outputMatches']}"] if "outputMatches" in p else []))
+    last = details[-1].strip()[:120] if details else ""
+    seen = Evidence(wanted, f"exit {result.exit_code}" + (f", the output's last line: {last!r}" if last else ", no output"),
+                    commands=(_exec_command(pod, p.get("container"), command),))
+    if result.exit_code is None:
+        return CheckResult.errored(f"`{shown}` could not run in pod {name}: {result.failure}", details,
+                                   evidence=replace(seen, observed=f"it could not run: {result.failure}"))
     if result.exit_code != wanted_code:
-        return CheckResult.failed(f"`{shown}` in pod {name} exited {result.exit_code}, expected {wanted_code}", details)
+        return CheckResult.failed(f"`{shown}` in pod {name} exited {result.exit_code}, expected {wanted_code}", details,
+                                  evidence=seen)
     if "outputContains" in p and str(p["outputContains"]) not in result.output:
-        return CheckResult.failed(f"the output of `{shown}` in pod {name} does not contain {p['outputContains']!r}", details)
+        return CheckResult.failed(f"the output of `{shown}` in pod {name} does not contain {p['outputContains']!r}", details,
+                                  evidence=seen)
     if "outputMatches" in p and not re.search(p["outputMatches"], result.output, re.MULTILINE):
-        return CheckResult.failed(f"the output of `{shown}` in pod {name} does not match {p['outputMatches']}", details)
+        return CheckResult.failed(f"the output of `{shown}` in pod {name} does not match {p['outputMatches']}", details,
+                                  evidence=seen)
     return CheckResult.passed(f"`{shown}` in pod {name} gave the expected result", details)
 
 

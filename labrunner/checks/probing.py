@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from ..cluster import Cluster, ExecResult, exec_in_pod
+from ..settings import TIMEOUTS
 
 PROBE_TIMEOUT = "1s"
 _POOL = ThreadPoolExecutor(max_workers=24, thread_name_prefix="labrunner-probe")
@@ -136,7 +137,7 @@ def reproduce_command(probe: Probe) -> str:
 def run_probe(cluster: Cluster, probe: Probe) -> ProbeOutcome:
     try:
         result = exec_in_pod(cluster, probe.pod, connect_command(probe.host, probe.port), namespace=probe.namespace,
-                             container=probe.container, timeout=15)
+                             container=probe.container, timeout=TIMEOUTS.probe_exec)
     except Exception as exc:  # one broken exec must not hide the other probes' verdicts
         return ProbeOutcome(Verdict.BROKEN, f"exec into {probe.namespace}/{probe.pod} failed: {exc}")
     return parse_connect(result)
@@ -177,7 +178,8 @@ def _run_group(cluster: Cluster, probes: list[Probe]) -> list[ProbeOutcome]:
     first = probes[0]
     try:
         result = exec_in_pod(cluster, first.pod, ["sh", "-c", batch_script(probes)], namespace=first.namespace,
-                             container=first.container, timeout=15 + 2 * (len(probes) // PER_POD_AT_ONCE))
+                             container=first.container,
+                             timeout=TIMEOUTS.probe_exec + 2 * (len(probes) // PER_POD_AT_ONCE))
     except Exception:
         result = None
     outcomes = parse_batch(result.stdout, len(probes)) if result is not None and result.exit_code == 0 else [None] * len(probes)

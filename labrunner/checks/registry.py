@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 from typing import Any, Mapping
 
 from ..errors import ClusterUnreachable, LabrunnerError
-from ..model import CheckSpec
+from ..model import CheckSpec, fill_namespace
 from .base import CheckContext, CheckKind, CheckResult, Status
 from .evidence import Evidence
 
@@ -115,27 +115,27 @@ def _fault(exc: BaseException) -> str:
 
 def run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
     """Run one check; every exception becomes an `error` result, never a `fail`."""
-    from ..cluster.applying import substitute
 
     started = time.monotonic()
     kind = check_kinds().get(spec.kind)
+    # A check that could not run has no expected and observed of its own: what broke is its evidence.
     if kind is None:
-        result = CheckResult.errored(f"unknown check kind {spec.kind!r}")
+        result = _broke(f"unknown check kind {spec.kind!r}")
     else:
-        params = substitute(dict(spec.params), ctx.namespace)
+        params = fill_namespace(dict(spec.params), ctx.namespace)
         try:
             result = kind.run(ctx, params)
             if not isinstance(result, CheckResult):
-                result = CheckResult.errored(f"check kind {spec.kind!r} returned {type(result).__name__}, not a CheckResult")
+                result = _broke(f"check kind {spec.kind!r} returned {type(result).__name__}, not a CheckResult")
         except ClusterUnreachable as exc:
-            result = CheckResult.errored(str(exc))
+            result = _broke(str(exc))
         except LabrunnerError as exc:
-            result = CheckResult.errored(f"the check could not run: {exc}")
+            result = _broke(f"the check could not run: {exc}", str(exc))
         except KeyboardInterrupt:
             raise
         except _PLUGIN_FAULTS as exc:
             owner = _plugin_of.get(spec.kind, f"the {spec.kind} checker")
-            result = CheckResult.errored(f"{owner} crashed: {_fault(exc)}")
+            result = _broke(f"{owner} crashed: {_fault(exc)}", _fault(exc))
     return CheckResult(
         status=result.status,
         message=result.message,
@@ -145,6 +145,11 @@ def run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
         title=spec.title or _default_title(spec),
         seconds=time.monotonic() - started,
     )
+
+
+def _broke(message: str, fault: str = "") -> CheckResult:
+    """The error of a check that could not come to a verdict; its evidence is what broke."""
+    return CheckResult.errored(message, evidence=Evidence("the check runs to a verdict", fault or message))
 
 
 def _default_title(spec: CheckSpec) -> str:

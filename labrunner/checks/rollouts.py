@@ -11,16 +11,21 @@ a template change (the old ReplicaSet's desired-replicas annotation keeps the 0)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping
 
 from ..format.values import ObjectName, Text
 from .base import CheckContext, CheckKind, CheckResult, Param
+from .evidence import Evidence
+from .objectevents import with_events, workload_objects
 from .objects import split_object
 
 REVISION = "deployment.kubernetes.io/revision"  # set by the Deployment controller on it and its ReplicaSets
 # Set by the Deployment controller on a ReplicaSet each time it scales it: the Deployment's
 # spec.replicas at that moment (k8s.io/kubernetes pkg/controller/deployment/util, DesiredReplicasAnnotation).
 DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
+# The earlier revisions a ReplicaSet held, set when `rollout undo` reuses it (same package, RevisionHistoryAnnotation).
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 CONTROLLER_MANAGER = "kube-controller-manager"  # the field manager the Deployment controller writes as
 
 
@@ -72,6 +77,29 @@ def _owned_by(obj: dict, uid: str) -> bool:
 
 
 def _rollout(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    result = _rollout_judged(ctx, p)
+    if result.ok:
+        return result
+    # The evidence reads the Deployment again: the verdict's own reading stays as it was written.
+    _, name = split_object(p["object"])
+    ns = p.get("namespace") or ctx.namespace
+    deployment = ctx.cluster.get("Deployment", name, namespace=ns)
+    if deployment is None:
+        observed = "no such Deployment"
+    else:
+        status = deployment.get("status") or {}
+        observed = (f"revision {_revision(deployment) or 1}; {status.get('updatedReplicas') or 0} of "
+                    f"{(deployment.get('spec') or {}).get('replicas', 1)} pods on the newest template, "
+                    f"{status.get('replicas') or 0} pods in all, {status.get('availableReplicas') or 0} available")
+    evidence = Evidence("a new pod template (revision 2 or more) rolled out by the Deployment controller: every pod "
+                        "runs it and the old ReplicaSets are stepped down to 0", observed,
+                        commands=(f"kubectl -n {ns} rollout history deployment/{name}",
+                                  f"kubectl -n {ns} rollout status deployment/{name} --timeout=10s"))
+    return with_events(replace(result, evidence=evidence), ctx.cluster, ns,
+                       workload_objects(ctx.cluster, deployment, "Deployment", name, ns))
+
+
+def _rollout_judged(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     _, name = split_object(p["object"])
     ns = p.get("namespace") or ctx.namespace
     deployment = ctx.cluster.get("Deployment", name, namespace=ns)
@@ -144,23 +172,38 @@ def _emptied_before_new(owned: list[dict], revision: int) -> str:
     ReplicaSet the controller stepped down was emptied at or before the new one's creationTimestamp
     (whole seconds). Every one, not only the newest: a second template change right after the
     first (`set env` typed twice) empties the first's surge at once, while the ReplicaSet that
-    held the running pods steps down later. A ReplicaSet reused by `rollout undo` is older than
-    the step-downs, so it never reads as Recreate.
+    held the running pods steps down later. A ReplicaSet reused by `rollout undo` is measured
+    from its last scale-up instead (see _started_at).
     """
     new = [rs for rs in owned if _revision(rs) == revision]
     before = [rs for rs in owned if _revision(rs) < revision and not (rs.get("spec") or {}).get("replicas", 0)]
     if len(new) != 1 or not before:
         return ""
-    created = (new[0].get("metadata") or {}).get("creationTimestamp")
+    started, what = _started_at(new[0])
     emptied = [replicas_written_at(rs) for rs in before]
-    if not created or not all(emptied):
+    if not started or not all(emptied):
         return ""
     last = max(emptied)  # type: ignore[type-var]
-    if created >= last:  # RFC 3339 UTC ("...Z") compares as text
+    if started >= last:  # RFC 3339 UTC ("...Z") compares as text
         return (f"every old ReplicaSet of the Deployment was stepped down to 0 (the last at {last}) before the new "
-                f"ReplicaSet {new[0]['metadata']['name']} existed ({created}): every old pod was stopped before a new "
+                f"ReplicaSet {new[0]['metadata']['name']} {what} ({started}): every old pod was stopped before a new "
                 "one started, as the Recreate strategy does; a rolling update starts new pods first")
     return ""
+
+
+def _started_at(replica_set: dict) -> tuple[str | None, str]:
+    """When the ReplicaSet began to hold the current revision's pods, and how to say it.
+
+    A ReplicaSet made for this revision began when it was created. One reused by `rollout undo`
+    (the Deployment controller lists its earlier revisions in `revision-history`) was created long
+    ago: it began with its last scale-up, the controller's last write of its `spec.replicas`. In a
+    rolling update that write (to full size) comes before the old ReplicaSet's last step down,
+    one pod's readiness later; Recreate writes it only after every old pod is gone.
+    """
+    meta = replica_set.get("metadata") or {}
+    if (meta.get("annotations") or {}).get(REVISION_HISTORY):
+        return replicas_written_at(replica_set), "was scaled up again by `rollout undo`"
+    return meta.get("creationTimestamp"), "existed"
 
 
 def _validate(p: Mapping[str, Any]) -> list[str]:

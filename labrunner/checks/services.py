@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Mapping
 
 from ..format.values import Count, OnlyTrue, Port, Selector, ServiceName, Text, value_type
+from ..settings import settings
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .endpoints import SERVICE_NAME_LABEL, carries_port, foreign_slices, read_endpoints, selector_string
+from .evidence import Evidence
+from .objectevents import with_events
 
 # Labels a workload controller stamps on each pod with a value that changes at
 # every rollout (the Deployment's ReplicaSet hash; the StatefulSet's and
@@ -24,8 +26,7 @@ PER_REVISION_LABELS = ("pod-template-hash", "controller-revision-hash", "statefu
 
 def nodeport_range() -> tuple[int, int]:
     """The API server's --service-node-port-range is not readable; assume the default."""
-    low, _, high = os.environ.get("LABRUNNER_NODEPORT_RANGE", "30000-32767").partition("-")
-    return int(low), int(high)
+    return settings().nodeport_range
 
 
 def service_slices(ctx: CheckContext, name: str, namespace: str) -> list[dict]:
@@ -101,7 +102,8 @@ def _service(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     ns = p.get("namespace") or ctx.namespace
     svc = ctx.cluster.get("Service", p["name"], namespace=ns)
     if svc is None:
-        return CheckResult.failed(f"Service {p['name']} does not exist yet")
+        return CheckResult.failed(f"Service {p['name']} does not exist yet",
+                                  evidence=Evidence(expected_service(p), "no such Service"))
     spec = svc.get("spec") or {}
     missing: list[str] = []
     passed: list[str] = []
@@ -147,8 +149,30 @@ def _service(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         ok, seen = _count_endpoints(ctx, svc, ns, ports if "port" in p else None, p["endpoints"])
         (passed if ok else missing).append(seen)
     if missing:
-        return CheckResult.failed(f"Service {p['name']}: " + "; ".join(missing), passed)
+        shown = (f"kubectl -n {ns} get service {p['name']} -o wide",
+                 f"kubectl -n {ns} get endpointslices -l {SERVICE_NAME_LABEL}={p['name']}")
+        failed = CheckResult.failed(f"Service {p['name']}: " + "; ".join(missing), passed,
+                                    evidence=Evidence(expected_service(p), "; ".join(passed + missing), commands=shown))
+        return with_events(failed, ctx.cluster, ns, [("Service", p["name"])])
     return CheckResult.passed(f"Service {p['name']}: " + "; ".join(passed) if passed else f"Service {p['name']} exists")
+
+
+def expected_service(p: Mapping[str, Any]) -> str:
+    """What a `service` check asks of the Service, as its evidence says it: "type NodePort; node port 30080"."""
+    wanted = [f"type {p['type']}"] if "type" in p else []
+    if "clusterIP" in p:
+        wanted.append("headless (clusterIP None)" if p["clusterIP"] == "None" else "a cluster IP")
+    if "port" in p:
+        wanted.append(f"port {p['port']}")
+    if "nodePort" in p:
+        wanted.append("a node port" if p["nodePort"] is True else f"node port {p['nodePort']}")
+    if p.get("loadBalancer"):
+        wanted.append("a load-balancer address")
+    if "selects" in p:
+        wanted.append(f"selects exactly the pods {p['selects']}")
+    if "endpoints" in p:
+        wanted.append(f"{p['endpoints']} ready endpoints")
+    return "; ".join(wanted) or "the Service exists"
 
 
 KINDS = [

@@ -9,7 +9,9 @@ from pydantic import Field
 
 from ..format.values import Quantity, ResourceName, Selector, Text, Words, choice
 from .base import CheckContext, CheckKind, CheckResult, Param, exactly_one
+from .evidence import Evidence
 from .meaning import parse_quantity
+from .objectevents import with_events
 
 
 def _compare(what: str, p: Mapping[str, Any], obj: dict, capacity: str | None, modes: list[str]) -> list[str]:
@@ -29,7 +31,7 @@ def _pvc(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     pvc = ctx.cluster.get("PersistentVolumeClaim", p["name"], namespace=ns)
     what = f"PersistentVolumeClaim {p['name']}"
     if pvc is None:
-        return CheckResult.failed(f"{what} does not exist yet")
+        return CheckResult.failed(f"{what} does not exist yet", evidence=Evidence(_expected(p, "pvc"), "no such claim"))
     spec, status = pvc.get("spec") or {}, pvc.get("status") or {}
     problems = []
     phase = status.get("phase", "Pending")
@@ -45,7 +47,11 @@ def _pvc(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     if "usedAgainBy" in p and not problems:
         problems += _used_again(ctx, ns, what, spec.get("volumeName") or "", p["usedAgainBy"])
     if problems:
-        return CheckResult.failed("; ".join(problems))
+        seen = _seen(phase, spec.get("storageClassName"), capacity, modes)
+        failed = CheckResult.failed("; ".join(problems), evidence=Evidence(
+            _expected(p, "pvc"), seen, commands=(f"kubectl -n {ns} describe pvc {p['name']}",)))
+        # The provisioner says why a claim stays Pending (no such class, waiting for a consumer) in events
+        return with_events(failed, ctx.cluster, ns, [("PersistentVolumeClaim", p["name"])])
     return CheckResult.passed(f"{what} is {phase}" + (f", {capacity}" if capacity else "") + (
         f"; the pods matching {p['usedAgainBy']} were created after it was bound" if "usedAgainBy" in p else ""))
 
@@ -96,14 +102,18 @@ def _pv(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     if "claim" in p:
         pvc = ctx.cluster.get("PersistentVolumeClaim", p["claim"], namespace=ctx.namespace)
         if pvc is None:
-            return CheckResult.failed(f"PersistentVolumeClaim {p['claim']} does not exist yet")
+            return CheckResult.failed(f"PersistentVolumeClaim {p['claim']} does not exist yet",
+                                      evidence=Evidence(_expected(p, "pv"), f"no claim {p['claim']}"))
         name = (pvc.get("spec") or {}).get("volumeName")
         if not name:
-            return CheckResult.failed(f"PersistentVolumeClaim {p['claim']} is not bound to a volume yet")
+            failed = CheckResult.failed(f"PersistentVolumeClaim {p['claim']} is not bound to a volume yet",
+                                        evidence=Evidence(_expected(p, "pv"), f"claim {p['claim']} is "
+                                                          f"{(pvc.get('status') or {}).get('phase', 'Pending')}, no volume"))
+            return with_events(failed, ctx.cluster, ctx.namespace, [("PersistentVolumeClaim", p["claim"])])
     pv = ctx.cluster.get("PersistentVolume", name)
     what = f"PersistentVolume {name}"
     if pv is None:
-        return CheckResult.failed(f"{what} does not exist yet")
+        return CheckResult.failed(f"{what} does not exist yet", evidence=Evidence(_expected(p, "pv"), "no such volume"))
     spec = pv.get("spec") or {}
     problems = _compare(what, p, pv, (spec.get("capacity") or {}).get("storage"), spec.get("accessModes") or [])
     if "reclaimPolicy" in p and spec.get("persistentVolumeReclaimPolicy") != p["reclaimPolicy"]:
@@ -118,8 +128,38 @@ def _pv(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
             problems.append(f"{what} is reserved for {p['claimedBy']} but is "
                             f"{(pv.get('status') or {}).get('phase', 'Pending')}, not Bound")
     if problems:
-        return CheckResult.failed("; ".join(problems))
+        ref = spec.get("claimRef") or {}
+        seen = _seen((pv.get("status") or {}).get("phase", "Pending"), spec.get("storageClassName"),
+                     (spec.get("capacity") or {}).get("storage"), spec.get("accessModes") or [])
+        seen += f", reclaim policy {spec.get('persistentVolumeReclaimPolicy')}, claimed by " + (
+            f"{ref.get('namespace')}/{ref.get('name')}" if ref else "nobody")
+        failed = CheckResult.failed("; ".join(problems), evidence=Evidence(
+            _expected(p, "pv"), seen, commands=(f"kubectl describe pv {name}",)))
+        return with_events(failed, ctx.cluster, None, [("PersistentVolume", name)])
     return CheckResult.passed(f"{what} is as expected ({(pv.get('status') or {}).get('phase', '')})")
+
+
+def _expected(p: Mapping[str, Any], kind: str) -> str:
+    """What a `pvc` or `pv` check asks, as its evidence says it: "Bound, class standard, 1Gi, ReadWriteOnce"."""
+    wanted = [p.get("phase", "Bound")] if kind == "pvc" else []
+    if "storageClass" in p:
+        wanted.append(f"class {p['storageClass']}")
+    if "capacity" in p:
+        wanted.append(str(p["capacity"]))
+    if "accessModes" in p:
+        wanted.append(", ".join(p["accessModes"]))
+    if "reclaimPolicy" in p:
+        wanted.append(f"reclaim policy {p['reclaimPolicy']}")
+    if "claimedBy" in p:
+        wanted.append(f"Bound to claim {p['claimedBy']}")
+    if "usedAgainBy" in p:
+        wanted.append(f"used by pods {p['usedAgainBy']} created after it was bound")
+    return ", ".join(wanted) or "the volume exists"
+
+
+def _seen(phase: str, class_name: str | None, capacity: str | None, modes: list[str]) -> str:
+    return (f"{phase}, class {class_name or 'none'}, {capacity or 'no capacity yet'}, "
+            f"{', '.join(modes) or 'no access modes'}")
 
 
 # PersistentVolume access modes (k8s.io/api/core/v1 PersistentVolumeAccessMode)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ..errors import NotFound, translate_api_exception
-from ..model import NAMESPACE_PLACEHOLDER, Manifest, ObjectRef
+from ..model import Manifest, ObjectRef, fill_namespace
+from ..settings import TIMEOUTS
 from .client import FIELD_MANAGER, Cluster
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -58,23 +58,12 @@ class Rendered:
         return f"{self.source}: {self.kind}/{self.name}"
 
 
-def substitute(value: Any, namespace: str) -> Any:
-    """Replace the namespace placeholder in every string of `value`."""
-    if isinstance(value, str):
-        return value.replace(NAMESPACE_PLACEHOLDER, namespace)
-    if isinstance(value, list):
-        return [substitute(v, namespace) for v in value]
-    if isinstance(value, dict):
-        return {substitute(k, namespace): substitute(v, namespace) for k, v in value.items()}
-    return value
-
-
 def render(manifests: Iterable[Manifest], *, namespace: str, lab_id: str) -> list[Rendered]:
     """Copies of the manifests' objects, with the namespace filled in and labelled."""
     out = []
     for manifest in manifests:
         for doc in manifest.documents:
-            body = substitute(copy.deepcopy(dict(doc)), namespace)
+            body = fill_namespace(dict(doc), namespace)  # a new dict all the way down: the lab's own stays as read
             labels = body.setdefault("metadata", {}).setdefault("labels", {}) or {}
             body["metadata"]["labels"] = labels
             labels[MANAGED_BY] = "labrunner"
@@ -105,16 +94,20 @@ def ensure_namespace(cluster: Cluster, name: str, *, lab_id: str) -> None:
 
 
 def apply_object(cluster: Cluster, obj: Rendered, *, namespace: str, dry_run: bool = False) -> dict:
-    body = obj.body
-    api_version = body["apiVersion"]
+    """Server-side apply `obj` (into `namespace` unless its body names one; none for a cluster-scoped
+    kind); the object as the API server stored it. `obj` is left as it was given: the namespace goes
+    into a copy, so a module constant (the canary's objects) serves every namespace alike.
+    Raises NotFound (the kind is not served) or the translated API error, naming `obj`'s file."""
+    api_version = obj.body["apiVersion"]
     try:
         resource = cluster.resource(obj.kind, api_version)
     except NotFound as exc:
         raise NotFound(exc.server_message, what=obj.describe()) from None
+    body = {**obj.body, "metadata": dict(obj.body.get("metadata") or {})}  # only metadata changes below
     ns = None
     if resource.namespaced:
         ns = body["metadata"].setdefault("namespace", namespace)
-    elif "namespace" in body.get("metadata", {}):
+    elif "namespace" in body["metadata"]:
         body["metadata"].pop("namespace")  # cluster-scoped: a namespace would be rejected
     params: dict[str, Any] = {"field_manager": FIELD_MANAGER, "force_conflicts": True}
     if dry_run:
@@ -162,7 +155,7 @@ def _refresh_after_crds(cluster: Cluster, applied: list[dict]) -> None:
     for body in applied:
         if body.get("kind") == "CustomResourceDefinition":
             wait_for_condition(cluster, "CustomResourceDefinition", body["metadata"]["name"],
-                               condition="Established", namespace=None, timeout=60)
+                               condition="Established", namespace=None, timeout=TIMEOUTS.crd_established)
     cluster.forget_resources()
 
 
@@ -173,7 +166,7 @@ def delete_object(cluster: Cluster, ref: ObjectRef, *, namespace: str) -> bool:
     except NotFound:
         return False  # its kind is gone (e.g. the CRD was deleted first)
     ns = (ref.namespace or namespace) if resource.namespaced else None
-    name = ref.name.replace(NAMESPACE_PLACEHOLDER, namespace)  # e.g. a ClusterRoleBinding named after the lab namespace
+    name = fill_namespace(ref.name, namespace)  # e.g. a ClusterRoleBinding named after the lab namespace
     try:
         cluster.dynamic.delete(resource, name=name, namespace=ns, body={"propagationPolicy": "Background"})
     except Exception as exc:
@@ -221,5 +214,4 @@ __all__ = [
     "render",
     "sort_for_apply",
     "sort_for_delete",
-    "substitute",
 ]

@@ -17,6 +17,7 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
 
 from ..errors import ClusterUnreachable, NotFound, translate_api_exception
+from ..settings import TIMEOUTS
 
 FIELD_MANAGER = "labrunner"
 
@@ -220,7 +221,7 @@ class Cluster:
         return result.to_dict()
 
     def server_version(self) -> str:
-        info = self.call("reading the server version", k8s.VersionApi(self.api).get_code, _request_timeout=5)
+        info = self.call("reading the server version", k8s.VersionApi(self.api).get_code, _request_timeout=TIMEOUTS.version_request)
         return info.git_version
 
 
@@ -247,7 +248,7 @@ def connect(*, kubeconfig: str | None = None, context: str | None = None) -> Clu
     return Cluster(api, context=context)
 
 
-def ping(cluster: Cluster, *, timeout: float = 5.0) -> str:
+def ping(cluster: Cluster, *, timeout: float = TIMEOUTS.version_request) -> str:
     """The server's version; ClusterUnreachable with one clear message if it does not answer."""
     try:
         info = k8s.VersionApi(cluster.api).get_code(_request_timeout=timeout)

@@ -13,12 +13,13 @@ from typing import Callable
 
 from ..errors import WaitTimedOut
 from ..model import ObjectRef
+from ..settings import TIMEOUTS
 from .applying import delete_object
 from .client import Cluster
 from .waiting import wait_until
 
 # Seconds a namespace may take to go: its pods' grace period (30 s by default) plus finalizers.
-NAMESPACE_GONE_TIMEOUT = 180.0
+NAMESPACE_GONE_TIMEOUT = TIMEOUTS.namespace_gone  # s (settings.Timeouts)
 # Seconds between progress lines while waiting.
 PROGRESS_EVERY = 10.0
 

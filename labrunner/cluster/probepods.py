@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from typing import Callable
 
 from ..errors import LabrunnerError
 from ..model import ObjectRef
+from ..settings import TIMEOUTS, settings
 from .applying import LAB_LABEL, MANAGED_BY, Rendered, apply_object, delete_object
 from .client import Cluster
 from .waiting import condition_status, wait_until
@@ -15,7 +15,9 @@ from .waiting import condition_status, wait_until
 PROBE_LABEL = "labrunner.dev/probe"
 # agnhost has `connect` (tells refused from timeout) and `pause`; kind pulls
 # the same image upstream, so probes behave alike everywhere.
-PROBE_IMAGE = os.environ.get("LABRUNNER_PROBE_IMAGE", "registry.k8s.io/e2e-test-images/agnhost:2.56")
+def probe_image() -> str:
+    """The agnhost image the probe pods run (LABRUNNER_PROBE_IMAGE, see settings)."""
+    return settings().probe_image
 
 
 # Part of every probe pod's name: bump it when the pod's spec changes, since a
@@ -43,7 +45,7 @@ def probe_pod_body(name: str, labels: dict[str, str], *, lab_id: str) -> dict:
             "containers": [
                 {
                     "name": "probe",
-                    "image": PROBE_IMAGE,
+                    "image": probe_image(),
                     "imagePullPolicy": "IfNotPresent",
                     "args": ["pause"],
                     "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
@@ -65,7 +67,7 @@ def is_ready(pod: dict) -> bool:
 
 
 def ensure_probe_pods(
-    cluster: Cluster, label_sets: list[dict[str, str]], *, namespace: str, lab_id: str, timeout: float = 90.0
+    cluster: Cluster, label_sets: list[dict[str, str]], *, namespace: str, lab_id: str, timeout: float = TIMEOUTS.probe_pods_ready
 ) -> dict[str, str]:
     """Start (or reuse) one probe pod per label set; returns name -> pod IP, all Ready."""
     wanted = {probe_pod_name(labels): probe_pod_body(probe_pod_name(labels), labels, lab_id=lab_id) for labels in label_sets}
@@ -114,7 +116,7 @@ def ensure_labrunner_namespace(cluster: Cluster) -> None:
     apply_object(cluster, Rendered(labrunner_namespace_body(), "labrunner"), namespace=LABRUNNER_NAMESPACE)
 
 
-def ensure_node_probes(cluster: Cluster, nodes: list[str], *, timeout: float = 90.0) -> dict[str, str]:
+def ensure_node_probes(cluster: Cluster, nodes: list[str], *, timeout: float = TIMEOUTS.probe_pods_ready) -> dict[str, str]:
     """Start (or reuse) one hostNetwork probe pod per node; returns node -> pod name, all Ready."""
     names = {node: node_probe_name(node) for node in dict.fromkeys(nodes)}
     if not names:
@@ -147,7 +149,7 @@ def outside_probe_name(lab_namespace: str, labels: dict[str, str]) -> str:
 
 
 def ensure_outside_probes(cluster: Cluster, lab_namespace: str, label_sets: list[dict[str, str]], *,
-                          timeout: float = 90.0) -> dict[str, str]:
+                          timeout: float = TIMEOUTS.probe_pods_ready) -> dict[str, str]:
     """Start (or reuse) one probe pod per label set in labrunner's namespace, for `lab_namespace`.
 
     Returns pod name -> pod IP, all Ready. The pods carry the lab's labels plus
@@ -186,7 +188,7 @@ def open_server_body() -> dict:
     return body
 
 
-def ensure_open_server(cluster: Cluster, *, timeout: float = 90.0) -> dict:
+def ensure_open_server(cluster: Cluster, *, timeout: float = TIMEOUTS.probe_pods_ready) -> dict:
     """Start (or reuse) the open server; returns its pod (Ready, with podIP and nodeName)."""
     _ensure_pods(cluster, {OPEN_SERVER_NAME: open_server_body()}, namespace=LABRUNNER_NAMESPACE,
                  selector=f"{OPEN_SERVER_LABEL}=true", what="the open server", timeout=timeout,
@@ -214,7 +216,7 @@ def _ensure_pods(
         if pod is not None and (pod.get("status") or {}).get("phase") in ("Failed", "Succeeded"):
             delete_object(cluster, ObjectRef("Pod", name, "v1"), namespace=namespace)
             wait_until(cluster, "Pod", namespace=namespace, name=name, predicate=lambda objs: not objs,
-                       describe=f"old probe pod {name} to go", timeout=30)
+                       describe=f"old probe pod {name} to go", timeout=TIMEOUTS.old_probe_gone)
             pod = None
         if pod is None:
             apply_object(cluster, Rendered(body, "probe pod"), namespace=namespace)

@@ -14,6 +14,7 @@ from ..model import Lab
 from ..progress import ProgressStore
 from .backend import Backend, ClusterBackend
 from .messages import LabsLoaded
+from .screens.evidence import EvidenceScreen
 from .screens.help import HelpScreen
 from .screens.lab_list import LabListScreen, broken_summary
 from .screens.lab_view import LabViewScreen
@@ -130,7 +131,8 @@ class LabApp(App):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen([("Lab list", LabListScreen), ("Lab view", LabViewScreen), ("Everywhere", LabApp)]))
+            self.push_screen(HelpScreen([("Lab list", LabListScreen), ("Lab view", LabViewScreen),
+                                         ("Evidence of a check", EvidenceScreen), ("Everywhere", LabApp)]))
 
 
 def run_tui(*, kubeconfig: str | None = None, context: str | None = None, labs_dir: Path | None = None,

@@ -1,8 +1,11 @@
 """The TUI's one boundary to the engine: every blocking call the app makes.
 
-Screens call these only from thread workers. `ClusterBackend` forwards to the
-engine (runner, cluster, checks); tests hand the app another Backend for
-deterministic snapshots, never as proof that a check works.
+Screens call these only from thread workers. A lab's verbs go through a
+`session.LabSession` whose cluster half is the backend (`actions.StepActions`);
+the rest is what only the TUI shows (the cluster's name, its features, the
+namespace's objects). `ClusterBackend` is the engine on a real cluster; tests
+hand the app another Backend for deterministic snapshots, never as proof that a
+check works.
 
 The engine's cluster modules are imported inside the methods: they pull in the
 kubernetes client (about half a second), which a worker thread can load while
@@ -13,14 +16,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import Callable, Protocol
 
-from ..model import Lab, Step
+from ..actions import ClusterActions, StepActions, connect_cluster, ping_cluster
 from .resources import NamespaceView, view_of
-
-if TYPE_CHECKING:
-    from ..cluster import Cluster
-    from ..runner import StepReport
 
 
 @dataclass(frozen=True)
@@ -29,28 +28,12 @@ class ClusterInfo:
     server: str  # API server URL
 
 
-class Backend(Protocol):
+class Backend(StepActions, Protocol):
     def info(self) -> ClusterInfo: ...
 
     def ping(self) -> str: ...
 
     def features(self) -> dict[str, bool | None]: ...
-
-    def start_step(self, lab: Lab, step: Step, *, namespace: str,
-                   on_progress: Callable[[str], None] | None = None) -> None: ...
-
-    def solve_step(self, lab: Lab, step: Step, *, namespace: str) -> str: ...
-
-    def reset_step(self, lab: Lab, step: Step, *, namespace: str) -> None: ...
-
-    def reset_lab(self, lab: Lab, *, namespace: str, on_progress: Callable[[str], None] | None = None) -> None: ...
-
-    def run_checks(self, lab: Lab, step: Step, *, namespace: str, answers: dict[str, str]) -> StepReport: ...
-
-    def watch_checks(self, lab: Lab, step: Step, *, namespace: str, answers: dict[str, str],
-                     on_report: Callable[[StepReport], None], stop: threading.Event) -> None:
-        """Report now and after each change until `stop`; reports with `settling` set come while
-        a lagging check is re-checked (see runner.watch_step) and are no verdict."""
 
     def list_resources(self, namespace: str) -> NamespaceView: ...
 
@@ -58,29 +41,19 @@ class Backend(Protocol):
         """Start noticing changes (returns at once); `on_change` is called from other threads."""
 
 
-class ClusterBackend:
+class ClusterBackend(ClusterActions):
     """The engine on a real cluster. Connects lazily, so the first screen paints
     before any kubeconfig or network work, and a retry can reconnect."""
 
-    def __init__(self, cluster: Cluster | None = None, *, kubeconfig: str | None = None, context: str | None = None):
-        self._cluster = cluster
+    def __init__(self, cluster=None, *, kubeconfig: str | None = None, context: str | None = None):  # noqa: ANN001
+        super().__init__(cluster, connect=lambda: connect_cluster(kubeconfig=kubeconfig, context=context, ping=False))
         self._kubeconfig = kubeconfig
         self._context = context
-        self._lock = threading.Lock()
-
-    @property
-    def cluster(self) -> Cluster:
-        from ..cluster import connect
-
-        with self._lock:
-            if self._cluster is None:
-                self._cluster = connect(kubeconfig=self._kubeconfig, context=self._context)
-            return self._cluster
 
     def info(self) -> ClusterInfo:
         from kubernetes import config as k8s_config
 
-        context = self._context or (self._cluster.context if self._cluster else None) or ""
+        context = self._context or (self.connected.context if self.connected else None) or ""
         if not context:
             try:
                 _, active = k8s_config.list_kube_config_contexts(config_file=self._kubeconfig)
@@ -94,52 +67,16 @@ class ClusterBackend:
         return ClusterInfo(context, server)
 
     def ping(self) -> str:
-        from ..cluster import ping
-
         try:
-            return ping(self.cluster)
+            return ping_cluster(self.cluster)
         except Exception:
-            with self._lock:  # let a retry pick up a fixed kubeconfig
-                self._cluster = None
+            self.forget()  # let a retry pick up a fixed kubeconfig
             raise
 
     def features(self) -> dict[str, bool | None]:
         from .features import detect_features
 
         return detect_features(self.cluster)
-
-    def start_step(self, lab: Lab, step: Step, *, namespace: str,
-                   on_progress: Callable[[str], None] | None = None) -> None:
-        from .. import runner
-
-        runner.start_step(self.cluster, lab, step, namespace=namespace, on_progress=on_progress)
-
-    def solve_step(self, lab: Lab, step: Step, *, namespace: str) -> str:
-        from .. import runner
-
-        return runner.solve_step(self.cluster, lab, step, namespace=namespace)
-
-    def reset_step(self, lab: Lab, step: Step, *, namespace: str) -> None:
-        from .. import runner
-
-        runner.reset_step(self.cluster, lab, step, namespace=namespace)
-
-    def reset_lab(self, lab: Lab, *, namespace: str, on_progress: Callable[[str], None] | None = None) -> None:
-        from .. import runner
-
-        runner.reset_lab(self.cluster, lab, namespace=namespace, wait=True, on_progress=on_progress)
-
-    def run_checks(self, lab: Lab, step: Step, *, namespace: str, answers: dict[str, str]) -> StepReport:
-        from .. import runner
-
-        cluster = None if step.is_quiz else self.cluster  # a quiz needs no cluster
-        return runner.run_step_checks(cluster, lab, step, namespace=namespace, answers=answers)  # type: ignore[arg-type]
-
-    def watch_checks(self, lab: Lab, step: Step, *, namespace: str, answers: dict[str, str],
-                     on_report: Callable[[StepReport], None], stop: threading.Event) -> None:
-        from .. import runner
-
-        runner.watch_step(self.cluster, lab, step, on_report=on_report, stop=stop, namespace=namespace, answers=answers)
 
     def list_resources(self, namespace: str) -> NamespaceView:
         from .namespace_watch import RESOURCE_KINDS

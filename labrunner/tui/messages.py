@@ -9,7 +9,7 @@ from textual.message import Message
 if TYPE_CHECKING:
     from ..loader import BrokenLab
     from ..model import Lab
-    from ..runner import StepReport
+    from ..report import StepReport
     from .backend import ClusterInfo
     from .resources import NamespaceView
 

@@ -8,7 +8,7 @@ from ..model import Lab, Step
 
 
 def reading_markdown(lab: Lab, step: Step, *, namespace: str, hints_shown: int, solution_shown: bool) -> str:
-    from ..runner import render_text  # the app loads the engine in a worker at start (LabApp.load_engine)
+    render_text = Lab.render
 
     parts = [f"# {step.title}"]
     if step.text:

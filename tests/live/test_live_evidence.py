@@ -164,3 +164,103 @@ def test_check_json_and_junit_on_a_real_lab(cluster, capsys, monkeypatch, tmp_pa
         assert all(len(c) == 0 for c in suite.findall("testcase"))
     finally:
         assert cli.main(labs + ["reset", "nodeport-basics"]) == 0
+
+
+# -- evidence of the kinds that read objects: the Events the cluster recorded, and commands ---------------
+
+UNSCHEDULABLE = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: stuck}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: stuck}}
+  template:
+    metadata: {labels: {app: stuck}}
+    spec:
+      nodeSelector: {labrunner.dev/no-such-node: "true"}
+      containers: [{name: web, image: registry.k8s.io/e2e-test-images/agnhost:2.56, args: [pause]}]
+"""
+
+NO_SUCH_CLASS = """
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  storageClassName: labrunner-no-such-class
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Mi}}
+"""
+
+
+def test_a_workload_that_cannot_schedule_fails_with_the_schedulers_event(ns):
+    ns.apply(UNSCHEDULABLE)
+    result = settled(lambda: ns.check("replicas", object="Deployment/stuck", ready=1),
+                     lambda r: any(e.reason == "FailedScheduling" for e in r.evidence.events), timeout=30)
+    assert result.status.value == "fail", result.message
+    assert (result.evidence.expected, result.evidence.observed) == ("1 ready replicas", "0 ready replicas")
+    (scheduling, *_) = [e for e in result.evidence.events if e.reason == "FailedScheduling"]
+    assert scheduling.type == "Warning" and scheduling.object.startswith("Pod/stuck-")
+    assert "node affinity/selector" in scheduling.message or "didn't match" in scheduling.message, scheduling.message
+    pods = ns.check("pods", selector="app=stuck", ready=1)
+    assert pods.status.value == "fail" and any(e.reason == "FailedScheduling" for e in pods.evidence.events)
+
+
+def test_a_claim_of_a_class_that_does_not_exist_fails_with_the_provisioners_event(ns):
+    ns.apply(NO_SUCH_CLASS)
+    result = settled(lambda: ns.check("pvc", name="data"),
+                     lambda r: any(e.reason == "ProvisioningFailed" for e in r.evidence.events), timeout=30)
+    assert result.status.value == "fail", result.message
+    assert result.evidence.observed.startswith("Pending, class labrunner-no-such-class")
+    (failed, *_) = [e for e in result.evidence.events if e.reason == "ProvisioningFailed"]
+    assert "labrunner-no-such-class" in failed.message and failed.object == "PersistentVolumeClaim/data"
+    (describe,) = result.evidence.commands
+    pasted = kubectl_pasted(describe)
+    assert pasted.returncode == 0 and "ProvisioningFailed" in pasted.stdout, pasted.stderr
+
+
+def test_a_log_check_hands_the_kubectl_logs_that_shows_the_same(ns):
+    ns.apply(web_deployment())
+    ns.wait_ready("Deployment", "web")
+    result = ns.check("logs", selector="app=web", contains="labrunner-never-logged", timeout=1)
+    assert result.status.value == "fail"
+    (command,) = result.evidence.commands
+    pasted = kubectl_pasted(command)
+    assert pasted.returncode == 0 and "labrunner-never-logged" not in pasted.stdout, pasted.stderr
+
+
+def test_a_csr_with_server_auth_is_approved_and_refused_and_the_fail_quotes_the_signer(ns):
+    """The case of issue 9: a CSR that also asks for server auth is approved, the kube-apiserver-client
+    signer refuses it (condition Failed, reason SignerValidationFailure), and the certificate check's fail
+    quotes that reason, not "is it approved?"."""
+    import base64
+    import uuid
+
+    import yaml
+    from kubernetes import client as k8s
+
+    from labrunner.cluster import delete_object, wait_until
+    from labrunner.model import ObjectRef
+
+    name = f"lt-refused-{uuid.uuid4().hex[:6]}"
+    request = (REPO / "labs" / "user-access" / "wrong" / "02-jane-doe.csr").read_bytes()
+    ns.apply(yaml.safe_dump({"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+                             "metadata": {"name": name},
+                             "spec": {"signerName": "kubernetes.io/kube-apiserver-client", "expirationSeconds": 3600,
+                                      "usages": ["client auth", "server auth"],
+                                      "request": base64.b64encode(request).decode()}}))
+    try:
+        k8s.CertificatesV1Api(ns.cluster.api).patch_certificate_signing_request_approval(name, {"status": {"conditions": [
+            {"type": "Approved", "status": "True", "reason": "LiveTest", "message": "live test"}]}})
+        wait_until(ns.cluster, "CertificateSigningRequest", namespace=None, name=name, describe="refused",
+                   predicate=lambda o: bool(o) and any(c.get("type") == "Failed"
+                                                       for c in (o[0].get("status") or {}).get("conditions") or []),
+                   timeout=60)
+        result = ns.check("certificate", csr=name, user="jane.doe", validFor="1h")
+        assert result.status.value == "fail", result.message
+        assert f"refused CertificateSigningRequest {name}: SignerValidationFailure: " \
+               '"invalid usage for client certificate: server auth"' in result.message
+        assert "Failed (SignerValidationFailure" in result.evidence.observed
+        assert result.evidence.commands == (f"kubectl describe csr {name}",)
+    finally:
+        delete_object(ns.cluster, ObjectRef("CertificateSigningRequest", name, "certificates.k8s.io/v1"), namespace="")

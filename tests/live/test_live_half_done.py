@@ -4,6 +4,7 @@ refusal, never a solution applied into a namespace without the step's setup."""
 
 import pytest
 
+from labrunner import exitcodes
 from labrunner.cluster import delete_namespace
 
 from test_live_cli import copy_lab, labrunner, setup_is_there
@@ -40,14 +41,14 @@ def test_reset_step_and_solve_while_the_namespace_terminates_or_is_gone(cluster,
         hold_namespace(cluster, namespace)
         delete_namespace(cluster, namespace, wait=False)
         solve = labrunner(tmp_path, *labs, "solve", "lr-half-done", "--step", "clusterip")
-        assert solve.returncode == 1 and "forbidden" not in solve.stderr, solve.stderr
+        assert solve.returncode == exitcodes.BAD_INPUT and "forbidden" not in solve.stderr, solve.stderr
         assert f"namespace {namespace} is being deleted" in solve.stderr
         assert "`labrunner start lr-half-done clusterip`" in solve.stderr
         release_namespace(cluster, namespace)
 
         delete_namespace(cluster, namespace, wait=True)
         solve = labrunner(tmp_path, *labs, "solve", "lr-half-done", "--step", "clusterip")
-        assert solve.returncode == 1 and f"namespace {namespace} does not exist" in solve.stderr, solve.stderr
+        assert solve.returncode == exitcodes.BAD_INPUT and f"namespace {namespace} does not exist" in solve.stderr, solve.stderr
         assert cluster.get("Namespace", namespace) is None
     finally:
         release_namespace(cluster, namespace)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from labrunner.checks import CheckResult
+from labrunner.checks import CheckResult, EventNote, Evidence
 from labrunner.errors import ClusterUnreachable
 from labrunner.loader import load_labs
 from labrunner.model import Lab, Step
@@ -98,7 +98,7 @@ class FakeBackend:
         self._changed.set()
         return step.solution.explanation
 
-    def reset_step(self, lab: Lab, step: Step, *, namespace: str) -> None:
+    def reset_step(self, lab: Lab, step: Step, *, namespace: str, on_progress=None) -> None:  # noqa: ANN001
         self.calls.append(("reset-step", step.id))
         self.solved.discard(step.id)
 
@@ -112,10 +112,19 @@ class FakeBackend:
         solved = step.id in self.solved
         results = tuple(
             replace(CheckResult.passed("found") if solved else
-                    CheckResult.failed(f"{spec.params.get('object', spec.id)} does not exist yet", ["looked in " + namespace]),
+                    CheckResult.failed(f"{spec.params.get('object', spec.id)} does not exist yet", ["looked in " + namespace],
+                                       evidence=self.evidence(spec.params.get("object", spec.id), namespace)),
                     check_id=spec.id, title=spec.title)
             for spec in step.checks)
         return StepReport(lab.id, step.id, results)
+
+    @staticmethod
+    def evidence(obj: str, namespace: str) -> Evidence:
+        """What the engine's object checks give with a fail: expected and observed, the events, a command."""
+        kind, _, name = str(obj).partition("/")
+        return Evidence("exists", "does not exist",
+                        events=(EventNote("Warning", "FailedCreate", f"{kind} {name} was refused", f"{kind}/{name}", 2),),
+                        commands=(f"kubectl -n {namespace} describe {kind.lower()} {name}",))
 
     def watch_checks(self, lab, step, *, namespace, answers, on_report, stop) -> None:  # noqa: ANN001
         if self.settling and not step.is_quiz:

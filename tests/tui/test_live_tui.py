@@ -60,3 +60,29 @@ async def test_open_fail_solve_pass_persist(cluster, namespace, tmp_path):
         table = app.screen.query_one(LabTable)
         assert str(table.get_cell("services", "Done")) == f"1/{len(lab.steps)}"
         app.stop_watches()
+
+
+async def test_e_shows_the_evidence_of_a_failing_check_on_the_live_cluster(cluster, namespace, tmp_path):
+    """Step 1 of the services lab, unsolved: `e` shows what its first failing check expected and saw, and the
+    command to look for yourself, from the engine's own evidence."""
+    from labrunner.tui.screens.evidence import EvidenceScreen
+
+    labs = [lab for lab in load_labs(REPO / "labs") if lab.id == "services"]
+    app = LabApp(ClusterBackend(cluster), labs, progress_path=tmp_path / "progress.json",
+                 namespaces={"services": namespace})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: "Kubernetes v" in text_of(app, "#cluster-status"), timeout=30)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, LabViewScreen))
+        await wait_for(pilot, lambda: shown_status(app) == "fail", timeout=180, what="the first report")
+        report = app.screen.query_one("#checks").report
+        failing = next(r for r in report.results if r.status.value == "fail")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EvidenceScreen), what="the evidence")
+        shown = text_of(app, "#evidence-text")
+        assert failing.message in shown
+        assert f"Expected  {failing.evidence.expected}" in shown and f"Observed  {failing.evidence.observed}" in shown
+        for command in failing.evidence.reproduce():
+            assert command in shown
+        await pilot.press("escape")
+        app.stop_watches()

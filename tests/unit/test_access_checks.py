@@ -350,7 +350,51 @@ def test_certificate_check_reads_the_issued_certificate(fake_cluster):
     capped = check(cluster, csr="jane", validFor="3d")  # asked for 3 days, the signer gave 2: not the learner's
     assert capped.status is Status.ERROR and "--cluster-signing-duration" in capped.message
     pending = fake_cluster([{**csr, "status": {}}])
-    assert "is it approved?" in check(pending, csr="jane", validFor="2d").message
+    unapproved = check(pending, csr="jane", validFor="2d")
+    assert unapproved.status is Status.FAIL and "it is not approved" in unapproved.message
+    assert unapproved.evidence.expected == "a certificate valid for 2d"
+    assert "kubectl describe csr jane" in unapproved.evidence.reproduce()
+    for result in (check(cluster, csr="jane", user="bob"), capped):
+        assert "issued certificate: subject CN=jane, O=shop-devs" in result.evidence.observed
+
+
+def test_a_csr_the_signer_refused_fails_quoting_the_signers_reason(fake_cluster):
+    """Approved, but the kube-apiserver-client signer refuses a request that also asks for server auth: the
+    fail quotes the Failed condition's reason and message, as the kube-controller-manager writes them."""
+    from labrunner.checks import CheckContext, Status, run_check
+    from labrunner.model import CheckSpec, Difficulty, Lab, Step
+
+    refused = {"kind": "CertificateSigningRequest", "metadata": {"name": "jane"},
+               "spec": {"signerName": "kubernetes.io/kube-apiserver-client", "usages": ["client auth", "server auth"],
+                        "expirationSeconds": 86400},
+               "status": {"conditions": [
+                   {"type": "Approved", "status": "True", "reason": "KubectlApprove",
+                    "message": "This CSR was approved by kubectl certificate approve."},
+                   {"type": "Failed", "status": "True", "reason": "SignerValidationFailure",
+                    "message": "invalid usage for client certificate: server auth"}]}}
+    step = Step(id="s", title="S", text="", text_path=None)
+    lab = Lab(id="demo", title="D", summary="", difficulty=Difficulty.BEGINNER, minutes=1, topics=(), requires=(),
+              images=(), steps=(step,), path=Path("."))
+    ctx = CheckContext(cluster=fake_cluster([refused]), namespace=NS, lab=lab, step=step)
+    result = run_check(ctx, CheckSpec(id="c", kind="certificate",
+                                      params={"csr": "jane", "user": "jane", "groups": ["shop-devs"], "validFor": "24h"}))
+    assert result.status is Status.FAIL
+    assert ('the signer kubernetes.io/kube-apiserver-client refused CertificateSigningRequest jane: '
+            'SignerValidationFailure: "invalid usage for client certificate: server auth"') in result.message
+    assert result.evidence.expected == "a certificate for CN=jane, O=shop-devs, valid for 1d"
+    assert "Failed (SignerValidationFailure" in result.evidence.observed
+    assert "usages: client auth, server auth" in result.evidence.observed
+    # Approved and waiting for the signer is another story than refused
+    waiting = {**refused, "status": {"conditions": refused["status"]["conditions"][:1]}}
+    ctx = CheckContext(cluster=fake_cluster([waiting]), namespace=NS, lab=lab, step=step)
+    result = run_check(ctx, CheckSpec(id="c", kind="certificate", params={"csr": "jane", "user": "jane"}))
+    assert result.status is Status.FAIL and "is approved, but kubernetes.io/kube-apiserver-client has not issued" \
+        in result.message
+    denied = {**refused, "status": {"conditions": [{"type": "Denied", "status": "True", "reason": "KubectlDeny",
+                                                    "message": "no"}]}}
+    ctx = CheckContext(cluster=fake_cluster([denied]), namespace=NS, lab=lab, step=step)
+    result = run_check(ctx, CheckSpec(id="c", kind="certificate", params={"csr": "jane", "user": "jane"}))
+    assert result.status is Status.FAIL and 'was denied: KubectlDeny: "no"' in result.message
 
 
 # -- evidence: the review asked, its answer, and the kubectl command that asks it again ------------

@@ -157,7 +157,7 @@ def test_wait_says_it_is_settling_then_gives_the_verdict_with_attempts(monkeypat
 
     asked = {}
 
-    def settle(cluster, lab, step, *, window, confirm, answers, on_report):  # noqa: ANN001, ANN202
+    def settle(cluster, lab, step, *, window, confirm, answers, on_report, namespace=None):  # noqa: ANN001, ANN202
         asked.update(window=window(step.checks[0]), confirm=confirm)
         lag = "kube-proxy may still be programming this Service"
         on_report(_settled_report(Status.FAIL, settling=lag))
@@ -223,7 +223,7 @@ def test_watch_mode_keeps_what_another_process_saved_between_its_reports(monkeyp
     from labrunner.checks import Status
     from labrunner.progress import load_progress
 
-    def watch(cluster, lab, step, *, on_report, stop, answers):  # noqa: ANN001, ANN202
+    def watch(cluster, lab, step, *, on_report, stop, answers, namespace=None):  # noqa: ANN001, ANN202
         on_report(_settled_report(Status.FAIL))
         assert cli.main(LABS + ["hint", "services", "--step", "headless"]) == 0
         on_report(_settled_report(Status.PASS))
@@ -300,7 +300,7 @@ def test_watch_with_json_prints_only_json_on_stdout(monkeypatch, capsys):
     from labrunner import runner
     from labrunner.checks import Status
 
-    def watch(cluster, lab, step, *, on_report, stop, answers):  # noqa: ANN001, ANN202
+    def watch(cluster, lab, step, *, on_report, stop, answers, namespace=None):  # noqa: ANN001, ANN202
         on_report(_settled_report(Status.FAIL))
         on_report(_settled_report(Status.PASS))
 

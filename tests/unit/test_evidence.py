@@ -29,7 +29,7 @@ def test_a_cell_probes_from_its_source_pod_to_its_target_address():
 
 def test_evidence_json_has_every_key_always():
     assert CheckResult.passed("ok").as_dict()["evidence"] == {"expected": None, "observed": None, "probes": [],
-                                                             "reviews": []}
+                                                             "reviews": [], "events": [], "reproduce": []}
     cell = ProbeCell("pod a", "service b", 80, "allow", "fail", "refused", why="should be allowed: refused",
                      address="10.96.0.1", reproduce="kubectl ...")
     review = AccessReview({"kind": "SubjectAccessReview", "spec": {"user": "u"}}, allowed=True, expected="denied")
@@ -40,7 +40,7 @@ def test_evidence_json_has_every_key_always():
     assert data["reviews"] == [{"request": {"kind": "SubjectAccessReview", "spec": {"user": "u"}}, "allowed": True,
                                 "denied": False, "reason": None, "evaluationError": None, "expected": "denied",
                                 "reproduce": None}]
-    assert not Evidence() and Evidence(expected="x")
+    assert not Evidence() and Evidence(expected="x") and Evidence(commands=("curl x",))
 
 
 def test_reproduce_lists_what_did_not_go_as_expected_once_each():
@@ -55,6 +55,8 @@ def test_reproduce_lists_what_did_not_go_as_expected_once_each():
                         reviews=(review(True, "allowed", "r1"), review(True, "denied", "r2"), review(False, "", "r3")))
     assert evidence.reproduce() == ["p2", "p3", "r2", "r3"]
     assert evidence.reproduce(failing_only=False) == ["p1", "p2", "p3", "p4", "r1", "r2", "r3"]
+    # the check's own commands come first, and are never left out
+    assert Evidence(probes=evidence.probes, commands=("c1", "p2")).reproduce() == ["c1", "p2", "p3"]
 
 
 def test_a_result_keeps_its_evidence_through_settling_and_run_check(monkeypatch):

@@ -132,7 +132,7 @@ def test_check_watch_junit_holds_the_last_verdict(monkeypatch, tmp_path, capsys)
     passed = runner.StepReport("services", "clusterip", (replace(CheckResult.passed("ok"), check_id="a", title="a"),), 1.0)
     seen: list[bytes] = []
 
-    def watch(cluster, lab, step, *, on_report, stop, answers):  # noqa: ANN001, ANN202
+    def watch(cluster, lab, step, *, on_report, stop, answers, namespace=None):  # noqa: ANN001, ANN202
         on_report(_report())
         seen.append(path.read_bytes())
         on_report(passed)

@@ -34,8 +34,11 @@ def _results(fake_cluster, monkeypatch) -> list[CheckResult]:
 
     monkeypatch.setattr(accessreview, "_call", lambda *a, **k: {"status": {"allowed": False, "reason": "no match"}})
     web = {"kind": "Deployment", "metadata": {"name": "web", "namespace": "lab"}, "status": {"readyReplicas": 1}}
+    scaled = {"kind": "Event", "metadata": {"name": "web.1", "namespace": "lab"}, "type": "Normal",
+              "reason": "ScalingReplicaSet", "message": "Scaled up replica set web-5d9 from 0 to 2",
+              "involvedObject": {"kind": "Deployment", "name": "web"}}  # no count, no time, no source: still valid
     lab = SimpleNamespace(id="services")
-    ctx = CheckContext(cluster=fake_cluster([web]), namespace="lab", lab=lab, step=None)
+    ctx = CheckContext(cluster=fake_cluster([web, scaled]), namespace="lab", lab=lab, step=None)
     results = [
         run_check(ctx, CheckSpec(id="replicas", kind="replicas", params={"object": "Deployment/web", "ready": 2})),
         run_check(ctx, CheckSpec(id="exists", kind="exists", params={"object": "Deployment/web"})),
@@ -71,6 +74,8 @@ def test_check_json_from_the_engines_results_validates(fake_cluster, monkeypatch
     shown = {check["id"]: check for check in document["checks"]}
     assert shown["rbac"]["evidence"]["reviews"][0]["request"]["kind"] == "SubjectAccessReview"
     assert shown["replicas"]["evidence"]["expected"] == "2 ready replicas"
+    assert shown["replicas"]["evidence"]["events"][0]["reason"] == "ScalingReplicaSet"
+    assert shown["broken"]["evidence"]["observed"] == "unknown check kind 'no-such-kind'"
     assert [p["status"] for p in document["checks"][-1]["evidence"]["probes"]] == ["fail", "skipped", "fail"]
 
 
@@ -87,6 +92,8 @@ def test_a_quiz_check_json_validates(capsys):
     lambda d: d.update(status="passed"),
     lambda d: d["checks"][0].pop("evidence"),
     lambda d: d["checks"][0]["evidence"]["probes"].append({"from": "a"}),
+    lambda d: d["checks"][0]["evidence"].pop("events"),
+    lambda d: d["checks"][0]["evidence"]["events"].append({"reason": "x", "count": 0}),
     lambda d: d.update(secondsToPass=-1),
 ])
 def test_the_schema_rejects_documents_out_of_shape(change):

@@ -7,6 +7,7 @@ from labrunner.checks import CheckResult, Status
 from labrunner.errors import LabrunnerError
 from labrunner.loader import find_curriculum, load_curriculum, load_lab
 from labrunner.progress import Progress
+from labrunner.session import answer_quiz, record_report, reveal_hint, shown_hints
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,22 +21,22 @@ def services():
 def test_hints_are_revealed_one_at_a_time(services):
     progress = Progress()
     step = services.step("clusterip")
-    shown = [runner.reveal_hint(progress, services, step) for _ in range(len(step.hints) + 1)]
+    shown = [reveal_hint(progress, services, step) for _ in range(len(step.hints) + 1)]
     assert [s[0] for s in shown[:-1]] == list(range(1, len(step.hints) + 1))
     assert shown[-1] is None
     assert progress.lab("nodeport-basics").step("clusterip").hints_shown == len(step.hints)
-    assert runner.shown_hints(progress, services, step) == list(step.hints)
+    assert shown_hints(progress, services, step) == list(step.hints)
 
 
 def test_quiz_answers_are_judged_and_recorded(services):
     progress = Progress()
     step = services.step("externalname")
-    assert runner.answer_quiz(progress, services, step, "a").status is Status.FAIL
+    assert answer_quiz(progress, services, step, "a").status is Status.FAIL
     assert progress.lab("nodeport-basics").step("externalname").status == "failed"
-    assert runner.answer_quiz(progress, services, step, "b").ok
+    assert answer_quiz(progress, services, step, "b").ok
     assert progress.lab("nodeport-basics").step("externalname").status == "passed"
     with pytest.raises(LabrunnerError, match="not a choice"):
-        runner.answer_quiz(progress, services, step, "z")
+        answer_quiz(progress, services, step, "z")
 
 
 def test_step_report_status():
@@ -50,8 +51,8 @@ def test_step_report_status():
 
 def test_a_pass_is_kept_when_a_later_run_fails():
     progress = Progress()
-    runner.record_report(progress, runner.StepReport("l", "s", (CheckResult.passed("ok"),)))
-    runner.record_report(progress, runner.StepReport("l", "s", (CheckResult.failed("no"),)))
+    record_report(progress, runner.StepReport("l", "s", (CheckResult.passed("ok"),)))
+    record_report(progress, runner.StepReport("l", "s", (CheckResult.failed("no"),)))
     state = progress.lab("l").step("s")
     assert state.status == "passed" and state.attempts == 2 and state.passed_at
 

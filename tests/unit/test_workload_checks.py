@@ -151,9 +151,17 @@ def test_a_recreate_that_emptied_the_old_replicaset_first_is_not_a_rolling_updat
     # A rolling update: the new ReplicaSet exists before the old one's last step down.
     rolled = timed(replica_set("api-new", "2", 3), "2026-11-29T10:04:50Z", "2026-11-29T10:04:58Z")
     assert run([deployment(), old, rolled], "rollout", object="Deployment/api").ok
-    # `rollout undo` reuses an older ReplicaSet: created long before, never read as Recreate.
-    undone = timed(replica_set("api-new", "3", 3), "2026-11-29T09:00:00Z", "2026-11-29T10:06:00Z")
+    # `rollout undo` reuses an older ReplicaSet, created long before: measured from its last scale-up.
+    # Rolling: it reached full size before the old one's last step down.
+    undone = timed(replica_set("api-new", "3", 3), "2026-11-29T09:00:00Z", "2026-11-29T10:05:00Z")
+    undone["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] = "1"
     assert run([deployment(revision="3"), old, undone], "rollout", object="Deployment/api").ok
+    # Recreate, then `rollout undo` twice under Recreate, then the strategy set back (a hostile tester):
+    # the reused ReplicaSet was scaled up only after the old one was empty.
+    undone_late = timed(replica_set("api-new", "4", 3), "2026-11-29T09:00:00Z", "2026-11-29T10:05:03Z")
+    undone_late["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] = "2"
+    result = run([deployment(revision="4"), old, undone_late], "rollout", object="Deployment/api")
+    assert result.status is Status.FAIL and "scaled up again by `rollout undo`" in result.message
 
 
 def test_a_rollout_with_no_old_replicaset_left_shows_nothing():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -22,7 +23,11 @@ from ..widgets.error_banner import ErrorBanner
 from ..widgets.resource_panel import ResourcePanel
 from ..widgets.step_text import StepText
 from .confirm import ConfirmScreen
+from .evidence import EvidenceScreen
 from .working import WorkingScreen
+
+if TYPE_CHECKING:
+    from ...session import LabSession  # loaded on first use: the first paint does without the engine
 
 _STEP_MARK = {"passed": ("✔", "green"), "current": ("▶", "bold yellow"), "open": ("○", ""), "locked": ("·", "dim")}
 
@@ -30,6 +35,7 @@ _STEP_MARK = {"passed": ("✔", "green"), "current": ("▶", "bold yellow"), "op
 class LabViewScreen(WorkingScreen):
     BINDINGS = [
         Binding("c", "check", "Check"),
+        Binding("e", "evidence", "Evidence"),
         Binding("h", "hint", "Hint"),
         Binding("s", "solution", "Solution"),
         Binding("a", "apply_solution", "Apply solution", show=False),
@@ -59,6 +65,18 @@ class LabViewScreen(WorkingScreen):
         self._resources_changed = threading.Event()
         self._busy = ""  # a cluster action running now; one at a time
         self._statuses: list[str] = []  # as of the last render_header, for check_action (called often)
+        self._session: LabSession | None = None
+        self._current = 0  # the session's current step, as of the last render_header
+
+    @property
+    def session(self) -> LabSession:
+        """The learner's session with this lab: the step rule, the verbs, the progress saved."""
+        if self._session is None:
+            from ...session import LabSession
+
+            self._session = LabSession(self.lab, store=self.app.store, actions=self.app.backend,
+                                       namespace=self.namespace)
+        return self._session
 
     @property
     def step(self) -> Step:
@@ -91,29 +109,25 @@ class LabViewScreen(WorkingScreen):
         self._resource_stop.set()
         self._resources_changed.set()  # wakes the listing loop, which then sees the stop
 
-    # -- progress --------------------------------------------------------------
+    # -- progress (the rule is LabSession's) ----------------------------------------
     def statuses(self) -> list[str]:
-        state = self.app.store.read().lab(self.lab.id)
-        return [state.step(s.id).status for s in self.lab.steps]
+        return self.session.statuses()
 
     def first_open_step(self) -> int:
-        state = self.app.store.read().lab(self.lab.id)
-        if state.current_step in {s.id for s in self.lab.steps}:
-            wanted = self.lab.step_index(state.current_step)
-            if self.unlocked(wanted):
-                return wanted
-        statuses = self.statuses()
-        return next((i for i, status in enumerate(statuses) if status != "passed"), len(statuses) - 1)
+        return self.session.current_index()
 
     def unlocked(self, index: int, statuses: list[str] | None = None) -> bool:
-        """A step opens once every step before it passed (or it passed itself)."""
-        statuses = statuses or self._statuses or self.statuses()
-        return statuses[index] == "passed" or all(s == "passed" for s in statuses[:index])
+        """Whether the learner may go to step `index` (LabSession.is_open), as of the last header."""
+        if statuses is None and not self._statuses:
+            return self.session.is_open(index)  # before the first header
+        return self.session.is_open(index, statuses=statuses or self._statuses, current=self._current)
 
     # -- showing -----------------------------------------------------------------
     def render_header(self) -> None:
         """After every progress change: the header and which keys work now."""
-        statuses = self._statuses = self.statuses()
+        progress = self.session.progress()
+        statuses = self._statuses = self.session.statuses(progress)
+        self._current = self.session.current_index(progress)
         text = Text()
         text.append(f"{self.lab.title}", style="bold")
         text.append(f"  step {self.index + 1}/{len(self.lab.steps)} ")
@@ -127,7 +141,7 @@ class LabViewScreen(WorkingScreen):
 
     def render_reading(self) -> None:
         step = self.step
-        hints = self.app.store.read().lab(self.lab.id).step(step.id).hints_shown
+        hints = self.session.hints_shown(step)
         markdown = reading_markdown(self.lab, step, namespace=self.namespace, hints_shown=hints,
                                     solution_shown=step.id in self.revealed)
         self.run_worker(self.query_one(StepText).show(markdown), group="reading", exclusive=True)
@@ -168,7 +182,7 @@ class LabViewScreen(WorkingScreen):
     # -- thread workers ------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="setup")
     def set_up_step(self, step: Step) -> None:
-        self.app.backend.start_step(self.lab, step, namespace=self.namespace, on_progress=self._progressed)
+        self.session.start(step, on_progress=self._progressed, remember=False)  # remembered once reported
         self.post_message(StepSetUp(step.id))
 
     def _progressed(self, text: str) -> None:
@@ -177,29 +191,26 @@ class LabViewScreen(WorkingScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="watch")
     def watch_checks(self, step: Step, stop: threading.Event) -> None:
-        answers = self.app.store.read().answers(self.lab.id)
-        self.app.backend.watch_checks(self.lab, step, namespace=self.namespace, answers=answers, stop=stop,
-                                      on_report=lambda report: self.post_message(ChecksFinished(report)))
+        self.session.watch(step, stop=stop, record=False,  # recorded as shown: on_checks_finished
+                           on_report=lambda report: self.post_message(ChecksFinished(report)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="check")
     def check_now(self, step: Step) -> None:
-        answers = self.app.store.read().answers(self.lab.id)
-        report = self.app.backend.run_checks(self.lab, step, namespace=self.namespace, answers=answers)
-        self.post_message(ChecksFinished(report))
+        self.post_message(ChecksFinished(self.session.check(step, record=False)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="action")
     def apply_solution(self, step: Step) -> None:
-        self.app.backend.solve_step(self.lab, step, namespace=self.namespace)
+        self.session.solve(step)
         self.post_message(SolutionApplied(step.id))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="action")
     def reset_step(self, step: Step) -> None:
-        self.app.backend.reset_step(self.lab, step, namespace=self.namespace)
+        self.session.reset(step, on_progress=self._progressed)
         self.post_message(StepReset(step.id))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="action")
     def reset_lab(self) -> None:
-        self.app.backend.reset_lab(self.lab, namespace=self.namespace, on_progress=self._progressed)
+        self.session.reset(on_progress=self._progressed)
         self.post_message(LabReset())
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="resources")
@@ -230,23 +241,15 @@ class LabViewScreen(WorkingScreen):
     def on_step_set_up(self, message: StepSetUp) -> None:
         if message.step_id != self.step.id:
             return
-        self.app.store.update(lambda p: setattr(p.lab(self.lab.id), "current_step", message.step_id))
+        self.session.remember(self.step)
         self.query_one(CheckPanel).show_state("Checking…")
         self._watch_stop = threading.Event()
         self.app.track_stop(self._watch_stop)
         self.watch_checks(self.step, self._watch_stop)
 
     def on_checks_finished(self, message: ChecksFinished) -> None:
-        from ... import runner  # loaded by the setup worker already; see backend.py
-
         report = message.report
-
-        def record(progress) -> str:  # noqa: ANN001
-            before = progress.lab(report.lab_id).step(report.step_id).status
-            runner.record_report(progress, report)
-            return before
-
-        before = self.app.store.update(record)
+        before = self.session.record(report)
         if report.step_id != self.step.id:
             return  # a late report of a step the learner left; recorded, not shown
         self.query_one(CheckPanel).show_report(report)
@@ -257,20 +260,17 @@ class LabViewScreen(WorkingScreen):
                         title="✔ All checks pass", timeout=8)
 
     def on_solution_applied(self, message: SolutionApplied) -> None:
-        self._busy = ""
-        self.app.store.update(lambda p: setattr(p.lab(self.lab.id).step(message.step_id), "solved", True))
+        self._busy = ""  # the session noted it solved
         self.notify("Solution applied; the checks re-run as the namespace changes.", timeout=6)
 
     def on_step_reset(self, message: StepReset) -> None:
-        self._busy = ""
-        self.app.store.update(lambda p: p.forget_step(self.lab.id, message.step_id))
+        self._busy = ""  # the session forgot the step's progress
         self.revealed.discard(message.step_id)
         self.notify("The step is back to its start.")
         self.enter_step(self.index)
 
     def on_lab_reset(self, _: LabReset) -> None:
-        self._busy = ""
-        self.app.store.update(lambda p: p.forget_lab(self.lab.id))
+        self._busy = ""  # the session forgot the lab's progress
         self.revealed.clear()
         self.notify("The lab is back to its start.")
         self.enter_step(0)
@@ -280,11 +280,11 @@ class LabViewScreen(WorkingScreen):
 
     @on(OptionList.OptionSelected, "#quiz-choices")
     def _answered(self, event: OptionList.OptionSelected) -> None:
-        from ... import runner
+        from ...report import StepReport
 
         step = self.step
-        result = self.app.store.update(lambda p: runner.answer_quiz(p, self.lab, step, str(event.option.id)))
-        self.query_one(CheckPanel).show_report(runner.StepReport(self.lab.id, step.id, (result,)))
+        result = self.session.answer(step, str(event.option.id))
+        self.query_one(CheckPanel).show_report(StepReport(self.lab.id, step.id, (result,)))
         self.render_header()
         if result.ok:
             self.notify("Right." if self.index == len(self.lab.steps) - 1 else "Right: n opens the next step.",
@@ -305,14 +305,26 @@ class LabViewScreen(WorkingScreen):
         self.query_one(CheckPanel).show_state("Checking…")
         self.check_now(self.step)
 
+    def action_evidence(self) -> None:
+        """The evidence of the selected check (at first the first that did not pass); ←/→ there go to the
+        others, and the one shown last stays selected."""
+        panel = self.query_one(CheckPanel)
+        if panel.report is None or not panel.report.results:
+            self.notify("No check has reported yet.")
+            return
+
+        def selected(check_id: str | None) -> None:
+            if check_id is not None:
+                panel.select(check_id)
+
+        self.app.push_screen(EvidenceScreen(panel.report, panel.selected_index()), selected)
+
     def action_hint(self) -> None:
         step = self.step
         if not step.hints:
             self.notify("This step has no hints.")
             return
-        from ... import runner
-
-        hint = self.app.store.update(lambda p: runner.reveal_hint(p, self.lab, step))
+        hint = self.session.hint(step)
         if hint is None:
             self.notify("No more hints." + ("" if step.is_quiz else " s shows the solution."))
             return

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from textual.widgets import Static
 
 if TYPE_CHECKING:
-    from ...runner import StepReport
+    from ...report import StepReport
 
 # By status value: the engine's Status is a str enum, and importing it would
 # load the kubernetes client before the first paint.
@@ -20,14 +20,17 @@ SUMMARY = {"pass": "all pass", "fail": "not there yet", "error": "a check could 
 SETTLING_MARK, SETTLING_SUMMARY = ("…", "cyan"), "settling, checking again"
 
 
-def report_table(report: StepReport) -> Table:
-    """One row per check: its mark, then title, message and details, wrapped with a hanging indent."""
+def report_table(report: StepReport, selected: str = "") -> Table:
+    """One row per check: its mark, then title, message and details, wrapped with a hanging indent; the
+    check whose id is `selected` (the one `e` shows the evidence of) is marked with ▸."""
     table = Table.grid(padding=(0, 1), expand=True)
     table.add_column(width=1, no_wrap=True)
     table.add_column(ratio=1)
     for result in report.results:
         mark, colour = SETTLING_MARK if result.settling else MARKS[result.status.value]
         body = Text()
+        if selected and result.check_id == selected:
+            body.append("▸ ", style="bold reverse")
         body.append(f"{result.title or result.check_id}\n", style="bold")
         body.append(result.message)
         for line in result.details:
@@ -40,6 +43,7 @@ class CheckPanel(VerticalScroll):
     """Shows a state line (`show_state`) or the latest report (`show_report`)."""
 
     report: StepReport | None = None  # what is shown now; None while a state line is
+    selected: str = ""  # the id of the check the learner last looked at the evidence of; "" before that
 
     def compose(self):  # noqa: ANN201
         yield Static(id="check-results")
@@ -62,4 +66,19 @@ class CheckPanel(VerticalScroll):
         self.border_subtitle = f"{mark} {summary}"
         self.set_class(status == "pass", "-passed")
         self.set_class(status == "error", "-errored")
-        self.query_one("#check-results", Static).update(report_table(report))
+        self.query_one("#check-results", Static).update(report_table(report, self.selected))
+
+    def selected_index(self) -> int:
+        """The index in the shown report of the selected check; before any selection (or when the check is
+        gone) the first that did not pass, else the first."""
+        results = self.report.results if self.report else ()
+        ids = [r.check_id for r in results]
+        if self.selected in ids:
+            return ids.index(self.selected)
+        return next((i for i, r in enumerate(results) if r.status.value != "pass"), 0)
+
+    def select(self, check_id: str) -> None:
+        """Mark the check `check_id` as the selected one and show it so."""
+        self.selected = check_id
+        if self.report is not None:
+            self.query_one("#check-results", Static).update(report_table(self.report, self.selected))
