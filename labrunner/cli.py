@@ -13,17 +13,23 @@ import json
 import sys
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
+if TYPE_CHECKING:
+    from . import runner
+    from .progress import Progress, ProgressStore
+    from .session import ClusterActions, LabSession
+
+# The engine's heavy parts load where they are used, so that `labrunner list` and the TUI's first
+# screen do not wait for them (tests/unit/test_import_hygiene.py): runner and the cluster side pull
+# in the kubernetes client; loader, progress, session and settings pull in pydantic.
 try:
-    from . import exitcodes, runner
+    from . import exitcodes
+    from .checks import Status
     from .closedpipe import quiet_pipes
     from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError, count_problems
-    from .loader import BrokenLab, LoadReport, default_labs_dir, discover_labs
+    from .labfolders import BrokenLab, LoadReport, default_labs_dir
     from .model import Lab, Step
-    from .progress import Progress, ProgressStore
-    from .session import ClusterActions, LabSession, Status, connect_cluster, step_named
-    from .settings import TIMEOUTS
 except KeyboardInterrupt:  # Ctrl-C while the Kubernetes client loads (seconds on a busy machine): no traceback
     print("\nlabrunner: interrupted", file=sys.stderr)
     raise SystemExit(130) from None
@@ -89,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = dev_sub.add_parser("check", help="prove every step fails before its solution and passes after, "
                                          "every wrong answer fails and every alternative passes")
     p.add_argument("lab_ids", nargs="*", metavar="LAB")
-    p.add_argument("--timeout", type=float, default=TIMEOUTS.dev_step_pass,
-                   help="seconds a step may take to pass after its solution (or an answer to settle)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds a step may take to pass after its solution (or an answer to settle; "
+                        "default: settings.Timeouts.dev_step_pass)")
     p.add_argument("--repeat", type=_positive_int, default=1, metavar="N", help="run the whole proof N times, to catch flakes")
     p.add_argument("--step", dest="step_id", metavar="STEP", help="prove only this step of the chosen labs")
     p.add_argument("--jobs", type=_positive_int, default=3, metavar="N",
@@ -117,7 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in (None, "tui"):
             pipes.release()  # the TUI draws on the terminal itself
         try:
-            return _dispatch(args)
+            code = _dispatch(args)
+            if argv is None and args.command in (None, "tui"):  # this process is the TUI's: no teardown to wait for
+                from .quickexit import exit_now
+
+                exit_now(code)
+            return code
         except LabFormatError as exc:
             _print_problems(exc)
             return EXIT_BAD_INPUT
@@ -183,7 +195,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             chosen = [lab for lab in chosen if args.step_id in {s.id for s in lab.steps}]
             if not chosen:
                 raise UsageError(f"no chosen lab has a step {args.step_id!r}")
-        return dev_check(_cluster(args), chosen, timeout=args.timeout, repeat=args.repeat, step_id=args.step_id,
+        from .settings import TIMEOUTS
+
+        timeout = TIMEOUTS.dev_step_pass if args.timeout is None else args.timeout
+        return dev_check(_cluster(args), chosen, timeout=timeout, repeat=args.repeat, step_id=args.step_id,
                          shell=shell_for(args.kubeconfig, args.context), jobs=args.jobs)
     return _learner_command(args, report)
 
@@ -213,7 +228,9 @@ def _load(args: argparse.Namespace) -> LoadReport:
     """The labs, tolerating broken ones: a broken lab is refused by name (see `_lab`), never
     stops the others. Raises LabFormatError only when no lab could be looked at (no
     curriculum, no such folder)."""
-    report = discover_labs(args.labs)
+    from .labcache import load_labs_cached
+
+    report = load_labs_cached(args.labs)
     if report.problems and not report.labs and not report.broken:
         raise LabFormatError(report.problems)
     return report
@@ -221,6 +238,8 @@ def _load(args: argparse.Namespace) -> LoadReport:
 
 def _labs(args: argparse.Namespace, report: LoadReport | None = None) -> list[Lab]:
     """Every lab, for author tools that judge them all: any problem is an error."""
+    from .loader import discover_labs
+
     report = report or discover_labs(args.labs)
     if report.problems:
         raise LabFormatError(report.problems)
@@ -228,6 +247,8 @@ def _labs(args: argparse.Namespace, report: LoadReport | None = None) -> list[La
 
 
 def _labs_quietly(args: argparse.Namespace) -> list[Lab]:
+    from .loader import discover_labs
+
     return discover_labs(args.labs).labs
 
 
@@ -263,6 +284,7 @@ def _print_problems(exc: LabFormatError, *, also: int = 0) -> None:
 
 def _validate(args: argparse.Namespace) -> int:
     """`ok` for each good lab on stdout; every problem, a broken plug-in's too, on stderr (exit 2)."""
+    from .loader import discover_labs
     from .session import plugin_problems
 
     report = discover_labs(args.path or args.labs)
@@ -315,6 +337,8 @@ def _show(lab: Lab, step_id: str | None) -> int:
         for i, step in enumerate(lab.steps, 1):
             print(f"  {i}. {step.id}: {step.title}" + ("  (quiz)" if step.is_quiz else ""))
         return EXIT_OK
+    from .session import step_named
+
     step = step_named(lab, step_id)
     print(f"# {step.title}\n")
     if step.text:
@@ -329,16 +353,22 @@ def _show(lab: Lab, step_id: str | None) -> int:
 
 def _progress_store() -> ProgressStore:
     """The learner's progress for this command; what is wrong with it, once, on stderr."""
+    from .progress import ProgressStore
+
     return ProgressStore(on_warning=lambda line: print(f"warning: {line}", file=sys.stderr, flush=True))
 
 
 def _actions(args: argparse.Namespace) -> ClusterActions:
     """The cluster half of the learner's commands: connected (and pinged) on first use only."""
+    from .session import ClusterActions
+
     return ClusterActions(connect=lambda: _cluster(args))
 
 
 def _cluster(args: argparse.Namespace):  # noqa: ANN202
     """The cluster `--kubeconfig` and `--context` name, pinged: unreachable fails here (exit 3)."""
+    from .session import connect_cluster
+
     return connect_cluster(kubeconfig=args.kubeconfig, context=args.context)
 
 
@@ -347,6 +377,8 @@ def _learner_command(args: argparse.Namespace, report: LoadReport) -> int:
         return _reset_all(args, report)
     if args.command == "reset" and not args.lab:
         raise UsageError("say which lab to reset, or --all")
+    from .session import LabSession
+
     session = LabSession(_lab(report, args.lab), store=_progress_store(), actions=_actions(args))
     return _COMMANDS[args.command](args, session)
 
@@ -391,6 +423,8 @@ def _reset(args: argparse.Namespace, session: LabSession) -> int:
 
 
 def _reset_all(args: argparse.Namespace, report: LoadReport) -> int:
+    from .session import LabSession
+
     store, actions = _progress_store(), _actions(args)
     actions.cluster  # noqa: B018  connect before the first lab, as one unreachable cluster says it once
     for lab in report.labs:
@@ -479,6 +513,8 @@ def _suggest_waiting(lab: Lab, step: Step, report: runner.StepReport) -> None:
     """After a one-shot fail of a lagging kind: the truth may only lag a change made a moment ago."""
     if report.status is not Status.FAIL:
         return
+    from . import runner
+
     specs = {spec.id: spec for spec in step.checks}
     lags = [runner.lag_of(specs[r.check_id]) for r in report.results if r.status is Status.FAIL and r.check_id in specs]
     lags = [lag for lag in lags if lag[0]]

@@ -9,7 +9,6 @@ what was expected. A valid lab becomes the plain data of `labrunner.model`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,17 @@ from .format.curriculum import CurriculumFile
 from .format.placeholders import MAX_SHOWN, NAMESPACE, counted_placeholders, walk_placeholders
 from .format.problems import line_of, problems_of
 from .format.values import is_id
+from .labfolders import (  # re-exported: the loader's public names
+    CURRICULUM_FILE,
+    LAB_FILE,
+    BrokenLab,
+    LoadReport,
+    _printable,
+    _shown,
+    default_labs_dir,
+    find_curriculum,
+    find_lab_dirs,
+)
 from .labfiles import Budget, FileRefused, decode_text, path_problem, read_regular_file, resolve_inside
 from .manifestrules import Outside, object_problems, read_outside
 from .model import (
@@ -42,66 +52,6 @@ from .model import (
 )
 from .yamlfile import Lines, YamlError, dotted, parse_yaml_documents, read_yaml
 
-LAB_FILE = "lab.yaml"
-CURRICULUM_FILE = "curriculum.yaml"
-
-
-@dataclass(frozen=True)
-class BrokenLab:
-    """A lab folder that did not load, named by its folder (its id may be what is broken)."""
-
-    name: str
-    path: Path
-    problems: tuple[Problem, ...]
-
-    @property
-    def shown(self) -> str:
-        """The folder as the user would type it."""
-        return _shown(self.path)
-
-
-@dataclass
-class LoadReport:
-    """What `discover_labs` found: the labs that loaded, every problem (the broken labs'
-    and those of no lab in particular, such as a missing curriculum), and the broken labs."""
-
-    labs: list[Lab] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    broken: list[BrokenLab] = field(default_factory=list)
-
-    def find(self, name: str) -> Lab | BrokenLab | None:
-        """The lab with id `name`, else the broken lab whose folder is `name`."""
-        return next((lab for lab in self.labs if lab.id == name), None) or next(
-            (lab for lab in self.broken if lab.name == name), None)
-
-
-
-
-def default_labs_dir() -> Path:
-    """LABRUNNER_LABS, else ./labs, else the labs beside the package (a checkout)."""
-    from .settings import settings
-
-    if settings().labs:
-        return settings().labs
-    here = Path.cwd() / "labs"
-    if (here / CURRICULUM_FILE).exists():
-        return here
-    return Path(__file__).resolve().parent.parent / "labs"
-
-
-def find_curriculum(start: Path) -> Path | None:
-    """curriculum.yaml in `start` or a parent folder, else the default labs dir's.
-
-    The nearest one that is there at all, a FIFO, a folder or a dangling link too: reading it
-    then says what is wrong with it, where skipping it would silently take another course's
-    curriculum from a folder above, or say there is none."""
-    start = start.resolve()
-    for folder in [start, *start.parents]:
-        for candidate in (folder / CURRICULUM_FILE, folder / "labs" / CURRICULUM_FILE):
-            if os.path.lexists(candidate):
-                return candidate
-    fallback = default_labs_dir() / CURRICULUM_FILE
-    return fallback if fallback.is_file() else None
 
 
 def load_curriculum(path: Path) -> Curriculum:
@@ -116,29 +66,6 @@ def load_curriculum(path: Path) -> Curriculum:
     except ValidationError as exc:
         raise LabFormatError(problems_of(exc, CurriculumFile, file=shown, lines=lines)) from None
     return Curriculum(topics=dict(parsed.topics), concept_only=frozenset(parsed.concept or ()))
-
-
-def find_lab_dirs(root: Path) -> list[Path]:
-    """`root` itself when it holds a lab file, else every folder below holding one (not hidden ones).
-
-    Any entry named lab.yaml counts, a FIFO or a dangling link too, so that reading it
-    reports what is wrong instead of the lab silently missing. Symlinked folders are not
-    followed; the walk is iterative, so no depth of folders can exhaust the stack.
-    """
-    if os.path.lexists(root / LAB_FILE):
-        return [root]
-    found, stack = [], [root]
-    while stack:
-        folder = stack.pop()
-        try:
-            with os.scandir(folder) as entries:
-                names = [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
-        except OSError:  # unreadable, or gone meanwhile: nothing of a lab to find there
-            continue
-        if any(name == LAB_FILE for name, _ in names):
-            found.append(folder)
-        stack.extend(folder / name for name, is_dir in names if is_dir and not name.startswith("."))
-    return sorted(found)
 
 
 def discover_labs(root: Path | None = None, curriculum: Curriculum | None = None) -> LoadReport:
@@ -262,24 +189,6 @@ def _foreign_deletes(parsed: Any, folder: "_LabFolder", lines: Lines, shown: str
                     path = at + ("delete", k)
                     found.append(Problem(shown, line_of(lines, path), dotted(path), message))
     return found
-
-
-def _shown(path: Path) -> str:
-    """A path as the user would type it: relative to the working folder if inside, printable."""
-    try:
-        # The folder resolved, not the name: a lab.yaml linked to /dev/zero is still shown as lab.yaml.
-        # realpath, unlike Path.resolve on Python 3.11, does not raise on a symlink loop.
-        path = Path(path)
-        shown = str((Path(os.path.realpath(path.parent)) / path.name).relative_to(os.path.realpath(Path.cwd())))
-    except (ValueError, OSError):
-        shown = str(path)
-    return _printable(shown)
-
-
-def _printable(text: str) -> str:
-    """A file name as text any terminal takes: undecodable bytes and control characters escaped."""
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class _LabFolder:

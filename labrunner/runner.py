@@ -400,8 +400,23 @@ def settle_step_checks(cluster: Cluster, lab: Lab, step: Step, *, window: Callab
 
 @dataclass
 class _Changes:
-    event: threading.Event = field(default_factory=threading.Event)
+    event: threading.Event = field(default_factory=threading.Event)  # something in the namespace changed
+    wake: threading.Event = field(default_factory=threading.Event)  # a change, or the stop: ends the idle wait
     watchers: list = field(default_factory=list)
+    over: threading.Event = field(default_factory=threading.Event)  # the watch has ended
+
+    def changed(self) -> None:
+        self.event.set()
+        self.wake.set()
+
+
+def _relay_stop(stop: threading.Event, changes: _Changes) -> None:
+    """Set `changes.wake` as soon as `stop` is set, so the idle wait of watch_step ends on a stop
+    at once (a quitting TUI waits for no timeout). Ends by itself within a second of the watch."""
+    while not stop.wait(1.0):
+        if changes.over.is_set():
+            return
+    changes.wake.set()
 
 
 def watch_step(cluster: Cluster, lab: Lab, step: Step, *, on_report: Callable[[StepReport], None],
@@ -421,6 +436,7 @@ def watch_step(cluster: Cluster, lab: Lab, step: Step, *, on_report: Callable[[S
     """
     ns = namespace_for(lab, namespace)
     changes = _Changes()
+    threading.Thread(target=_relay_stop, args=(stop, changes), daemon=True, name="labrunner-watch-stop").start()
     started = threading.Semaphore(0)
     threads = [threading.Thread(target=_watch_kind, args=(cluster, kind, ns, changes, stop, started), daemon=True,
                                 name=f"labrunner-watch-{kind}") for kind in WATCHED_KINDS]
@@ -444,16 +460,18 @@ def watch_step(cluster: Cluster, lab: Lab, step: Step, *, on_report: Callable[[S
             if not cut_short:  # a change came while settling: check it at once, don't blame the old state
                 on_report(report)
             deadline = time.monotonic() + refresh
-            # Wake on a change, on the refresh, or (within a second) on stop.
+            # Wake on a change, on stop (both set changes.wake) or on the refresh.
             while not stop.is_set() and not changes.event.is_set() and time.monotonic() < deadline:
-                changes.event.wait(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+                changes.wake.wait(timeout=max(0.0, deadline - time.monotonic()))
             if stop.is_set():
                 break
             after_change = changes.event.is_set()
             if after_change:
                 stop.wait(settle)  # let a burst of events (a rollout) finish
                 changes.event.clear()
+                changes.wake.clear()
     finally:
+        changes.over.set()
         for watcher in list(changes.watchers):
             watcher.stop()
 
@@ -471,7 +489,7 @@ def _watch_kind(cluster: Cluster, kind: str, namespace: str, changes: _Changes, 
                 first = False
             for _event in cluster.watch(kind, namespace=namespace, resource_version=version,
                                         timeout=int(TIMEOUTS.watch_request), watcher=watcher):
-                changes.event.set()
+                changes.changed()
                 if stop.is_set():
                     break
         except LabrunnerError:

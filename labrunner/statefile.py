@@ -22,8 +22,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import filelock
-
 from .settings import TIMEOUTS
 
 LOCK_TIMEOUT = TIMEOUTS.progress_lock  # s (settings.Timeouts); a module name, so a test can shorten it
@@ -48,6 +46,8 @@ def locked(path: Path, *, timeout: float | None = None) -> Iterator[None]:
     the folder if needed. Raises NotWritable when the folder or lock file cannot be created or
     another process holds the lock for more than `timeout` seconds (default LOCK_TIMEOUT). Not
     re-entrant: a process takes it once per change."""
+    import filelock  # tens of ms to import; `labrunner list` only reads
+
     timeout = LOCK_TIMEOUT if timeout is None else timeout
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import threading
 import time
-from importlib.metadata import entry_points
 from typing import Any, Mapping
 
 from ..errors import ClusterUnreachable, LabrunnerError
@@ -47,6 +46,20 @@ def builtin_kinds() -> dict[str, CheckKind]:
         for kind in module.KINDS:
             kinds[kind.name] = kind
     return kinds
+
+
+def plugins_present() -> bool:
+    """Whether any check plug-in is installed, loaded or not: then what a lab validates against
+    is code outside labrunner (the lab cache, labcache.py, is not used)."""
+    check_kinds()
+    return bool(_plugin_of or _plugin_problems)
+
+
+def entry_points(*, group: str) -> list:
+    """importlib.metadata's entry points of `group`; imported here, as it costs about 30 ms at start-up."""
+    from importlib.metadata import entry_points as found
+
+    return list(found(group=group))
 
 
 def plugin_problems() -> list[str]:

@@ -11,16 +11,15 @@ from textual.app import App
 from textual.binding import Binding
 
 from ..model import Lab
-from ..progress import ProgressStore
 from .backend import Backend, ClusterBackend
 from .messages import LabsLoaded
 from .screens.evidence import EvidenceScreen
 from .screens.help import HelpScreen
 from .screens.lab_list import LabListScreen, broken_summary
-from .screens.lab_view import LabViewScreen
 
 if TYPE_CHECKING:
     from ..loader import BrokenLab  # the loader itself loads in a worker, after the first paint
+    from ..progress import ProgressStore
 
 
 class LabApp(App):
@@ -45,12 +44,24 @@ class LabApp(App):
         self.broken: list[BrokenLab] = []  # lab folders that did not load: listed, never opened
         self.labs_loaded = labs is not None
         self.labs_dir = labs_dir
-        # The engine's store, as the CLI's: every change re-read and saved under the file's lock,
-        # so a step finished with the CLI while the TUI is open is kept, and the other way round.
-        self.store = ProgressStore(progress_path, on_warning=self.warn_about_progress)
+        self._progress_path = progress_path
+        self._store: ProgressStore | None = None
+        self._store_lock = threading.Lock()
         self.namespaces = dict(namespaces or {})
         self.start_lab = lab_id
         self._stops: list[threading.Event] = []
+
+    @property
+    def store(self) -> ProgressStore:
+        """The engine's store, as the CLI's: every change re-read and saved under the file's lock,
+        so a step finished with the CLI while the TUI is open is kept, and the other way round.
+        Made on first use (by the lab-loading worker, after the first paint: it loads pydantic)."""
+        with self._store_lock:
+            if self._store is None:
+                from ..progress import ProgressStore
+
+                self._store = ProgressStore(self._progress_path, on_warning=self.warn_about_progress)
+            return self._store
 
     def warn_about_progress(self, line: str) -> None:
         """What is wrong with the progress file or its folder, once per kind (from any thread)."""
@@ -66,20 +77,24 @@ class LabApp(App):
 
     @work(thread=True, exit_on_error=False, group="engine")
     def load_labs(self) -> None:
-        from ..loader import discover_labs
+        from ..labcache import load_labs_cached
 
         try:
-            report = discover_labs(self.labs_dir)
+            report = load_labs_cached(self.labs_dir)
         except Exception as exc:  # never leave the list at "Reading the lab files…"
             self.post_message(LabsLoaded([], [f"the lab files could not be read: {type(exc).__name__}: {exc}"]))
         else:
+            from .. import progress  # noqa: F401  (pydantic: imported here rather than in the event loop)
+
             self.post_message(LabsLoaded(report.labs, [str(p) for p in report.problems], report.broken))
-        self.load_engine()
 
     @work(thread=True, exit_on_error=False, group="engine")
     def load_engine(self) -> None:
-        """Import the engine's cluster side (about half a second) beside the first screen."""
+        """Import the engine's cluster side (about half a second) and the lab view (Textual's Markdown
+        widget) beside the first screen, which needs neither."""
         import labrunner.runner  # noqa: F401
+
+        from .screens import lab_view  # noqa: F401
 
     def on_labs_loaded(self, message: LabsLoaded) -> None:
         self.labs, self.broken, self.labs_loaded = message.labs, message.broken, True
@@ -93,6 +108,10 @@ class LabApp(App):
         for screen in self.screen_stack:
             if isinstance(screen, LabListScreen):
                 screen.refresh_table()
+                # The kubernetes client loads once the list is painted: beside the lab files it
+                # would take the GIL from them for a third of a second.
+                screen.call_after_refresh(screen.probe_cluster)
+        self.call_after_refresh(self.load_engine)
         self.open_start_lab()
 
     def open_start_lab(self) -> None:
@@ -112,6 +131,8 @@ class LabApp(App):
         return self.namespaces.get(lab.id, lab.namespace)
 
     def open_lab(self, lab: Lab) -> None:
+        from .screens.lab_view import LabViewScreen
+
         self.push_screen(LabViewScreen(lab, namespace=self.namespace_for(lab)))
 
     def track_stop(self, stop: threading.Event) -> None:
@@ -131,6 +152,8 @@ class LabApp(App):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
+            from .screens.lab_view import LabViewScreen
+
             self.push_screen(HelpScreen([("Lab list", LabListScreen), ("Lab view", LabViewScreen),
                                          ("Evidence of a check", EvidenceScreen), ("Everywhere", LabApp)]))
 

@@ -20,8 +20,10 @@ def go_env() -> dict[str, str]:
 
 
 def build_all(cfg: Config) -> None:
-    for build in cfg.raw["builds"]:
-        build_one(cfg, build)
+    """Every build the testbed runs; those marked `on_demand` are built by whoever needs them."""
+    for build, spec in cfg.raw["builds"].items():
+        if not spec.get("on_demand"):
+            build_one(cfg, build)
 
 
 def build_one(cfg: Config, build: str) -> None:

@@ -33,6 +33,7 @@ cluster = _live.cluster
 def _state_dir(tmp_path, monkeypatch):
     # Never touch the developer's own progress.
     monkeypatch.setenv("LABRUNNER_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # nor its lab cache (labcache.py)
 
 
 @pytest.fixture

@@ -79,14 +79,15 @@ class Net:
 
 @pytest.fixture
 def run(fake_cluster, monkeypatch):
-    def run_check(probes: list[dict], seen: dict, *, endpoints: bool = True, extra: tuple[dict, ...] = ()):
+    def run_check(probes: list[dict], seen: dict, *, endpoints: bool = True, extra: tuple[dict, ...] = (),
+                  recheck: float = 0):
         net = Net(seen)
         monkeypatch.setattr(network, "run_probes", net.run_probes)
         monkeypatch.setattr(network, "ensure_node_probes", net.ensure_node_probes)
         monkeypatch.setattr(network, "ensure_open_server", lambda cluster: OPEN_SERVER)
         monkeypatch.setattr(network, "ensure_outside_probes", lambda cluster, ns, labels: {})
         monkeypatch.setattr(network, "check_policy_enforced", lambda cluster: CanaryResult(True, "enforced"))
-        monkeypatch.setattr(network, "RECHECK_SECONDS", 0)
+        monkeypatch.setattr(network, "RECHECK_SECONDS", recheck)
         ctx = CheckContext(cluster=fake_cluster(_objects(endpoints, extra)), namespace=NS, lab=SimpleNamespace(id="t"), step=None)
         return network._connectivity(ctx, {"probes": probes}), net
 
@@ -121,6 +122,40 @@ def test_a_deny_asks_the_node_alongside_its_probe(run, seen):
     assert result.status is Status.PASS, result.message
     # one round for the probe, the node's word and the control (the client to the open server); then the second probe
     assert net.batches == [[LAB_PROBE, NODE_ASK, CONTROL], [LAB_PROBE]]
+
+
+class Clock:
+    """time.monotonic and time.sleep for the network module, advanced by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.mark.parametrize("took, pause", [(1.0, 0.0), (0.1, 0.9)], ids=["dropped", "rejected"])
+def test_a_denys_second_probe_comes_a_second_after_the_first_started(run, monkeypatch, took, pause):
+    """On a cluster that drops blocked traffic the first round waited out its 1 s timeout: the
+    second probe follows at once, so the check pays one timeout more than on a rejecting one, not two."""
+    clock = Clock()
+    monkeypatch.setattr(network, "time", clock)
+    rounds = Net.run_probes
+
+    def timed(self, cluster, probes):  # noqa: ANN001
+        clock.now += took if not self.batches else 0.0  # the first round's wait for its blocked probes
+        return rounds(self, cluster, probes)
+
+    monkeypatch.setattr(Net, "run_probes", timed)
+    result, net = run([_probe("deny")], {LAB_PROBE: TIMEOUT if took >= 1 else REFUSED, NODE_ASK: CONNECTED}, recheck=1.0)
+    assert result.status is Status.PASS, result.message
+    assert net.batches == [[LAB_PROBE, NODE_ASK, CONTROL], [LAB_PROBE]]
+    assert clock.slept == [pytest.approx(pause)]
 
 
 def test_a_deny_fails_when_the_server_does_not_listen(run):

@@ -350,3 +350,36 @@ def test_a_pass_is_not_given_unconfirmed_when_time_runs_out_while_confirming(kin
     lab, step = lab_with(kinds("deny", flapping, lags=LAG, settles_within=0.0))
     report = runner.run_until_passed(QuietCluster(), lab, step, timeout=0.2)
     assert not report.passed and report.results[0].message == "it connected"
+
+
+# -- a watch ends when told to, and leaves no thread of its own behind ------------------
+
+def test_a_stopped_watch_returns_and_its_stop_relay_ends(kinds):
+    lab, step = lab_with(kinds("exists", Scripted(CheckResult.failed("no Service shop"))))
+    stop, reports = threading.Event(), []
+
+    def seen(report):  # noqa: ANN001
+        reports.append(report)
+        stop.set()  # as the TUI does on quitting: no change will come, and the refresh is an hour away
+
+    guard = threading.Timer(30, stop.set)
+    guard.start()
+    watching = threading.Thread(target=runner.watch_step, args=(QuietCluster(), lab, step),
+                                kwargs={"on_report": seen, "stop": stop, "refresh": 3600})
+    watching.start()
+    watching.join(timeout=20)
+    guard.cancel()
+    assert not watching.is_alive() and len(reports) == 1
+    relays = [t for t in threading.enumerate() if t.name == "labrunner-watch-stop"]
+    for relay in relays:
+        relay.join(timeout=5)
+    assert not any(relay.is_alive() for relay in relays)
+
+
+def test_the_stop_relay_of_a_watch_that_ended_otherwise_ends_too():
+    stop, changes = threading.Event(), runner._Changes()
+    relay = threading.Thread(target=runner._relay_stop, args=(stop, changes))
+    relay.start()
+    changes.over.set()  # the watch ended (an error) without its stop being set
+    relay.join(timeout=5)
+    assert not relay.is_alive() and not changes.wake.is_set()

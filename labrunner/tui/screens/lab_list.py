@@ -76,7 +76,8 @@ class LabListScreen(WorkingScreen):
         self.banner.clear()
         self.query_one(ClusterStatus).show_probing()
         self.refresh_table()
-        self.call_after_refresh(self.probe_cluster)  # paint first, then load the client and ask
+        if self.app.labs_loaded:  # else the app asks once the labs are listed (LabApp.on_labs_loaded)
+            self.call_after_refresh(self.probe_cluster)  # paint first, then load the client and ask
 
     def on_screen_resume(self) -> None:
         self.refresh_table()  # the lab view or the CLI may have changed progress
@@ -86,7 +87,9 @@ class LabListScreen(WorkingScreen):
         return self.app.labs
 
     def refresh_table(self) -> None:
-        progress = self.app.store.read()  # says once what is wrong with the file
+        # Progress only once there are labs to show it for: reading it loads pydantic, which the
+        # first paint must not wait for. It says once what is wrong with the file.
+        progress = self.app.store.read() if self.labs or self.app.broken else None
         self.query_one(LabTable).show(self.labs, progress, self.features, self.reachable, self.app.broken)
         self.show_details()
 

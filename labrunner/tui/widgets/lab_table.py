@@ -8,11 +8,11 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from ...model import Lab
-from ...progress import Progress
 from ..features import missing_features
 
 if TYPE_CHECKING:
     from ...loader import BrokenLab
+    from ...progress import Progress
 
 
 def cluster_cell(lab: Lab, features: dict[str, bool | None] | None, reachable: bool | None) -> Text:
