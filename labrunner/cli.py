@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 # in the kubernetes client; loader, progress, session and settings pull in pydantic.
 try:
     from . import exitcodes
-    from .checks import Status
     from .closedpipe import quiet_pipes
     from .errors import ClusterUnreachable, LabFormatError, LabrunnerError, UsageError, count_problems
     from .labfolders import BrokenLab, LoadReport, default_labs_dir
     from .model import Lab, Step
+    from .verdict import Status
 except KeyboardInterrupt:  # Ctrl-C while the Kubernetes client loads (seconds on a busy machine): no traceback
     print("\nlabrunner: interrupted", file=sys.stderr)
     raise SystemExit(130) from None

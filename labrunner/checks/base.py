@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from ..verdict import Status
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .evidence import NO_EVIDENCE, Evidence
@@ -11,12 +11,6 @@ from .evidence import NO_EVIDENCE, Evidence
 if TYPE_CHECKING:
     from ..cluster import Cluster
     from ..model import Lab, Step
-
-
-class Status(str, Enum):
-    PASS = "pass"
-    FAIL = "fail"  # the learner is not there yet
-    ERROR = "error"  # the checker or the cluster broke
 
 
 @dataclass(frozen=True)
