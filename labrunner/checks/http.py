@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any, Mapping, NamedTuple
 
 from ..cluster.probepods import is_ready
-from ..format.values import BOUNDS, Expected, HttpStatus, Port, Selector, Text, seconds, value_type
+from ..format.values import BOUNDS, Expected, HttpStatus, Port, ResourceName, Selector, seconds, value_type
 from ..settings import settings
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .endpoints import SERVICE_NAME_LABEL, read_endpoints
@@ -326,7 +326,7 @@ KINDS = [
             "scheme": Param(str, doc="http (default) or https", choices=("http", "https")),
             "status": Param(HttpStatus, doc="expected status (default 200)"),
             "bodyContains": Param(Expected, doc="text the body must contain"),
-            "tlsSecret": Param(Text, doc="a kubernetes.io/tls Secret whose certificate the server must present"),
+            "tlsSecret": Param(ResourceName, doc="a kubernetes.io/tls Secret whose certificate the server must present"),
             "timeout": Param(seconds(BOUNDS.http_seconds), doc=f"seconds (default 3, at most {BOUNDS.http_seconds:g})"),
         },
         _http,

@@ -13,7 +13,7 @@ from ..cluster.probepods import (LABRUNNER_NAMESPACE, OPEN_PORTS, OPEN_SERVER_NA
                                  ensure_outside_probes, ensure_probe_pods, node_probe_name)
 from ..capabilities import Capability, capability
 from ..errors import LabrunnerError
-from ..format.values import Selector, Text, value_type
+from ..format.values import DnsName, Selector, ServiceName, value_type
 from ..settings import TIMEOUTS
 from .base import CheckContext, CheckKind, CheckResult, Param, Status
 from .evidence import Evidence, ProbeCell
@@ -489,11 +489,11 @@ KINDS = [
         "dns",
         {
             "from": Param(SourceSpec, required=True, doc="{pod: ...}, {selector: ...} (every matching pod), {probe: {labels}} or {outside: {labels}}"),
-            "name": Param(Text, required=True, doc="the name to look up"),
+            "name": Param(DnsName, required=True, doc="the name to look up"),
             "addresses": Param(list[Address], doc="the exact addresses expected"),
-            "serviceIP": Param(Text, doc="a Service whose cluster IP is expected"),
+            "serviceIP": Param(ServiceName, doc="a Service whose cluster IP is expected"),
             "podIPs": Param(Selector, doc="a label selector whose pods' IPs are expected"),
-            "cname": Param(Text, doc="the CNAME target expected"),
+            "cname": Param(DnsName, doc="the CNAME target expected"),
             "resolves": Param(bool, doc="false: the name must not resolve"),
         },
         _dns,

@@ -21,8 +21,10 @@ _plugin_problems: list[str] = []
 _plugin_of: dict[str, str] = {}  # kind name -> "check plug-in NAME (module:attr)"
 
 # What a plug-in may raise without taking labrunner down: everything but Ctrl-C, which must
-# still stop the command. SystemExit included: `sys.exit(0)` in a plug-in made `validate` pass.
-_PLUGIN_FAULTS = (Exception, SystemExit)
+# still stop the command (each `except _PLUGIN_FAULTS` is preceded by `except KeyboardInterrupt:
+# raise`). SystemExit included: `sys.exit(0)` in a plug-in made `validate` pass; so is every other
+# BaseException (a test helper's `pytest.fail`, a custom BaseException) that printed a traceback.
+_PLUGIN_FAULTS = (BaseException,)
 
 
 def check_kinds() -> dict[str, CheckKind]:
@@ -83,6 +85,8 @@ def param_problems(kind: CheckKind, params: Mapping[str, Any]) -> list[tuple[str
     try:
         found = kind.problems(params)
         return [(str(key), str(message)) for key, message in found]
+    except KeyboardInterrupt:
+        raise
     except _PLUGIN_FAULTS as exc:
         owner = _plugin_of.get(kind.name, f"the built-in check kind {kind.name!r}")
         return [("", f"{owner} failed while validating these parameters: {_fault(exc)}")]
@@ -91,6 +95,8 @@ def param_problems(kind: CheckKind, params: Mapping[str, Any]) -> list[tuple[str
 def _load_plugins(kinds: dict[str, CheckKind]) -> None:
     try:
         points = list(entry_points(group=ENTRY_POINT_GROUP))
+    except KeyboardInterrupt:
+        raise
     except _PLUGIN_FAULTS as exc:  # a broken distribution's metadata
         _plugin_problems.append(f"check plug-ins could not be listed: {_fault(exc)}")
         return
@@ -98,6 +104,8 @@ def _load_plugins(kinds: dict[str, CheckKind]) -> None:
         where = f"check plug-in {ep.name} ({ep.value})"
         try:
             kind = ep.load()
+        except KeyboardInterrupt:
+            raise
         except _PLUGIN_FAULTS as exc:  # a broken plug-in must not break labrunner
             _plugin_problems.append(f"{where} failed to load: {_fault(exc)}")
             continue
@@ -136,6 +144,8 @@ def run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
             result = _broke(str(exc))
         except LabrunnerError as exc:
             result = _broke(f"the check could not run: {exc}", str(exc))
+        except KeyboardInterrupt:
+            raise
         except _PLUGIN_FAULTS as exc:
             owner = _plugin_of.get(spec.kind, f"the {spec.kind} checker")
             result = _broke(f"{owner} crashed: {_fault(exc)}", _fault(exc))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Mapping
 
-from ..format.values import Count, OnlyTrue, Port, Selector, Text, value_type
+from ..format.values import Count, OnlyTrue, Port, Selector, ServiceName, Text, value_type
 from ..settings import settings
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .endpoints import SERVICE_NAME_LABEL, carries_port, foreign_slices, read_endpoints, selector_string
@@ -186,7 +186,7 @@ KINDS = [
     CheckKind(
         "service",
         {
-            "name": Param(Text, required=True, doc="the Service"),
+            "name": Param(ServiceName, required=True, doc="the Service"),
             "namespace": Param(Text, doc="default: the lab's namespace"),
             "type": Param(str, doc="the Service type", choices=("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")),
             "clusterIP": Param(str, doc="present or None", choices=("present", "None")),

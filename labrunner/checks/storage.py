@@ -8,7 +8,7 @@ from typing import Annotated, Any, Mapping
 from pydantic import Field
 
 from ..capabilities import capability
-from ..format.values import OnlyTrue, Quantity, Selector, Text, Words, choice
+from ..format.values import OnlyTrue, Quantity, ResourceName, Selector, Text, Words, choice
 from .base import CheckContext, CheckKind, CheckResult, Param, exactly_one
 from .evidence import Evidence
 from .meaning import parse_quantity
@@ -179,9 +179,9 @@ _MODES = Param(Annotated[list[choice(("ReadWriteOnce", "ReadOnlyMany", "ReadWrit
 KINDS = [
     CheckKind(
         "pvc",
-        {"name": Param(Text, required=True, doc="the claim"), "namespace": Param(Text, doc="default: the lab's"),
+        {"name": Param(ResourceName, required=True, doc="the claim"), "namespace": Param(Text, doc="default: the lab's"),
          "phase": Param(str, doc="default Bound", choices=("Pending", "Bound", "Lost")),
-         "storageClass": Param(Text, doc="the StorageClass name"),
+         "storageClass": Param(ResourceName, doc="the StorageClass name"),
          "defaultClass": Param(OnlyTrue, doc="true: the claim's class is the cluster's default StorageClass, whatever "
                                              "its name (kind: standard; k3s: local-path; Docker Desktop: hostpath)"),
          "accessModes": _MODES,
@@ -193,10 +193,10 @@ KINDS = [
     ),
     CheckKind(
         "pv",
-        {"name": Param(Text, doc="the volume"), "claim": Param(Text, doc="or: the PVC whose volume to check"),
+        {"name": Param(ResourceName, doc="the volume"), "claim": Param(ResourceName, doc="or: the PVC whose volume to check"),
          "capacity": Param(Quantity, doc="e.g. 1Gi"), "accessModes": _MODES,
          "reclaimPolicy": Param(str, doc="Retain, Delete", choices=("Retain", "Delete", "Recycle")),
-         "claimedBy": Param(Text, doc="the PVC (in the lab namespace) it must be bound to")},
+         "claimedBy": Param(ResourceName, doc="the PVC (in the lab namespace) it must be bound to")},
         _pv,
         validate=exactly_one("name", "claim"),
         doc="a PersistentVolume is as expected",

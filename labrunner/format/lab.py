@@ -21,7 +21,7 @@ from ..model import Difficulty as DifficultyLevel
 from .context import context_of
 from .placeholders import NAMESPACE, walk_placeholders
 from .shape import FOLDER, Found, Shape, fault, given, items, shown
-from .values import BOUNDS, ID_PATTERN, AnyText, ApiVersion, Id, Kind, JsonPath, Minutes, Selector, Text, Words, choice, is_a, is_id, seconds, value_type
+from .values import BOUNDS, ID_PATTERN, AnyText, ApiVersion, Id, Image, Kind, JsonPath, Minutes, Selector, Text, Title, Words, choice, is_a, is_id, seconds, value_type
 
 DIFFICULTIES = tuple(d.value for d in DifficultyLevel)
 WAIT_TIMEOUT_DEFAULT = 120.0
@@ -208,7 +208,7 @@ class Alternative(Shape):
     shape: ClassVar[str] = "{id: ..., title: ..., do: [...]}"
     too_few: ClassVar[dict[str, str]] = {"do": "expected at least one action group"}
     id: Id = Field(description="unique among the step's wrong answers and alternatives")
-    title: Text = Field(description="one line: what the answer does")
+    title: Title = Field(description="one line: what the answer does")
     do: list[ActionGroup] = Field(min_length=1, max_length=BOUNDS.actions, description="action groups, run in order")
 
 
@@ -253,7 +253,7 @@ class Quiz(Shape):
 
 class StepFields(Shape):
     id: Id = Field(description="unique in the lab")
-    title: Text
+    title: Title
     topics: list[Topic] | None = Field(None, max_length=BOUNDS.actions,
                                        description="curriculum ids this step teaches; each also in the lab's topics")
 
@@ -346,7 +346,7 @@ class LabFields(Shape):
                                          "topics": "expected at least one topic id from curriculum.yaml"}
     format: FormatVersion = Field(description=f"the format version; only {FORMAT_VERSION} exists")
     id: Id = Field(description="unique among labs; the lab's namespace is lab-<id>")
-    title: Text
+    title: Title
     summary: Text
     difficulty: Difficulty
     minutes: Minutes = Field(description="estimated time")
@@ -355,7 +355,7 @@ class LabFields(Shape):
     requires: list[Feature] | None = Field(
         None, max_length=BOUNDS.actions,
         description="what the cluster must offer (features, kubernetes>=1.29); the lab list marks labs it lacks")
-    images: list[Text] | None = Field(None, max_length=BOUNDS.actions,
+    images: list[Image] | None = Field(None, max_length=BOUNDS.actions,
                                       description="every image the manifests use, preloaded by `labrunner up`")
     outside: OutsideDecl | None = Field(None, description="rare: namespaces and objects beyond the lab's namespace "
                                                           "that its manifests and deletes change")
