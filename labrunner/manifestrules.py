@@ -70,6 +70,13 @@ CLUSTER_OWNED_KINDS = frozenset({
     "APIService", "ComponentStatus", "CSINode", "FlowSchema", "IPAddress", "Node", "PriorityLevelConfiguration",
     "ResourceSlice", "ServiceCIDR", "StorageVersion", "VolumeAttachment",
 })
+# Kinds whose objects act on every namespace whatever their name: admission webhooks and policies
+# judge (or change) every request they match, and a webhook with failurePolicy Fail and no server
+# stops pod creation cluster-wide. A lab declares each in `outside:`, so its author says so knowingly.
+CLUSTER_WIDE_KINDS = frozenset({
+    "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding", "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration",
+})
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -192,6 +199,11 @@ def object_problems(doc: Any, lines: dict, *, file: str, lab_namespace: str, out
     if isinstance(name, str) and name:
         for at, message in _scope_problems(kind, name, namespace, outside=outside):
             problem(at, message)
+        # The one PriorityClass with globalDefault gives its priority to every new pod of the cluster.
+        if kind == "PriorityClass" and doc.get("globalDefault") is True and not outside.allows(kind, name):
+            problem(("globalDefault",), "a PriorityClass with globalDefault: true sets the priority of every new pod "
+                    "in the cluster; leave it out, or declare it in lab.yaml "
+                    f"`outside: {{objects: [{kind}/{name}]}}`")
     return found
 
 
@@ -235,6 +247,11 @@ def _scope_problems(kind: str, name: str, namespace: str | None, *, outside: Out
     if kind in CLUSTER_OWNED_KINDS and not outside.allows(kind, name):
         yield (("kind",), f"a {kind} is the cluster's own; a lab does not create or delete one unless it declares "
                f"it in lab.yaml `outside: {{objects: [{kind}/{name}]}}`")
+        return
+    if kind in CLUSTER_WIDE_KINDS and not outside.allows(kind, name):
+        yield (("kind",), f"a {kind} acts on requests in every namespace, not only the lab's; declare it in "
+               f"lab.yaml `outside: {{objects: [{kind}/{name}]}}` (and limit it with a namespaceSelector "
+               "or matchConditions)")
         return
     if kind in CLUSTER_SCOPED:
         if (_is_builtin_name(name) or name in BUILTIN_BY_KIND.get(kind, ())) and not outside.allows(kind, name):
