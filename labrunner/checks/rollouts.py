@@ -33,6 +33,9 @@ DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
 # (MaxReplicasAnnotation; MaxSurge is 0 for the Recreate strategy, at least 1 for a rolling update
 # with maxUnavailable 0, since the API refuses both at 0).
 MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
+# The earlier revisions a ReplicaSet held, comma-separated, set when `rollout undo` (or a template
+# changed back) reuses it (same package, RevisionHistoryAnnotation).
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 CONTROLLER_MANAGER = "kube-controller-manager"  # the field manager the Deployment controller writes as
 
 
@@ -177,6 +180,14 @@ def _rollout_judged(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
             f"no old ReplicaSet of {what} is left (revisionHistoryLimit 0, or deleted by hand), so nothing shows "
             f"how its pods were replaced; keep the default history (revisionHistoryLimit 10) and roll out again",
             details)
+    gone = _revisions_gone(owned, revision)
+    if gone:
+        # Every check above reads the old ReplicaSets that are left: a Recreate (or a scale to 0)
+        # at a revision whose ReplicaSet was pruned since leaves nothing to read.
+        return CheckResult.failed(
+            f"revision {', '.join(map(str, gone))} of {what} left no ReplicaSet (a lowered revisionHistoryLimit, "
+            f"or deleted by hand), so nothing shows how its pods were replaced then; keep the default history "
+            f"(revisionHistoryLimit 10), reset the step and roll out again", details)
     late = _ready_after_last_step_down(owned, revision, ctx.cluster.list("Pod", namespace=ns))
     if late:
         return CheckResult.failed(late, details)
@@ -184,6 +195,22 @@ def _rollout_judged(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     stepped = {1: "the controller stepped the old ReplicaSet down to 0"}.get(
                    old, f"the controller stepped the {old} old ReplicaSets down to 0")
     return CheckResult.passed(f"{what} rolled out revision {revision}: all {wanted} pods run it; {stepped}", details)
+
+
+def _revisions_gone(owned: list[dict], revision: int) -> list[int]:
+    """The revisions below `revision` that no ReplicaSet holds or lists in its revision-history.
+
+    The Deployment controller numbers each new template max + 1 and, when it reuses a ReplicaSet,
+    moves the old number into its revision-history, so with the default revisionHistoryLimit (10)
+    every revision stays accounted for; one is gone only when its ReplicaSet was pruned (a lower
+    limit, or more than 10 templates) or deleted.
+    """
+    held = set()
+    for rs in owned:
+        held.add(_revision(rs))
+        history = ((rs.get("metadata") or {}).get("annotations") or {}).get(REVISION_HISTORY) or ""
+        held.update(int(part) for part in history.split(",") if part.strip().isdigit())
+    return sorted(set(range(1, revision)) - held)
 
 
 def _ready_after_last_step_down(owned: list[dict], revision: int, pods: list[dict]) -> str:

@@ -193,6 +193,20 @@ def test_a_rollout_with_no_old_replicaset_left_shows_nothing():
     assert result.status is Status.FAIL and "revisionHistoryLimit" in result.message
 
 
+def test_a_revision_whose_replicaset_was_pruned_hides_how_it_was_rolled_out():
+    # Recreate to revision 2, a rolling restart (3), revisionHistoryLimit 1: revision 1's ReplicaSet,
+    # stepped down by Recreate, is pruned (a hostile tester).
+    rolled = scaled_at(replica_set("api-2", "2", 0), 3, 4)
+    result = run([deployment(revision="3"), rolled, replica_set("api-3", "3", 3)], "rollout", object="Deployment/api")
+    assert result.status is Status.FAIL and "revision 1 of Deployment api left no ReplicaSet" in result.message
+    # `rollout undo` and back: revisions 1 and 2 live on in the reused ReplicaSets' revision-history.
+    first = scaled_at(replica_set("api-1", "3", 0), 3, 4)
+    first["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] = "1"
+    again = scaled_at(replica_set("api-2", "4", 3), 3, 4)
+    again["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] = "2"
+    assert run([deployment(revision="4"), first, again], "rollout", object="Deployment/api").ok
+
+
 def test_replicas_owners_reads_managed_fields():
     assert replicas_owners(replica_set("a", "1", 0, writer="kubectl")) == ["kubectl"]
     assert replicas_owners({"metadata": {"managedFields": [{"manager": "x", "fieldsV1": {"f:metadata": {}}}]}}) == []
