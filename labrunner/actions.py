@@ -8,11 +8,12 @@ the TUI can build its backend on it before the first paint without loading the k
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol
 
 from .model import Lab, Step
 
 if TYPE_CHECKING:
+    from .capabilities import Capability
     from .cluster import Cluster
     from .report import StepReport
 
@@ -144,6 +145,27 @@ class ClusterActions:
             return (f"namespace {namespace} is being deleted (a reset under way?); once it is gone, "
                     f"`labrunner start {lab.id} {step.id}` sets this step up again")
         return None
+
+    def capabilities(self, requires: Iterable[str]) -> dict[str, Capability]:
+        """What the cluster offers of `requires` (lab requirements or capability names), by capability
+        name (labrunner.capabilities: probed once per cluster, then kept)."""
+        from .capabilities import capabilities, capability_of
+
+        names = list(dict.fromkeys(capability_of(r) for r in requires))
+        return {found.name: found for found in capabilities(self.cluster, names)}
+
+    def list_namespace(self, namespace: str, *, kinds: Iterable[str]) -> dict[str, list[dict]]:
+        """The objects of each of `kinds` in `namespace`, by kind."""
+        from .cluster.watching import list_namespace
+
+        return list_namespace(self.cluster, namespace, kinds=kinds)
+
+    def watch_namespace(self, namespace: str, *, kinds: Iterable[str], on_change: Callable[[], None],
+                        stop: threading.Event) -> None:
+        """Call `on_change` (from other threads) on each change of `kinds` in `namespace` until `stop`; returns at once."""
+        from .cluster.watching import watch_namespace
+
+        watch_namespace(self.cluster, namespace, kinds=kinds, on_change=on_change, stop=stop)
 
     def delete_own_namespace(self, *, on_progress: OnProgress | None = None) -> None:
         """Delete labrunner's own namespace (the canary, the node and outside probes), waiting until it is gone."""

@@ -184,7 +184,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return getattr(kindcluster, f"command_{args.command}")(args, _labs_quietly(args))
     report = _load(args)
     if args.command == "list":
-        return _list(report, _progress_store().read())
+        return _list(report, _progress_store().read(), _known_capabilities(args))
     if args.command == "show":
         return _show(_lab(report, args.lab), args.step)
     if args.command == "dev":
@@ -313,12 +313,29 @@ def _print_schema(*, builtin: bool) -> int:
     return EXIT_OK
 
 
-def _list(report: LoadReport, progress: Progress) -> int:
+def _known_capabilities(args: argparse.Namespace) -> dict | None:
+    """What `doctor`, `up` or a check last found out about the kubeconfig's cluster (within the cache's
+    time), without contacting it; None when nothing is known."""
+    from .capabilities import cached_for_kubeconfig
+
+    return cached_for_kubeconfig(args.kubeconfig, args.context) or None
+
+
+def _list(report: LoadReport, progress: Progress, capabilities: dict | None = None) -> int:
+    """One line per lab; a lab the cluster is known to lack something for says what (from the
+    capabilities `doctor` and the checks found, never probed here)."""
+    from .capabilities import unmet_cached
+
     labs = report.labs
     width = max([len(lab.id) for lab in labs] + [len(b.name) for b in report.broken], default=4)
     for lab in labs:
         done = sum(1 for s in lab.steps if progress.lab(lab.id).step(s.id).status == "passed")
-        print(f"{lab.id:<{width}}  {done}/{len(lab.steps)} steps  {lab.difficulty.value:<12} ~{lab.minutes:>3} min  {lab.title}")
+        lacking = unmet_cached(capabilities or {}, lab.needs)
+        mark = f"  [CANNOT RUN HERE: {', '.join(u.requirement for u in lacking)} missing]" if lacking else ""
+        print(f"{lab.id:<{width}}  {done}/{len(lab.steps)} steps  {lab.difficulty.value:<12} ~{lab.minutes:>3} min  "
+              f"{lab.title}{mark}")
+    if capabilities is None and any(lab.needs for lab in labs):
+        print("(`labrunner doctor` finds out which labs this cluster can run; the list then marks the others)")
     for broken in report.broken:
         count = count_problems(list(broken.problems))
         print(f"{broken.name:<{width}}  BROKEN: {count} problem{'s' if count != 1 else ''} in its files; "
@@ -331,8 +348,8 @@ def _show(lab: Lab, step_id: str | None) -> int:
         print(f"{lab.title}  ({lab.id}, {lab.difficulty.value}, ~{lab.minutes} min)\n")
         print(lab.summary)
         print(f"\nTopics: {', '.join(lab.topics)}")
-        if lab.requires:
-            print(f"Needs from the cluster: {', '.join(lab.requires)}")
+        if lab.needs:
+            print(f"Needs from the cluster: {', '.join(lab.needs)}")
         print("\nSteps:")
         for i, step in enumerate(lab.steps, 1):
             print(f"  {i}. {step.id}: {step.title}" + ("  (quiz)" if step.is_quiz else ""))

@@ -61,7 +61,14 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
     if "loadbalancer" in needs:
         print("Labs need LoadBalancer addresses: run `cloud-provider-kind` in another terminal "
               "(https://github.com/kubernetes-sigs/cloud-provider-kind).")
-    print(f"\nCluster kind-{args.name} is up. Next: `labrunner doctor`, then `labrunner list`.")
+    print(f"\nCluster kind-{args.name} is up. What it can do for the labs:")
+    from .cluster import connect
+
+    try:
+        print_findings(cluster_findings(connect(kubeconfig=getattr(args, "kubeconfig", None), context=f"kind-{args.name}"), labs))
+    except LabrunnerError as exc:
+        print(f"(could not ask the cluster yet: {exc}; `labrunner doctor` tries again)")
+    print("Next: `labrunner list`.")
     return 0
 
 
@@ -74,16 +81,20 @@ def command_down(args: argparse.Namespace, labs: list[Lab]) -> int:
 
 @dataclass(frozen=True)
 class Finding:
-    ok: bool | None  # None: not applicable / skipped
+    """One line of `doctor`: `ok` True, False (then `fix` says what to do) or None (not found out,
+    or missing but no lab needs it: not counted against the cluster)."""
+
+    ok: bool | None
     what: str
     fix: str = ""
+    counts: bool = True  # False: shown, but not a reason for exit 3
 
 
 def diagnose(args: argparse.Namespace, labs: list[Lab]) -> list[Finding]:
     findings = [
-        Finding(_docker_works(), "docker", "install Docker (only needed for `labrunner up` with kind)"),
-        Finding(shutil.which("kind") is not None, "kind", "install kind (only needed for `labrunner up`)"),
-        Finding(shutil.which("kubectl") is not None, "kubectl", "install kubectl to work on the labs"),
+        Finding(_docker_works(), "docker", "install Docker (only needed for `labrunner up` with kind)", counts=False),
+        Finding(shutil.which("kind") is not None, "kind", "install kind (only needed for `labrunner up`)", counts=False),
+        Finding(shutil.which("kubectl") is not None, "kubectl", "install kubectl to work on the labs", counts=False),
     ]
     from .cluster import connect, ping
 
@@ -93,49 +104,54 @@ def diagnose(args: argparse.Namespace, labs: list[Lab]) -> list[Finding]:
     except LabrunnerError as exc:
         return findings + [Finding(False, f"cluster reachable: {exc}", "start a cluster (`labrunner up`) or set KUBECONFIG")]
     findings.append(Finding(True, f"cluster reachable ({cluster.configuration.host}, {version})"))
-    findings += _cluster_findings(cluster, labs)
+    findings += cluster_findings(cluster, labs)
     return findings
 
 
-def _cluster_findings(cluster, labs: list[Lab]) -> list[Finding]:  # noqa: ANN001
-    from .checks.canary import check_policy_enforced
-    from .checks.network import parse_nslookup
-    from .checks.canary import CANARY_NAMESPACE
-    from .cluster import exec_in_pod
-    from .cluster.probepods import ensure_probe_pods
+def cluster_findings(cluster, labs: list[Lab], *, fresh: bool = True) -> list[Finding]:  # noqa: ANN001
+    """Every capability (labrunner.capabilities) with its state and fix, the labs this cluster cannot
+    run, and the labs' images on the nodes. A missing capability no lab needs is shown, not counted."""
+    from .capabilities import NAMES, capabilities, capability_of, unmet_cached
 
+    found = {c.name: c for c in capabilities(cluster, NAMES, fresh=fresh)}
+    needed_by: dict[str, list[str]] = {}
+    for lab in labs:
+        for requirement in lab.needs:
+            needed_by.setdefault(capability_of(requirement), []).append(lab.id)
     findings = []
-    canary = check_policy_enforced(cluster, fresh=True)
-    findings.append(Finding(canary.enforced, f"NetworkPolicy: {canary.message}",
-                            "" if canary.enforced else "use a CNI that enforces NetworkPolicy"))
-    try:
-        pods = ensure_probe_pods(cluster, [{"labrunner.dev/canary": "client"}], namespace=CANARY_NAMESPACE, lab_id="canary")
-        result = exec_in_pod(cluster, next(iter(pods)), ["nslookup", "kubernetes.default.svc.cluster.local"],
-                             namespace=CANARY_NAMESPACE)
-        addresses, _, _ = parse_nslookup(result.output)
-        findings.append(Finding(bool(addresses), f"cluster DNS: kubernetes.default resolves to {', '.join(addresses) or 'nothing'}",
-                                "" if addresses else "check CoreDNS: kubectl -n kube-system get pods -l k8s-app=kube-dns"))
-    except LabrunnerError as exc:
-        findings.append(Finding(False, f"cluster DNS could not be tested: {exc}", "check that pods can start"))
-    classes = cluster.list("StorageClass")
-    default = [c["metadata"]["name"] for c in classes
-               if (c["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"]
-    findings.append(Finding(bool(default), f"default StorageClass: {', '.join(default) or 'none'}",
-                            "" if default else "install one (kind ships local-path as `standard`)"))
+    for name in NAMES:
+        item = found[name]
+        users = sorted(set(needed_by.get(name, [])))
+        fix = item.fix + (f" (needed by {', '.join(users)})" if users and item.fix else "")
+        counts = bool(users) or name == "kubernetes"
+        shown_state = item.state if item.state is not False or counts else None
+        findings.append(Finding(shown_state, f"{name}: {item.detail}" + ("" if counts or item.state is not False
+                                                                          else " (no lab here needs it)"), fix, counts))
+    for lab in labs:
+        lacking = unmet_cached(found, lab.needs)
+        if lacking:
+            findings.append(Finding(False, f"lab {lab.id} cannot be done on this cluster: "
+                                           + "; ".join(f"{u.requirement} ({u.why})" for u in lacking),
+                                    "; ".join(dict.fromkeys(u.fix for u in lacking if u.fix))))
     present = {name for node in cluster.list("Node") for image in (node.get("status") or {}).get("images") or []
                for name in image.get("names") or []}
     for image in sorted({image for lab in labs for image in lab.images}):
         there = image in present
         findings.append(Finding(there, f"image {image} {'present' if there else 'not on the nodes'}",
-                                "" if there else "it will be pulled on first use; `labrunner up` preloads it on kind"))
+                                "" if there else "it will be pulled on first use; `labrunner up` preloads it on kind",
+                                counts=False))
     return findings
+
+
+def print_findings(findings: list[Finding]) -> None:
+    for finding in findings:
+        mark = {True: " ok ", False: "FAIL", None: " -- "}[finding.ok]
+        print(f"[{mark}] {finding.what}" + (f"\n       fix: {finding.fix}" if finding.fix and finding.ok is False else ""))
 
 
 def command_doctor(args: argparse.Namespace, labs: list[Lab]) -> int:
     findings = diagnose(args, labs)
-    for finding in findings:
-        mark = {True: " ok ", False: "FAIL", None: " -- "}[finding.ok]
-        print(f"[{mark}] {finding.what}" + (f"\n       fix: {finding.fix}" if finding.fix and not finding.ok else ""))
-    cluster_lines = findings[3:]
+    print_findings(findings)
+    reached = any(f.what.startswith("cluster reachable (") for f in findings)
     # What is missing is the environment's: exit 3, as for any error of the cluster or the environment.
-    return exitcodes.OK if cluster_lines and all(f.ok is not False for f in cluster_lines) else exitcodes.ERROR
+    return exitcodes.OK if reached and all(f.ok is not False for f in findings if f.counts) else exitcodes.ERROR

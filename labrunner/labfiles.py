@@ -13,6 +13,7 @@ import errno
 import os
 import re
 import stat
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,12 @@ LIMITS = Limits()
 # What YAML 1.1 calls printable (PyYAML's Reader): no C0/C1 controls but tab, LF, CR and
 # NEL, no DEL, no surrogates. NUL and ESC are the dangerous ones: ESC starts a terminal
 # escape sequence in `show` and the TUI, NUL ends a path at the C level.
-_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Besides, the explicit bidirectional embeddings, overrides and isolates (U+202A-U+202E,
+# U+2066-U+2069): they make a terminal show text in another order than it is copied and run,
+# so a command in a hint can read harmless and do otherwise ("Trojan Source", CVE-2021-42574).
+# Right-to-left text needs none of them; the marks U+200E and U+200F stay allowed.
+_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+                            "|[\u202a-\u202e\u2066-\u2069]")
 
 
 class FileRefused(Exception):
@@ -84,7 +90,9 @@ def unprintable(text: str) -> tuple[int, str] | None:
         return None
     char = found.group()
     names = {"\x00": "NUL", "\x1b": "ESC", "\x7f": "DEL", "\x08": "backspace", "\x0c": "form feed", "\x9b": "CSI"}
-    name = names.get(char, "a surrogate" if "\ud800" <= char <= "\udfff" else "a control character")
+    name = names.get(char, "a surrogate" if "\ud800" <= char <= "\udfff" else
+                     unicodedata.name(char).lower() + ", which reorders the text shown" if char >= "\u202a" else
+                     "a control character")
     return found.start(), f"U+{ord(char):04X} ({name})"
 
 

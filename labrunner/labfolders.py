@@ -61,13 +61,16 @@ def default_labs_dir() -> Path:
 
 
 def find_curriculum(start: Path) -> Path | None:
-    """curriculum.yaml in `start` or a parent folder, else the default labs dir's."""
+    """curriculum.yaml in `start` or a parent folder, else the default labs dir's.
+
+    The nearest one that is there at all, a FIFO, a folder or a dangling link too: reading it
+    then says what is wrong with it, where skipping it would silently take another course's
+    curriculum from a folder above, or say there is none."""
     start = start.resolve()
     for folder in [start, *start.parents]:
-        if (folder / CURRICULUM_FILE).is_file():
-            return folder / CURRICULUM_FILE
-        if (folder / "labs" / CURRICULUM_FILE).is_file():
-            return folder / "labs" / CURRICULUM_FILE
+        for candidate in (folder / CURRICULUM_FILE, folder / "labs" / CURRICULUM_FILE):
+            if os.path.lexists(candidate):
+                return candidate
     fallback = default_labs_dir() / CURRICULUM_FILE
     return fallback if fallback.is_file() else None
 

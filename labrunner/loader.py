@@ -191,6 +191,34 @@ def _foreign_deletes(parsed: Any, folder: "_LabFolder", lines: Lines, shown: str
     return found
 
 
+
+MAX_MARKDOWN_BLOCKS = 300  # the shipped step texts hold up to 25; Textual's Markdown makes a widget per block
+MAX_MARKDOWN_LINES = 3000  # lines of text a block count is worth reading for (markdown-it: ~0.4 s)
+
+
+def markdown_too_long(text: str) -> str | None:
+    """What is wrong with a step text too long to show, or None.
+
+    The TUI's Markdown widget builds one widget per block (paragraph, list item, heading, fence):
+    measured, 2,000 list items took 54 s and 339 MiB to show, so a text of a few kilobytes could
+    freeze the lab view. A block needs a line of its own, so a short text is never parsed; a long
+    one is parsed by markdown-it (Textual's own Markdown parser) and its blocks counted.
+    """
+    lines = sum(1 for line in text.splitlines() if line.strip())
+    if lines <= MAX_MARKDOWN_BLOCKS:
+        return None
+    if lines > MAX_MARKDOWN_LINES:
+        return f"holds {lines} lines of text, over the {MAX_MARKDOWN_LINES} a step text may have; split the step"
+    from markdown_it import MarkdownIt  # only for long texts: the TUI depends on it already
+
+    blocks = sum(1 for token in MarkdownIt("commonmark").parse(text)
+                 if token.block and (token.nesting == 1 or token.type in ("fence", "code_block", "hr", "html_block")))
+    if blocks > MAX_MARKDOWN_BLOCKS:
+        return (f"holds {blocks} Markdown blocks (paragraphs, list items, headings, code), over the "
+                f"{MAX_MARKDOWN_BLOCKS} a step text may have; split the step")
+    return None
+
+
 class _LabFolder:
     """The files of one lab folder, read once each: the `Folder` the format's models consult.
 
@@ -237,6 +265,9 @@ class _LabFolder:
                 more += uncounted
         if more:
             wrong.append(f"and {more} more unknown placeholder{'s' if more != 1 else ''}")
+        too_long = markdown_too_long(text)
+        if too_long:
+            wrong.append(too_long)
         return f"{relative!r} {'; '.join(wrong)}" if wrong else None
 
     def markdown(self, relative: str) -> str:
@@ -338,6 +369,7 @@ def _step(step: Any, at: tuple, folder: _LabFolder, lines: Lines) -> Step:
                                         answer=quiz.answer, explanation=quiz.explanation or ""))
     return Step(
         **common,
+        requires=tuple(step.requires or ()),
         setup=_actions(step.setup, folder),
         checks=tuple(_check(check, at + ("checks", i), i, folder, lines) for i, check in enumerate(step.checks)),
         hints=tuple(step.hints or ()),

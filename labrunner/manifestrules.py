@@ -70,6 +70,13 @@ CLUSTER_OWNED_KINDS = frozenset({
     "APIService", "ComponentStatus", "CSINode", "FlowSchema", "IPAddress", "Node", "PriorityLevelConfiguration",
     "ResourceSlice", "ServiceCIDR", "StorageVersion", "VolumeAttachment",
 })
+# Kinds whose objects act on every namespace whatever their name: admission webhooks and policies
+# judge (or change) every request they match, and a webhook with failurePolicy Fail and no server
+# stops pod creation cluster-wide. A lab declares each in `outside:`, so its author says so knowingly.
+CLUSTER_WIDE_KINDS = frozenset({
+    "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding", "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration",
+})
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -182,9 +189,21 @@ def object_problems(doc: Any, lines: dict, *, file: str, lab_namespace: str, out
         for at, message in _string_map(meta.get(key), ("metadata", key), labels=key == "labels",
                                        lab_namespace=lab_namespace):
             problem(at, message)
+    # The maps of text of ConfigMaps and Secrets: `port: 8080` in `data` is refused by the API
+    # server at apply time, so it is refused here, before the step starts (core/v1 types).
+    if doc.get("apiVersion") == "v1" and kind in _TEXT_MAPS:
+        for key in _TEXT_MAPS[kind]:
+            for at, message in _string_map(doc.get(key), (key,), labels=False, lab_namespace=lab_namespace,
+                                           keys=_CONFIG_KEY):
+                problem(at, message)
     if isinstance(name, str) and name:
         for at, message in _scope_problems(kind, name, namespace, outside=outside):
             problem(at, message)
+        # The one PriorityClass with globalDefault gives its priority to every new pod of the cluster.
+        if kind == "PriorityClass" and doc.get("globalDefault") is True and not outside.allows(kind, name):
+            problem(("globalDefault",), "a PriorityClass with globalDefault: true sets the priority of every new pod "
+                    "in the cluster; leave it out, or declare it in lab.yaml "
+                    f"`outside: {{objects: [{kind}/{name}]}}`")
     return found
 
 
@@ -228,6 +247,11 @@ def _scope_problems(kind: str, name: str, namespace: str | None, *, outside: Out
     if kind in CLUSTER_OWNED_KINDS and not outside.allows(kind, name):
         yield (("kind",), f"a {kind} is the cluster's own; a lab does not create or delete one unless it declares "
                f"it in lab.yaml `outside: {{objects: [{kind}/{name}]}}`")
+        return
+    if kind in CLUSTER_WIDE_KINDS and not outside.allows(kind, name):
+        yield (("kind",), f"a {kind} acts on requests in every namespace, not only the lab's; declare it in "
+               f"lab.yaml `outside: {{objects: [{kind}/{name}]}}` (and limit it with a namespaceSelector "
+               "or matchConditions)")
         return
     if kind in CLUSTER_SCOPED:
         if (_is_builtin_name(name) or name in BUILTIN_BY_KIND.get(kind, ())) and not outside.allows(kind, name):
@@ -274,7 +298,15 @@ def name_problem(kind: str, name: str) -> str | None:
     return None
 
 
-def _string_map(value: Any, at: tuple, *, labels: bool, lab_namespace: str) -> Iterator[tuple[tuple, str]]:
+_TEXT_MAPS = {"ConfigMap": ("data", "binaryData"), "Secret": ("data", "stringData")}
+# A key of a ConfigMap's or Secret's data (apimachinery IsConfigMapKey).
+_CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}")
+
+
+def _string_map(value: Any, at: tuple, *, labels: bool, lab_namespace: str,
+                keys: re.Pattern | None = None) -> Iterator[tuple[tuple, str]]:
+    """Problems of a map of text to text: label syntax for `labels`; qualified-name keys for
+    annotations (apimachinery ValidateAnnotations); keys matching `keys` when given."""
     if value is None:
         return
     if not isinstance(value, dict):
@@ -290,17 +322,23 @@ def _string_map(value: Any, at: tuple, *, labels: bool, lab_namespace: str) -> I
             continue
         if labels:
             problem = label_key_problem(key) or label_value_problem(item.replace(NAMESPACE_PLACEHOLDER, lab_namespace))
-            if problem:
-                yield at + (key,), problem
+        elif keys is not None:
+            problem = None if keys.fullmatch(key) and key not in (".", "..") else (
+                f"{_clip(key)} is not a valid key here: letters, digits, '-', '_' and '.', at most 253")
+        else:
+            problem = label_key_problem(key.replace(NAMESPACE_PLACEHOLDER, lab_namespace).lower(), what="annotation key")
+        if problem:
+            yield at + (key,), problem
 
 
-def label_key_problem(key: str) -> str | None:
-    """Why `key` is no label key (apimachinery IsQualifiedName: [prefix/]name), or None."""
+def label_key_problem(key: str, *, what: str = "label key") -> str | None:
+    """Why `key` is no label key (apimachinery IsQualifiedName: [prefix/]name), or None; `what`
+    names it in the message (annotation keys are qualified names too)."""
     prefix, _, name = key.rpartition("/")
     if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
-        return f"the label key's prefix {_clip(prefix)} is not a DNS subdomain"
+        return f"the {what}'s prefix {_clip(prefix)} is not a DNS subdomain"
     if not name or len(name) > 63 or not _LABEL_VALUE.fullmatch(name):
-        return (f"{_clip(key)} is not a valid label key: at most 63 letters, digits, '-', '_', '.', "
+        return (f"{_clip(key)} is not a valid {what}: at most 63 letters, digits, '-', '_', '.', "
                 "starting and ending with a letter or digit (with an optional DNS prefix and '/')")
     return None
 

@@ -37,7 +37,10 @@ def fill_namespace(value: Any, namespace: str) -> Any:
 
 # What a lab may say it needs from the cluster; `doctor` and `up` know how to
 # verify or provide each one.
-FEATURES = ("networkpolicy", "loadbalancer", "storage", "ingress", "nodeport", "dns", "csr")
+# What a lab may require of the cluster (labrunner.capabilities finds each out), besides a minimum
+# Kubernetes release written `kubernetes>=1.29`.
+FEATURES = ("networkpolicy", "networkpolicy-egress", "loadbalancer", "storage", "ingress", "nodeport", "dns", "csr",
+            "runtimeclass")
 
 
 class Difficulty(str, Enum):
@@ -179,6 +182,7 @@ class Step:
     quiz: Quiz | None = None
     wrong: tuple[Answer, ...] = ()
     alternatives: tuple[Answer, ...] = ()
+    requires: tuple[str, ...] = ()  # what the cluster must offer for these checks to be able to pass
 
     @property
     def is_quiz(self) -> bool:
@@ -202,6 +206,11 @@ class Lab:
     @property
     def namespace(self) -> str:
         return f"lab-{self.id}"
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """Everything the lab requires of the cluster: its own `requires`, then each step's."""
+        return tuple(dict.fromkeys([*self.requires, *(r for step in self.steps for r in step.requires)]))
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:

@@ -297,6 +297,23 @@ def settling_window(spec: CheckSpec) -> float:
     return lag_of(spec)[1]
 
 
+def _unmet_requirements(cluster: Cluster | None, step: Step) -> list:
+    """What the step `requires` that this cluster lacks (labrunner.capabilities; probed once per
+    cluster and cached); [] for a quiz, a step that requires nothing, or what cannot be told."""
+    if cluster is None or not step.requires:
+        return []
+    from .capabilities import unmet
+
+    return unmet(cluster, step.requires)
+
+
+def _cannot_pass(unmet: list) -> CheckResult:
+    """The result of a check this cluster cannot make true: an error with the fix, never the learner's fail."""
+    return CheckResult.errored("this cluster cannot make this check pass, whatever the answer: "
+                               + "; ".join(f"{u.requirement}: {u.why}" for u in unmet),
+                               [f"fix: {u.fix}" for u in unmet if u.fix])
+
+
 def run_step_checks(cluster: Cluster, lab: Lab, step: Step, *, namespace: str | None = None,
                     answers: dict[str, str] | None = None, node_address: str | None = None) -> StepReport:
     """Run all checks of a step once, in parallel; never raises for a cluster fault (those are `error` results)."""
@@ -332,10 +349,13 @@ def settle_step_checks(cluster: Cluster, lab: Lab, step: Step, *, window: Callab
     passed_after: dict[str, float] = {}  # the pass each check holds now: seconds from the start
     rounds = 0
 
+    unmet = _unmet_requirements(cluster, step)
+
     def run(batch: list[CheckSpec]) -> None:
         nonlocal rounds
         rounds += 1
-        for spec, result in zip(batch, run_checks_at_once(ctx, batch)):
+        done = [_cannot_pass(unmet) for _ in batch] if unmet else run_checks_at_once(ctx, batch)
+        for spec, result in zip(batch, done):
             attempts[spec.id] += 1
             results[spec.id] = result
             if result.ok:

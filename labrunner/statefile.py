@@ -61,7 +61,8 @@ def locked(path: Path, *, timeout: float | None = None) -> Iterator[None]:
     except filelock.Timeout:
         raise NotWritable(f"another labrunner process has held {lock_path(path)} for over {timeout:.0f} s") from None
     except OSError as exc:
-        raise NotWritable(f"cannot write in the state folder {path.parent}: {_why(exc, path.parent)}") from None
+        raise NotWritable(_lock_problem(lock_path(path)) or
+                          f"cannot write in the state folder {path.parent}: {_why(exc, path.parent)}") from None
     try:
         yield
     finally:
@@ -178,6 +179,18 @@ def _aside_names(path: Path, tag: str) -> Iterator[Path]:
     while True:
         yield path.with_name(f"{path.name}.{tag}-{stamp}-{n}")
         n += 1
+
+
+def _lock_problem(lock: Path) -> str | None:
+    """What stands in the lock file's place, in words with the fix, when it is no regular file."""
+    try:
+        mode = os.lstat(lock).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    what = "a symbolic link" if stat.S_ISLNK(mode) else _kind(mode)
+    return f"the lock file {lock} is {what}; remove it (labrunner makes a new one)"
 
 
 def _kind(mode: int) -> str:

@@ -65,6 +65,11 @@ _FLOAT = re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
     |[-+]?\.(?:inf|Inf|INF)
     |\.(?:nan|NaN|NAN))$""", re.X)
 _OWN = {_TAG + "int": _INT, _TAG + "float": _FLOAT}
+# Numbers YAML 1.1 (PyYAML) and YAML 1.2 (the JSON Schema's editors) read differently: `025` is 21
+# (octal) in 1.1 and 25 in 1.2; `2_5`, `0b11` and `1_0.5` are numbers in 1.1 and text in 1.2. A lab
+# file means one thing to labrunner and the author's editor, so there they are errors. Manifests keep
+# YAML 1.1, as kubectl reads them (`defaultMode: 0644` is octal there).
+_YAML11_ONLY = re.compile(r"[-+]?(0[0-7_]+|0b[01_]+|[0-9][0-9_]*_[0-9_]*(\.[0-9_]*)?([eE][-+][0-9]+)?|[0-9]*\.[0-9_]*_[0-9_]*)")
 
 
 class _Loader(_Base):  # type: ignore[valid-type,misc]
@@ -92,21 +97,24 @@ class _Loader(_Base):  # type: ignore[valid-type,misc]
             self.depth -= 1
 
 
-def read_yaml_documents(path: Path, *, shown_as: str, budget: Budget | None = None) -> list[tuple[Any, Lines]]:
+def read_yaml_documents(path: Path, *, shown_as: str, budget: Budget | None = None,
+                        yaml12_numbers: bool = False) -> list[tuple[Any, Lines]]:
     """Every document of the YAML file `path` as plain data, each with its line map.
 
     `path` must be a regular file (see labfiles.read_regular_file); `budget` is the
-    lab's, charged with the file's bytes and values. Empty documents are None.
+    lab's, charged with the file's bytes and values. Empty documents are None. With
+    `yaml12_numbers`, a number YAML 1.2 would read otherwise (`025`, `2_5`) is an error.
     Raises YamlError naming `shown_as` and, where known, the line.
     """
     try:
         data = read_regular_file(path, budget=budget)
     except FileRefused as exc:
         raise YamlError(Problem(shown_as, exc.line, "", exc.message)) from None
-    return parse_yaml_documents(data, shown_as=shown_as, budget=budget)
+    return parse_yaml_documents(data, shown_as=shown_as, budget=budget, yaml12_numbers=yaml12_numbers)
 
 
-def parse_yaml_documents(data: bytes | str, *, shown_as: str, budget: Budget | None = None) -> list[tuple[Any, Lines]]:
+def parse_yaml_documents(data: bytes | str, *, shown_as: str, budget: Budget | None = None,
+                         yaml12_numbers: bool = False) -> list[tuple[Any, Lines]]:
     """Every document of YAML text `data`, as `read_yaml_documents` gives them."""
     if isinstance(data, bytes):
         try:
@@ -119,12 +127,13 @@ def parse_yaml_documents(data: bytes | str, *, shown_as: str, budget: Budget | N
     bad = unprintable(text)
     if bad:
         raise YamlError(Problem(shown_as, line_of(text, bad[0]), "",
-                                f"not valid YAML: the character {bad[1]} is not allowed in a YAML file; remove it"))
+                                ("" if "reorders" in bad[1] else "not valid YAML: ")  # YAML allows those; we do not
+                                + f"the character {bad[1]} is not allowed in a YAML file; remove it"))
     loader: _Loader | None = None
     documents = []
     try:
         loader = _Loader(text, shown_as)
-        walk = _Walk(loader, shown_as, budget)
+        walk = _Walk(loader, shown_as, budget, yaml12_numbers=yaml12_numbers)
         while loader.check_node():
             node = loader.get_node()
             if node is None:
@@ -157,8 +166,9 @@ def parse_yaml_documents(data: bytes | str, *, shown_as: str, budget: Budget | N
 
 
 def read_yaml(path: Path, *, shown_as: str, budget: Budget | None = None) -> tuple[Any, Lines]:
-    """A file that must hold exactly one YAML document."""
-    documents = read_yaml_documents(path, shown_as=shown_as, budget=budget)
+    """A file that must hold exactly one YAML document: a lab file or the curriculum, whose numbers
+    must mean the same in YAML 1.1 and 1.2 (see read_yaml_documents)."""
+    documents = read_yaml_documents(path, shown_as=shown_as, budget=budget, yaml12_numbers=True)
     if len(documents) != 1:
         raise YamlError(
             Problem(shown_as, None, "", f"expected one YAML document, found {len(documents)}")
@@ -169,9 +179,10 @@ def read_yaml(path: Path, *, shown_as: str, budget: Budget | None = None) -> tup
 class _Walk:
     """Turns composed nodes into plain data, counting values against one limit."""
 
-    def __init__(self, loader: _Loader, shown_as: str, budget: Budget | None) -> None:
+    def __init__(self, loader: _Loader, shown_as: str, budget: Budget | None, *, yaml12_numbers: bool = False) -> None:
         self.loader = loader
         self.shown_as = shown_as
+        self.yaml12_numbers = yaml12_numbers
         # The lab's budget binds when less of it is left than one file may take.
         self.values_limit = LIMITS.file_values if budget is None else min(LIMITS.file_values, budget.values_left)
         self.chars_limit = LIMITS.file_chars if budget is None else min(LIMITS.file_chars, budget.chars_left)
@@ -251,6 +262,16 @@ class _Walk:
             raise YamlError(Problem(self.shown_as, line, _dotted(at),
                                     f"not valid YAML: {_clip(node.value)} is not a valid {node.tag[len(_TAG):]}"
                                     + (f" ({reason})" if reason else ""))) from None
+        if (self.yaml12_numbers and node.tag in (_TAG + "int", _TAG + "float") and not node.style
+                and _YAML11_ONLY.fullmatch(node.value)):
+            octal = re.fullmatch(r"[-+]?0[0-7]+", node.value)
+            if not octal or value != int(node.value, 10):  # `00`, `07` mean the same in both
+                other = f"{int(node.value, 10)} (decimal)" if octal else "text"
+                fix = (f"write the number you mean without the leading 0 ({value} or {int(node.value, 10)})" if octal
+                       else f"write {value}, or quote it if it is text")
+                raise YamlError(Problem(self.shown_as, line, _dotted(at),
+                                        f"{_clip(node.value)} is {value}{' (octal)' if octal else ''} in YAML 1.1, which "
+                                        f"labrunner reads, but {other} in YAML 1.2, which editors read; {fix}"))
         if isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
             raise YamlError(Problem(self.shown_as, line, _dotted(at),
                                     f"the whole number {_clip(node.value)} does not fit in 64 bits; quote it if it is text"))

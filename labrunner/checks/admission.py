@@ -52,5 +52,9 @@ KINDS = [
         },
         _admission,
         doc="a server-side dry-run rejects (or accepts) a manifest",
+        # Pod Security admission reads the namespace's labels, and ValidatingAdmissionPolicy its
+        # policies and bindings, from the API server's informer caches, not from etcd.
+        lags="the API server's admission plugins may not have seen the new labels or policies yet",
+        settles_within=10,
     )
 ]

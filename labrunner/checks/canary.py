@@ -1,10 +1,14 @@
-"""Prove that the cluster enforces NetworkPolicy before trusting a "deny".
+"""Prove that the cluster enforces NetworkPolicy, for ingress and for egress, before trusting a "deny".
 
 On a cluster whose CNI ignores NetworkPolicy, every probe connects and a
 "deny" check could only fail; worse, a check that expects deny after an
-unrelated failure could pass. The canary runs in its own namespace: a client,
-an open server and a server behind a deny-all ingress policy. Enforcement is
-proven when the client reaches the open server but not the closed one.
+unrelated failure could pass. Some CNIs enforce only ingress policies (older
+Flannel add-ons, kube-router before v1.0 with egress off, Windows HNS), so the
+two directions are proven apart. The canary runs in its own namespace: a
+client, a second client behind a deny-all egress policy, an open server and a
+server behind a deny-all ingress policy. Ingress enforcement is proven when the
+client reaches the open server but not the closed one; egress enforcement when
+the egress client cannot reach the open server that the client reaches.
 Whether a blocked probe times out or is refused does not matter here: the
 closed server is Ready, and its readiness probe connects from the node, so
 it listens. How a lab's probe that does not connect is read is up to the node
@@ -13,26 +17,36 @@ witness (`probing.read_with_witness`), not to the canary.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from dataclasses import dataclass
 
 from ..cluster import Cluster, wait_until
 from ..cluster.applying import LAB_LABEL, MANAGED_BY, Rendered, apply_object
-from ..cluster.probepods import (LABRUNNER_NAMESPACE, ensure_labrunner_namespace, ensure_probe_pods,
-                                is_ready, probe_image, probe_pod_name)
+from ..cluster.probepods import (LABRUNNER_NAMESPACE, ensure_labrunner_namespace, ensure_probe_pods, is_ready,
+                                probe_image, probe_pod_body)
 from ..settings import TIMEOUTS
 from .probing import DID_NOT_CONNECT, Probe, Verdict, run_probes
 
 CANARY_NAMESPACE = LABRUNNER_NAMESPACE
 _CLIENT_LABELS = {"labrunner.dev/canary": "client"}
+_EGRESS_CLIENT_LABELS = {"labrunner.dev/canary": "egress-client"}
 _CACHE_SECONDS = 300.0
+EGRESS_FIX = ("use a CNI that enforces egress NetworkPolicy too (kind's kindnet since kind v0.24, Calico, Cilium, "
+              "kube-router v1+)")
 
 
 @dataclass(frozen=True)
 class CanaryResult:
-    enforced: bool | None  # None: the canary itself could not run
+    """What the canary saw. `enforced` is ingress enforcement, `egress` egress enforcement; None: not found
+    out (the canary could not run, or, for egress, ingress is not enforced either). `message` says the
+    ingress finding, `egress_message` the egress one, each in one sentence with its fix."""
+
+    enforced: bool | None
     message: str
+    egress: bool | None = None
+    egress_message: str = ""
 
 
 _lock = threading.Lock()
@@ -60,16 +74,24 @@ _POLICY = {
     "metadata": {"name": "deny-closed", "labels": {MANAGED_BY: "labrunner", LAB_LABEL: "canary"}},
     "spec": {"podSelector": {"matchLabels": {"labrunner.dev/canary": "closed"}}, "policyTypes": ["Ingress"]},
 }
+_EGRESS_POLICY = {
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "NetworkPolicy",
+    "metadata": {"name": "deny-egress-client", "labels": {MANAGED_BY: "labrunner", LAB_LABEL: "canary"}},
+    "spec": {"podSelector": {"matchLabels": dict(_EGRESS_CLIENT_LABELS)}, "policyTypes": ["Egress"]},
+}
 
 
 def check_policy_enforced(cluster: Cluster, *, fresh: bool = False, settle: float = 20.0) -> CanaryResult:
-    """Whether NetworkPolicy is enforced; cached per cluster for a few minutes."""
+    """Whether NetworkPolicy is enforced, for ingress (`enforced`) and egress (`egress`); cached per
+    cluster for a few minutes. Waits up to `settle` s for a just-created policy to be programmed.
+    Never raises: a canary that cannot run gives `enforced` None with the reason."""
     with _lock:
         cached = _cache.get(id(cluster))
         if cached and not fresh and time.monotonic() - cached[0] < _CACHE_SECONDS:
             return cached[1]
     try:
-        result = _run(cluster, settle)
+        result = run_canary(cluster, settle=settle)
     except Exception as exc:
         result = CanaryResult(None, f"the NetworkPolicy canary could not run: {exc}")
     if result.enforced is not None:
@@ -78,43 +100,75 @@ def check_policy_enforced(cluster: Cluster, *, fresh: bool = False, settle: floa
     return result
 
 
-def _run(cluster: Cluster, settle: float) -> CanaryResult:
-    ns = CANARY_NAMESPACE
-    client = probe_pod_name(_CLIENT_LABELS)
+def run_canary(cluster: Cluster, *, settle: float, namespace: str = CANARY_NAMESPACE,
+               egress_client_host_network: bool = False) -> CanaryResult:
+    """Run the canary once in `namespace` (labrunner's own by default; another must exist), uncached.
+    Raises LabrunnerError when its pods cannot start.
+
+    `egress_client_host_network` runs the egress client in its node's network namespace, where
+    NetworkPolicy does not apply (Kubernetes leaves host-network pods outside it, and CNIs such as
+    kube-router and Calico skip them): a real pod whose egress the enforcer ignores, which is how
+    the live tests give labrunner a cluster that enforces ingress but not egress.
+    """
+    ns = namespace
+    roles = {"open", "closed", "client", "egress-client"}
     # Left in place between runs: when it is all there, only the probes run.
     ready = {p["metadata"]["labels"]["labrunner.dev/canary"]: p
              for p in cluster.list("Pod", namespace=ns, selector="labrunner.dev/canary") if is_ready(p)}
-    if not ({"open", "closed", "client"} <= ready.keys() and cluster.get("NetworkPolicy", "deny-closed", namespace=ns)):
-        ensure_labrunner_namespace(cluster)
+    if not (roles <= ready.keys() and cluster.get("NetworkPolicy", "deny-closed", namespace=ns)
+            and cluster.get("NetworkPolicy", "deny-egress-client", namespace=ns)):
+        if ns == CANARY_NAMESPACE:
+            ensure_labrunner_namespace(cluster)
         for name, role in (("server-open", "open"), ("server-closed", "closed")):
             apply_object(cluster, Rendered(_server(name, role), "canary"), namespace=ns)
-        apply_object(cluster, Rendered(dict(_POLICY), "canary"), namespace=ns)
-        ensure_probe_pods(cluster, [_CLIENT_LABELS], namespace=ns, lab_id="canary")
-        servers = wait_until(
-            cluster, "Pod", namespace=ns, selector="labrunner.dev/canary in (open,closed)",
-            predicate=lambda pods: len([p for p in pods if is_ready(p)]) == 2,
-            describe="the canary's server pods to be Ready", timeout=TIMEOUTS.canary_ready,
+        for policy in (_POLICY, _EGRESS_POLICY):
+            apply_object(cluster, Rendered(copy.deepcopy(policy), "canary"), namespace=ns)
+        if egress_client_host_network:
+            body = probe_pod_body("egress-client-host-network", dict(_EGRESS_CLIENT_LABELS), lab_id="canary")
+            body["spec"]["hostNetwork"] = True
+            apply_object(cluster, Rendered(body, "canary"), namespace=ns)
+            ensure_probe_pods(cluster, [_CLIENT_LABELS], namespace=ns, lab_id="canary")
+        else:
+            ensure_probe_pods(cluster, [_CLIENT_LABELS, _EGRESS_CLIENT_LABELS], namespace=ns, lab_id="canary")
+        pods = wait_until(
+            cluster, "Pod", namespace=ns, selector="labrunner.dev/canary",
+            predicate=lambda pods: roles <= {p["metadata"]["labels"]["labrunner.dev/canary"] for p in pods if is_ready(p)},
+            describe="the canary's pods to be Ready", timeout=TIMEOUTS.canary_ready,
         )
-        ready = {p["metadata"]["labels"]["labrunner.dev/canary"]: p for p in servers}
-    else:
-        # The client found by its label, whatever name an older labrunner gave it.
-        client = ready["client"]["metadata"]["name"]
+        ready = {p["metadata"]["labels"]["labrunner.dev/canary"]: p for p in pods if is_ready(p)}
+    # Clients found by their label, whatever name an older labrunner gave them.
+    client, egress_client = ready["client"]["metadata"]["name"], ready["egress-client"]["metadata"]["name"]
     ips = {role: pod["status"]["podIP"] for role, pod in ready.items()}
     deadline = time.monotonic() + settle
+    ingress: bool | None = None
+    egress: bool | None = None
     while True:
-        open_outcome, closed_outcome = run_probes(
-            cluster, [Probe(client, ns, ips["open"], 8080), Probe(client, ns, ips["closed"], 8080)]
-        )
+        open_outcome, closed_outcome, egress_outcome = run_probes(cluster, [
+            Probe(client, ns, ips["open"], 8080), Probe(client, ns, ips["closed"], 8080),
+            Probe(egress_client, ns, ips["open"], 8080)])
         if open_outcome.verdict is not Verdict.CONNECTED:
             return CanaryResult(None, f"the canary client cannot reach an unprotected pod ({open_outcome.detail}): "
                                       "the pod network itself is broken")
         if closed_outcome.verdict in DID_NOT_CONNECT:
-            return CanaryResult(True, f"NetworkPolicy is enforced (blocked traffic shows as {closed_outcome.verdict.value})")
-        if time.monotonic() >= deadline:
+            ingress = True
+            ingress_seen = closed_outcome.verdict.value
+        if egress_outcome.verdict in DID_NOT_CONNECT:
+            egress = True
+            egress_seen = egress_outcome.verdict.value
+        if (ingress and egress) or time.monotonic() >= deadline:
             break
         # A just-created policy takes the CNI a moment to program; this is
         # the one place where labrunner has no event to wait for.
         time.sleep(1.0)
-    return CanaryResult(False, "this cluster does not enforce NetworkPolicy: a pod behind a deny-all policy still "
-                               "accepted traffic. Use a CNI that enforces it (kind's default kindnet does since "
-                               "kind v0.24; or Calico, Cilium, kube-router)")
+    if not ingress:
+        return CanaryResult(False, "this cluster does not enforce NetworkPolicy: a pod behind a deny-all policy still "
+                                   "accepted traffic. Use a CNI that enforces it (kind's default kindnet does since "
+                                   "kind v0.24; or Calico, Cilium, kube-router)",
+                            egress=None, egress_message="not tried apart: ingress is not enforced either")
+    in_message = f"NetworkPolicy is enforced for ingress (blocked traffic shows as {ingress_seen})"
+    if not egress:
+        return CanaryResult(True, in_message, egress=False, egress_message=(
+            "this cluster enforces ingress but not egress NetworkPolicy: a pod behind a deny-all egress policy "
+            f"still reached another pod; {EGRESS_FIX}"))
+    return CanaryResult(True, in_message, egress=True,
+                        egress_message=f"NetworkPolicy is enforced for egress (blocked traffic shows as {egress_seen})")

@@ -15,11 +15,12 @@ from dataclasses import replace
 from typing import Any, Mapping, NamedTuple
 
 from ..cluster.probepods import is_ready
-from ..format.values import BOUNDS, Expected, HttpStatus, Port, Selector, Text, seconds, value_type
+from ..format.values import BOUNDS, Expected, HttpStatus, Port, ResourceName, Selector, seconds, value_type
 from ..settings import settings
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .endpoints import SERVICE_NAME_LABEL, read_endpoints
 from .evidence import Evidence
+from .reachability import load_balancer_unreachable, load_balancer_unserved, node_port_addresses
 from .shapes import HttpTarget
 
 UrlPath = value_type((str,), what="a path starting with /", schema={"type": "string", "pattern": "^/"},
@@ -51,8 +52,9 @@ class Target(NamedTuple):
     host: str | None = None
 
 
-def _resolve(ctx: CheckContext, p: Mapping[str, Any]) -> list[Target] | str:
-    """The targets to try (any one that answers right will do), or what is missing.
+def _resolve(ctx: CheckContext, p: Mapping[str, Any]) -> list[Target] | str | CheckResult:
+    """The targets to try (any one that answers right will do), what is missing (the learner's), or an
+    error when this cluster cannot make the request answer (see `reachability`).
 
     A load-balancer address is asked on `port`, else 80 (443 for https): what a customer's
     browser uses, never the Service's first port. A node port is `nodePort`, else the node
@@ -91,7 +93,7 @@ def _resolve(ctx: CheckContext, p: Mapping[str, Any]) -> list[Target] | str:
             return f"Service {name} has no port {wanted} (its ports: {have}); the load-balancer address serves the Service's ports"
         lb = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
         if not lb:
-            return f"Service {name} has no load-balancer address yet"
+            return load_balancer_unserved(ctx, svc) or f"Service {name} has no load-balancer address yet"
         return [Target(scheme, lb[0].get("ip") or lb[0].get("hostname"), wanted)]
     if "port" in p:
         ports = [x for x in ports if x.get("port") == p["port"]]
@@ -104,6 +106,11 @@ def _resolve(ctx: CheckContext, p: Mapping[str, Any]) -> list[Target] | str:
         if p["nodePort"] not in node_ports:
             return f"Service {name} has node port {', '.join(map(str, node_ports))}, not {p['nodePort']}"
         node_ports = [p["nodePort"]]
+    reached = node_port_addresses(ctx, node_ports)
+    if isinstance(reached, CheckResult):
+        return reached
+    if reached is not None:
+        return [Target(scheme, address, port) for _, address, port in reached]
     address = node_address(ctx)
     if not address:
         return "cannot tell this machine's way to the nodes; set LABRUNNER_NODE_ADDRESS"
@@ -123,6 +130,8 @@ def _secret_cert_der(ctx: CheckContext, name: str) -> bytes | str:
 
 def _http(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     targets = _resolve(ctx, p)
+    if isinstance(targets, CheckResult):
+        return targets
     if isinstance(targets, str):
         return CheckResult.failed(targets, evidence=Evidence(expected_answer(p), targets))
     backend: set[str] | None = None
@@ -133,6 +142,10 @@ def _http(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         backend = found
     results = [_ask(ctx, p, target, backend) for target in targets]
     chosen = next((r for r in results if r.ok), results[0])
+    if not chosen.ok and "loadBalancer" in p["to"]:
+        unreachable = load_balancer_unreachable(ctx)  # no address of this cluster's answers this machine
+        if unreachable is not None:
+            return replace(unreachable, evidence=chosen.evidence)
     if chosen.ok or len(results) == 1:
         return chosen
     # Every node port was tried: the evidence says what each answered, and how to ask each again.
@@ -313,7 +326,7 @@ KINDS = [
             "scheme": Param(str, doc="http (default) or https", choices=("http", "https")),
             "status": Param(HttpStatus, doc="expected status (default 200)"),
             "bodyContains": Param(Expected, doc="text the body must contain"),
-            "tlsSecret": Param(Text, doc="a kubernetes.io/tls Secret whose certificate the server must present"),
+            "tlsSecret": Param(ResourceName, doc="a kubernetes.io/tls Secret whose certificate the server must present"),
             "timeout": Param(seconds(BOUNDS.http_seconds), doc=f"seconds (default 3, at most {BOUNDS.http_seconds:g})"),
         },
         _http,

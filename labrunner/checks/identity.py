@@ -31,7 +31,7 @@ from typing import Any, Mapping
 
 import urllib3
 
-from ..format.values import Duration, Text, parse_duration
+from ..format.values import Duration, ResourceName, Text, parse_duration
 from .accessreview import Subject
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .certificates import Certificate, parse_pem_certificate
@@ -350,7 +350,7 @@ KINDS = [
     CheckKind(
         "whoami",
         {
-            "secret": Param(Text, required=True, doc="a kubernetes.io/tls Secret with tls.crt and tls.key"),
+            "secret": Param(ResourceName, required=True, doc="a kubernetes.io/tls Secret with tls.crt and tls.key"),
             "user": Param(Text, required=True, doc="the user name the API server must see (the certificate's CN)"),
             "groups": Param(list[Text], doc="exactly the groups the API server must see (the certificate's O fields); "
                                       "default none; system:authenticated is implied"),
@@ -363,7 +363,7 @@ KINDS = [
     CheckKind(
         "certificate",
         {
-            "csr": Param(Text, required=True, doc="a CertificateSigningRequest's name"),
+            "csr": Param(ResourceName, required=True, doc="a CertificateSigningRequest's name"),
             "user": Param(Text, doc="the certificate's CN"),
             "groups": Param(list[Text], doc="exactly the certificate's O values"),
             "validFor": Param(Duration, doc="its lifetime (seconds, or 24h, 1d, ...), within the signer's "

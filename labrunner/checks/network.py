@@ -11,11 +11,11 @@ from typing import Any, Mapping
 from ..cluster import exec_in_pod
 from ..cluster.probepods import (LABRUNNER_NAMESPACE, OPEN_PORTS, OPEN_SERVER_NAME, ensure_node_probes, ensure_open_server,
                                  ensure_outside_probes, ensure_probe_pods, node_probe_name)
+from ..capabilities import Capability, capability
 from ..errors import LabrunnerError
-from ..format.values import Selector, Text, value_type
+from ..format.values import DnsName, Selector, ServiceName, value_type
 from ..settings import TIMEOUTS
 from .base import CheckContext, CheckKind, CheckResult, Param, Status
-from .canary import check_policy_enforced
 from .evidence import Evidence, ProbeCell
 from .judging import DENIED_BY, EGRESS, LEFT_OUT, judge
 from .policyreach import describe, egress_beyond_for, policies_singling_out_labrunner
@@ -132,12 +132,17 @@ _MARKS = {Status.PASS: "ok", Status.FAIL: "fail", Status.ERROR: "error", LEFT_OU
 _SHOWN_FAILS = 4  # the message names this many failed probes; the details list every one
 
 
+def _enforcement(cluster) -> tuple[Capability, Capability]:  # noqa: ANN001
+    """(ingress, egress) NetworkPolicy enforcement, as labrunner.capabilities found it (the canary)."""
+    return capability(cluster, "networkpolicy"), capability(cluster, "networkpolicy-egress")
+
+
 def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     probes = p["probes"]
     expects_deny = any(probe["expect"] == "deny" for probe in probes)
     canary: Future | None = None
     if expects_deny:
-        canary = submit(check_policy_enforced, ctx.cluster)  # runs while the lab's probes run
+        canary = submit(_enforcement, ctx.cluster)  # runs while the lab's probes run
     open_server, cannot = _start_pods(ctx, probes, open_server=expects_deny)
     if cannot:
         return CheckResult.errored(cannot, evidence=Evidence("the probe pods running", cannot))
@@ -184,9 +189,16 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     needed = sorted({ask for ask, outcome in zip(asks, outcomes) if ask and outcome.verdict in DID_NOT_CONNECT})
     witnessed = _witness(ctx, needed, {ask: tried[ask] for ask in needed if ask in tried}) if needed else {}
     if canary is not None:
-        verdict = canary.result()
-        if not verdict.enforced:
-            return CheckResult.errored(verdict.message, evidence=Evidence("NetworkPolicy enforced", verdict.message))
+        ingress, egress = canary.result()
+        if not ingress.state:  # not enforced, or not known: a deny proves nothing here
+            return CheckResult.errored(ingress.detail, [f"fix: {ingress.fix}"] if ingress.fix else [],
+                                       evidence=Evidence("NetworkPolicy enforced", ingress.detail))
+        egress_denies = [c for c in cells if c.expect == "deny" and c.denied_by == EGRESS]
+        if egress_denies and egress.state is False:
+            # A correct egress policy cannot block anything here: the learner's answer is not what fails.
+            return CheckResult.errored(f"{len(egress_denies)} probe(s) expect egress to be blocked, but {egress.detail}",
+                                       [f"fix: {egress.fix}"],
+                                       evidence=Evidence("egress NetworkPolicy enforced", egress.detail))
     judged: list[tuple[Status | None, str, str]] = []  # (status, why, what was read)
     for k, (cell, outcome, shut, ask) in enumerate(zip(cells, outcomes, closed, asks)):
         witness = witnessed.get(ask) if ask else None
@@ -477,11 +489,11 @@ KINDS = [
         "dns",
         {
             "from": Param(SourceSpec, required=True, doc="{pod: ...}, {selector: ...} (every matching pod), {probe: {labels}} or {outside: {labels}}"),
-            "name": Param(Text, required=True, doc="the name to look up"),
+            "name": Param(DnsName, required=True, doc="the name to look up"),
             "addresses": Param(list[Address], doc="the exact addresses expected"),
-            "serviceIP": Param(Text, doc="a Service whose cluster IP is expected"),
+            "serviceIP": Param(ServiceName, doc="a Service whose cluster IP is expected"),
             "podIPs": Param(Selector, doc="a label selector whose pods' IPs are expected"),
-            "cname": Param(Text, doc="the CNAME target expected"),
+            "cname": Param(DnsName, doc="the CNAME target expected"),
             "resolves": Param(bool, doc="false: the name must not resolve"),
         },
         _dns,

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any, Mapping
 
 from ..cluster import exec_in_pod
-from ..format.values import BOUNDS, Arguments, ExitCode, Expected, Regex, Text, seconds
+from ..format.values import Arguments, BOUNDS, ExitCode, Expected, Regex, ServiceName, Text, seconds
 from .base import CheckContext, CheckKind, CheckResult, Param, all_of
 from .evidence import Evidence
 from .servicelinks import env_from_sources, env_prefix, service_link_variables, set_in_spec
@@ -151,7 +151,7 @@ KINDS = [
         "env",
         {**POD_PARAMS, "name": Param(Text, required=True, doc="the variable"),
          "equals": Param((str, int), doc="its exact value"), "matches": Param(Regex, doc="a regular expression"),
-         "serviceLink": Param(Text, doc="a Service in the pod's namespace: the variable is the kubelet's for it "
+         "serviceLink": Param(ServiceName, doc="a Service in the pod's namespace: the variable is the kubelet's for it "
                                        "(not set in the pod spec's env or envFrom) and has the value the Service gives now")},
         _env,
         validate=all_of(one_pod, _link_matches_name),

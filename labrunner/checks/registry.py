@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 import time
-from typing import Any, Mapping
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping
 
 from ..errors import ClusterUnreachable, LabrunnerError
 from ..model import CheckSpec, fill_namespace
@@ -21,8 +23,37 @@ _plugin_problems: list[str] = []
 _plugin_of: dict[str, str] = {}  # kind name -> "check plug-in NAME (module:attr)"
 
 # What a plug-in may raise without taking labrunner down: everything but Ctrl-C, which must
-# still stop the command. SystemExit included: `sys.exit(0)` in a plug-in made `validate` pass.
-_PLUGIN_FAULTS = (Exception, SystemExit)
+# still stop the command (each `except _PLUGIN_FAULTS` is preceded by `except KeyboardInterrupt:
+# raise`). SystemExit included: `sys.exit(0)` in a plug-in made `validate` pass; so is every other
+# BaseException (a test helper's `pytest.fail`, a custom BaseException) that printed a traceback.
+_PLUGIN_FAULTS = (BaseException,)
+
+
+class _ProcessExit(BaseException):
+    """A plug-in called os._exit while labrunner ran its code (raised in place of ending the process)."""
+
+    def __init__(self, code: Any) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@contextmanager
+def _no_os_exit() -> Iterator[None]:
+    """While a plug-in's code runs, os._exit raises _ProcessExit instead of ending the process.
+
+    os._exit skips every handler, so a plug-in calling it on import made `validate` exit 0 with
+    nothing said (found by a hostile tester); sys.exit is caught as SystemExit already.
+    """
+    saved = os._exit
+
+    def refuse(code: int) -> None:
+        raise _ProcessExit(code)
+
+    os._exit = refuse  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        os._exit = saved
 
 
 def check_kinds() -> dict[str, CheckKind]:
@@ -81,8 +112,11 @@ def param_problems(kind: CheckKind, params: Mapping[str, Any]) -> list[tuple[str
     whose code broke; the lab is then invalid, never silently accepted.
     """
     try:
-        found = kind.problems(params)
-        return [(str(key), str(message)) for key, message in found]
+        with _no_os_exit():
+            found = kind.problems(params)
+            return [(str(key), str(message)) for key, message in found]
+    except KeyboardInterrupt:
+        raise
     except _PLUGIN_FAULTS as exc:
         owner = _plugin_of.get(kind.name, f"the built-in check kind {kind.name!r}")
         return [("", f"{owner} failed while validating these parameters: {_fault(exc)}")]
@@ -91,13 +125,18 @@ def param_problems(kind: CheckKind, params: Mapping[str, Any]) -> list[tuple[str
 def _load_plugins(kinds: dict[str, CheckKind]) -> None:
     try:
         points = list(entry_points(group=ENTRY_POINT_GROUP))
+    except KeyboardInterrupt:
+        raise
     except _PLUGIN_FAULTS as exc:  # a broken distribution's metadata
         _plugin_problems.append(f"check plug-ins could not be listed: {_fault(exc)}")
         return
     for ep in points:
         where = f"check plug-in {ep.name} ({ep.value})"
         try:
-            kind = ep.load()
+            with _no_os_exit():
+                kind = ep.load()
+        except KeyboardInterrupt:
+            raise
         except _PLUGIN_FAULTS as exc:  # a broken plug-in must not break labrunner
             _plugin_problems.append(f"{where} failed to load: {_fault(exc)}")
             continue
@@ -115,6 +154,8 @@ def _load_plugins(kinds: dict[str, CheckKind]) -> None:
 def _fault(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"it called sys.exit({exc.code!r})"
+    if isinstance(exc, _ProcessExit):
+        return f"it called os._exit({exc.code!r})"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -136,6 +177,8 @@ def run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
             result = _broke(str(exc))
         except LabrunnerError as exc:
             result = _broke(f"the check could not run: {exc}", str(exc))
+        except KeyboardInterrupt:
+            raise
         except _PLUGIN_FAULTS as exc:
             owner = _plugin_of.get(spec.kind, f"the {spec.kind} checker")
             result = _broke(f"{owner} crashed: {_fault(exc)}", _fault(exc))

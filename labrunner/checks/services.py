@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping
 
-from ..format.values import Count, OnlyTrue, Port, Selector, Text, value_type
+from ..format.values import Count, OnlyTrue, Port, Selector, ServiceName, Text, value_type
 from ..settings import settings
 from .base import CheckContext, CheckKind, CheckResult, Param
 from .endpoints import SERVICE_NAME_LABEL, carries_port, foreign_slices, read_endpoints, selector_string
 from .evidence import Evidence
 from .objectevents import with_events
+from .reachability import load_balancer_unserved
 
 # Labels a workload controller stamps on each pod with a value that changes at
 # every rollout (the Deployment's ReplicaSet hash; the StatefulSet's and
@@ -151,8 +153,13 @@ def _service(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     if missing:
         shown = (f"kubectl -n {ns} get service {p['name']} -o wide",
                  f"kubectl -n {ns} get endpointslices -l {SERVICE_NAME_LABEL}={p['name']}")
-        failed = CheckResult.failed(f"Service {p['name']}: " + "; ".join(missing), passed,
-                                    evidence=Evidence(expected_service(p), "; ".join(passed + missing), commands=shown))
+        evidence = Evidence(expected_service(p), "; ".join(passed + missing), commands=shown)
+        unserved = load_balancer_unserved(ctx, svc) if p.get("loadBalancer") else None
+        if unserved is not None and len(missing) == 1:  # only the address is missing, and it cannot come here
+            return replace(unserved, evidence=evidence)
+        failed = CheckResult.failed(f"Service {p['name']}: " + "; ".join(missing),
+                                    [*passed, *([unserved.message, *unserved.details] if unserved else [])],
+                                    evidence=evidence)
         return with_events(failed, ctx.cluster, ns, [("Service", p["name"])])
     return CheckResult.passed(f"Service {p['name']}: " + "; ".join(passed) if passed else f"Service {p['name']} exists")
 
@@ -179,7 +186,7 @@ KINDS = [
     CheckKind(
         "service",
         {
-            "name": Param(Text, required=True, doc="the Service"),
+            "name": Param(ServiceName, required=True, doc="the Service"),
             "namespace": Param(Text, doc="default: the lab's namespace"),
             "type": Param(str, doc="the Service type", choices=("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")),
             "clusterIP": Param(str, doc="present or None", choices=("present", "None")),

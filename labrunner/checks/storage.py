@@ -7,7 +7,8 @@ from typing import Annotated, Any, Mapping
 
 from pydantic import Field
 
-from ..format.values import Quantity, Selector, Text, Words, choice
+from ..capabilities import capability
+from ..format.values import OnlyTrue, Quantity, ResourceName, Selector, Text, Words, choice
 from .base import CheckContext, CheckKind, CheckResult, Param, exactly_one
 from .evidence import Evidence
 from .meaning import parse_quantity
@@ -41,6 +42,15 @@ def _pvc(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         problems.append(f"{what} is {phase}, should be {p.get('phase', 'Bound')}{hint}")
     if "storageClass" in p and spec.get("storageClassName") != p["storageClass"]:
         problems.append(f"{what} storage class is {spec.get('storageClassName')}, should be {p['storageClass']}")
+    if p.get("defaultClass"):
+        found = capability(ctx.cluster, "storage")
+        if found.state is False:  # no claim can name a default class that does not exist
+            return CheckResult.errored(f"{what} should use the cluster's default StorageClass, but {found.detail}",
+                                       [f"fix: {found.fix}"])
+        default = found.data.get("default")
+        if default and spec.get("storageClassName") != default:
+            problems.append(f"{what} storage class is {spec.get('storageClassName')}, should be the cluster's default, "
+                            f"{default} (leave storageClassName out, or name it)")
     capacity = (status.get("capacity") or {}).get("storage")
     modes = status.get("accessModes") or spec.get("accessModes") or []
     problems += _compare(what, p, pvc, capacity, modes)
@@ -169,9 +179,12 @@ _MODES = Param(Annotated[list[choice(("ReadWriteOnce", "ReadOnlyMany", "ReadWrit
 KINDS = [
     CheckKind(
         "pvc",
-        {"name": Param(Text, required=True, doc="the claim"), "namespace": Param(Text, doc="default: the lab's"),
+        {"name": Param(ResourceName, required=True, doc="the claim"), "namespace": Param(Text, doc="default: the lab's"),
          "phase": Param(str, doc="default Bound", choices=("Pending", "Bound", "Lost")),
-         "storageClass": Param(Text, doc="the StorageClass name"), "accessModes": _MODES,
+         "storageClass": Param(ResourceName, doc="the StorageClass name"),
+         "defaultClass": Param(OnlyTrue, doc="true: the claim's class is the cluster's default StorageClass, whatever "
+                                             "its name (kind: standard; k3s: local-path; Docker Desktop: hostpath)"),
+         "accessModes": _MODES,
          "capacity": Param(Quantity, doc="e.g. 1Gi"),
          "usedAgainBy": Param(Selector, doc="a label selector: every pod matching it was created after the claim's "
                                        "volume was bound, so it replaced the pod the volume was made for")},
@@ -180,10 +193,10 @@ KINDS = [
     ),
     CheckKind(
         "pv",
-        {"name": Param(Text, doc="the volume"), "claim": Param(Text, doc="or: the PVC whose volume to check"),
+        {"name": Param(ResourceName, doc="the volume"), "claim": Param(ResourceName, doc="or: the PVC whose volume to check"),
          "capacity": Param(Quantity, doc="e.g. 1Gi"), "accessModes": _MODES,
          "reclaimPolicy": Param(str, doc="Retain, Delete", choices=("Retain", "Delete", "Recycle")),
-         "claimedBy": Param(Text, doc="the PVC (in the lab namespace) it must be bound to")},
+         "claimedBy": Param(ResourceName, doc="the PVC (in the lab namespace) it must be bound to")},
         _pv,
         validate=exactly_one("name", "claim"),
         doc="a PersistentVolume is as expected",

@@ -13,13 +13,13 @@ from typing import Any, Mapping
 
 from ..cluster import Cluster
 from ..cluster.probepods import is_ready
-from ..format.values import Selector, Text
+from ..format.values import ContainerName, ResourceName, Selector, Text
 from .base import CheckResult, Param, Status, exactly_one
 
 POD_PARAMS = {
-    "pod": Param(Text, doc="the pod's name"),
+    "pod": Param(ResourceName, doc="the pod's name"),
     "selector": Param(Selector, doc="a label selector; every pod that matches must satisfy the check"),
-    "container": Param(Text, doc="the container (default: the first)"),
+    "container": Param(ContainerName, doc="the container (default: the first)"),
     "namespace": Param(Text, doc="default: the lab's namespace"),
 }
 one_pod = exactly_one("pod", "selector")

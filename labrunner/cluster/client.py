@@ -60,9 +60,10 @@ PREFERRED_VERSIONS = {
 class Cluster:
     """A connection to one cluster. Thread-safe: checks share it across threads."""
 
-    def __init__(self, api_client: k8s.ApiClient, *, context: str | None = None):
+    def __init__(self, api_client: k8s.ApiClient, *, context: str | None = None, context_name: str | None = None):
         self.api = api_client
-        self.context = context
+        self.context = context  # as asked (None: the kubeconfig's current context)
+        self.context_name = context_name or context  # the context in use, as the kubeconfig names it
         self._dynamic: DynamicClient | None = None
         self._lock = threading.Lock()
         self._resources: dict[tuple[str | None, str], Any] = {}
@@ -245,7 +246,16 @@ def connect(*, kubeconfig: str | None = None, context: str | None = None) -> Clu
     # Checks run many requests in parallel; the default pool would serialize them.
     configuration.connection_pool_maxsize = 32
     api = k8s.ApiClient(configuration)
-    return Cluster(api, context=context)
+    return Cluster(api, context=context, context_name=context or _current_context(kubeconfig))
+
+
+def _current_context(kubeconfig: str | None) -> str | None:
+    """The kubeconfig's current context name (e.g. kind-labrunner); None in a pod or when unreadable."""
+    try:
+        _, active = k8s_config.list_kube_config_contexts(config_file=kubeconfig)
+    except Exception:  # noqa: BLE001 - in-cluster config, or a kubeconfig load_kube_config already accepted
+        return None
+    return (active or {}).get("name")
 
 
 def ping(cluster: Cluster, *, timeout: float = TIMEOUTS.version_request) -> str:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, create_model
 from .lab import ManifestPath
 from .placeholders import NAMESPACE, walk_placeholders
 from .shape import Found, Shape
-from .values import AnyText, Id, choice, plain_value
+from .values import AnyTitle, Id, choice, plain_value
 
 if TYPE_CHECKING:
     from ..checks.base import CheckKind, Param
@@ -32,7 +32,7 @@ class CheckFields(Shape):
     check_kind: ClassVar[Any] = None  # the CheckKind this model was made from
     shape: ClassVar[str] = "a check (a mapping with `kind`)"
     id: Id | None = Field(None, description="unique in the step; default <kind>-<n>")
-    title: AnyText | None = Field(None, description="what the learner sees beside the verdict")
+    title: AnyTitle | None = Field(None, description="what the learner sees beside the verdict")
 
     @classmethod
     def rules(cls, data: Mapping[str, Any], context: Any) -> Iterable[Found]:
@@ -45,8 +45,12 @@ class CheckFields(Shape):
         if kind is None or kind.validate is None:
             return []
         try:
-            messages = list(kind.validate(self.params()))
-        except (Exception, SystemExit) as exc:  # a plug-in's bug must not stop the loader (sys.exit neither)
+            found = kind.validate(self.params())
+            # one message as text, or none as None, as a plug-in may write it: never one per letter
+            messages = [found] if isinstance(found, str) else list(found or ())
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a plug-in's bug must not stop the loader (sys.exit neither)
             return [((), f"{_origin(kind)} failed while validating these parameters: {_fault(exc)}")]
         return [_placed(message, kind) for message in messages]
 

@@ -21,7 +21,7 @@ from ..model import Difficulty as DifficultyLevel
 from .context import context_of
 from .placeholders import NAMESPACE, walk_placeholders
 from .shape import FOLDER, Found, Shape, fault, given, items, shown
-from .values import BOUNDS, ID_PATTERN, AnyText, ApiVersion, Id, Kind, JsonPath, Minutes, Selector, Text, Words, choice, is_a, is_id, seconds, value_type
+from .values import BOUNDS, ID_PATTERN, AnyText, ApiVersion, Id, Image, Kind, JsonPath, Minutes, Selector, Text, Title, Words, choice, is_a, is_id, seconds, value_type
 
 DIFFICULTIES = tuple(d.value for d in DifficultyLevel)
 WAIT_TIMEOUT_DEFAULT = 120.0
@@ -95,7 +95,20 @@ KIND_NAME_PATTERN = r"^[A-Z][A-Za-z0-9]*/[^/%\x00-\x20\x7f]{1,253}$"
 KindName = value_type(
     (str,), what="Kind/name, e.g. ClusterRole/view", schema={"type": "string", "pattern": KIND_NAME_PATTERN},
     check=lambda v: None if re.fullmatch(KIND_NAME_PATTERN, v) else f"expected Kind/name, e.g. ClusterRole/view, got {clip(v)}")
-Feature = choice(FEATURES, unknown="unknown feature {value!r}; expected one of {listed}")
+KUBERNETES_MINIMUM = r"^kubernetes>=[1-9][0-9]{0,2}\.(0|[1-9][0-9]{0,2})$"
+
+
+def _requirement(value: str) -> str | None:
+    if value in FEATURES or re.fullmatch(KUBERNETES_MINIMUM, value):
+        return None
+    if value.startswith("kubernetes"):
+        return f"expected a minimum Kubernetes release as kubernetes>=MAJOR.MINOR (e.g. kubernetes>=1.29), got {value!r}"
+    return f"unknown feature {value!r}; expected one of {', '.join(FEATURES)}, or kubernetes>=MAJOR.MINOR"
+
+
+Feature = value_type(
+    (str,), what=f"a cluster feature ({', '.join(FEATURES)}) or kubernetes>=MAJOR.MINOR", check=_requirement,
+    schema={"anyOf": [{"enum": list(FEATURES)}, {"type": "string", "pattern": KUBERNETES_MINIMUM}]})
 
 
 # -- actions ---------------------------------------------------------------------
@@ -195,7 +208,7 @@ class Alternative(Shape):
     shape: ClassVar[str] = "{id: ..., title: ..., do: [...]}"
     too_few: ClassVar[dict[str, str]] = {"do": "expected at least one action group"}
     id: Id = Field(description="unique among the step's wrong answers and alternatives")
-    title: Text = Field(description="one line: what the answer does")
+    title: Title = Field(description="one line: what the answer does")
     do: list[ActionGroup] = Field(min_length=1, max_length=BOUNDS.actions, description="action groups, run in order")
 
 
@@ -240,7 +253,7 @@ class Quiz(Shape):
 
 class StepFields(Shape):
     id: Id = Field(description="unique in the lab")
-    title: Text
+    title: Title
     topics: list[Topic] | None = Field(None, max_length=BOUNDS.actions,
                                        description="curriculum ids this step teaches; each also in the lab's topics")
 
@@ -269,6 +282,10 @@ class TaskStepFields(StepFields):
     missing: ClassVar[dict[str, str]] = {"text": "missing; expected the path of the step's Markdown text"}
     too_few: ClassVar[dict[str, str]] = {"checks": "expected at least one check"}
     text: MarkdownPath = Field(description="Markdown shown to the learner")
+    requires: list[Feature] | None = Field(
+        None, max_length=BOUNDS.actions,
+        description="what the cluster must offer for this step's checks to be able to pass; where it is "
+                    "missing they are errors with the fix, never fails")
     setup: Actions | None = Field(None, description="done when the step starts")
     hints: list[Text] | None = Field(None, max_length=BOUNDS.hints, description="revealed one at a time")
     solution: Solution = Field(description="what `labrunner solve` does")
@@ -329,15 +346,16 @@ class LabFields(Shape):
                                          "topics": "expected at least one topic id from curriculum.yaml"}
     format: FormatVersion = Field(description=f"the format version; only {FORMAT_VERSION} exists")
     id: Id = Field(description="unique among labs; the lab's namespace is lab-<id>")
-    title: Text
+    title: Title
     summary: Text
     difficulty: Difficulty
     minutes: Minutes = Field(description="estimated time")
     topics: list[Topic] = Field(min_length=1, max_length=BOUNDS.actions,
                                 description="every curriculum id the lab covers (labs/curriculum.yaml)")
     requires: list[Feature] | None = Field(
-        None, max_length=BOUNDS.actions, description="cluster features the lab needs")
-    images: list[Text] | None = Field(None, max_length=BOUNDS.actions,
+        None, max_length=BOUNDS.actions,
+        description="what the cluster must offer (features, kubernetes>=1.29); the lab list marks labs it lacks")
+    images: list[Image] | None = Field(None, max_length=BOUNDS.actions,
                                       description="every image the manifests use, preloaded by `labrunner up`")
     outside: OutsideDecl | None = Field(None, description="rare: namespaces and objects beyond the lab's namespace "
                                                           "that its manifests and deletes change")

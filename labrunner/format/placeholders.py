@@ -21,6 +21,9 @@ ALL = (NAMESPACE, NONCE)
 MAX_SHOWN = 10  # wrong placeholders named per text; the rest are counted
 _BRACED = re.compile(r"\$\{([^}$]*)\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# `${NAME` that no `}` closes: a name, then neither `}` nor a shell operator (nor more of a name).
+# The shell stops on it ("bad substitution") and the cluster would get it as written.
+_UNCLOSED = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_.]*)(?![A-Za-z0-9_.]|\s*\}|[:\-=?+#%/^,\[@])")
 # Shell parameter expansion with an operator (POSIX 2.6.2, and bash's ${#x} ${x/a/b} ${x^} ${x,} ${x:1:2} ${x[i]}).
 _SHELL = re.compile(r"#[A-Za-z_][A-Za-z0-9_]*|#[0-9@*#?$!-]|"
                     r"[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?(:?[-=?+]|##?|%%?|//?|\^\^?|,,?|:[0-9 -]|@[QEPAaKk]).*",
@@ -44,6 +47,15 @@ def counted_placeholders(text: str, known: frozenset[str] | set[str], *, limit: 
     problems: list[str] = []
     seen: set[str] = set()
     more = 0
+    closed = {match.start() for match in _BRACED.finditer(text)} if "${" in text else set()
+    for match in _UNCLOSED.finditer(text):
+        if match.start() in closed or "${" + match.group(1) in seen:
+            continue
+        seen.add("${" + match.group(1))
+        if len(problems) >= limit:
+            more += 1
+            continue
+        problems.append(_unclosed(match.group(1)))
     for match in _BRACED.finditer(text):
         name = match.group(1)
         if name in known or name in seen:
@@ -56,6 +68,14 @@ def counted_placeholders(text: str, known: frozenset[str] | set[str], *, limit: 
         if problem:
             problems.append(problem)
     return problems, more
+
+
+def _unclosed(name: str) -> str:
+    shown = "${" + (name if len(name) <= 40 else name[:37] + "...")
+    spelled = re.sub(r"[\s.-]+", "_", name.strip()).upper()
+    near = _nearest(spelled)
+    fix = f"${{{near}}}" if near else f"${name} for a shell variable"
+    return f"{shown} is not closed: no }} follows the name; write {fix}"
 
 
 def _is_shell(name: str) -> bool:

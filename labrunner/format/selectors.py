@@ -98,8 +98,9 @@ def parse_selector(text: str) -> list[tuple[str, str, tuple[str, ...]]]:
                 values: list[str] = []
                 while True:
                     token = take()
-                    if token == ")" and not values:
-                        break
+                    if token == ")" and not values:  # apimachinery NewRequirement: "values set can't be empty"
+                        raise SelectorError(f"`{key} {op} ()` has no values; Kubernetes needs at least one, "
+                                            f"as in `{key} {op} (a,b)`")
                     values.append(value_of(token, empty_ok=False))
                     token = take()
                     if token == ")":

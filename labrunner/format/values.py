@@ -163,6 +163,99 @@ Text = value_type((str,), check=_nonempty, schema={"type": "string", "minLength"
 AnyText = value_type((str,))
 """Text, possibly empty."""
 
+# A title is shown on one line beside others (`list`, the TUI's lists, check results): a line
+# break inside it (a trailing one, as a folded `>` scalar ends, is dropped) breaks the table, and
+# a title of pages is no title. 300 characters is twice the longest in labs/.
+TITLE_LENGTH = 300
+_LINE_BREAK = re.compile("[\n\r\x85\u2028\u2029]")
+
+
+def _one_line(value: str) -> str | None:
+    line = value.rstrip()
+    if _LINE_BREAK.search(line):
+        return "a title is one line; remove the line break (for YAML's `>`, write the title on one line instead)"
+    if len(line) > TITLE_LENGTH:
+        return f"a title is one line of at most {TITLE_LENGTH} characters, this one has {len(line)}; shorten it"
+    return None
+
+
+Title = value_type((str,), what="text", check=lambda v: _nonempty(v) or _one_line(v), rule=True,
+                   schema={"type": "string", "minLength": 1, "pattern": r"\S"})
+"""A title: one line that says something, at most TITLE_LENGTH characters."""
+
+# An image reference as container runtimes parse it (github.com/distribution/reference, the
+# grammar in its reference.go): [domain[:port]/]path[:tag][@digest], the path lower case.
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_DOMAIN = (r"(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*"
+                 r"|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?")
+IMAGE_PATTERN = (rf"^(?:{_IMAGE_DOMAIN}/)?{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+                 r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
+
+
+def _image(value: str) -> str | None:
+    name = value.split("@")[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]  # the tag off; a registry's :port stays
+    if not re.fullmatch(IMAGE_PATTERN, value) or len(name) > 255:
+        return (f"expected an image reference such as registry.k8s.io/e2e-test-images/agnhost:2.56 "
+                f"(lower-case path, :tag, @sha256:digest), got {clip(value, 80)}")
+    return None
+
+
+Image = value_type((str,), what="an image reference", check=_image,
+                   schema={"type": "string", "pattern": IMAGE_PATTERN})
+"""An image reference a container runtime can pull (`labrunner up` preloads it)."""
+
+AnyTitle = value_type((str,), what="text", check=_one_line, rule=True, schema={"type": "string"})
+"""A title that may be empty (a check's, which then gets one from its kind)."""
+
+
+def _kubernetes_name(what: str, pattern: str, limit: int) -> Any:
+    """Text naming an object as Kubernetes allows names of its kind (apimachinery validation:
+    IsDNS1035Label, IsDNS1123Label, IsDNS1123Subdomain), `${LAB_NAMESPACE}` filled in first. A
+    check on a name no object can have (`API`, `api_pods`) could never pass: a learner's fail
+    for an author's typo. A rule: the schema takes any text, placeholders included."""
+    name = re.compile(pattern)
+
+    def check(value: str) -> str | None:
+        filled = value.replace("${LAB_NAMESPACE}", "lab-x")
+        if len(filled) > limit or not name.fullmatch(filled):
+            return f"expected {what}, got {clip(value, 80)}"
+        return None
+
+    return value_type((str,), what=what, check=check, rule=True,
+                      schema={"type": "string", "minLength": 1, "pattern": r"\S"})
+
+
+# A name DNS can hold (RFC 1035 sizes: labels of 1-63 octets, 253 in all without the final dot):
+# letters, digits, '-' and '_' (SRV names: _http._tcp...). `${LAB_NAMESPACE}` filled in first.
+_DNS_NAME_LABEL = re.compile(r"[A-Za-z0-9_]([-A-Za-z0-9_]*[A-Za-z0-9_])?")
+
+
+def _dns_name(value: str) -> str | None:
+    filled = value.replace("${LAB_NAMESPACE}", "lab-x")
+    name = filled[:-1] if filled.endswith(".") else filled
+    labels = name.split(".")
+    if len(name) > 253 or not all(len(label) <= 63 and _DNS_NAME_LABEL.fullmatch(label) for label in labels):
+        return (f"expected a DNS name: labels of letters, digits, '-' and '_' (1 to 63 each, 253 in all) joined "
+                f"by '.', got {clip(value, 80)}; no such name can resolve")
+    return None
+
+
+DnsName = value_type((str,), what="a DNS name", check=_dns_name, rule=True,
+                     schema={"type": "string", "minLength": 1, "pattern": r"\S"})
+"""A name to look up in DNS (api.${LAB_NAMESPACE}.svc.cluster.local, example.com.)."""
+
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+ServiceName = _kubernetes_name("a Service name: lower-case letters, digits and '-', a letter first (at most 63)",
+                               r"[a-z]([-a-z0-9]*[a-z0-9])?", 63)
+"""A Service's name (a DNS-1035 label)."""
+ContainerName = _kubernetes_name("a container name: lower-case letters, digits and '-' (at most 63)", _LABEL, 63)
+"""A container's name (a DNS-1123 label)."""
+ResourceName = _kubernetes_name("an object name: lower-case letters, digits, '-' and '.' (at most 253)",
+                                _LABEL + r"(\." + _LABEL + ")*", 253)
+"""The name of a pod, Secret, claim, volume, StorageClass or CSR (a DNS-1123 subdomain)."""
+
 Id = value_type((str,), what="an id: lower-case letters, digits and '-' (at most 40)",
                 check=lambda v: None if _ID.fullmatch(v) else f"expected lower-case letters, digits and '-' (at most 40), got {v!r}",
                 schema={"type": "string", "pattern": ID_PATTERN})

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol
 
 from ..actions import ClusterActions, StepActions, connect_cluster, ping_cluster
-from .resources import NamespaceView, view_of
+from .resources import RESOURCE_KINDS, NamespaceView, view_of
+
+if TYPE_CHECKING:
+    from ..capabilities import Capability
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,8 @@ class Backend(StepActions, Protocol):
 
     def ping(self) -> str: ...
 
-    def features(self) -> dict[str, bool | None]: ...
+    def features(self, requires: Iterable[str]) -> dict[str, Capability]:
+        """What the cluster offers of what the labs `requires` (labrunner.capabilities), by capability name."""
 
     def list_resources(self, namespace: str) -> NamespaceView: ...
 
@@ -73,18 +77,11 @@ class ClusterBackend(ClusterActions):
             self.forget()  # let a retry pick up a fixed kubeconfig
             raise
 
-    def features(self) -> dict[str, bool | None]:
-        from .features import detect_features
-
-        return detect_features(self.cluster)
+    def features(self, requires: Iterable[str]) -> dict[str, Capability]:
+        return self.capabilities(requires)
 
     def list_resources(self, namespace: str) -> NamespaceView:
-        from .namespace_watch import RESOURCE_KINDS
-
-        cluster = self.cluster
-        return view_of({kind: cluster.list(kind, namespace=namespace) for kind in RESOURCE_KINDS})
+        return view_of(self.list_namespace(namespace, kinds=RESOURCE_KINDS))
 
     def watch_resources(self, namespace: str, *, on_change: Callable[[], None], stop: threading.Event) -> None:
-        from .namespace_watch import watch_namespace
-
-        watch_namespace(self.cluster, namespace, on_change=on_change, stop=stop)
+        self.watch_namespace(namespace, kinds=RESOURCE_KINDS, on_change=on_change, stop=stop)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from ..capabilities import Capability
     from ..loader import BrokenLab
     from ..model import Lab
     from ..report import StepReport
@@ -23,7 +24,9 @@ class ClusterProbed(Message):
 
 
 class FeaturesDetected(Message):
-    def __init__(self, features: dict[str, bool | None]) -> None:
+    """What the cluster offers of what the labs need: labrunner.capabilities findings by name."""
+
+    def __init__(self, features: dict[str, Capability]) -> None:
         super().__init__()
         self.features = features
 

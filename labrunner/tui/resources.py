@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 PROBE_LABEL = "labrunner.dev/probe"  # the engine's probe pods carry it
+RESOURCE_KINDS = ("Pod", "Service", "NetworkPolicy", "PersistentVolumeClaim")  # the kinds the panel shows
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -71,6 +72,16 @@ class LiveNamespace:
         assert not problems, problems
         ctx = CheckContext(cluster=self.cluster, namespace=self.name, lab=self.lab, step=self.lab.steps[0])
         return run_check(ctx, CheckSpec(id="live", kind=kind, params=params))
+
+    def check_settled(self, kind: str, **params) -> CheckResult:
+        """`check`, run again while it fails and the kind's lagging truth may explain it (its
+        `settles_within` seconds), as `check --wait` does: for a check right after a change."""
+        deadline = time.monotonic() + check_kinds()[kind].settles_within
+        while True:
+            result = self.check(kind, **params)
+            if result.ok or not check_kinds()[kind].lags or time.monotonic() > deadline:
+                return result
+            time.sleep(0.5)
 
     def wait_ready(self, kind: str, name: str, condition: str = "Available", timeout: float = 120) -> None:
         wait_for_condition(self.cluster, kind, name, condition=condition, namespace=self.name, timeout=timeout)

@@ -31,7 +31,7 @@ metadata:
   name: {ns.name}
   labels: {{pod-security.kubernetes.io/enforce: restricted}}
 """)
-    rejected = ns.check("admission", manifest=PRIVILEGED, expect="rejected", messageContains="privileged")
+    rejected = ns.check_settled("admission", manifest=PRIVILEGED, expect="rejected", messageContains="privileged")
     assert rejected.ok, rejected.message
     assert "violates PodSecurity" in rejected.message
     assert ns.check("admission", manifest=PRIVILEGED, expect="accepted").status.value == "fail"

@@ -83,8 +83,11 @@ class FakeBackend:
             raise ClusterUnreachable("the Kubernetes API server at https://10.0.0.1:6443 does not answer (connection refused).")
         return "v1.34.4"
 
-    def features(self) -> dict:
-        return dict(self.features_found)
+    def features(self, requires) -> dict:  # noqa: ANN001
+        from labrunner.capabilities import Capability
+
+        return {name: Capability(name, state, f"{name} {'present' if state else 'missing'}", "" if state else f"install {name}")
+                for name, state in self.features_found.items()}
 
     def start_step(self, lab: Lab, step: Step, *, namespace: str, on_progress=None) -> None:  # noqa: ANN001
         self.calls.append(("start", step.id))

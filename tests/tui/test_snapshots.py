@@ -25,6 +25,10 @@ async def _probed(pilot) -> None:  # noqa: ANN001
     await wait_for(pilot, lambda: "Kubernetes" in text_of(pilot.app, "#cluster-status")
                    or "unreachable" in text_of(pilot.app, "#cluster-status"))
     await pilot.app.workers.wait_for_complete()
+    # The features worker's report is a message of its own: on a busy machine it may land after the
+    # workers are done, so wait for the list to hold it (or to know there is no cluster to ask).
+    await wait_for(pilot, lambda: getattr(pilot.app.screen, "reachable", None) is False
+                   or getattr(pilot.app.screen, "features", None) is not None, what="the cluster's features")
     await pilot.pause()
 
 

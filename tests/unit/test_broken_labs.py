@@ -8,7 +8,9 @@ besides the lab:
 - EXPECTED: lines that must each appear in the error output;
 - SETUP: what git cannot store, made in a copy of the case before it runs, one per line:
   `fifo PATH` (a FIFO nobody writes to) or `fill PATH BYTES` (a Markdown file of that size);
-- site/: put on PYTHONPATH, for check plug-ins (a `*.dist-info` with `entry_points.txt`).
+- site/: put on PYTHONPATH, for check plug-ins (a `*.dist-info` with `entry_points.txt`);
+- XFAIL: a case labrunner does not refuse yet, with why; the test is then expected to fail
+  (strictly: when labrunner learns to refuse it, the test says so and XFAIL goes).
 """
 
 from __future__ import annotations
@@ -62,7 +64,10 @@ def validate(path: Path, *, site: Path | None = None) -> subprocess.CompletedPro
 
 
 @pytest.mark.parametrize("case", CASES, ids=[p.name for p in CASES])
-def test_validate_names_the_problem(case, tmp_path):
+def test_validate_names_the_problem(case, tmp_path, request):
+    xfail = case / "XFAIL"
+    if xfail.exists():
+        request.applymarker(pytest.mark.xfail(reason=xfail.read_text().strip(), strict=True))
     lab = materialize(case, tmp_path)
     proc = validate(lab, site=lab / "site")
     assert "Traceback" not in proc.stderr, proc.stderr
@@ -84,7 +89,7 @@ def test_validate_of_the_whole_corpus_prints_no_traceback():
     proc = validate(BROKEN)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.count("error: ") >= len(CASES)
+    assert proc.stderr.count("error: ") >= len([case for case in CASES if not (case / "XFAIL").exists()])
 
 
 def test_the_limits_hold_a_hog_down(tmp_path):

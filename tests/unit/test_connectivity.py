@@ -6,7 +6,7 @@ import pytest
 
 from labrunner.checks import check_kinds, network
 from labrunner.checks.base import CheckContext, Status
-from labrunner.checks.canary import CanaryResult
+from labrunner.capabilities import Capability
 from labrunner.checks.probing import ProbeOutcome, Verdict
 from labrunner.cluster.probepods import LABRUNNER_NAMESPACE, OPEN_SERVER_NAME, node_probe_name, outside_probe_name
 
@@ -80,13 +80,15 @@ class Net:
 @pytest.fixture
 def run(fake_cluster, monkeypatch):
     def run_check(probes: list[dict], seen: dict, *, endpoints: bool = True, extra: tuple[dict, ...] = (),
-                  recheck: float = 0):
+                  egress: bool | None = True, recheck: float = 0):
         net = Net(seen)
         monkeypatch.setattr(network, "run_probes", net.run_probes)
         monkeypatch.setattr(network, "ensure_node_probes", net.ensure_node_probes)
         monkeypatch.setattr(network, "ensure_open_server", lambda cluster: OPEN_SERVER)
         monkeypatch.setattr(network, "ensure_outside_probes", lambda cluster, ns, labels: {})
-        monkeypatch.setattr(network, "check_policy_enforced", lambda cluster: CanaryResult(True, "enforced"))
+        monkeypatch.setattr(network, "_enforcement", lambda cluster: (Capability("networkpolicy", True, "enforced"),
+                                                                      Capability("networkpolicy-egress", egress, "egress?",
+                                                                                 "use Calico")))
         monkeypatch.setattr(network, "RECHECK_SECONDS", recheck)
         ctx = CheckContext(cluster=fake_cluster(_objects(endpoints, extra)), namespace=NS, lab=SimpleNamespace(id="t"), step=None)
         return network._connectivity(ctx, {"probes": probes}), net
@@ -233,6 +235,19 @@ def test_an_egress_deny_needs_a_target_an_unrestricted_pod_reaches(run):
     result, _ = run([probe], {lab: REFUSED, node: CONNECTED, control: REFUSED})
     assert result.status is Status.FAIL
     assert "but pod db-0 accepts no one" in result.message and "does not show that pod client may not send to it" in result.message
+
+
+def test_an_egress_deny_on_a_cluster_that_enforces_only_ingress_is_an_error(run):
+    egress_deny = {**_probe("deny", {"selector": "app=db"}), "deniedBy": "egress"}
+    lab, node, control = ("client", "10.244.0.9", 5432), (NODE_PROBE, "10.244.0.9", 5432), (OPEN_SERVER_NAME, "10.244.0.9", 5432)
+    seen = {lab: CONNECTED, node: CONNECTED, control: CONNECTED}  # the correct policy blocks nothing here
+    result, _ = run([egress_deny], seen, egress=False)
+    assert result.status is Status.ERROR and "1 probe(s) expect egress to be blocked" in result.message
+    assert result.details == ("fix: use Calico",)
+    result, _ = run([egress_deny], seen, egress=True)
+    assert result.status is Status.FAIL  # where egress is enforced, the same sight is the learner's
+    result, _ = run([_probe("deny")], {LAB_PROBE: REFUSED, NODE_ASK: CONNECTED}, egress=False)
+    assert result.status is Status.PASS  # an ingress deny does not need egress enforcement
 
 
 def test_a_deny_must_hold_on_a_second_probe(run):

@@ -111,7 +111,7 @@ def test_the_shipped_labs_are_valid():
         ("apply: [solution/svc.yaml]", "apply: [../../x.yaml]", "leads outside the lab folder"),
         ("{kind: service, name: web, type: ClusterIP}", "{kind: nope, name: web}", "unknown check kind 'nope'"),
         ("{kind: service, name: web, type: ClusterIP}", "{kind: service}", "name: required by check kind 'service'"),
-        ("{kind: service, name: web, type: ClusterIP}", "{kind: service, name: 5}", "name: expected text, got a whole number"),
+        ("{kind: service, name: web, type: ClusterIP}", "{kind: service, name: 5}", "name: expected a Service name: lower-case letters, digits and '-', a letter first (at most 63), got a whole number"),
         ("equals: 80}", "equals: 80, matches: '8.'}", "give exactly one of equals, matches, present"),
         ("path: '{.spec.ports[0].port}'", "path: '{.spec[}'", "cannot read"),
         ("object: Service/web", "object: web", "expected Kind/name"),

@@ -336,3 +336,16 @@ def test_a_lock_held_too_long_is_one_line_not_a_hang(tmp_path, monkeypatch):
         assert len(said) == 1 and "another labrunner process has held" in said[0]
     finally:
         proc.communicate("done\n", timeout=30)
+
+
+@pytest.mark.parametrize("blocker, what", [("folder", "a folder"), ("link", "a symbolic link")])
+def test_something_in_place_of_the_lock_file_is_named_with_its_fix(tmp_path, blocker, what):
+    lock = state_dir() / ".progress.json.lock"
+    state_dir().mkdir(parents=True)
+    if blocker == "folder":
+        lock.mkdir()
+    else:
+        lock.symlink_to("/dev/null")
+    said: list[str] = []
+    assert _store(said).update(_reveal) == 1
+    assert len(said) == 1 and f"the lock file {lock} is {what}; remove it" in said[0], said

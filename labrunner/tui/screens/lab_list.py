@@ -12,7 +12,6 @@ from textual.widgets import DataTable, Footer, Static
 
 from ...errors import LabrunnerError
 from ...model import Lab
-from ..features import missing_features
 from ..messages import ClusterProbed, FeaturesDetected
 from ..widgets.cluster_status import ClusterStatus
 from ..widgets.error_banner import ErrorBanner
@@ -20,24 +19,31 @@ from ..widgets.lab_table import LabTable
 from .working import WorkingScreen
 
 if TYPE_CHECKING:
+    from ...capabilities import Capability
     from ...loader import BrokenLab
 
 
-def lab_details(lab: Lab, features: dict[str, bool | None] | None) -> Text:
+def lab_details(lab: Lab, features: dict[str, Capability] | None) -> Text:
+    from ...capabilities import capability_of, unmet_cached  # not before the first paint
+
     text = Text()
     text.append(f"{lab.title}\n", style="bold")
     text.append(f"{lab.summary.strip()}\n")
     text.append("Topics: ", style="bold")
     text.append(", ".join(lab.topics) + f"   {len(lab.steps)} steps\n")
-    if lab.requires:
+    if lab.needs:
         text.append("Needs: ", style="bold")
-        missing = set(missing_features(lab.requires, features))
-        for i, feature in enumerate(lab.requires):
+        missing = {u.requirement: u for u in unmet_cached(features or {}, lab.needs)}
+        for i, requirement in enumerate(lab.needs):
             text.append(", " if i else "")
-            unknown = features is not None and features.get(feature) is None
-            text.append(feature + (" (missing on this cluster)" if feature in missing else
-                                   " (shows when a check tries it)" if unknown else ""),
-                        style="bold red" if feature in missing else "")
+            found = (features or {}).get(capability_of(requirement))
+            unknown = features is not None and (found is None or found.state is None)
+            text.append(requirement + (" (missing on this cluster)" if requirement in missing else
+                                       " (could not be found out)" if unknown else ""),
+                        style="bold red" if requirement in missing else "")
+        for unmet in missing.values():
+            text.append(f"\n{unmet.requirement}: {unmet.why}" + (f"\nfix: {unmet.fix}" if unmet.fix else ""),
+                        style="red")
     return text
 
 
@@ -61,7 +67,7 @@ class LabListScreen(WorkingScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.features: dict[str, bool | None] | None = None
+        self.features: dict[str, Capability] | None = None
         self.reachable: bool | None = None
 
     def compose(self) -> ComposeResult:
@@ -145,7 +151,8 @@ class LabListScreen(WorkingScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="features")
     def detect_features(self) -> None:
-        self.post_message(FeaturesDetected(self.app.backend.features()))
+        needs = [r for lab in self.labs for r in lab.needs]
+        self.post_message(FeaturesDetected(self.app.backend.features(needs)))
 
     def on_cluster_probed(self, message: ClusterProbed) -> None:
         self.reachable = not message.error

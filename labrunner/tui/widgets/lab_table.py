@@ -8,23 +8,26 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from ...model import Lab
-from ..features import missing_features
 
 if TYPE_CHECKING:
+    from ...capabilities import Capability
     from ...loader import BrokenLab
     from ...progress import Progress
 
 
-def cluster_cell(lab: Lab, features: dict[str, bool | None] | None, reachable: bool | None) -> Text:
-    if not lab.requires:
+def cluster_cell(lab: Lab, features: dict[str, Capability] | None, reachable: bool | None) -> Text:
+    """"ok", what the cluster lacks for the lab ("✘ loadbalancer"), "?" without a cluster, or "checking…"."""
+    if not lab.needs:
         return Text("ok", style="green")
     if reachable is False:
         return Text("?", style="dim")
     if features is None:
         return Text("checking…", style="italic dim")
-    missing = missing_features(lab.requires, features)
+    from ...capabilities import unmet_cached  # after the first paint: the list shows "checking…" until then
+
+    missing = unmet_cached(features, lab.needs)
     if missing:
-        return Text("✘ " + ",".join(missing), style="bold red")
+        return Text("✘ " + ",".join(u.requirement for u in missing), style="bold red")
     return Text("ok", style="green")
 
 
@@ -61,7 +64,7 @@ class LabTable(DataTable):
             self.show(*self._shown)
             self.move_cursor(row=row)
 
-    def show(self, labs: list[Lab], progress: Progress, features: dict[str, bool | None] | None,
+    def show(self, labs: list[Lab], progress: Progress, features: dict[str, Capability] | None,
              reachable: bool | None, broken: Sequence[BrokenLab] = ()) -> None:
         """Fill or refresh the rows, keeping the cursor where it was: the labs, then the
         broken lab folders (marked, so a learner sees why a lab is missing)."""

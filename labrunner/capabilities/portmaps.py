@@ -1,0 +1,102 @@
+"""Ports of a kind node that this machine reaches on 127.0.0.1: kind's `extraPortMappings`.
+
+On Docker Desktop (macOS, Windows) the node's own address lives in a VM and is not routable from
+the host; the only way in is a port Docker publishes on the host (kind's `extraPortMappings`,
+https://kind.sigs.k8s.io/docs/user/configuration/#extra-port-mappings). Two sources, best first:
+`docker port <cluster>-control-plane` (what Docker really publishes) and the kind config file
+(`LABRUNNER_KIND_CONFIG`, else `kind-config.yaml` in this folder or above, or beside labrunner)
+for a kind cluster whose node docker cannot show.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+KIND_CONFIG = "kind-config.yaml"
+_LOOPBACK = "127.0.0.1"
+# `docker port` lines: "30080/tcp -> 0.0.0.0:30080", "80/tcp -> [::]:80"
+_DOCKER_LINE = re.compile(r"^(\d+)/tcp -> (\[?[0-9a-fA-F.:]+\]?):(\d+)$")
+
+
+def kind_config_path() -> Path | None:
+    """LABRUNNER_KIND_CONFIG, else the first kind-config.yaml in the working folder, its parents, or
+    labrunner's checkout; None when there is none."""
+    override = os.environ.get("LABRUNNER_KIND_CONFIG")
+    if override:
+        return Path(override)
+    here = Path.cwd()
+    for folder in [here, *here.parents, Path(__file__).resolve().parents[2]]:
+        if (folder / KIND_CONFIG).is_file():
+            return folder / KIND_CONFIG
+    return None
+
+
+def mappings_from_config(text: str) -> dict[int, tuple[str, int]]:
+    """{containerPort: (host address, hostPort)} for the TCP extraPortMappings of a kind config's
+    control-plane node (the node NodePorts are reached on). `listenAddress` defaults to 0.0.0.0,
+    which this machine reaches as 127.0.0.1. A file that is not a kind config gives {}."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):
+        return {}
+    found: dict[int, tuple[str, int]] = {}
+    for node in data["nodes"]:
+        if not isinstance(node, dict) or node.get("role", "control-plane") != "control-plane":
+            continue
+        for mapping in node.get("extraPortMappings") or []:
+            if not isinstance(mapping, dict) or str(mapping.get("protocol", "TCP")).upper() != "TCP":
+                continue
+            container, host = mapping.get("containerPort"), mapping.get("hostPort")
+            if isinstance(container, int) and isinstance(host, int):
+                found[container] = (_reachable(str(mapping.get("listenAddress") or "0.0.0.0")), host)
+    return found
+
+
+def mappings_from_docker(output: str) -> dict[int, tuple[str, int]]:
+    """{containerPort: (host address, hostPort)} from `docker port <node>` output; IPv4 first."""
+    found: dict[int, tuple[str, int]] = {}
+    for line in output.splitlines():
+        match = _DOCKER_LINE.match(line.strip())
+        if match and int(match[1]) not in found:
+            found[int(match[1])] = (_reachable(match[2].strip("[]")), int(match[3]))
+    return found
+
+
+def _reachable(listen: str) -> str:
+    """The address this machine uses for a port bound on `listen` (any address: loopback)."""
+    return _LOOPBACK if listen in ("0.0.0.0", "::", "") else listen
+
+
+def kind_port_mappings(context: str | None) -> tuple[dict[int, tuple[str, int]], str]:
+    """The node ports this machine reaches through a published port, and where that was read.
+
+    For a kind context (`kind-<name>`) docker is asked first; a kind config is read when
+    LABRUNNER_KIND_CONFIG names one, or for a kind context. ({}, "") when neither applies.
+    """
+    name = context[len("kind-"):] if context and context.startswith("kind-") else None
+    if name and shutil.which("docker"):
+        try:
+            done = subprocess.run(["docker", "port", f"{name}-control-plane"], capture_output=True, text=True,
+                                  timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            done = None
+        if done is not None and done.returncode == 0:
+            found = mappings_from_docker(done.stdout)
+            if found:
+                return found, f"`docker port {name}-control-plane`"
+    if name or os.environ.get("LABRUNNER_KIND_CONFIG"):
+        path = kind_config_path()
+        if path is not None:
+            try:
+                return mappings_from_config(path.read_text(encoding="utf-8")), f"{path.name} (extraPortMappings)"
+            except OSError:
+                return {}, ""
+    return {}, ""

@@ -1,0 +1,341 @@
+"""How each capability is found out: one function per capability, `probe(cluster) -> Capability`.
+
+Probes try the real thing where a read cannot tell (a policy that must block, a NodePort this machine
+must reach, an address a load-balancer implementation must assign, a certificate a signer must issue)
+and read the API where it can (version, classes, handlers). What they create lives in labrunner's
+own namespace (LABRUNNER_NAMESPACE), which `labrunner reset --all` deletes; a test CSR and a
+load-balancer Service are deleted at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from ..errors import LabrunnerError, NotFound
+from . import Capability
+from .portmaps import kind_port_mappings
+
+if TYPE_CHECKING:
+    from ..cluster import Cluster
+
+NODEPORT_SERVICE = "lr-capability-nodeport"
+LOADBALANCER_SERVICE = "lr-capability-lb"
+LOADBALANCER_WAIT = 20.0  # s: cloud-provider-kind starts a proxy container first; kube-router/MetalLB take < 1 s
+CONNECT_TIMEOUT = 2.0  # s per TCP connect from this machine
+CSR_WAIT = 15.0  # s for the signer to issue or refuse
+NO_LOADBALANCER_FIX = ("run a load-balancer implementation: on kind, `cloud-provider-kind` in another terminal "
+                       "(https://github.com/kubernetes-sigs/cloud-provider-kind); elsewhere MetalLB or the cloud's")
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+_canary_lock = threading.Lock()
+
+
+def _kubernetes(cluster: Cluster) -> Capability:
+    from ..cluster import ping
+
+    version = ping(cluster)
+    match = re.match(r"^v?(\d+)\.(\d+)", version)
+    if not match:
+        return Capability("kubernetes", None, f"the API server reports version {version!r}, which labrunner cannot read")
+    major, minor = int(match[1]), int(match[2])
+    return Capability("kubernetes", True, f"Kubernetes {version}", data={"major": major, "minor": minor,
+                                                                         "version": version})
+
+
+def _canary(cluster: Cluster):  # noqa: ANN202 - CanaryResult
+    from ..checks.canary import check_policy_enforced
+
+    with _canary_lock:  # ingress and egress come from one run
+        return check_policy_enforced(cluster)
+
+
+def _networkpolicy(cluster: Cluster) -> Capability:
+    found = _canary(cluster)
+    return Capability("networkpolicy", found.enforced, found.message,
+                      "" if found.enforced is not False else "use a CNI that enforces NetworkPolicy (kind's kindnet "
+                                                             "since kind v0.24, Calico, Cilium, kube-router)")
+
+
+def _networkpolicy_egress(cluster: Cluster) -> Capability:
+    from ..checks.canary import EGRESS_FIX
+
+    found = _canary(cluster)
+    if found.enforced is False:
+        return Capability("networkpolicy-egress", False, "NetworkPolicy is not enforced at all",
+                          "use a CNI that enforces NetworkPolicy for ingress and egress")
+    return Capability("networkpolicy-egress", found.egress, found.egress_message or found.message,
+                      EGRESS_FIX if found.egress is False else "")
+
+
+def node_addresses(cluster: Cluster) -> list[str]:
+    """Where this machine would reach node ports: LABRUNNER_NODE_ADDRESS, else each node's
+    ExternalIP, else its InternalIP (the order `kubectl get nodes -o wide` shows)."""
+    if os.environ.get("LABRUNNER_NODE_ADDRESS"):
+        return [os.environ["LABRUNNER_NODE_ADDRESS"]]
+    found: list[str] = []
+    for node in cluster.list("Node"):
+        addresses = {a.get("type"): a.get("address") for a in (node.get("status") or {}).get("addresses") or []}
+        address = addresses.get("ExternalIP") or addresses.get("InternalIP")
+        if address and address not in found:
+            found.append(address)
+    return found
+
+
+def tcp_answers(address: str, port: int, *, within: float = CONNECT_TIMEOUT) -> bool:
+    """Whether a TCP connection from this machine to address:port opens within `within` seconds
+    (retried while refused: kube-proxy may still be programming a port it just learnt)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            with socket.create_connection((address, port), timeout=max(0.2, min(CONNECT_TIMEOUT, deadline - time.monotonic()))):
+                return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.3)
+
+
+def _open_server_service(name: str, service_type: str, *, lb_class: str | None = None) -> dict:
+    from ..cluster.applying import LAB_LABEL, MANAGED_BY
+    from ..cluster.probepods import OPEN_SERVER_LABEL
+
+    spec: dict = {"type": service_type, "selector": {OPEN_SERVER_LABEL: "true"},
+                  "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}
+    if lb_class:
+        spec["loadBalancerClass"] = lb_class
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "labels": {MANAGED_BY: "labrunner", LAB_LABEL: "labrunner"}}, "spec": spec}
+
+
+def _nodeport(cluster: Cluster) -> Capability:
+    from ..cluster.applying import Rendered, apply_object
+    from ..cluster.probepods import LABRUNNER_NAMESPACE, ensure_open_server
+
+    addresses = node_addresses(cluster)
+    mappings, source = kind_port_mappings(cluster.context_name)
+    shown = {str(port): list(where) for port, where in sorted(mappings.items())}
+    if addresses:
+        ensure_open_server(cluster)
+        svc = apply_object(cluster, Rendered(_open_server_service(NODEPORT_SERVICE, "NodePort"), "labrunner"),
+                           namespace=LABRUNNER_NAMESPACE)
+        node_port = svc["spec"]["ports"][0]["nodePort"]
+        for address in addresses:
+            if tcp_answers(address, node_port, within=8.0):
+                return Capability("nodeport", True, f"node ports answer this machine at the node address {address}",
+                                  data={"direct": True, "address": address, "mappings": shown, "asked": addresses})
+    where = ", ".join(addresses) or "none known"
+    if mappings:
+        ports = ", ".join(f"{port} at {host}:{hport}" for port, (host, hport) in sorted(mappings.items()))
+        return Capability("nodeport", True, f"the node address ({where}) does not answer this machine; "
+                                            f"node ports {ports} do, as {source} publishes them",
+                          data={"direct": False, "mappings": shown, "source": source, "asked": addresses})
+    return Capability("nodeport", False, f"the node address ({where}) does not answer this machine (on Docker "
+                                         "Desktop, macOS and Windows, node addresses live in a VM) and no node port "
+                                         "is published on this machine",
+                      "create the cluster with kind's extraPortMappings for the labs' node ports (kind-config.yaml maps "
+                      "30080 to 127.0.0.1:30080; `labrunner up` uses it), or set LABRUNNER_NODE_ADDRESS to an address "
+                      "of a node that this machine reaches",
+                      data={"direct": False, "mappings": {}, "asked": addresses})
+
+
+def _loadbalancer(cluster: Cluster, lb_class: str | None = None) -> Capability:
+    """A Service of type LoadBalancer (of `lb_class`, else the default implementation) gets an address
+    within LOADBALANCER_WAIT s; then whether this machine reaches it. The Service is deleted after."""
+    from ..cluster import wait_until
+    from ..cluster.applying import Rendered, apply_object, delete_object
+    from ..cluster.probepods import LABRUNNER_NAMESPACE, ensure_labrunner_namespace, ensure_open_server
+    from ..errors import WaitTimedOut
+    from ..model import ObjectRef
+
+    name = f"loadbalancer:{lb_class}" if lb_class else "loadbalancer"
+    what = f"class {lb_class}" if lb_class else "the default class"
+    service = LOADBALANCER_SERVICE + (f"-{secrets.token_hex(3)}" if lb_class else "")
+    ensure_labrunner_namespace(cluster)
+    ensure_open_server(cluster)
+    apply_object(cluster, Rendered(_open_server_service(service, "LoadBalancer", lb_class=lb_class), "labrunner"),
+                 namespace=LABRUNNER_NAMESPACE)
+    try:
+        def addressed(items: list[dict]) -> bool:
+            return any(((i.get("status") or {}).get("loadBalancer") or {}).get("ingress") for i in items)
+
+        try:
+            svc = wait_until(cluster, "Service", namespace=LABRUNNER_NAMESPACE, name=service, predicate=addressed,
+                             describe="a load-balancer address", timeout=LOADBALANCER_WAIT)[0]
+        except WaitTimedOut:
+            return Capability(name, False, f"no load-balancer implementation serves {what}: a Service of type "
+                                           f"LoadBalancer got no address in {LOADBALANCER_WAIT:.0f} s",
+                              NO_LOADBALANCER_FIX if not lb_class else
+                              f"run the implementation of load-balancer class {lb_class}, or leave "
+                              "loadBalancerClass out to use the cluster's default")
+        ingress = svc["status"]["loadBalancer"]["ingress"][0]
+        address = ingress.get("ip") or ingress.get("hostname")
+        reachable = tcp_answers(address, 80, within=8.0)
+        return Capability(name, True, f"a load-balancer implementation serves {what} (address {address}, "
+                                      f"{'reachable' if reachable else 'not reachable'} from this machine)",
+                          data={"address": address, "reachable": reachable})
+    finally:
+        delete_object(cluster, ObjectRef("Service", service, "v1"), namespace=LABRUNNER_NAMESPACE)
+
+
+def _ingress(cluster: Cluster) -> Capability:
+    classes = [c["metadata"]["name"] for c in cluster.list("IngressClass")]
+    if classes:
+        return Capability("ingress", True, f"IngressClass {', '.join(classes)}", data={"classes": classes})
+    return Capability("ingress", False, "no IngressClass: no Ingress controller is installed",
+                      "install an Ingress controller (on kind, `labrunner up` installs ingress-nginx when a lab needs it)")
+
+
+def _storage(cluster: Cluster) -> Capability:
+    classes = cluster.list("StorageClass")
+    default = [c["metadata"]["name"] for c in classes
+               if (c["metadata"].get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION) == "true"]
+    if default:
+        return Capability("storage", True, f"default StorageClass {default[0]}"
+                          + (f" (also marked default: {', '.join(default[1:])})" if default[1:] else ""),
+                          data={"default": default[0], "classes": [c["metadata"]["name"] for c in classes]})
+    names = ", ".join(c["metadata"]["name"] for c in classes) or "none"
+    return Capability("storage", False, f"no default StorageClass (classes: {names})",
+                      "install a dynamic provisioner and mark its class default (kind ships local-path as `standard`; "
+                      f"`kubectl annotate storageclass NAME {DEFAULT_CLASS_ANNOTATION}=true`)")
+
+
+def _runtimeclass(cluster: Cluster) -> Capability:
+    try:
+        classes = {c["metadata"]["name"]: c.get("handler") for c in cluster.list("RuntimeClass")}
+    except NotFound:
+        return Capability("runtimeclass", False, "the cluster serves no RuntimeClass kind",
+                          "use Kubernetes 1.20 or later (node.k8s.io/v1)")
+    # Node.status.runtimeHandlers (Kubernetes 1.30+): the handlers the node's runtime offers.
+    handlers = sorted({h.get("name") or "(default)" for node in cluster.list("Node")
+                       for h in (node.get("status") or {}).get("runtimeHandlers") or []})
+    shown = ", ".join(f"{n} -> {h}" for n, h in sorted(classes.items())) or "none"
+    offered = ", ".join(handlers) if handlers else "not reported by the nodes (Kubernetes 1.30+ with a runtime that lists them, e.g. containerd 2)"
+    return Capability("runtimeclass", True, f"RuntimeClasses: {shown}; runtime handlers: {offered}",
+                      data={"classes": classes, "handlers": handlers})
+
+
+def _csr(cluster: Cluster) -> Capability:
+    """A CSR for the kube-apiserver-client signer, approved: does a certificate come back?"""
+    from ..cluster import wait_until
+    from ..errors import WaitTimedOut
+    from ..model import ObjectRef
+
+    try:
+        cluster.resource("CertificateSigningRequest", "certificates.k8s.io/v1")
+    except NotFound:
+        return Capability("csr", False, "the cluster serves no certificates.k8s.io/v1 CertificateSigningRequest",
+                          "use Kubernetes 1.19 or later")
+    request = _csr_pem()
+    if request is None:
+        return Capability("csr", None, "openssl is needed to make a test request (it is not on PATH)")
+    import base64
+
+    name = f"labrunner-capability-{secrets.token_hex(4)}"
+    body = {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "labrunner"}},
+            "spec": {"signerName": "kubernetes.io/kube-apiserver-client", "usages": ["client auth"],
+                     "expirationSeconds": 600, "request": base64.b64encode(request).decode()}}
+    cluster.create(body)
+    try:
+        created = cluster.get("CertificateSigningRequest", name, api_version="certificates.k8s.io/v1") or body
+        created.setdefault("status", {})["conditions"] = [{"type": "Approved", "status": "True", "reason": "LabrunnerCheck",
+                                                            "message": "labrunner checks that the signer works"}]
+        cluster.request("approving a test CSR", "PUT",
+                        f"/apis/certificates.k8s.io/v1/certificatesigningrequests/{name}/approval", body=created)
+
+        def settled(items: list[dict]) -> bool:
+            status = (items[0].get("status") or {}) if items else {}
+            return bool(status.get("certificate")) or any(c.get("type") == "Failed" for c in status.get("conditions") or [])
+
+        try:
+            found = wait_until(cluster, "CertificateSigningRequest", namespace=None, name=name, predicate=settled,
+                               describe="the signer's answer", api_version="certificates.k8s.io/v1", timeout=CSR_WAIT)[0]
+        except WaitTimedOut:
+            return Capability("csr", False, f"no signer issued an approved CSR for kubernetes.io/kube-apiserver-client "
+                                            f"in {CSR_WAIT:.0f} s",
+                              "the kube-controller-manager signs these when given the cluster CA "
+                              "(--cluster-signing-cert-file, --cluster-signing-key-file); kind and kubeadm set them")
+        failed = next((c for c in found["status"].get("conditions") or [] if c.get("type") == "Failed"), None)
+        if failed:
+            return Capability("csr", False, f"the signer refused a plain client certificate: {failed.get('message')}",
+                              "look at the kube-controller-manager's signer settings")
+        return Capability("csr", True, "the kubernetes.io/kube-apiserver-client signer issues approved certificates")
+    finally:
+        try:
+            from ..cluster import delete_object
+
+            delete_object(cluster, ObjectRef("CertificateSigningRequest", name, "certificates.k8s.io/v1"), namespace="")
+        except LabrunnerError:
+            pass
+
+
+def _csr_pem() -> bytes | None:
+    """A PEM certificate request for CN=labrunner-capability-check, by openssl (the key is thrown away)."""
+    if shutil.which("openssl") is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="labrunner-csr-") as folder:
+        key = Path(folder) / "key.pem"
+        done = subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                               "-nodes", "-keyout", str(key), "-subj", "/CN=labrunner-capability-check"],
+                              capture_output=True, timeout=30, check=False)
+    return done.stdout if done.returncode == 0 and b"CERTIFICATE REQUEST" in done.stdout else None
+
+
+def _dns(cluster: Cluster) -> Capability:
+    """Where pods send DNS (the resolv.conf the kubelet writes) and whether a name resolves there."""
+    from ..checks.canary import CANARY_NAMESPACE
+    from ..checks.network import parse_nslookup
+    from ..cluster import exec_in_pod
+    from ..cluster.probepods import ensure_labrunner_namespace, ensure_probe_pods
+
+    services = cluster.list("Service", namespace="kube-system", selector="k8s-app=kube-dns")
+    service_ips = {ip for s in services for ip in (s.get("spec") or {}).get("clusterIPs") or [s["spec"].get("clusterIP")] if ip}
+    ensure_labrunner_namespace(cluster)
+    pods = ensure_probe_pods(cluster, [{"labrunner.dev/canary": "client"}], namespace=CANARY_NAMESPACE, lab_id="canary")
+    pod = next(iter(pods))
+    conf = exec_in_pod(cluster, pod, ["cat", "/etc/resolv.conf"], namespace=CANARY_NAMESPACE).output
+    servers = [line.split()[1] for line in conf.splitlines() if line.startswith("nameserver") and len(line.split()) > 1]
+    result = exec_in_pod(cluster, pod, ["nslookup", "kubernetes.default.svc.cluster.local"], namespace=CANARY_NAMESPACE)
+    addresses, _, _ = parse_nslookup(result.output)
+    via = ", ".join(servers) or "no nameserver"
+    if servers and not set(servers) & service_ips:
+        where = (f"pods send DNS to {via}, not to the kube-dns Service ({', '.join(sorted(service_ips)) or 'none'}): "
+                 "a node-local cache (NodeLocal DNSCache) answers; an egress policy that allows DNS must allow it too")
+    else:
+        where = f"pods send DNS to {via}, the kube-dns Service"
+    data = {"nameservers": servers, "service": sorted(service_ips), "node_local": bool(servers) and not set(servers) & service_ips}
+    if addresses:
+        return Capability("dns", True, f"{where}; kubernetes.default resolves to {', '.join(addresses)}", data=data)
+    return Capability("dns", False, f"{where}; kubernetes.default does not resolve",
+                      "check CoreDNS: kubectl -n kube-system get pods -l k8s-app=kube-dns", data=data)
+
+
+PROBES: dict[str, Callable[[Cluster], Capability]] = {
+    "kubernetes": _kubernetes,
+    "networkpolicy": _networkpolicy,
+    "networkpolicy-egress": _networkpolicy_egress,
+    "nodeport": _nodeport,
+    "loadbalancer": _loadbalancer,
+    "ingress": _ingress,
+    "storage": _storage,
+    "runtimeclass": _runtimeclass,
+    "csr": _csr,
+    "dns": _dns,
+}
+
+
+def probe_for(name: str) -> Callable[[Cluster], Capability]:
+    """The probe of `name`; `loadbalancer:<class>` asks one load-balancer class. KeyError otherwise."""
+    if name.startswith("loadbalancer:"):
+        return partial(_loadbalancer, lb_class=name.split(":", 1)[1])
+    return PROBES[name]
