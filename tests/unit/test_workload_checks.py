@@ -114,60 +114,97 @@ def test_a_manual_scale_to_zero_is_not_a_rollout():
     assert stray.status is Status.FAIL and "no old ReplicaSet of Deployment api is left" in stray.message
 
 
-def test_scaling_the_deployment_to_zero_and_back_is_not_a_rollout():
-    drained = replica_set("api-old", "1", 0)
-    drained["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = "0"
-    result = run([deployment(), drained, replica_set("api-new", "2", 3)], "rollout", object="Deployment/api")
-    assert result.status is Status.FAIL and "while the Deployment asked for 0 pods" in result.message
-    stepped = replica_set("api-old", "1", 0)
-    stepped["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = "3"
-    assert run([deployment(), stepped, replica_set("api-new", "2", 3)], "rollout", object="Deployment/api").ok
-
-
-def timed(rs, created, scaled):
-    rs["metadata"]["creationTimestamp"] = created
-    rs["metadata"]["managedFields"][0]["time"] = scaled
+def scaled_at(rs, desired, most):
+    """The annotations the Deployment controller writes with each scale of `rs`."""
+    rs["metadata"]["annotations"].update({"deployment.kubernetes.io/desired-replicas": str(desired),
+                                          "deployment.kubernetes.io/max-replicas": str(most)})
     return rs
 
 
-def test_a_recreate_that_emptied_the_old_replicaset_first_is_not_a_rolling_update():
-    old = timed(replica_set("api-old", "1", 0), "2026-11-29T10:00:00Z", "2026-11-29T10:05:02Z")
-    recreated = timed(replica_set("api-new", "2", 3), "2026-11-29T10:05:04Z", "2026-11-29T10:05:04Z")
-    result = run([deployment(), old, recreated], "rollout", object="Deployment/api")
-    assert result.status is Status.FAIL and "as the Recreate strategy does" in result.message
-    # Recreate with pods that stop at once: the new ReplicaSet is made in the same second.
-    same_second = timed(replica_set("api-new", "2", 3), "2026-11-29T10:05:02Z", "2026-11-29T10:05:02Z")
-    assert run([deployment(), old, same_second], "rollout", object="Deployment/api").status is Status.FAIL
-    # `set env` typed wrong, then right: revision 2 is emptied as revision 3 is made, while revision 1
-    # keeps its pods until revision 3's are ready. A rolling update (found by a hostile tester).
-    first = timed(replica_set("api-1", "1", 0), "2026-11-29T10:00:00Z", "2026-11-29T10:06:10Z")
-    typo = timed(replica_set("api-2", "2", 0), "2026-11-29T10:06:02Z", "2026-11-29T10:06:03Z")
-    fixed = timed(replica_set("api-3", "3", 3), "2026-11-29T10:06:03Z", "2026-11-29T10:06:09Z")
-    assert run([deployment(revision="3"), first, typo, fixed], "rollout", object="Deployment/api").ok
-    # Recreate empties every old ReplicaSet before the new one exists.
-    recreated3 = timed(replica_set("api-3", "3", 3), "2026-11-29T10:06:12Z", "2026-11-29T10:06:12Z")
-    result = run([deployment(revision="3"), first, typo, recreated3], "rollout", object="Deployment/api")
-    assert result.status is Status.FAIL and "as the Recreate strategy does" in result.message
-    # A rolling update: the new ReplicaSet exists before the old one's last step down.
-    rolled = timed(replica_set("api-new", "2", 3), "2026-11-29T10:04:50Z", "2026-11-29T10:04:58Z")
-    assert run([deployment(), old, rolled], "rollout", object="Deployment/api").ok
-    # `rollout undo` reuses an older ReplicaSet, created long before: measured from its last scale-up.
-    # Rolling: it reached full size before the old one's last step down.
-    undone = timed(replica_set("api-new", "3", 3), "2026-11-29T09:00:00Z", "2026-11-29T10:05:00Z")
-    undone["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] = "1"
-    assert run([deployment(revision="3"), old, undone], "rollout", object="Deployment/api").ok
-    # Recreate, then `rollout undo` twice under Recreate, then the strategy set back (a hostile tester):
-    # the reused ReplicaSet was scaled up only after the old one was empty.
-    undone_late = timed(replica_set("api-new", "4", 3), "2026-11-29T09:00:00Z", "2026-11-29T10:05:03Z")
-    undone_late["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] = "2"
-    result = run([deployment(revision="4"), old, undone_late], "rollout", object="Deployment/api")
-    assert result.status is Status.FAIL and "scaled up again by `rollout undo`" in result.message
+def test_scaling_the_deployment_down_and_back_is_not_a_rollout():
+    drained = scaled_at(replica_set("api-old", "1", 0), 0, 1)
+    result = run([deployment(), drained, replica_set("api-new", "2", 3)], "rollout", object="Deployment/api")
+    assert result.status is Status.FAIL and "while the Deployment asked for 0 pods" in result.message
+    # Scaled to 2 (not 0), template changed, scaled back to 3: one pod fewer served (a hostile tester).
+    shrunk = scaled_at(replica_set("api-old", "1", 0), 2, 3)
+    result = run([deployment(), shrunk, replica_set("api-new", "2", 3)], "rollout", object="Deployment/api")
+    assert result.status is Status.FAIL and "asked for 2 pods, fewer than the 3" in result.message
+    stepped = scaled_at(replica_set("api-old", "1", 0), 3, 4)
+    assert run([deployment(), stepped, replica_set("api-new", "2", 3)], "rollout", object="Deployment/api").ok
+    # Rolled out at 5 and scaled down to 3 afterwards: never fewer than 3.
+    bigger = scaled_at(replica_set("api-old", "1", 0), 5, 6)
+    assert run([deployment(), bigger, replica_set("api-new", "2", 3)], "rollout", object="Deployment/api").ok
+
+
+def test_an_old_replicaset_stepped_down_with_no_surge_was_recreated():
+    # Recreate (MaxSurge 0): max-replicas equals desired-replicas, whatever the strategy says now.
+    recreated = scaled_at(replica_set("api-old", "1", 0), 3, 3)
+    result = run([deployment(), recreated, replica_set("api-new", "2", 3)], "rollout", object="Deployment/api")
+    assert result.status is Status.FAIL and "as the Recreate strategy" in result.message
+    # Recreate to revision 2, strategy set back, then `rollout restart`: revision 2 was rolled over
+    # properly, revision 1 was not (a hostile tester).
+    rolled = scaled_at(replica_set("api-2", "2", 0), 3, 4)
+    result = run([deployment(revision="3"), recreated, rolled, replica_set("api-3", "3", 3)], "rollout",
+                 object="Deployment/api")
+    assert result.status is Status.FAIL and "api-old" in result.message and "no extra pod" in result.message
+    # maxSurge 1 or 100%: extra pods allowed.
+    for most in (4, 6):
+        surged = scaled_at(replica_set("api-old", "1", 0), 3, most)
+        assert run([deployment(), surged, replica_set("api-new", "2", 3)], "rollout", object="Deployment/api").ok
+
+
+def owned_pod(name, created, ready_at, owner="rs-new", restarts=0):
+    return {"kind": "Pod", "metadata": {"name": name, "namespace": NS, "creationTimestamp": created,
+                                        "ownerReferences": [{"kind": "ReplicaSet", "uid": owner, "controller": True}]},
+            "status": {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": ready_at}],
+                       "containerStatuses": [{"name": "api", "restartCount": restarts}]}}
+
+
+def rolled_over(stepped_down="2026-11-29T10:00:05Z"):
+    old = scaled_at(replica_set("api-old", "1", 0), 3, 4)
+    old["metadata"]["managedFields"][0]["time"] = stepped_down
+    new = scaled_at(replica_set("api-new", "2", 3), 3, 4)
+    new["metadata"]["uid"] = "rs-new"
+    return [deployment(), old, new]
+
+
+def test_a_new_pod_ready_only_after_the_last_old_pod_went_means_capacity_was_lost():
+    # maxUnavailable 1 (set back to 0 afterwards), as seen on a cluster: the old ReplicaSet went to 0
+    # at :05 while the pod created at :05 turned Ready at :07 (a hostile tester).
+    pods = [owned_pod("a", "2026-11-29T10:00:03Z", "2026-11-29T10:00:05Z"),
+            owned_pod("b", "2026-11-29T10:00:04Z", "2026-11-29T10:00:05Z"),
+            owned_pod("c", "2026-11-29T10:00:05Z", "2026-11-29T10:00:07Z")]
+    result = run([*rolled_over(), *pods], "rollout", object="Deployment/api")
+    assert result.status is Status.FAIL and "before the new pod c was ready" in result.message
+    # maxUnavailable 0: every new pod Ready at or before the last step-down (same second counts).
+    on_time = [*pods[:2], owned_pod("c", "2026-11-29T10:00:05Z", "2026-11-29T10:00:05Z")]
+    assert run([*rolled_over(), *on_time], "rollout", object="Deployment/api").ok
+    # A pod created after the rollout (a replacement) and one whose container restarted (a node
+    # reboot) turned Ready later for their own reasons; a pod of another ReplicaSet is not looked at.
+    later = [*pods[:2], owned_pod("c", "2026-11-29T10:03:00Z", "2026-11-29T10:03:02Z"),
+             owned_pod("d", "2026-11-29T10:00:05Z", "2026-11-29T10:09:00Z", restarts=1),
+             owned_pod("e", "2026-11-29T10:00:01Z", "2026-11-29T10:09:00Z", owner="elsewhere")]
+    assert run([*rolled_over(), *later], "rollout", object="Deployment/api").ok
 
 
 def test_a_rollout_with_no_old_replicaset_left_shows_nothing():
     # revisionHistoryLimit 0 (or the old ReplicaSet deleted by hand) removes the only evidence.
     result = run([deployment(), replica_set("api-new", "2", 3)], "rollout", object="Deployment/api")
     assert result.status is Status.FAIL and "revisionHistoryLimit" in result.message
+
+
+def test_a_revision_whose_replicaset_was_pruned_hides_how_it_was_rolled_out():
+    # Recreate to revision 2, a rolling restart (3), revisionHistoryLimit 1: revision 1's ReplicaSet,
+    # stepped down by Recreate, is pruned (a hostile tester).
+    rolled = scaled_at(replica_set("api-2", "2", 0), 3, 4)
+    result = run([deployment(revision="3"), rolled, replica_set("api-3", "3", 3)], "rollout", object="Deployment/api")
+    assert result.status is Status.FAIL and "revision 1 of Deployment api left no ReplicaSet" in result.message
+    # `rollout undo` and back: revisions 1 and 2 live on in the reused ReplicaSets' revision-history.
+    first = scaled_at(replica_set("api-1", "3", 0), 3, 4)
+    first["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] = "1"
+    again = scaled_at(replica_set("api-2", "4", 3), 3, 4)
+    again["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] = "2"
+    assert run([deployment(revision="4"), first, again], "rollout", object="Deployment/api").ok
 
 
 def test_replicas_owners_reads_managed_fields():

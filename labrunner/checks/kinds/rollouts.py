@@ -2,11 +2,16 @@
 
 Read from object state, not from events (events expire after an hour): the
 Deployment's revision annotation counts its templates, its ReplicaSets are the
-ones whose controller ownerReference carries its UID, and each ReplicaSet's
-managedFields say who last wrote `spec.replicas`. A rollout means the Deployment
-controller stepped the old ReplicaSets down; a learner's `kubectl scale rs
-... --replicas 0` is not one, nor is scaling the Deployment to 0 and back around
-a template change (the old ReplicaSet's desired-replicas annotation keeps the 0).
+ones whose controller ownerReference carries its UID, each ReplicaSet's
+managedFields say who last wrote `spec.replicas` and when, and the annotations
+the controller writes with each scale (desired-replicas, max-replicas) keep the
+Deployment's size and surge at the old ReplicaSet's step-down. A rollout means
+the Deployment controller stepped the old ReplicaSets down while the Deployment
+kept its size, allowed extra pods and had every new pod ready first; not a
+learner's `kubectl scale rs ... --replicas 0`, not a scale of the Deployment
+down and back around the template change, not the Recreate strategy (even set
+back afterwards), not maxUnavailable above 0 set back to 0 afterwards.
+Pods deleted by hand mid-rollout leave no trace in the end state.
 """
 
 from __future__ import annotations
@@ -24,7 +29,12 @@ REVISION = "deployment.kubernetes.io/revision"  # set by the Deployment controll
 # Set by the Deployment controller on a ReplicaSet each time it scales it: the Deployment's
 # spec.replicas at that moment (k8s.io/kubernetes pkg/controller/deployment/util, DesiredReplicasAnnotation).
 DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
-# The earlier revisions a ReplicaSet held, set when `rollout undo` reuses it (same package, RevisionHistoryAnnotation).
+# Set with it: the Deployment's spec.replicas plus the maxSurge its strategy allowed at that moment
+# (MaxReplicasAnnotation; MaxSurge is 0 for the Recreate strategy, at least 1 for a rolling update
+# with maxUnavailable 0, since the API refuses both at 0).
+MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
+# The earlier revisions a ReplicaSet held, comma-separated, set when `rollout undo` (or a template
+# changed back) reuses it (same package, RevisionHistoryAnnotation).
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 CONTROLLER_MANAGER = "kube-controller-manager"  # the field manager the Deployment controller writes as
 
@@ -63,12 +73,17 @@ def _revision(obj: dict) -> int:
         return 0
 
 
-def _desired_replicas(replica_set: dict) -> int | None:
-    """The Deployment's replicas when its controller last scaled this ReplicaSet (None if not recorded)."""
+def _annotation_int(replica_set: dict, key: str) -> int | None:
+    """A whole-number annotation of the ReplicaSet (None if not recorded or not a number)."""
     try:
-        return int(((replica_set.get("metadata") or {}).get("annotations") or {})[DESIRED_REPLICAS])
+        return int(((replica_set.get("metadata") or {}).get("annotations") or {})[key])
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def _desired_replicas(replica_set: dict) -> int | None:
+    """The Deployment's replicas when its controller last scaled this ReplicaSet (None if not recorded)."""
+    return _annotation_int(replica_set, DESIRED_REPLICAS)
 
 
 def _owned_by(obj: dict, uid: str) -> bool:
@@ -132,13 +147,18 @@ def _rollout_judged(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         rs_name = rs["metadata"]["name"]
         if (rs.get("spec") or {}).get("replicas", 0) or (rs.get("status") or {}).get("replicas", 0):
             return CheckResult.failed(f"the old ReplicaSet {rs_name} of {what} still has pods", details)
-        if _desired_replicas(rs) == 0 and wanted:
-            # Scaling the Deployment to 0 drains every ReplicaSet at once; after a template
-            # change and a scale back up, nothing else in the end state tells it from a rollout.
+        desired = _desired_replicas(rs)
+        if desired is not None and desired < wanted:
+            # Scaling the Deployment down drains every ReplicaSet at once (to 0: all of them); after
+            # a template change and a scale back up, nothing else in the end state tells it from a
+            # rollout at full size. The price: a Deployment still scaled up above its size at the
+            # rollout fails too (a step checks the rollout before any later scale-up).
             return CheckResult.failed(
-                f"the old ReplicaSet {rs_name} was stepped down while the Deployment asked for 0 pods "
-                f"(it was scaled to 0): every pod was gone before the new ones started; a rollout keeps "
-                f"{what}'s replicas and moves them over to the new template", details)
+                f"the old ReplicaSet {rs_name} was stepped down while the Deployment asked for {desired} pods, "
+                f"fewer than the {wanted} it asks for now (it was scaled down around the template change): "
+                + ("every pod was gone meanwhile" if desired == 0 else f"only {desired} pods served meanwhile")
+                + f"; a rollout keeps {what}'s replicas and moves them over "
+                "to the new template", details)
         owners = replicas_owners(rs)
         recorded = bool((rs.get("metadata") or {}).get("managedFields"))
         if recorded and CONTROLLER_MANAGER not in owners:
@@ -147,63 +167,86 @@ def _rollout_judged(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
                 f"the old ReplicaSet {rs_name} was scaled to 0 by {by}, not by the Deployment controller: "
                 f"a rollout is {what}'s own doing (change its pod template and let it step the old pods down)",
                 details)
+        surge = _annotation_int(rs, MAX_REPLICAS)
+        if desired is not None and surge is not None and surge <= desired:
+            return CheckResult.failed(
+                f"the old ReplicaSet {rs_name} was stepped down while {what}'s strategy allowed no extra pod "
+                f"(its {MAX_REPLICAS} annotation, {surge}, is its desired-replicas): its pods were stopped before "
+                "their replacements were ready, as the Recreate strategy (or a rolling update with maxSurge 0) "
+                "does, even if the strategy was set back afterwards; a rolling update with maxUnavailable 0 "
+                "starts new pods first", details)
     if not any(_revision(rs) < revision for rs in owned):
         return CheckResult.failed(
             f"no old ReplicaSet of {what} is left (revisionHistoryLimit 0, or deleted by hand), so nothing shows "
             f"how its pods were replaced; keep the default history (revisionHistoryLimit 10) and roll out again",
             details)
-    emptied_first = _emptied_before_new(owned, revision)
-    if emptied_first:
-        return CheckResult.failed(emptied_first, details)
+    gone = _revisions_gone(owned, revision)
+    if gone:
+        # Every check above reads the old ReplicaSets that are left: a Recreate (or a scale to 0)
+        # at a revision whose ReplicaSet was pruned since leaves nothing to read.
+        return CheckResult.failed(
+            f"revision {', '.join(map(str, gone))} of {what} left no ReplicaSet (a lowered revisionHistoryLimit, "
+            f"or deleted by hand), so nothing shows how its pods were replaced then; keep the default history "
+            f"(revisionHistoryLimit 10), reset the step and roll out again", details)
+    late = _ready_after_last_step_down(owned, revision, ctx.cluster.list("Pod", namespace=ns))
+    if late:
+        return CheckResult.failed(late, details)
     old = sum(1 for rs in owned if _revision(rs) != revision)
     stepped = {1: "the controller stepped the old ReplicaSet down to 0"}.get(
                    old, f"the controller stepped the {old} old ReplicaSets down to 0")
     return CheckResult.passed(f"{what} rolled out revision {revision}: all {wanted} pods run it; {stepped}", details)
 
 
-def _emptied_before_new(owned: list[dict], revision: int) -> str:
-    """Why the last rollout stopped every old pod before the first new one, or "".
+def _revisions_gone(owned: list[dict], revision: int) -> list[int]:
+    """The revisions below `revision` that no ReplicaSet holds or lists in its revision-history.
 
-    A rolling update creates the new ReplicaSet first and steps old ones down only as new pods
-    become ready, so some old ReplicaSet's last scale comes after the new one was created (a new
-    pod takes seconds to start and pass its readiness probe). The Recreate strategy (even when the
-    strategy was set back to RollingUpdate afterwards) empties every old ReplicaSet first and
-    creates the new one after, often within the same second. So: Recreate when every old
-    ReplicaSet the controller stepped down was emptied at or before the new one's creationTimestamp
-    (whole seconds). Every one, not only the newest: a second template change right after the
-    first (`set env` typed twice) empties the first's surge at once, while the ReplicaSet that
-    held the running pods steps down later. A ReplicaSet reused by `rollout undo` is measured
-    from its last scale-up instead (see _started_at).
+    The Deployment controller numbers each new template max + 1 and, when it reuses a ReplicaSet,
+    moves the old number into its revision-history, so with the default revisionHistoryLimit (10)
+    every revision stays accounted for; one is gone only when its ReplicaSet was pruned (a lower
+    limit, or more than 10 templates) or deleted.
+    """
+    held = set()
+    for rs in owned:
+        held.add(_revision(rs))
+        history = ((rs.get("metadata") or {}).get("annotations") or {}).get(REVISION_HISTORY) or ""
+        held.update(int(part) for part in history.split(",") if part.strip().isdigit())
+    return sorted(set(range(1, revision)) - held)
+
+
+def _ready_after_last_step_down(owned: list[dict], revision: int, pods: list[dict]) -> str:
+    """Why the last old pod was stopped before every new pod was ready, or "".
+
+    With maxUnavailable 0 the Deployment controller steps the last old ReplicaSet down only when
+    the new one reports all its pods available (k8s.io/kubernetes pkg/controller/deployment,
+    rolling.go reconcileOldReplicaSets: allPods - minAvailable - newRSUnavailable), so every new pod
+    that existed then had turned Ready before it: its Ready condition's lastTransitionTime is at or
+    before the old ReplicaSets' last step-down (the controller's managedFields time; both whole
+    seconds). A new pod that existed then and turned Ready only later means old pods went first:
+    maxUnavailable above 0 during the rollout (e.g. 1, set back to 0 afterwards). Pods whose
+    containers restarted (a node reboot) turned Ready again for that reason: they are left out.
+    A readiness probe that failed and passed again after the rollout would also move the time;
+    with no such flap nothing else in the end state shows the rollout's maxUnavailable.
     """
     new = [rs for rs in owned if _revision(rs) == revision]
-    before = [rs for rs in owned if _revision(rs) < revision and not (rs.get("spec") or {}).get("replicas", 0)]
-    if len(new) != 1 or not before:
+    emptied = [replicas_written_at(rs) for rs in owned
+               if _revision(rs) < revision and not (rs.get("spec") or {}).get("replicas", 0)]
+    if len(new) != 1 or not emptied or not all(emptied):
         return ""
-    started, what = _started_at(new[0])
-    emptied = [replicas_written_at(rs) for rs in before]
-    if not started or not all(emptied):
-        return ""
-    last = max(emptied)  # type: ignore[type-var]
-    if started >= last:  # RFC 3339 UTC ("...Z") compares as text
-        return (f"every old ReplicaSet of the Deployment was stepped down to 0 (the last at {last}) before the new "
-                f"ReplicaSet {new[0]['metadata']['name']} {what} ({started}): every old pod was stopped before a new "
-                "one started, as the Recreate strategy does; a rolling update starts new pods first")
+    last = max(emptied)  # type: ignore[type-var]  # RFC 3339 UTC ("...Z") compares as text
+    uid = (new[0].get("metadata") or {}).get("uid")
+    for pod in pods:
+        meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+        if not uid or not _owned_by(pod, uid) or (meta.get("creationTimestamp") or "~") > last:
+            continue
+        if any((c.get("restartCount") or 0) for c in status.get("containerStatuses") or []):
+            continue
+        ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+        if ready.get("status") == "True" and (ready.get("lastTransitionTime") or "") > last:
+            return (f"the last old pod was stopped (at {last}) before the new pod {meta.get('name')} was ready "
+                    f"(at {ready['lastTransitionTime']}): fewer ready pods than the Deployment asks for served "
+                    "meanwhile, as a rolling update with maxUnavailable above 0 does, even if it was set to 0 "
+                    "afterwards; with maxUnavailable 0 every new pod is ready before the last old one goes")
     return ""
-
-
-def _started_at(replica_set: dict) -> tuple[str | None, str]:
-    """When the ReplicaSet began to hold the current revision's pods, and how to say it.
-
-    A ReplicaSet made for this revision began when it was created. One reused by `rollout undo`
-    (the Deployment controller lists its earlier revisions in `revision-history`) was created long
-    ago: it began with its last scale-up, the controller's last write of its `spec.replicas`. In a
-    rolling update that write (to full size) comes before the old ReplicaSet's last step down,
-    one pod's readiness later; Recreate writes it only after every old pod is gone.
-    """
-    meta = replica_set.get("metadata") or {}
-    if (meta.get("annotations") or {}).get(REVISION_HISTORY):
-        return replicas_written_at(replica_set), "was scaled up again by `rollout undo`"
-    return meta.get("creationTimestamp"), "existed"
 
 
 def _validate(p: Mapping[str, Any]) -> list[str]:
