@@ -294,7 +294,7 @@ def _csr_pem() -> bytes | None:
 def _dns(cluster: Cluster) -> Capability:
     """Where pods send DNS (the resolv.conf the kubelet writes) and whether a name resolves there."""
     from ..checks.canary import CANARY_NAMESPACE
-    from ..checks.network import parse_nslookup
+    from ..checks.kinds.network import parse_nslookup
     from ..cluster import exec_in_pod
     from ..cluster.probepods import ensure_labrunner_namespace, ensure_probe_pods
 

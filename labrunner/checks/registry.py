@@ -71,7 +71,7 @@ def builtin_kinds() -> dict[str, CheckKind]:
     """The kinds labrunner itself defines, by name, without plug-ins (the published JSON Schema's)."""
     kinds: dict[str, CheckKind] = {}
     for module_name in _BUILTIN_MODULES:
-        module = importlib.import_module(f"{__package__}.{module_name}")
+        module = importlib.import_module(f"{__package__}.kinds.{module_name}")
         for kind in module.KINDS:
             kinds[kind.name] = kind
     return kinds

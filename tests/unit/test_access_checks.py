@@ -10,8 +10,8 @@ from labrunner.checks import check_kinds
 from labrunner.checks.accessreview import (Action, Served, Subject, resources_from_discovery, review_body,
                                            sweep_actions, telling_first)
 from labrunner.checks.certificates import Certificate, parse_pem_certificate
-from labrunner.checks.identity import group_difference, lifetime_problem, parse_duration
-from labrunner.checks.rbac import binding_names, colleague, declared, summarize
+from labrunner.checks.kinds.identity import group_difference, lifetime_problem, parse_duration
+from labrunner.checks.kinds.rbac import binding_names, colleague, declared, summarize
 
 REPO = Path(__file__).resolve().parents[2]
 NS = "lab-x"

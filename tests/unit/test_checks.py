@@ -1,5 +1,6 @@
 """Check kinds against a fake cluster: each can pass, fail, and error."""
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -135,7 +136,7 @@ def test_storage_checks(fake_cluster):
 
 
 def test_quantities():
-    from labrunner.checks.storage import parse_quantity
+    from labrunner.checks.kinds.storage import parse_quantity
 
     assert parse_quantity("1Gi") == parse_quantity("1024Mi") == 2**30
     assert parse_quantity("1G") == 10**9
@@ -260,3 +261,20 @@ def test_a_plugin_whose_metadata_is_broken_is_a_problem(monkeypatch):
     assert "service" in check_kinds()
     assert registry.plugin_problems() == ["check plug-ins could not be listed: ValueError: bad entry_points.txt"]
     monkeypatch.setattr(registry, "_kinds", None)
+
+
+def _defines_kinds(path: Path) -> bool:
+    """Whether a module assigns `KINDS` at its top level (read, not imported)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    targets = [t for node in tree.body if isinstance(node, ast.Assign) for t in node.targets]
+    targets += [node.target for node in tree.body if isinstance(node, ast.AnnAssign)]
+    return any(isinstance(t, ast.Name) and t.id == "KINDS" for t in targets)
+
+
+def test_the_kinds_folder_holds_every_kind_module_and_only_those():
+    """checks/kinds/ is where the built-in kinds are, and the registry loads each module there."""
+    checks = Path(registry.__file__).parent
+    kind_modules = {p.stem for p in (checks / "kinds").glob("*.py") if p.stem != "__init__"}
+    assert kind_modules == set(registry._BUILTIN_MODULES)
+    assert [name for name in sorted(kind_modules) if not _defines_kinds(checks / "kinds" / f"{name}.py")] == []
+    assert [p.name for p in sorted(checks.glob("*.py")) if _defines_kinds(p)] == []

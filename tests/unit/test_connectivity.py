@@ -4,7 +4,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from labrunner.checks import check_kinds, network
+from labrunner.checks import check_kinds
+from labrunner.checks.kinds import network
 from labrunner.checks.base import CheckContext, Status
 from labrunner.capabilities import Capability
 from labrunner.checks.probing import ProbeOutcome, Verdict

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from labrunner.checks import AccessReview, CheckContext, CheckResult, Evidence, ProbeCell
-from labrunner.checks.objects import KINDS as OBJECT_KINDS
+from labrunner.checks.kinds.objects import KINDS as OBJECT_KINDS
 from labrunner.checks.probeplan import Cell, Source, Target
 from labrunner.checks.probing import Probe, reproduce_command
 

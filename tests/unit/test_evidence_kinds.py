@@ -169,7 +169,7 @@ def test_events_of_a_cluster_scoped_object_are_read_in_default(fake_cluster):
 
 
 def test_http_evidence_has_a_curl_that_asks_the_same():
-    from labrunner.checks.http import Target, curl_command, expected_answer
+    from labrunner.checks.kinds.http import Target, curl_command, expected_answer
 
     assert curl_command({"path": "/healthz"}, Target("http", "127.0.0.1", 30080)) == \
         "curl -sS -i -m 3 http://127.0.0.1:30080/healthz"
@@ -225,7 +225,7 @@ def test_junit_text_carries_the_events_and_commands():
 
 
 def test_an_admission_fail_says_what_the_server_answered(fake_cluster, monkeypatch):
-    from labrunner.checks import admission
+    from labrunner.checks.kinds import admission
     from labrunner.errors import ApiRejected
 
     rendered = SimpleNamespace(kind="Pod", name="root")

@@ -2,7 +2,7 @@ import pytest
 
 from labrunner.checks.base import Status
 from labrunner.checks.judging import LEFT_OUT
-from labrunner.checks.network import Target, closed_reason, judge, judge_lookup, normal_addresses, parse_nslookup, same_name
+from labrunner.checks.kinds.network import Target, closed_reason, judge, judge_lookup, normal_addresses, parse_nslookup, same_name
 from labrunner.checks.probing import Finding, ProbeOutcome, Verdict, connect_command, parse_connect, read_with_witness
 from labrunner.cluster.execing import ExecResult, _result
 

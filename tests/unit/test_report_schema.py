@@ -10,7 +10,7 @@ import pytest
 
 from labrunner import cli, runner
 from labrunner.checks import CheckContext, CheckResult, Status, run_check
-from labrunner.checks.network import probe_cell, unplaced_cell
+from labrunner.checks.kinds.network import probe_cell, unplaced_cell
 from labrunner.checks.probeplan import Cell, Source, Target
 from labrunner.model import CheckSpec
 from labrunner.reportschema import SCHEMA_FILE, SCHEMA_VERSION, schema_text

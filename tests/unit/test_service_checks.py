@@ -4,7 +4,7 @@ from pathlib import Path
 
 from labrunner.checks import CheckContext, CheckResult, Status, check_kinds, run_check
 from labrunner.checks.endpoints import CONTROLLER, MANAGED_BY_LABEL, foreign_slices, read_endpoints
-from labrunner.checks.http import Target, _resolve
+from labrunner.checks.kinds.http import Target, _resolve
 from labrunner.checks.servicelinks import env_from_sources, env_prefix, service_link_variables, set_in_spec
 from labrunner.model import CheckSpec, Difficulty, Lab, Step
 

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from labrunner.checks import CheckContext, Status, check_kinds, run_check
-from labrunner.checks.events import last_container_start
-from labrunner.checks.rollouts import replicas_owners
+from labrunner.checks.kinds.events import last_container_start
+from labrunner.checks.kinds.rollouts import replicas_owners
 from labrunner.model import CheckSpec, Difficulty, Lab, Step
 from conftest import FakeCluster
 

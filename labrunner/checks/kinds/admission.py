@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..cluster.applying import apply_object, render
-from ..errors import ApiRejected
-from ..format.values import Text
-from .base import CheckContext, CheckKind, CheckResult, Param
-from .evidence import Evidence
+from ...cluster.applying import apply_object, render
+from ...errors import ApiRejected
+from ...format.values import Text
+from ..base import CheckContext, CheckKind, CheckResult, Param
+from ..evidence import Evidence
 
 
 def _admission(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:

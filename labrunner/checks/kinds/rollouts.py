@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Mapping
 
-from ..format.values import ObjectName, Text
-from .base import CheckContext, CheckKind, CheckResult, Param
-from .evidence import Evidence
-from .objectevents import with_events, workload_objects
+from ...format.values import ObjectName, Text
+from ..base import CheckContext, CheckKind, CheckResult, Param
+from ..evidence import Evidence
+from ..objectevents import with_events, workload_objects
 from .objects import split_object
 
 REVISION = "deployment.kubernetes.io/revision"  # set by the Deployment controller on it and its ReplicaSets

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Mapping
 
-from ..format.values import Count, OnlyTrue, Port, Selector, ServiceName, Text, value_type
-from ..settings import settings
-from .base import CheckContext, CheckKind, CheckResult, Param
-from .endpoints import SERVICE_NAME_LABEL, carries_port, foreign_slices, read_endpoints, selector_string
-from .evidence import Evidence
-from .objectevents import with_events
-from .reachability import load_balancer_unserved
+from ...format.values import Count, OnlyTrue, Port, Selector, ServiceName, Text, value_type
+from ...settings import settings
+from ..base import CheckContext, CheckKind, CheckResult, Param
+from ..endpoints import SERVICE_NAME_LABEL, carries_port, foreign_slices, read_endpoints, selector_string
+from ..evidence import Evidence
+from ..objectevents import with_events
+from ..reachability import load_balancer_unserved
 
 # Labels a workload controller stamps on each pod with a value that changes at
 # every rollout (the Deployment's ReplicaSet hash; the StatefulSet's and

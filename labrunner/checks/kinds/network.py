@@ -8,22 +8,22 @@ import time
 from concurrent.futures import Future
 from typing import Any, Mapping
 
-from ..cluster import exec_in_pod
-from ..cluster.probepods import (LABRUNNER_NAMESPACE, OPEN_PORTS, OPEN_SERVER_NAME, ensure_node_probes, ensure_open_server,
+from ...cluster import exec_in_pod
+from ...cluster.probepods import (LABRUNNER_NAMESPACE, OPEN_PORTS, OPEN_SERVER_NAME, ensure_node_probes, ensure_open_server,
                                  ensure_outside_probes, ensure_probe_pods, node_probe_name)
-from ..capabilities import Capability, capability
-from ..errors import LabrunnerError
-from ..format.values import DnsName, Selector, ServiceName, value_type
-from ..settings import TIMEOUTS
-from .base import CheckContext, CheckKind, CheckResult, Param, Status
-from .evidence import Evidence, ProbeCell
-from .judging import DENIED_BY, EGRESS, LEFT_OUT, judge
-from .policyreach import describe, egress_beyond_for, policies_singling_out_labrunner
-from .probeplan import (Cell, Resolver, Target, any_ready_node, closed_reason, denied_by,
+from ...capabilities import Capability, capability
+from ...errors import LabrunnerError
+from ...format.values import DnsName, Selector, ServiceName, value_type
+from ...settings import TIMEOUTS
+from ..base import CheckContext, CheckKind, CheckResult, Param, Status
+from ..evidence import Evidence, ProbeCell
+from ..judging import DENIED_BY, EGRESS, LEFT_OUT, judge
+from ..policyreach import describe, egress_beyond_for, policies_singling_out_labrunner
+from ..probeplan import (Cell, Resolver, Target, any_ready_node, closed_reason, denied_by,
                         describe_source, describe_target)
-from .probing import (DID_NOT_CONNECT, Probe, ProbeOutcome, Verdict, read_with_witness, reproduce_command, run_probes,
+from ..probing import (DID_NOT_CONNECT, Probe, ProbeOutcome, Verdict, read_with_witness, reproduce_command, run_probes,
                       submit)
-from .shapes import Probes, SourceSpec
+from ..shapes import Probes, SourceSpec
 
 __all__ = ["KINDS", "Target", "closed_reason", "judge", "parse_nslookup"]
 

@@ -31,11 +31,11 @@ from typing import Any, Mapping
 
 import urllib3
 
-from ..format.values import Duration, ResourceName, Text, parse_duration
-from .accessreview import Subject
-from .base import CheckContext, CheckKind, CheckResult, Param
-from .certificates import Certificate, parse_pem_certificate
-from .evidence import Evidence
+from ...format.values import Duration, ResourceName, Text, parse_duration
+from ..accessreview import Subject
+from ..base import CheckContext, CheckKind, CheckResult, Param
+from ..certificates import Certificate, parse_pem_certificate
+from ..evidence import Evidence
 
 _REVIEW = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
 

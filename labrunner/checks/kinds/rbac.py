@@ -21,13 +21,13 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Mapping, Sequence
 
-from . import accessreview
-from .accessreview import Action, Subject
-from ..format.values import Text, value_type
-from .base import CheckContext, CheckKind, CheckResult, Param, all_of, exactly_one
-from .evidence import AccessReview, Evidence
+from .. import accessreview
+from ..accessreview import Action, Subject
+from ...format.values import Text, value_type
+from ..base import CheckContext, CheckKind, CheckResult, Param, all_of, exactly_one
+from ..evidence import AccessReview, Evidence
 from .identity import authenticate
-from .shapes import RbacRule
+from ..shapes import RbacRule
 
 # Every authenticated user may do a few things (the bootstrap ClusterRoles
 # system:basic-user, system:discovery, system:public-info-viewer); the sweep
@@ -260,7 +260,7 @@ def _validate(p: Mapping[str, Any]) -> list[str]:
 def _service_account(value: str) -> str | None:
     """`name` or `namespace:name`: a namespace a DNS label, a ServiceAccount name a DNS subdomain
     (apimachinery), `${LAB_NAMESPACE}` counting as the lab's namespace."""
-    from ..manifestrules import name_problem
+    from ...manifestrules import name_problem
 
     namespace, colon, name = value.replace("${LAB_NAMESPACE}", "lab-x").rpartition(":")
     if (colon and name_problem("Namespace", namespace or ":")) or name_problem("ServiceAccount", name or ":") \

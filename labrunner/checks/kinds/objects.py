@@ -6,14 +6,14 @@ import re
 from dataclasses import replace
 from typing import Any, Mapping
 
-from .. import jsonpath
-from ..cluster import condition_status
-from ..cluster.probepods import is_ready
-from ..format.values import ApiVersion, Count, JsonPath, ObjectName, Regex, Selector, Text, plain_value
-from .meaning import same_value, why_percent_differs
-from .base import CheckContext, CheckKind, CheckResult, Param, exactly_one
-from .evidence import Evidence
-from .objectevents import WORKLOADS, events_namespace, with_events, workload_objects
+from ... import jsonpath
+from ...cluster import condition_status
+from ...cluster.probepods import is_ready
+from ...format.values import ApiVersion, Count, JsonPath, ObjectName, Regex, Selector, Text, plain_value
+from ..meaning import same_value, why_percent_differs
+from ..base import CheckContext, CheckKind, CheckResult, Param, exactly_one
+from ..evidence import Evidence
+from ..objectevents import WORKLOADS, events_namespace, with_events, workload_objects
 
 _REF = {
     "object": Param(ObjectName, required=True, doc="Kind/name, e.g. Service/web"),

@@ -16,10 +16,10 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from ..format.values import Count, Kind, Regex, Text
-from .base import CheckContext, CheckKind, CheckResult, Param
-from .evidence import Evidence
-from .objectevents import MAX_EVENTS, event_time as _when, events_about, note_of
+from ...format.values import Count, Kind, Regex, Text
+from ..base import CheckContext, CheckKind, CheckResult, Param
+from ..evidence import Evidence
+from ..objectevents import MAX_EVENTS, event_time as _when, events_about, note_of
 
 
 def _matching(ctx: CheckContext, p: Mapping[str, Any]) -> list[dict]:

@@ -16,13 +16,13 @@ import time
 from dataclasses import replace
 from typing import Any, Mapping
 
-from ..cluster import exec_in_pod
-from ..format.values import BOUNDS, Regex, Text, seconds
-from ..settings import TIMEOUTS
-from .base import CheckContext, CheckKind, CheckResult, Param, all_of
-from .evidence import Evidence
-from .shapes import Trigger
-from .targets import POD_PARAMS, find_pods, one_pod, pod_name, verdict_of_pods
+from ...cluster import exec_in_pod
+from ...format.values import BOUNDS, Regex, Text, seconds
+from ...settings import TIMEOUTS
+from ..base import CheckContext, CheckKind, CheckResult, Param, all_of
+from ..evidence import Evidence
+from ..shapes import Trigger
+from ..targets import POD_PARAMS, find_pods, one_pod, pod_name, verdict_of_pods
 
 NONCE = "${NONCE}"
 _POLL_SECONDS = 0.5  # a shipper such as `tail -F` notices a new line within about a second

@@ -7,12 +7,12 @@ import shlex
 from dataclasses import replace
 from typing import Any, Mapping
 
-from ..cluster import exec_in_pod
-from ..format.values import Arguments, BOUNDS, ExitCode, Expected, Regex, ServiceName, Text, seconds
-from .base import CheckContext, CheckKind, CheckResult, Param, all_of
-from .evidence import Evidence
-from .servicelinks import env_from_sources, env_prefix, service_link_variables, set_in_spec
-from .targets import POD_PARAMS, find_pods, one_pod, verdict_of_pods
+from ...cluster import exec_in_pod
+from ...format.values import Arguments, BOUNDS, ExitCode, Expected, Regex, ServiceName, Text, seconds
+from ..base import CheckContext, CheckKind, CheckResult, Param, all_of
+from ..evidence import Evidence
+from ..servicelinks import env_from_sources, env_prefix, service_link_variables, set_in_spec
+from ..targets import POD_PARAMS, find_pods, one_pod, verdict_of_pods
 
 
 def _env(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:

@@ -14,14 +14,14 @@ import ssl
 from dataclasses import replace
 from typing import Any, Mapping, NamedTuple
 
-from ..cluster.probepods import is_ready
-from ..format.values import BOUNDS, Expected, HttpStatus, Port, ResourceName, Selector, seconds, value_type
-from ..settings import settings
-from .base import CheckContext, CheckKind, CheckResult, Param
-from .endpoints import SERVICE_NAME_LABEL, read_endpoints
-from .evidence import Evidence
-from .reachability import load_balancer_unreachable, load_balancer_unserved, node_port_addresses
-from .shapes import HttpTarget
+from ...cluster.probepods import is_ready
+from ...format.values import BOUNDS, Expected, HttpStatus, Port, ResourceName, Selector, seconds, value_type
+from ...settings import settings
+from ..base import CheckContext, CheckKind, CheckResult, Param
+from ..endpoints import SERVICE_NAME_LABEL, read_endpoints
+from ..evidence import Evidence
+from ..reachability import load_balancer_unreachable, load_balancer_unserved, node_port_addresses
+from ..shapes import HttpTarget
 
 UrlPath = value_type((str,), what="a path starting with /", schema={"type": "string", "pattern": "^/"},
                      check=lambda v: None if v.startswith("/") else f"expected a path starting with /, got {v!r}")

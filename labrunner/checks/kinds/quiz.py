@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .base import CheckContext, CheckKind, CheckResult
-from .evidence import Evidence
+from ..base import CheckContext, CheckKind, CheckResult
+from ..evidence import Evidence
 
 # The evidence never names the right choice: it would give the answer away.
 _RIGHT = "the right choice"

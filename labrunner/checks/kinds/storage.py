@@ -7,12 +7,12 @@ from typing import Annotated, Any, Mapping
 
 from pydantic import Field
 
-from ..capabilities import capability
-from ..format.values import OnlyTrue, Quantity, ResourceName, Selector, Text, Words, choice
-from .base import CheckContext, CheckKind, CheckResult, Param, exactly_one
-from .evidence import Evidence
-from .meaning import parse_quantity
-from .objectevents import with_events
+from ...capabilities import capability
+from ...format.values import OnlyTrue, Quantity, ResourceName, Selector, Text, Words, choice
+from ..base import CheckContext, CheckKind, CheckResult, Param, exactly_one
+from ..evidence import Evidence
+from ..meaning import parse_quantity
+from ..objectevents import with_events
 
 
 def _compare(what: str, p: Mapping[str, Any], obj: dict, capacity: str | None, modes: list[str]) -> list[str]:
