@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -29,6 +30,16 @@ def no_cluster(reason: str) -> None:
     if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
         pytest.fail(f"CI is set, so live tests must run, but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture
+def kubectl() -> str:
+    """The kubectl on PATH, which evidence's reproduce commands call; without one, `no_cluster` skips or,
+    in CI, fails the test."""
+    found = shutil.which("kubectl")
+    if found is None:
+        no_cluster("kubectl is not on PATH: the reproduce commands are kubectl commands")
+    return found
 
 
 def reachable_cluster():

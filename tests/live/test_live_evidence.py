@@ -7,7 +7,6 @@ KUBECONFIG of the live tests.
 
 import json
 import os
-import shutil
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -54,8 +53,7 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
 
 def kubectl_pasted(command: str) -> subprocess.CompletedProcess:
     """Run a command from the evidence as a learner pastes it into a shell."""
-    if shutil.which("kubectl") is None:
-        pytest.skip("kubectl is not on PATH: the reproduce commands are kubectl commands")
+    # Tests that paste a command ask for the `kubectl` fixture: without kubectl they skip, or fail in CI.
     return subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60, env=os.environ.copy())
 
 
@@ -69,6 +67,7 @@ def settled(run, until, timeout: float = SETTLE):  # noqa: ANN001, ANN201
         time.sleep(0.5)
 
 
+@pytest.mark.usefixtures("kubectl")
 def test_a_connectivity_cell_reproduces_with_its_command(ns):
     ns.apply(web_deployment())
     ns.apply(service())
@@ -102,6 +101,7 @@ def test_a_missing_source_is_a_failing_cell_without_a_command(ns):
     assert cell.source == "pod nobody" and cell.status == "fail" and cell.reproduce == ""
 
 
+@pytest.mark.usefixtures("kubectl")
 def test_an_rbac_result_carries_the_review_and_can_i_agrees(ns):
     check = lambda: ns.check("rbac", serviceAccount="viewer", verb="list", resource="pods")  # noqa: E731
     before = check()
@@ -124,6 +124,7 @@ def test_an_rbac_result_carries_the_review_and_can_i_agrees(ns):
     assert allowed.stdout.strip() == "yes", allowed.stderr
 
 
+@pytest.mark.usefixtures("kubectl")
 def test_an_rbac_sweep_names_each_review_allowed_beyond_the_set(ns):
     ns.apply(VIEWER.replace("verbs: [get, list]", "verbs: [get, list, delete]"))
     only = [{"verbs": ["get", "list"], "resources": ["pods"]}]
@@ -206,6 +207,7 @@ def test_a_workload_that_cannot_schedule_fails_with_the_schedulers_event(ns):
     assert pods.status.value == "fail" and any(e.reason == "FailedScheduling" for e in pods.evidence.events)
 
 
+@pytest.mark.usefixtures("kubectl")
 def test_a_claim_of_a_class_that_does_not_exist_fails_with_the_provisioners_event(ns):
     ns.apply(NO_SUCH_CLASS)
     result = settled(lambda: ns.check("pvc", name="data"),
@@ -219,6 +221,7 @@ def test_a_claim_of_a_class_that_does_not_exist_fails_with_the_provisioners_even
     assert pasted.returncode == 0 and "ProvisioningFailed" in pasted.stdout, pasted.stderr
 
 
+@pytest.mark.usefixtures("kubectl")
 def test_a_log_check_hands_the_kubectl_logs_that_shows_the_same(ns):
     ns.apply(web_deployment())
     ns.wait_ready("Deployment", "web")
