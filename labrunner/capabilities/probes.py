@@ -195,6 +195,39 @@ def _ingress(cluster: Cluster) -> Capability:
                       "install an Ingress controller (on kind, `labrunner up` installs ingress-nginx when a lab needs it)")
 
 
+GATEKEEPER_NAMESPACE = "gatekeeper-system"
+# The names Gatekeeper's manifest and its Helm chart give the webhook server, the audit and the webhook.
+GATEKEEPER_DEPLOYMENTS = ("gatekeeper-controller-manager", "gatekeeper-audit")
+GATEKEEPER_WEBHOOK = "gatekeeper-validating-webhook-configuration"
+GATEKEEPER_FIX = ("install OPA Gatekeeper: on kind, `labrunner up` installs it when a lab needs it; elsewhere "
+                  "`kubectl apply -f https://raw.githubusercontent.com/open-policy-agent/gatekeeper/v3.23.1/deploy/gatekeeper.yaml`")
+
+
+def _gatekeeper(cluster: Cluster) -> Capability:
+    """OPA Gatekeeper works: its ConstraintTemplate kind is served, its webhook is registered, and its
+    webhook server and audit each have a ready pod (a webhook without a server fails open)."""
+    try:
+        cluster.resource("ConstraintTemplate", "templates.gatekeeper.sh/v1")
+    except NotFound:
+        return Capability("gatekeeper", False, "the cluster serves no ConstraintTemplate kind: Gatekeeper is not installed",
+                          GATEKEEPER_FIX)
+    if cluster.get("ValidatingWebhookConfiguration", GATEKEEPER_WEBHOOK,
+                   api_version="admissionregistration.k8s.io/v1") is None:
+        return Capability("gatekeeper", False, f"Gatekeeper's CRDs are there, but not its webhook {GATEKEEPER_WEBHOOK}",
+                          GATEKEEPER_FIX)
+    ready = {}
+    for name in GATEKEEPER_DEPLOYMENTS:
+        found = cluster.get("Deployment", name, namespace=GATEKEEPER_NAMESPACE, api_version="apps/v1")
+        ready[name] = ((found or {}).get("status") or {}).get("readyReplicas") or 0
+    not_ready = [name for name, count in ready.items() if not count]
+    if not_ready:
+        return Capability("gatekeeper", False, f"Gatekeeper is installed, but {', '.join(not_ready)} has no ready pod",
+                          f"kubectl -n {GATEKEEPER_NAMESPACE} get pods; wait until they are ready, or look at "
+                          f"`kubectl -n {GATEKEEPER_NAMESPACE} describe pods`", data={"ready": ready})
+    return Capability("gatekeeper", True, "OPA Gatekeeper: "
+                      + ", ".join(f"{name} {count} ready" for name, count in ready.items()), data={"ready": ready})
+
+
 def _storage(cluster: Cluster) -> Capability:
     classes = cluster.list("StorageClass")
     default = [c["metadata"]["name"] for c in classes
@@ -327,6 +360,7 @@ PROBES: dict[str, Callable[[Cluster], Capability]] = {
     "nodeport": _nodeport,
     "loadbalancer": _loadbalancer,
     "ingress": _ingress,
+    "gatekeeper": _gatekeeper,
     "storage": _storage,
     "runtimeclass": _runtimeclass,
     "csr": _csr,

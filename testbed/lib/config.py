@@ -29,8 +29,14 @@ class Paths:
 
 
 def binary_name(package: str) -> str:
-    """What `go install` names the binary of a package path (without its @version)."""
-    return package.split("@")[0].rstrip("/").split("/")[-1]
+    """What `go install` names the binary of a package path (without its @version): its last
+    element, or the one before a major-version suffix (`.../gatekeeper/v3` -> `gatekeeper`), as the
+    go command does (cmd/go/internal/load, DefaultExecName)."""
+    parts = package.split("@")[0].rstrip("/").split("/")
+    last = parts[-1]
+    if len(parts) > 1 and len(last) > 1 and last[0] == "v" and last[1:].isdigit() and int(last[1:]) >= 2:
+        return parts[-2]
+    return last
 
 
 def default_paths() -> Paths:

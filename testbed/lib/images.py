@@ -14,7 +14,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from build import build_pause
+from build import build_one, build_pause
 from config import Config
 from log import say
 
@@ -74,6 +74,12 @@ def layer_for(cfg: Config, kind: str) -> bytes:
             _add_file(tar, "pause", build_pause(cfg).read_bytes())
         elif kind == "coredns":
             _add_file(tar, "coredns", cfg.binary("coredns").read_bytes())
+        elif kind == "gatekeeper":
+            # As upstream's image (Dockerfile: distroless static, the binary as /manager); its manifest
+            # mounts /certs and /tmp/audit and runs it as user 1000 with a read-only root.
+            _add_file(tar, "manager", cfg.binary("gatekeeper").read_bytes())
+            for d in ("certs", "tmp"):
+                _add_dir(tar, d, 0o1777 if d == "tmp" else 0o755)
         elif kind == "agnhost":
             _add_file(tar, "agnhost", cfg.binary("agnhost").read_bytes())
             for d in ("bin", "etc", "tmp", "usr", "usr/bin", "var", "root"):
@@ -87,7 +93,7 @@ def layer_for(cfg: Config, kind: str) -> bytes:
             _add_file(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", 0o644)
             _add_file(tar, "etc/group", b"root:x:0:\nnogroup:x:65534:\n", 0o644)
         else:
-            raise SystemExit(f"testbed.toml: unknown image kind {kind!r} (known: pause, agnhost, coredns)")
+            raise SystemExit(f"testbed.toml: unknown image kind {kind!r} (known: pause, agnhost, coredns, gatekeeper)")
     return buf.getvalue()
 
 
@@ -96,8 +102,15 @@ def crane(cfg: Config, *args: str, check: bool = True) -> subprocess.CompletedPr
                           text=True, check=check)
 
 
-def push_images(cfg: Config) -> None:
+def push_images(cfg: Config, addons: tuple[str, ...] = ()) -> None:
+    """Build and push every image of the testbed, and those of the add-ons named in `addons`
+    (an image with `addon = NAME` in testbed.toml is pushed only when NAME is asked for, after its
+    `build`, which is on demand). An image whose layer is unchanged is left as it is."""
     for img in cfg.images():
+        if img.get("addon") and img["addon"] not in addons:
+            continue
+        if img.get("build"):
+            build_one(cfg, img["build"])
         layer = layer_for(cfg, img["kind"])
         digest = hashlib.sha256(layer).hexdigest()
         ref = mirror_ref(cfg, img["name"])

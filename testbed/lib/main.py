@@ -24,12 +24,24 @@ def main(argv: list[str]) -> int:
     if cmd == "netpol-e2e":
         from netpol_e2e import run
         return run(cfg, argv[1:])
+    if cmd == "addon-images":
+        # The images of add-ons (testbed.toml `[[images]]` with `addon`), built and pushed to the running
+        # testbed's mirror; their manifests are labrunner's (labrunner/addons/NAME/).
+        from images import push_images
+        names = tuple(argv[1:])
+        known = {img["addon"] for img in cfg.images() if img.get("addon")}
+        if not names or set(names) - known:
+            print(f"usage: testbed/lib/main.py addon-images NAME... (add-ons with images: {', '.join(sorted(known))})",
+                  file=sys.stderr)
+            return 2
+        push_images(cfg, names)
+        return 0
     if cmd == "build":
         from build import build_all, build_pause
         build_all(cfg)
         build_pause(cfg)
         return 0
-    print("usage: testbed/lib/main.py up|down|selftest|build|netpol-e2e [e2e.test flags]", file=sys.stderr)
+    print("usage: testbed/lib/main.py up|down|selftest|build|addon-images NAME...|netpol-e2e [e2e.test flags]", file=sys.stderr)
     return 2
 
 
