@@ -257,6 +257,21 @@ def _addon_capability(cluster: Cluster, name: str, addon, *, others_present: boo
                       data={"addon": addon.spec.version, "entry": {k: list(v) for k, v in entry.items()}})
 
 
+def addon_probe(name: str) -> Callable[[Cluster], Capability]:
+    """The probe of a capability only an add-on gives (no probe of its own): the add-on providing
+    `name` is installed and ready."""
+    def probe(cluster: Cluster) -> Capability:
+        from ..addons import addon_providing
+
+        addon = addon_providing(name)
+        if addon is None:
+            return Capability(name, None, "no add-on of labrunner's provides it")
+        found = _addon_capability(cluster, name, addon)
+        return found if found is not None else Capability(name, None, f"add-on {addon.name}: could not be told")
+
+    return probe
+
+
 def addon_entry(cluster: Cluster, addon) -> dict[str, tuple[str, int]] | str:  # noqa: ANN001
     """{"http": (address, port), "https": (...)}: where this machine reaches `addon`'s `entry`, first of
     LABRUNNER_INGRESS_ADDRESS, the Service's load-balancer address, the ports kind publishes on this
@@ -431,4 +446,10 @@ def probe_for(name: str) -> Callable[[Cluster], Capability]:
     """The probe of `name`; `loadbalancer:<class>` asks one load-balancer class. KeyError otherwise."""
     if name.startswith("loadbalancer:"):
         return partial(_loadbalancer, lb_class=name.split(":", 1)[1])
-    return PROBES[name]
+    if name in PROBES:
+        return PROBES[name]
+    from ..addons import addon_providing
+
+    if addon_providing(name) is not None:
+        return addon_probe(name)
+    raise KeyError(name)

@@ -74,6 +74,13 @@ def layer_for(cfg: Config, kind: str) -> bytes:
             _add_file(tar, "pause", build_pause(cfg).read_bytes())
         elif kind == "coredns":
             _add_file(tar, "coredns", cfg.binary("coredns").read_bytes())
+        elif kind == "traefik":
+            # The binary alone, as upstream's image has it at /usr/local/bin/traefik; /tmp for its
+            # plugin and certificate scratch files.
+            _add_file(tar, "traefik", cfg.binary("traefik").read_bytes())
+            _add_dir(tar, "tmp", 0o1777)
+            _add_dir(tar, "etc", 0o755)
+            _add_file(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", 0o644)
         elif kind == "agnhost":
             _add_file(tar, "agnhost", cfg.binary("agnhost").read_bytes())
             for d in ("bin", "etc", "tmp", "usr", "usr/bin", "var", "root"):
@@ -87,7 +94,7 @@ def layer_for(cfg: Config, kind: str) -> bytes:
             _add_file(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", 0o644)
             _add_file(tar, "etc/group", b"root:x:0:\nnogroup:x:65534:\n", 0o644)
         else:
-            raise SystemExit(f"testbed.toml: unknown image kind {kind!r} (known: pause, agnhost, coredns)")
+            raise SystemExit(f"testbed.toml: unknown image kind {kind!r} (known: pause, agnhost, coredns, traefik)")
     return buf.getvalue()
 
 
@@ -96,8 +103,15 @@ def crane(cfg: Config, *args: str, check: bool = True) -> subprocess.CompletedPr
                           text=True, check=check)
 
 
-def push_images(cfg: Config) -> None:
+def push_images(cfg: Config, addons: tuple[str, ...] = ()) -> None:
+    """Build and push the images `up` needs, and those of `addons` (add-on names): an add-on's image
+    (`addon = "<name>"` in testbed.toml) is built only when its add-on is asked for."""
     for img in cfg.images():
+        if img.get("addon") and img["addon"] not in addons:
+            continue
+        if img.get("build"):
+            from build import build_one
+            build_one(cfg, img["build"])
         layer = layer_for(cfg, img["kind"])
         digest = hashlib.sha256(layer).hexdigest()
         ref = mirror_ref(cfg, img["name"])
