@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("down", help="delete the local kind cluster")
     p.add_argument("--name", default="labrunner")
     sub.add_parser("doctor", help="check the tools and the cluster, with a fix for each problem")
+    p = sub.add_parser("addons", help="labrunner's cluster add-ons and their state; `addons install NAME` installs one")
+    p.add_argument("action", nargs="?", choices=("list", "install"), default="list")
+    p.add_argument("names", nargs="*", metavar="NAME", help="add-ons to install (default: those the labs need)")
     return parser
 
 
@@ -178,7 +181,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .coverage import print_coverage
 
         return print_coverage(_labs(args), _curriculum(args))
-    if args.command in ("up", "down", "doctor"):
+    if args.command in ("up", "down", "doctor", "addons"):
         from . import kindcluster
 
         return getattr(kindcluster, f"command_{args.command}")(args, _labs_quietly(args))

@@ -14,9 +14,6 @@ from .errors import LabrunnerError
 from .model import Lab
 
 KIND_CONFIG = "kind-config.yaml"
-# Add-ons `up` installs when a lab needs them (kind ships local-path storage
-# and, since v0.24, kindnet enforces NetworkPolicy).
-INGRESS_NGINX_KIND = "https://raw.githubusercontent.com/kubernetes/ingress-nginx/controller-v1.12.1/deploy/static/provider/kind/deploy.yaml"
 _OTHER_CLUSTER = ("No docker here, so no kind cluster. Any other cluster works: point KUBECONFIG at its kubeconfig "
                   "(or pass --kubeconfig / --context), then run `labrunner doctor`.")
 
@@ -49,15 +46,31 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
     if args.name not in existing:
         if _run(["kind", "create", "cluster", "--name", args.name, "--config", str(_find_kind_config())]).returncode:
             return exitcodes.ERROR
-    images = sorted({image for lab in labs for image in lab.images})
+    from .addons import load_addons
+
+    # kind ships local-path storage and, since v0.24, kindnet enforces NetworkPolicy; what else the
+    # labs need comes from labrunner's add-ons (labrunner/addons/), with their images preloaded too.
+    needs = {feature for lab in labs for feature in lab.needs}
+    addons = [a for a in load_addons().values() if needs & set(a.spec.provides)]
+    images = sorted({image for lab in labs for image in lab.images} | {i for a in addons for i in a.spec.images})
     for image in images:
         # Pull once on the host, then load into the node: labs then start without waiting for pulls.
         if _run(["docker", "pull", image]).returncode == 0:
             _run(["kind", "load", "docker-image", "--name", args.name, image])
-    needs = {feature for lab in labs for feature in lab.requires}
-    kubectl = ["kubectl", "--context", f"kind-{args.name}"]
-    if "ingress" in needs:
-        _run(kubectl + ["apply", "-f", INGRESS_NGINX_KIND])
+    if addons:
+        from .addons import install
+        from .capabilities import forget
+        from .cluster import connect
+
+        try:
+            cluster = connect(kubeconfig=getattr(args, "kubeconfig", None), context=f"kind-{args.name}")
+            for addon in addons:
+                install(cluster, addon)
+            forget(cluster, on_disk=True)  # what the add-ons provide is new: probe it again
+        except LabrunnerError as exc:
+            print(f"labrunner: installing add-ons failed: {exc}\n(`labrunner up` again retries; "
+                  "`labrunner doctor` shows each add-on)", file=sys.stderr)
+            return exitcodes.ERROR
     if "loadbalancer" in needs:
         print("Labs need LoadBalancer addresses: run `cloud-provider-kind` in another terminal "
               "(https://github.com/kubernetes-sigs/cloud-provider-kind).")
@@ -70,6 +83,35 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
         print(f"(could not ask the cluster yet: {exc}; `labrunner doctor` tries again)")
     print("Next: `labrunner list`.")
     return 0
+
+
+def command_addons(args: argparse.Namespace, labs: list[Lab]) -> int:
+    """`labrunner addons`: each add-on and its state on the current cluster; `addons install [NAME...]`
+    installs those named (default: those the labs need) and waits until they work. Exit 3 when one is
+    not ready, 2 for a name labrunner has no add-on of."""
+    from .addons import install, load_addons, state
+    from .capabilities import forget
+    from .cluster import connect
+
+    known = load_addons()
+    unknown = [n for n in args.names if n not in known]
+    if unknown:
+        print(f"labrunner: no add-on named {', '.join(unknown)}; labrunner has {', '.join(known)}", file=sys.stderr)
+        return exitcodes.BAD_INPUT
+    cluster = connect(kubeconfig=getattr(args, "kubeconfig", None), context=getattr(args, "context", None))
+    if args.action == "install":
+        needs = {feature for lab in labs for feature in lab.needs}
+        chosen = [known[n] for n in args.names] or [a for a in known.values() if needs & set(a.spec.provides)]
+        for addon in chosen:
+            install(cluster, addon)
+        forget(cluster, on_disk=True)  # what the add-ons provide is new: probe it again
+        return exitcodes.OK
+    states = [state(cluster, addon) for addon in known.values()]
+    for addon, found in zip(known.values(), states):
+        mark = {True: " ok ", False: "FAIL", None: " -- "}[found.ok]
+        print(f"[{mark}] {addon.name}: {addon.spec.title} {addon.spec.version}, provides "
+              f"{', '.join(addon.spec.provides)}: {found.detail}" + (f"\n       fix: {found.fix}" if found.fix else ""))
+    return exitcodes.OK if all(found.ok is not False for found in states) else exitcodes.ERROR
 
 
 def command_down(args: argparse.Namespace, labs: list[Lab]) -> int:
@@ -118,7 +160,7 @@ def cluster_findings(cluster, labs: list[Lab], *, fresh: bool = True) -> list[Fi
     for lab in labs:
         for requirement in lab.needs:
             needed_by.setdefault(capability_of(requirement), []).append(lab.id)
-    findings = []
+    findings = addon_findings(cluster, needed_by)
     for name in NAMES:
         item = found[name]
         users = sorted(set(needed_by.get(name, [])))
@@ -140,6 +182,24 @@ def cluster_findings(cluster, labs: list[Lab], *, fresh: bool = True) -> list[Fi
         findings.append(Finding(there, f"image {image} {'present' if there else 'not on the nodes'}",
                                 "" if there else "it will be pulled on first use; `labrunner up` preloads it on kind",
                                 counts=False))
+    return findings
+
+
+def addon_findings(cluster, needed_by: dict[str, list[str]]) -> list[Finding]:  # noqa: ANN001
+    """One finding per add-on of labrunner's: ready, or missing/not ready with the fix. Counted only
+    when a lab needs what it provides (`needed_by`: capability -> lab ids)."""
+    from .addons import load_addons, state
+
+    findings = []
+    for addon in load_addons().values():
+        users = sorted({lab for name in addon.spec.provides for lab in needed_by.get(name, [])})
+        found = state(cluster, addon)
+        what = f"add-on {addon.name} ({addon.spec.title} {addon.spec.version}, provides {', '.join(addon.spec.provides)})"
+        shown = found.ok if found.ok is not False or users else None
+        findings.append(Finding(shown, f"{what}: {found.detail}" + ("" if users or found.ok is not False
+                                                                    else " (no lab here needs it)"),
+                                found.fix + (f" (needed by {', '.join(users)})" if users and found.fix else ""),
+                                counts=bool(users)))
     return findings
 
 

@@ -39,8 +39,8 @@ def fill_namespace(value: Any, namespace: str) -> Any:
 # verify or provide each one.
 # What a lab may require of the cluster (labrunner.capabilities finds each out), besides a minimum
 # Kubernetes release written `kubernetes>=1.29`.
-FEATURES = ("networkpolicy", "networkpolicy-egress", "loadbalancer", "storage", "ingress", "nodeport", "dns", "csr",
-            "runtimeclass", "gatekeeper")
+FEATURES = ("networkpolicy", "networkpolicy-egress", "loadbalancer", "storage", "ingress", "gateway-api", "nodeport",
+            "dns", "csr", "runtimeclass", "gatekeeper")
 
 
 class Difficulty(str, Enum):

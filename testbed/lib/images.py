@@ -80,6 +80,13 @@ def layer_for(cfg: Config, kind: str) -> bytes:
             _add_file(tar, "manager", cfg.binary("gatekeeper").read_bytes())
             for d in ("certs", "tmp"):
                 _add_dir(tar, d, 0o1777 if d == "tmp" else 0o755)
+        elif kind == "traefik":
+            # The binary alone, as upstream's image has it at /usr/local/bin/traefik; /tmp for its
+            # plugin and certificate scratch files.
+            _add_file(tar, "traefik", cfg.binary("traefik").read_bytes())
+            _add_dir(tar, "tmp", 0o1777)
+            _add_dir(tar, "etc", 0o755)
+            _add_file(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", 0o644)
         elif kind == "agnhost":
             _add_file(tar, "agnhost", cfg.binary("agnhost").read_bytes())
             for d in ("bin", "etc", "tmp", "usr", "usr/bin", "var", "root"):
@@ -93,7 +100,7 @@ def layer_for(cfg: Config, kind: str) -> bytes:
             _add_file(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", 0o644)
             _add_file(tar, "etc/group", b"root:x:0:\nnogroup:x:65534:\n", 0o644)
         else:
-            raise SystemExit(f"testbed.toml: unknown image kind {kind!r} (known: pause, agnhost, coredns, gatekeeper)")
+            raise SystemExit(f"testbed.toml: unknown image kind {kind!r} (known: pause, agnhost, coredns, gatekeeper, traefik)")
     return buf.getvalue()
 
 
@@ -103,9 +110,8 @@ def crane(cfg: Config, *args: str, check: bool = True) -> subprocess.CompletedPr
 
 
 def push_images(cfg: Config, addons: tuple[str, ...] = ()) -> None:
-    """Build and push every image of the testbed, and those of the add-ons named in `addons`
-    (an image with `addon = NAME` in testbed.toml is pushed only when NAME is asked for, after its
-    `build`, which is on demand). An image whose layer is unchanged is left as it is."""
+    """Build and push the images `up` needs, and those of `addons` (add-on names): an add-on's image
+    (`addon = "<name>"` in testbed.toml) is built only when its add-on is asked for."""
     for img in cfg.images():
         if img.get("addon") and img["addon"] not in addons:
             continue

@@ -20,8 +20,8 @@ from ..evidence import Evidence
 CONSTRAINTS_API = "constraints.gatekeeper.sh/v1beta1"
 TEMPLATES_API = "templates.gatekeeper.sh/v1"
 AUDIT_INTERVAL = 60  # seconds: Gatekeeper's default --audit-interval
-MISSING_FIX = ("Gatekeeper is not installed: `labrunner up` installs it on kind when a lab needs it "
-               "(`labrunner doctor` shows its state)")
+MISSING_FIX = ("Gatekeeper is not installed: `labrunner addons install gatekeeper` (on kind, `labrunner up` "
+               "installs it for the labs that need it; `labrunner doctor` shows its state)")
 
 
 def _time(text: str | None) -> datetime | None:
