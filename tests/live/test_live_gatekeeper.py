@@ -17,7 +17,7 @@ from labrunner.cluster import delete_namespace, delete_object, ensure_namespace,
 from labrunner.errors import LabrunnerError
 from labrunner.model import Manifest, ObjectRef
 
-from conftest import LiveNamespace, no_cluster
+from conftest import LiveNamespace, make_lab, no_cluster
 
 pytestmark = pytest.mark.live
 
@@ -42,6 +42,7 @@ def gk_ns(cluster, request):
     name = f"lt-{stem}-{uuid.uuid4().hex[:5]}"
     ensure_namespace(cluster, name, lab_id=LAB_ID)
     live = LiveNamespace(cluster, name)
+    live.lab = make_lab(LAB_ID)  # applying re-labels the namespace with the lab's id: keep LAB_ID
     # A Constraint kind of this test's own (letters only); Gatekeeper names the template after it.
     kind = "K8sLive" + "".join(chr(ord("a") + int(c, 16)) for c in uuid.uuid4().hex[:8])
     template = kind.lower()
