@@ -159,8 +159,10 @@ def _refresh_after_crds(cluster: Cluster, applied: list[dict]) -> None:
     cluster.forget_resources()
 
 
-def delete_object(cluster: Cluster, ref: ObjectRef, *, namespace: str) -> bool:
-    """Delete one object; False when it was not there."""
+def delete_object(cluster: Cluster, ref: ObjectRef, *, namespace: str, propagation: str = "Background") -> bool:
+    """Delete one object; False when it was not there. `propagation` is the API's propagationPolicy:
+    Background (the object goes at once, the garbage collector removes what it owns later) or
+    Foreground (the object stays, being deleted, until what it owns with blockOwnerDeletion is gone)."""
     try:
         resource = cluster.resource(ref.kind, ref.api_version)
     except NotFound:
@@ -168,7 +170,7 @@ def delete_object(cluster: Cluster, ref: ObjectRef, *, namespace: str) -> bool:
     ns = (ref.namespace or namespace) if resource.namespaced else None
     name = fill_namespace(ref.name, namespace)  # e.g. a ClusterRoleBinding named after the lab namespace
     try:
-        cluster.dynamic.delete(resource, name=name, namespace=ns, body={"propagationPolicy": "Background"})
+        cluster.dynamic.delete(resource, name=name, namespace=ns, body={"propagationPolicy": propagation})
     except Exception as exc:
         error = translate_api_exception(exc, what=str(ref))
         if isinstance(error, NotFound):
@@ -187,7 +189,13 @@ def delete_manifests(cluster: Cluster, manifests: Iterable[Manifest], *, namespa
 
 
 def delete_labelled(cluster: Cluster, *, lab_id: str, kinds: Iterable[tuple[str, str]]) -> int:
-    """Delete the cluster-scoped objects of these (apiVersion, kind)s labelled for the lab."""
+    """Delete the cluster-scoped objects of these (apiVersion, kind)s labelled for the lab.
+
+    In the foreground: each stays until what it owns is gone, so waiting for the labelled objects
+    (reset, `dev check` between proofs) also waits for their dependents. A Gatekeeper
+    ConstraintTemplate owns the CRD Gatekeeper made for it; a template re-applied while that CRD is
+    still terminating adopts it and loses its kind when it goes, leaving Gatekeeper watching a kind
+    that no longer exists (seen with v3.23.1)."""
     count = 0
     for api_version, kind in kinds:
         try:
@@ -197,7 +205,8 @@ def delete_labelled(cluster: Cluster, *, lab_id: str, kinds: Iterable[tuple[str,
         if resource.namespaced:
             continue
         for item in cluster.list(kind, selector=f"{LAB_LABEL}={lab_id}", api_version=api_version):
-            count += delete_object(cluster, ObjectRef(kind, item["metadata"]["name"], api_version), namespace="")
+            count += delete_object(cluster, ObjectRef(kind, item["metadata"]["name"], api_version), namespace="",
+                                   propagation="Foreground")
     return count
 
 

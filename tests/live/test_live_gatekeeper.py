@@ -23,6 +23,8 @@ pytestmark = pytest.mark.live
 
 LAB_ID = "live-gatekeeper"  # the lab label of these tests' namespaces (a dev webhook may select it)
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.56"
+CONSTRAINTS = "constraints.gatekeeper.sh/v1beta1"
+TEMPLATES = "templates.gatekeeper.sh/v1"
 
 
 def _pod(name: str, privileged: bool) -> dict:
@@ -47,11 +49,20 @@ def gk_ns(cluster, request):
     kind = "K8sLive" + "".join(chr(ord("a") + int(c, 16)) for c in uuid.uuid4().hex[:8])
     template = kind.lower()
     yield live, kind, template
+    # Gatekeeper (v3.23.1) wedges its template controller when a kind's CRD goes while a pod still starts
+    # watching that kind: first let the audit pod take in the Constraint, then delete the template in the
+    # foreground (it stays until its CRD, and with it the Constraint, is gone).
     try:
-        delete_object(cluster, ObjectRef(kind, "no-privileged", "constraints.gatekeeper.sh/v1beta1"), namespace="")
+        wait_until(cluster, kind, namespace=None, name="no-privileged", api_version=CONSTRAINTS,
+                   predicate=lambda items: any("audit" in (p.get("operations") or [])
+                                               for i in items for p in (i.get("status") or {}).get("byPod") or []),
+                   describe="the audit pod to take in the Constraint", timeout=60)
     except LabrunnerError:
-        pass  # the kind may be gone already
-    delete_object(cluster, ObjectRef("ConstraintTemplate", template, "templates.gatekeeper.sh/v1"), namespace="")
+        pass  # no Constraint was made, or its kind is gone
+    delete_object(cluster, ObjectRef("ConstraintTemplate", template, TEMPLATES), namespace="", propagation="Foreground")
+    wait_until(cluster, "ConstraintTemplate", namespace=None, name=template, api_version=TEMPLATES,
+               predicate=lambda items: not items, describe=f"ConstraintTemplate {template} and its CRD to be gone",
+               timeout=120)
     delete_namespace(cluster, name)
 
 
@@ -88,7 +99,7 @@ spec:
 
 
 def _served(ns: LiveNamespace, template: str) -> None:
-    wait_until(ns.cluster, "ConstraintTemplate", namespace=None, name=template, api_version="templates.gatekeeper.sh/v1",
+    wait_until(ns.cluster, "ConstraintTemplate", namespace=None, name=template, api_version=TEMPLATES,
                predicate=lambda items: bool(items) and (items[0].get("status") or {}).get("created") is True,
                describe=f"ConstraintTemplate {template} created", timeout=120)
     ns.cluster.forget_resources()
