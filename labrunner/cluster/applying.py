@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from ..errors import NotFound, translate_api_exception
+from ..errors import LabrunnerError, NotFound, translate_api_exception
 from ..model import Manifest, ObjectRef, fill_namespace
 from ..settings import TIMEOUTS
 from .client import FIELD_MANAGER, Cluster
@@ -191,11 +191,15 @@ def delete_manifests(cluster: Cluster, manifests: Iterable[Manifest], *, namespa
 def delete_labelled(cluster: Cluster, *, lab_id: str, kinds: Iterable[tuple[str, str]]) -> int:
     """Delete the cluster-scoped objects of these (apiVersion, kind)s labelled for the lab.
 
-    In the foreground: each stays until what it owns is gone, so waiting for the labelled objects
-    (reset, `dev check` between proofs) also waits for their dependents. A Gatekeeper
-    ConstraintTemplate owns the CRD Gatekeeper made for it; a template re-applied while that CRD is
-    still terminating adopts it and loses its kind when it goes, leaving Gatekeeper watching a kind
-    that no longer exists (seen with v3.23.1)."""
+    An object that owns a CRD is deleted in the foreground: it stays until that CRD is gone, so
+    waiting for the labelled objects (reset, `dev check` between proofs) also waits for the CRD. A
+    Gatekeeper ConstraintTemplate owns the CRD Gatekeeper made for it; a template re-applied while
+    that CRD is still terminating adopts it and loses its kind when it goes, and Gatekeeper (v3.23.1)
+    then watches a kind that no longer exists, which stops its template controller. Everything else
+    goes in the background: a custom resource deleted in the foreground while its own CRD is being
+    deleted never goes (the garbage collector stops serving the kind before it drops the finalizer).
+    """
+    owners = _crd_owners(cluster)
     count = 0
     for api_version, kind in kinds:
         try:
@@ -205,9 +209,19 @@ def delete_labelled(cluster: Cluster, *, lab_id: str, kinds: Iterable[tuple[str,
         if resource.namespaced:
             continue
         for item in cluster.list(kind, selector=f"{LAB_LABEL}={lab_id}", api_version=api_version):
+            owns_crd = item["metadata"].get("uid") in owners
             count += delete_object(cluster, ObjectRef(kind, item["metadata"]["name"], api_version), namespace="",
-                                   propagation="Foreground")
+                                   propagation="Foreground" if owns_crd else "Background")
     return count
+
+
+def _crd_owners(cluster: Cluster) -> set[str]:
+    """The uids of the objects that own a CustomResourceDefinition (metadata.ownerReferences)."""
+    try:
+        crds = cluster.list("CustomResourceDefinition", api_version="apiextensions.k8s.io/v1")
+    except LabrunnerError:
+        return set()
+    return {ref.get("uid") for crd in crds for ref in crd["metadata"].get("ownerReferences") or []}
 
 
 __all__ = [
