@@ -46,7 +46,8 @@ def test_every_patched_build_names_its_source_patches_and_local_version(testbed_
         assert all(p.split("@")[0].startswith(spec["source"] + "/") for p in spec["packages"]), name
         for patch in spec["patches"]:
             text = (TESTBED / "patches" / patch).read_text()
-            assert "\n--- a/" in text and "\n+++ b/" in text, f"{patch}: not a `patch -p1` diff"
+            assert ("\n--- a/" in text or "\n--- /dev/null" in text) and "\n+++ b/" in text, \
+                f"{patch}: not a `patch -p1` diff"
     used = {p for spec in patched.values() for p in spec["patches"]}
     assert used == {p.name for p in (TESTBED / "patches").glob("*.patch")}, "a patch in testbed/patches/ is unused"
 
