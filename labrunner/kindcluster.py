@@ -109,8 +109,8 @@ def command_addons(args: argparse.Namespace, labs: list[Lab]) -> int:
     states = [state(cluster, addon) for addon in known.values()]
     for addon, found in zip(known.values(), states):
         mark = {True: " ok ", False: "FAIL", None: " -- "}[found.ok]
-        print(f"[{mark}] {addon.name}: {addon.spec.title} {addon.spec.version}, provides "
-              f"{', '.join(addon.spec.provides)}: {found.detail}" + (f"\n       fix: {found.fix}" if found.fix else ""))
+        print(f"[{mark}] {addon.name} ({addon.spec.title} {addon.spec.version}, provides "
+              f"{', '.join(addon.spec.provides)}): {found.detail}" + (f"\n       fix: {found.fix}" if found.fix else ""))
     return exitcodes.OK if all(found.ok is not False for found in states) else exitcodes.ERROR
 
 
