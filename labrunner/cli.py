@@ -336,6 +336,10 @@ def _list(report: LoadReport, progress: Progress, capabilities: dict | None = No
               f"{lab.title}{mark}")
     if capabilities is None and any(lab.needs for lab in labs):
         print("(`labrunner doctor` finds out which labs this cluster can run; the list then marks the others)")
+    following = progress.next_lab(labs)
+    if following is not None:
+        print(f"Next: {following.id} (`labrunner tui {following.id}`, or `labrunner start {following.id}` "
+              "to work with the commands)")
     for broken in report.broken:
         count = count_problems(list(broken.problems))
         print(f"{broken.name:<{width}}  BROKEN: {count} problem{'s' if count != 1 else ''} in its files; "
