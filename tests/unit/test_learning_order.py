@@ -116,3 +116,32 @@ def test_list_names_the_first_lab_for_a_new_learner(tmp_path, monkeypatch, capsy
 def test_the_shipped_curriculum_is_the_one_a_copy_of_the_labs_uses(tmp_path):
     copy = shutil.copytree(REPO / "labs", tmp_path / "labs")
     assert [lab.id for lab in discover_labs(copy).labs] == [lab.id for lab in discover_labs(REPO / "labs").labs]
+
+
+def test_an_installed_package_finds_the_labs_and_kind_config_it_ships(tmp_path, monkeypatch):
+    """As a wheel lays it out (setup.py): site-packages/labrunner/shipped/{labs,kind-config.yaml},
+    with no checkout around; run from a folder with no labs of its own."""
+    from labrunner import labfolders
+    from labrunner.capabilities.portmaps import kind_config_path
+
+    package = tmp_path / "site-packages" / "labrunner"
+    shutil.copytree(REPO / "labs", package / "shipped" / "labs")
+    shutil.copy(REPO / "kind-config.yaml", package / "shipped" / "kind-config.yaml")
+    (tmp_path / "site-packages" / "labs").mkdir()  # a stray top-level folder of that name is not taken
+    monkeypatch.setattr(labfolders, "_PACKAGE", package)
+    monkeypatch.delenv("LABRUNNER_LABS", raising=False)
+    monkeypatch.delenv("LABRUNNER_KIND_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path / "site-packages" / "labs")
+    assert labfolders.default_labs_dir() == package / "shipped" / "labs"
+    assert kind_config_path() == package / "shipped" / "kind-config.yaml"
+    report = discover_labs()
+    assert report.problems == [] and report.labs[0].id == "orchestration"
+
+
+def test_a_checkout_finds_its_own_labs(monkeypatch, tmp_path):
+    from labrunner import labfolders
+
+    monkeypatch.delenv("LABRUNNER_LABS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert labfolders.default_labs_dir() == REPO / "labs"
+    assert labfolders.shipped_path(labfolders.SHIPPED_KIND_CONFIG) == REPO / "kind-config.yaml"
