@@ -136,11 +136,12 @@ def docker_socket() -> str:
 
 
 def lb_run_command(image: str = CLOUD_PROVIDER_KIND_IMAGE) -> list[str]:
-    """`docker run` of cloud-provider-kind on the kind network, as its README runs it, named and labelled
-    so that `down` finds it; restarted with docker, as kind's nodes are."""
-    socket = docker_socket()
+    """`docker run` of cloud-provider-kind on kind's network, as its README runs it, named and labelled
+    so that `down` finds it; restarted with docker, as kind's nodes are. kind's network is `kind`
+    unless KIND_EXPERIMENTAL_DOCKER_NETWORK names another (kind's own variable)."""
+    network = os.environ.get("KIND_EXPERIMENTAL_DOCKER_NETWORK") or "kind"
     return ["docker", "run", "-d", "--name", LB_CONTAINER, "--label", MADE_BY_LABEL, "--restart", "unless-stopped",
-            "--network", "kind", "-v", f"{socket}:/var/run/docker.sock", image]
+            "--network", network, "-v", f"{docker_socket()}:/var/run/docker.sock", image]
 
 
 def lb_by_hand() -> str:

@@ -43,6 +43,7 @@ class Tools:
         monkeypatch.setenv("FAKE_TOOLS_STATE", str(self.state_file))
         monkeypatch.setenv("FAKE_TOOLS_LOG", str(self.log))
         monkeypatch.delenv("DOCKER_HOST", raising=False)
+        monkeypatch.delenv("KIND_EXPERIMENTAL_DOCKER_NETWORK", raising=False)
 
     @property
     def argv(self) -> list[list[str]]:
@@ -131,9 +132,12 @@ def test_no_loadbalancer_leaves_it_to_the_learner(tmp_path, monkeypatch):
     assert tools.ran("docker", "run") == [] and tools.ran("docker", "pull") == []
 
 
-def test_a_rootless_docker_socket_is_the_one_mounted(monkeypatch):
+def test_a_rootless_docker_socket_and_kinds_own_network_are_used(monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///run/user/1000/docker.sock")
-    assert "/run/user/1000/docker.sock:/var/run/docker.sock" in kindsetup.lb_run_command()
+    monkeypatch.setenv("KIND_EXPERIMENTAL_DOCKER_NETWORK", "kind-labs")
+    command = kindsetup.lb_run_command()
+    assert "/run/user/1000/docker.sock:/var/run/docker.sock" in command
+    assert command[command.index("--network") + 1] == "kind-labs"
 
 
 def test_down_removes_the_cluster_its_load_balancers_and_cloud_provider_kind(tmp_path, monkeypatch):
