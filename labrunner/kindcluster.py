@@ -41,13 +41,16 @@ def _docker_works() -> bool:
 
 
 def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
+    """Create (or reuse) the kind cluster `args.name` and make it ready for `labs`: their images in the
+    node, the add-ons they need, a load balancer (kindsetup.py); then what the cluster can do.
+    Exit 3 when docker or kind is missing or `kind create cluster` fails; 2 when no kind config is found."""
     if not _docker_works():
         print(_OTHER_CLUSTER, file=sys.stderr)
         return exitcodes.ERROR
     if shutil.which("kind") is None:
         print("kind is not installed: see https://kind.sigs.k8s.io/docs/user/quick-start/#installation", file=sys.stderr)
         return exitcodes.ERROR
-    image = getattr(args, "image", None)
+    node_image = getattr(args, "image", None)
     config = _find_kind_config(getattr(args, "config", None))
     needs = {feature for lab in labs for feature in lab.requires}
     lb = "loadbalancer" in needs and not getattr(args, "no_loadbalancer", False)
@@ -55,13 +58,13 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
     steps = kindsetup.StepCounter(2 + bool(images) + lb)
     existing = _run(["kind", "get", "clusters"], quiet=True).stdout.split()
     if args.name not in existing:
-        steps.step(f"Creating the kind cluster {args.name} from {config} with {kindsetup.node_image_said(image, config)}; "
+        steps.step(f"Creating the kind cluster {args.name} from {config} with {kindsetup.node_image_said(node_image, config)}; "
                    "kind shows its steps (a node image not on this machine is downloaded first: minutes)")
-        if _run(kindsetup.create_command(args.name, config, image)).returncode:
+        if _run(kindsetup.create_command(args.name, config, node_image)).returncode:
             return exitcodes.ERROR
     else:
         steps.step(f"The kind cluster {args.name} exists: using it"
-                   + (" (--image applies when a cluster is created: `labrunner down` first)" if image else ""))
+                   + (" (--image applies when a cluster is created: `labrunner down` first)" if node_image else ""))
     if images:
         steps.step(f"Loading the labs' {len(images)} images into the node (those docker has are not pulled again)")
         preloaded = kindsetup.preload_images(args.name, images, runner=_run)
