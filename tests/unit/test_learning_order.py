@@ -145,3 +145,16 @@ def test_a_checkout_finds_its_own_labs(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     assert labfolders.default_labs_dir() == REPO / "labs"
     assert labfolders.shipped_path(labfolders.SHIPPED_KIND_CONFIG) == REPO / "kind-config.yaml"
+
+
+def test_the_build_ships_what_labrunner_looks_for():
+    """setup.py copies SHIPPED into labrunner/shipped/; labfolders looks there for these names."""
+    import ast
+
+    from labrunner import labfolders
+
+    tree = ast.parse((REPO / "setup.py").read_text())
+    [shipped] = [ast.literal_eval(node.value) for node in tree.body
+                 if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "SHIPPED"]
+    assert set(shipped) == {labfolders.SHIPPED_LABS, labfolders.SHIPPED_KIND_CONFIG}
+    assert all((REPO / name).exists() for name in shipped)
