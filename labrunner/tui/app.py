@@ -22,6 +22,17 @@ if TYPE_CHECKING:
     from ..progress import ProgressStore
 
 
+def _driver_class():  # noqa: ANN202
+    """QuittingDriver on POSIX terminals; Textual's own choice elsewhere, or when TEXTUAL_DRIVER names one."""
+    import os
+
+    if os.name != "posix" or os.environ.get("TEXTUAL_DRIVER"):
+        return None
+    from .driver import QuittingDriver
+
+    return QuittingDriver
+
+
 class LabApp(App):
     CSS_PATH = "labrunner.tcss"
     TITLE = "labrunner"
@@ -38,7 +49,7 @@ class LabApp(App):
         (default: the engine's) in a worker after the first paint. `namespaces`
         maps a lab id to the namespace to work in (default: the lab's own).
         `lab_id` opens that lab at once."""
-        super().__init__()
+        super().__init__(driver_class=_driver_class())
         self.backend = backend
         self.labs: list[Lab] = list(labs or [])
         self.broken: list[BrokenLab] = []  # lab folders that did not load: listed, never opened
@@ -145,6 +156,9 @@ class LabApp(App):
 
     async def action_quit(self) -> None:
         self.stop_watches()
+        driver = self._driver
+        if hasattr(driver, "quitting"):  # our QuittingDriver: the process ends once the app returns
+            driver.quitting = True
         self.exit()
 
     def on_unmount(self) -> None:
