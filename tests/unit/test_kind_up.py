@@ -177,3 +177,27 @@ def test_the_config_node_images(text, expected):
 def test_the_shipped_kind_config_names_no_node_image():
     """kind-config.yaml leaves the node image to kind's default for the learner's kind version."""
     assert kindsetup.config_node_images((REPO / "kind-config.yaml").read_text()) == []
+
+
+def test_up_preloads_and_installs_the_addons_the_labs_need_and_an_install_fault_is_an_error(tmp_path, monkeypatch, capsys):
+    from labrunner import addons, cluster
+    from labrunner.errors import WaitTimedOut
+
+    ingress_lab = next(lab for lab in LABS if lab.id == "ingress")  # requires ingress and gateway-api
+    tools = Tools(tmp_path, monkeypatch, pullable=["traefik:v3.7.13"])
+    installed: list[str] = []
+    monkeypatch.setattr(cluster, "connect", lambda **kwargs: object())
+    monkeypatch.setattr(kindcluster, "cluster_findings", lambda c, labs: [])  # what the cluster can do: not asked here
+    monkeypatch.setattr(addons, "install", lambda c, addon, **kwargs: installed.append(addon.name))
+    assert kindcluster.command_up(up_args(tmp_path), [replace(ingress_lab, images=())]) == 0
+    assert [a[-1] for a in tools.ran("kind", "load", "docker-image")] == ["traefik:v3.7.13"]
+    assert installed == ["ingress"]
+    assert "Installing the add-ons the labs need: ingress" in capsys.readouterr().out
+    assert kindcluster.command_up(up_args(tmp_path), [PLAIN]) == 0 and installed == ["ingress"]  # no lab needs it
+
+    def times_out(c, addon, **kwargs):  # noqa: ANN001, ANN202
+        raise WaitTimedOut("timed out after 240s waiting for Deployment/traefik condition=Available")
+
+    monkeypatch.setattr(addons, "install", times_out)
+    assert kindcluster.command_up(up_args(tmp_path), [replace(ingress_lab, images=())]) == 3
+    assert "installing add-ons failed: timed out after 240s" in capsys.readouterr().err
