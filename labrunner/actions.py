@@ -65,8 +65,11 @@ class ClusterActions:
     needs no cluster (a quiz, a bad argument) never waits for one, and `forget` lets a retry
     reconnect after the kubeconfig was fixed."""
 
-    def __init__(self, cluster: Cluster | None = None, *, connect: Callable[[], Cluster] | None = None):
+    def __init__(self, cluster: Cluster | None = None, *, connect: Callable[[], Cluster] | None = None,
+                 keep_namespaces: bool = False):
         self._cluster = cluster
+        # A workshop's seat: its namespaces were made by the instructor, a reset empties them (runner.reset_lab).
+        self.keep_namespaces = keep_namespaces
         self._connect = connect or (lambda: connect_cluster(ping=False))
         self._lock = threading.Lock()
 
@@ -111,7 +114,8 @@ class ClusterActions:
     def reset_lab(self, lab: Lab, *, namespace: str, on_progress: OnProgress | None = None) -> None:
         from . import runner
 
-        runner.reset_lab(self.cluster, lab, namespace=namespace, wait=True, on_progress=on_progress)
+        runner.reset_lab(self.cluster, lab, namespace=namespace, wait=True, on_progress=on_progress,
+                         keep_namespace=self.keep_namespaces)
 
     def run_checks(self, lab: Lab, step: Step, *, namespace: str, answers: dict[str, str]) -> StepReport:
         from . import runner
