@@ -62,7 +62,6 @@ class LabApp(App):
         with self._store_lock:
             if self._store is None:
                 from ..progress import ProgressStore
-    from ..workshop.seats import Seat
 
                 self._store = ProgressStore(self._progress_path, on_warning=self.warn_about_progress)
             return self._store

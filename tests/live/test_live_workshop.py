@@ -68,6 +68,20 @@ def room(cluster, tmp_path_factory):
         assert left == []
 
 
+def rendered_in_chromium(page: str, path: Path) -> str:
+    """The DOM headless Chromium builds from `page` (no network: the page must be self-contained)."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium (the Debian package) is needed to render the HTML report")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    path.write_text(page, encoding="utf-8")
+    done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                           "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def seat_cfg(room, seat: str) -> Path:
     return room["out"] / f"{seat}.kubeconfig"
 
@@ -118,6 +132,8 @@ def test_two_seats_run_a_step_at_once_and_the_room_sees_both(room, cluster):
     assert seat02.find("testcase/failure") is not None and int(suites.get("skipped")) > 0
     page = export(grid, "html").decode()
     assert "<script" not in page and "http" not in page.split("<body>")[1] and "seat-03" in page
+    dom = rendered_in_chromium(page, room["state"] / "room.html")
+    assert dom.count('class="passed"') >= 1 and 'class="failing"' in dom and dom.count("<tr") == 2 + 3
 
     reset = labrunner(seat_cfg(room, "seat-01"), "reset", "orchestration", state=state / "seat-01")
     assert reset.returncode == 0, reset.stderr
