@@ -150,6 +150,16 @@ class ClusterActions:
                     f"`labrunner start {lab.id} {step.id}` sets this step up again")
         return None
 
+    def may_use_namespace(self, namespace: str) -> bool:
+        """True when `namespace` exists and this identity may read it: on a workshop seat, the labs of
+        its workshop (a seat may `get` only its own namespaces)."""
+        from .errors import Forbidden
+
+        try:
+            return self.cluster.get("Namespace", namespace) is not None
+        except Forbidden:
+            return False
+
     def capabilities(self, requires: Iterable[str]) -> dict[str, Capability]:
         """What the cluster offers of `requires` (lab requirements or capability names), by capability
         name (labrunner.capabilities: probed once per cluster, then kept)."""

@@ -499,14 +499,15 @@ def _reset_all(args: argparse.Namespace, report: LoadReport) -> int:
     store, actions = _progress_store(seat), _actions(args, seat)
     actions.cluster  # noqa: B018  connect before the first lab, as one unreachable cluster says it once
     for lab in report.labs:
-        if seat is not None and lab.not_shareable:
-            continue  # a workshop seat has no namespace for a lab seats cannot share
+        if seat is not None and not actions.may_use_namespace(seat.namespace(lab.id)):
+            continue  # a lab of no namespace of this seat: not in its workshop
         _session(args, lab, seat=seat, store=store, actions=actions).reset(on_progress=_progress_line)  # each saved
         print(f"reset {lab.id}")
     for broken in report.broken:  # what it applied carries its label, but which kinds is in its broken files
         print(f"labrunner: skipped {broken.name}: its files are broken (`labrunner validate` lists the problems)",
               file=sys.stderr)
-    actions.delete_own_namespace(on_progress=_progress_line)
+    if seat is None:  # on a workshop seat it is the instructor's, shared by every seat
+        actions.delete_own_namespace(on_progress=_progress_line)
     return EXIT_OK
 
 

@@ -30,6 +30,8 @@ def _create(args: argparse.Namespace, labs: list[Lab], connect: Connect) -> int:
     seat_names(args.seats)
     chosen = choose_labs(labs, args.lab_ids)
     made = create_workshop(connect(), args.name, seats=args.seats, labs=chosen, out=args.out, on_progress=_say)
+    for line in made.warnings:
+        _say(f"warning: {line}")
     print(f"Workshop {made.name}: {len(made.seats)} seats, labs {', '.join(made.labs)} ({made.seconds:.1f}s).")
     print(f"Kubeconfigs in {args.out}: {made.kubeconfigs[0].name} ... {made.kubeconfigs[-1].name}; "
           f"a learner runs `labrunner --kubeconfig {made.kubeconfigs[0].name}`.")

@@ -37,7 +37,7 @@ SEAT_RULES = (
     ("autoscaling", ["horizontalpodautoscalers"], ALL),
     ("policy", ["poddisruptionbudgets"], ALL),
     ("networking.k8s.io", ["networkpolicies", "ingresses"], ALL),
-    ("discovery.k8s.io", ["endpointslices"], READ),
+    ("discovery.k8s.io", ["endpointslices"], ALL),  # the outside lab has learners write them for a Service without a selector
     ("events.k8s.io", ["events"], READ),
     ("rbac.authorization.k8s.io", ["roles", "rolebindings"], ALL),
     ("authorization.k8s.io", ["localsubjectaccessreviews"], ["create"]),
@@ -125,3 +125,19 @@ NEEDED_RIGHTS = (
     ("update", "certificates.k8s.io", "certificatesigningrequests/approval", ""),
     ("approve", "certificates.k8s.io", "signers", "kubernetes.io/kube-apiserver-client"),
 )
+
+
+def canary_reader(workshop: str, namespace: str) -> list[dict]:
+    """A ClusterRole to read pods, bound in labrunner's own namespace `namespace` to every seat of the
+    workshop (its group): checks find there the open server and the probes the instructor started
+    (they only create what is missing, so a seat that can read them never needs to write there)."""
+    name = f"labrunner-workshop-{workshop}-canary"
+    return [
+        {"apiVersion": RBAC_V1, "kind": "ClusterRole", "metadata": {"name": name, "labels": labels(workshop)},
+         "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": READ}]},
+        {"apiVersion": RBAC_V1, "kind": "RoleBinding", "metadata": {"name": name, "namespace": namespace,
+                                                                     "labels": labels(workshop)},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                       "name": Seat(workshop, "seat-00").group}]},
+    ]

@@ -107,7 +107,11 @@ def existing(cluster: Cluster, name: str) -> list[str]:
     """What of workshop `name` is on the cluster already, as Kind/name (namespaces and cluster-wide objects)."""
     from ..cluster.applying import WORKSHOP_LABEL
 
+    from ..cluster.probepods import LABRUNNER_NAMESPACE
+
     found = [f"Namespace/{n['metadata']['name']}" for n in cluster.list("Namespace", selector=f"{WORKSHOP_LABEL}={name}")]
+    found += [f"RoleBinding/{LABRUNNER_NAMESPACE}/{o['metadata']['name']}" for o in
+              cluster.list("RoleBinding", namespace=LABRUNNER_NAMESPACE, selector=f"{WORKSHOP_LABEL}={name}")]
     for api_version, kind in CLUSTER_KINDS:
         found += [f"{kind}/{o['metadata']['name']}" for o in
                   cluster.list(kind, selector=f"{WORKSHOP_LABEL}={name}", api_version=api_version)]
@@ -150,6 +154,8 @@ def create_workshop(cluster: Cluster, name: str, *, seats: int, labs: list[Lab],
                     apply_object(cluster, Rendered(obj, "workshop"), namespace=obj["metadata"].get("namespace", ""))
             for obj in rbac.namespace_reader(name, chair, [chair.namespace(lab.id) for lab in labs]):
                 apply_object(cluster, Rendered(obj, "workshop"), namespace="")
+        say("the shared canary: what the cluster can do for these labs, the open server")
+        made.warnings += share_canary(cluster, name, labs)
         say(f"{len(chairs)} client certificates through the CSR API")
         keys = identity.request_certificates(cluster, chairs, labels_of=lambda chair: rbac.labels(name, chair))
         entry = kubeconfigs.cluster_entry(cluster)
@@ -171,12 +177,33 @@ def create_workshop(cluster: Cluster, name: str, *, seats: int, labs: list[Lab],
     return made
 
 
+def share_canary(cluster: Cluster, name: str, labs: list[Lab]) -> list[str]:
+    """Do once, as the instructor, what each seat cannot: find out what the cluster offers the labs
+    (labrunner.capabilities: the NetworkPolicy canary, DNS, ...) and start the open server in
+    labrunner's own namespace, then let the seats read the pods there (rbac.canary_reader). A seat's
+    own probe of a capability it may not run is "unknown", which never turns a check into an error.
+    Returns a line for each requirement the cluster does not meet (the labs' checks will say `error`)."""
+    from ..capabilities import unmet
+    from ..cluster.applying import Rendered, apply_object
+    from ..cluster.probepods import LABRUNNER_NAMESPACE, ensure_labrunner_namespace, ensure_open_server
+    from . import rbac
+
+    needs = list(dict.fromkeys(r for lab in labs for r in lab.needs))
+    lacking = [f"{u.requirement}: {u.why} ({u.fix})" for u in unmet(cluster, needs)] if needs else []
+    ensure_labrunner_namespace(cluster)
+    ensure_open_server(cluster)
+    for obj in rbac.canary_reader(name, LABRUNNER_NAMESPACE):
+        apply_object(cluster, Rendered(obj, "workshop"), namespace=obj["metadata"].get("namespace", ""))
+    return [f"this cluster lacks what some labs need: {line}" for line in lacking]
+
+
 def delete_workshop(cluster: Cluster, name: str, *, wait: bool = True, on_progress: OnProgress | None = None) -> int:
     """Delete every object of workshop `name` (found by its label); with `wait`, return once its
     namespaces are gone. The number of objects deleted (0: there was no such workshop)."""
     from ..cluster import delete_object
     from ..cluster.applying import WORKSHOP_LABEL
     from ..cluster.namespaces import wait_namespace_gone
+    from ..cluster.probepods import LABRUNNER_NAMESPACE
     from ..model import ObjectRef
 
     check_workshop_name(name)
@@ -188,6 +215,9 @@ def delete_workshop(cluster: Cluster, name: str, *, wait: bool = True, on_progre
     for api_version, kind in CLUSTER_KINDS:
         for item in cluster.list(kind, selector=selector, api_version=api_version):
             count += delete_object(cluster, ObjectRef(kind, item["metadata"]["name"], api_version), namespace="")
+    for item in cluster.list("RoleBinding", namespace=LABRUNNER_NAMESPACE, selector=selector):  # share_canary's
+        count += delete_object(cluster, ObjectRef("RoleBinding", item["metadata"]["name"], "rbac.authorization.k8s.io/v1"),
+                               namespace=LABRUNNER_NAMESPACE)
     if wait:
         for ns in namespaces:
             wait_namespace_gone(cluster, ns, on_progress=on_progress)

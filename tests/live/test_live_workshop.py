@@ -180,6 +180,12 @@ def test_a_seat_may_do_nothing_in_another_seats_namespaces(room, cluster):
     assert not _review(cluster, a.user, groups, verb="list", resource="namespaces")
     assert not _review(cluster, a.user, groups, verb="get", resource="namespaces", name=b.namespace("orchestration"))
     assert _review(cluster, a.user, groups, verb="get", resource="namespaces", name=own)
+    # labrunner's own namespace holds the shared canary and probes: seats read them, never change them
+    assert _review(cluster, a.user, groups, verb="list", resource="pods", namespace="labrunner-canary")
+    for verb in ("create", "update", "patch", "delete", "deletecollection"):
+        assert not _review(cluster, a.user, groups, verb=verb, resource="pods", namespace="labrunner-canary")
+    assert not _review(cluster, a.user, groups, verb="create", resource="pods", subresource="exec",
+                       namespace="labrunner-canary")
 
 
 def test_real_kubectl_attempts_of_one_seat_on_another_are_forbidden(room):
