@@ -12,7 +12,8 @@ Why these rules (Kubernetes "Using RBAC Authorization"; "Pod Security Standards"
 - no Namespace writes: a seat that could relabel its namespace could lift its Pod Security level
   (the namespaces enforce `baseline`, which refuses privileged and host-namespace pods, i.e. root on
   a node shared with every other seat);
-- node ports and load balancers are a cluster-wide resource: the quota allows none.
+- node ports and load balancers are a cluster-wide resource: the quota allows none; Ingress hosts are
+  too, so Ingresses are read-only.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ SEAT_RULES = (
     ("batch", ["jobs", "cronjobs"], ALL),
     ("autoscaling", ["horizontalpodautoscalers"], ALL),
     ("policy", ["poddisruptionbudgets"], ALL),
-    ("networking.k8s.io", ["networkpolicies", "ingresses"], ALL),
+    ("networking.k8s.io", ["networkpolicies"], ALL),
+    # An Ingress host is one name for the whole cluster: a seat's Ingress could take another seat's traffic.
+    ("networking.k8s.io", ["ingresses"], READ),
     ("discovery.k8s.io", ["endpointslices"], ALL),  # the outside lab has learners write them for a Service without a selector
     ("events.k8s.io", ["events"], READ),
     ("rbac.authorization.k8s.io", ["roles", "rolebindings"], ALL),

@@ -28,7 +28,8 @@ OnProgress = Callable[[str], None]
 SHARED_KINDS = {"PersistentVolume", "StorageClass", "RuntimeClass", "ClusterRole", "ClusterRoleBinding",
                 "CertificateSigningRequest", "Namespace", "IngressClass", "CustomResourceDefinition", "PriorityClass",
                 "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration",
-                "MutatingWebhookConfiguration", "Node"}
+                "MutatingWebhookConfiguration", "Node",
+                "Ingress"}  # namespaced, but its host is one name for the whole cluster
 CLUSTER_KINDS = (("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ("rbac.authorization.k8s.io/v1", "ClusterRole"),
                  ("certificates.k8s.io/v1", "CertificateSigningRequest"))
 
@@ -59,8 +60,8 @@ def why_not_shared(lab: Lab) -> str:
         for doc in manifest.documents:
             kind = doc.get("kind")
             if kind in SHARED_KINDS:
-                return (f"{manifest.path} makes {kind}/{(doc.get('metadata') or {}).get('name')}, a cluster-scoped "
-                        "object every seat would share (say so in lab.yaml: workshop: {shareable: false, reason: ...})")
+                return (f"{manifest.path} makes {kind}/{(doc.get('metadata') or {}).get('name')}, which every seat "
+                        "would share (cluster-scoped, or an Ingress host) (say so in lab.yaml: workshop: {shareable: false, reason: ...})")
             ports = ((doc.get("spec") or {}).get("ports") or []) if kind == "Service" else []
             fixed = [p.get("nodePort") for p in ports if isinstance(p, dict) and p.get("nodePort")]
             if fixed:

@@ -52,3 +52,14 @@ async def test_the_room_shows_seats_by_steps_and_follows_changes():
         row = [str(c) for c in table.get_row_at(1)]
         assert row[1:3] == ["✔", "✘"] and row[-4:] == ["orchestration/scale", "30", "2", "STUCK"]
         assert "Stuck: seat-02" in str(app.screen.query_one("#room-summary").render())
+
+
+def test_the_learners_tui_on_a_seat_works_in_the_seats_namespaces():
+    from labrunner.tui.app import LabApp
+    from labrunner.workshop.seats import Seat
+
+    lab = {lab.id: lab for lab in discover_labs(None).labs}["services"]
+    app = LabApp(backend=None, labs=[lab], seat=Seat("kube-101", "seat-07"))
+    assert app.namespace_for(lab) == "kube-101-seat-07-services"
+    assert app.recorder() is not None and LabApp(backend=None, labs=[lab]).recorder() is None
+    assert LabApp(backend=None, labs=[lab]).namespace_for(lab) == "lab-services"
