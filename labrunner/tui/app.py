@@ -23,6 +23,17 @@ if TYPE_CHECKING:
     from ..workshop.seats import Seat
 
 
+def _driver_class():  # noqa: ANN202
+    """QuittingDriver on POSIX terminals; Textual's own choice elsewhere, or when TEXTUAL_DRIVER names one."""
+    import os
+
+    if os.name != "posix" or os.environ.get("TEXTUAL_DRIVER"):
+        return None
+    from .driver import QuittingDriver
+
+    return QuittingDriver
+
+
 class LabApp(App):
     CSS_PATH = "labrunner.tcss"
     TITLE = "labrunner"
@@ -40,7 +51,7 @@ class LabApp(App):
         maps a lab id to the namespace to work in (default: the lab's own).
         `lab_id` opens that lab at once. `seat`: a workshop's seat (workshop/seats.py), whose
         namespaces are <workshop>-<seat>-<lab> and whose progress is recorded for the room view."""
-        super().__init__()
+        super().__init__(driver_class=_driver_class())
         self.backend = backend
         self.labs: list[Lab] = list(labs or [])
         self.broken: list[BrokenLab] = []  # lab folders that did not load: listed, never opened
@@ -158,6 +169,9 @@ class LabApp(App):
 
     async def action_quit(self) -> None:
         self.stop_watches()
+        driver = self._driver
+        if hasattr(driver, "quitting"):  # our QuittingDriver: the process ends once the app returns
+            driver.quitting = True
         self.exit()
 
     def on_unmount(self) -> None:
