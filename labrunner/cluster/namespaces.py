@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from ..errors import NotFound, WaitTimedOut
+from ..errors import Forbidden, NotFound, WaitTimedOut
 from ..model import ObjectRef
 from ..settings import TIMEOUTS
 from .applying import delete_object
@@ -124,9 +124,12 @@ def empty_namespace(cluster: Cluster, name: str, *, keep_label: str, wait: bool 
         except NotFound:
             continue  # the cluster does not serve this kind
         kept = _KEPT_BY_CONTROL_PLANE.get(kind)
-        cluster.call(f"deleting every {kind} in {name}", cluster.dynamic.delete, resource, namespace=name,
-                     label_selector=f"!{keep_label}", field_selector=f"metadata.name!={kept}" if kept else None,
-                     body={"propagationPolicy": "Background"})
+        try:
+            cluster.call(f"deleting every {kind} in {name}", cluster.dynamic.delete, resource, namespace=name,
+                         label_selector=f"!{keep_label}", field_selector=f"metadata.name!={kept}" if kept else None,
+                         body={"propagationPolicy": "Background"})
+        except Forbidden:
+            continue  # a kind this identity may not delete (a seat's Ingresses): it could not have made any either
     if wait:
         wait_until(cluster, "Pod", namespace=name, predicate=lambda pods: not pods, selector=f"!{keep_label}",
                    describe=f"the pods of namespace {name} to be deleted", timeout=timeout)
