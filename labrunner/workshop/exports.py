@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from ..junit import xml_safe
+from .grid import STUCK_MINUTES
 
 FORMATS = ("csv", "junit", "html")
 _MARK = {"passed": "✔", "failing": "✘", "error": "!", "not-started": "·"}
@@ -108,7 +109,7 @@ def to_html(grid: dict[str, Any]) -> str:
             "✔ passed, ✘ failing, ! error (a check could not run), · not started.</p>"
             f"<table><caption>Seats by steps</caption><thead><tr><th class=\"seat\" rowspan=\"2\">seat</th>{head}"
             f"<th rowspan=\"2\">hints</th></tr><tr>{steps}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-            f"<p id=\"stuck\">Stuck (10 minutes or more on one step): {stuck}</p></body></html>\n")
+            f"<p id=\"stuck\">Stuck ({STUCK_MINUTES:.0f} minutes or more on one step): {stuck}</p></body></html>\n")
 
 
 def export(grid: dict[str, Any], fmt: str) -> bytes:
