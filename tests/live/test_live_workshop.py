@@ -201,6 +201,12 @@ def test_real_kubectl_attempts_of_one_seat_on_another_are_forbidden(room):
         ("get", "namespaces"), ("get", "namespace", theirs), ("get", "secrets", "-A"),
         ("label", "--overwrite", "namespace", mine, "pod-security.kubernetes.io/enforce=privileged"),
         ("delete", "resourcequota", "labrunner-seat", "-n", mine),
+        # root on the node every seat shares: Pod Security baseline refuses it in the seat's own namespace
+        ("run", "priv", "--image=registry.k8s.io/e2e-test-images/agnhost:2.56", "-n", mine, "--overrides",
+         json.dumps({"spec": {"containers": [{"name": "priv", "image": "registry.k8s.io/e2e-test-images/agnhost:2.56",
+                                              "securityContext": {"privileged": True}}]}})),
+        ("run", "hostnet", "--image=registry.k8s.io/e2e-test-images/agnhost:2.56", "-n", mine, "--overrides",
+         json.dumps({"spec": {"hostNetwork": True}})),
     ]
     for attempt in attempts:
         done = kubectl_as(a, *attempt)
