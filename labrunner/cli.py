@@ -79,6 +79,10 @@ def _left_behind(args: argparse.Namespace) -> str:
         return "; no verdict was recorded"
     if args.command == "dev":
         return "; proofs that were running may have left namespaces named lrdev-<lab>-..."
+    if args.command == "up":
+        return "; the cluster may be half made: run `labrunner up` again, or `labrunner down` to remove it"
+    if args.command == "down":
+        return "; some of it may be left: run `labrunner down` again"
     return ""
 
 

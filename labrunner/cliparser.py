@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("up", help="create a local kind cluster for the labs")
     p.add_argument("--name", default="labrunner")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="the kind config (default: kind-config.yaml here or above, else the one labrunner ships)")
+    p.add_argument("--image", metavar="IMAGE",
+                   help="the node image (default: the kind config's own `image:`, else kind's default)")
+    p.add_argument("--no-loadbalancer", action="store_true",
+                   help="do not start cloud-provider-kind (you run a load-balancer implementation yourself)")
     p = sub.add_parser("down", help="delete the local kind cluster")
     p.add_argument("--name", default="labrunner")
     sub.add_parser("doctor", help="check the tools and the cluster, with a fix for each problem")

@@ -53,6 +53,10 @@ def list_labs(report: LoadReport, progress: Progress, capabilities: dict | None 
         count = count_problems(list(broken.problems))
         print(f"{broken.name:<{width}}  BROKEN: {count} problem{'s' if count != 1 else ''} in its files; "
               f"`labrunner validate {broken.shown}` lists them")
+    following = progress.next_lab(labs)
+    if following is not None:
+        print(f"Next: {following.id} (`labrunner tui {following.id}`, or `labrunner start {following.id}` "
+              "to work with the commands)")
     return EXIT_OK
 
 

@@ -244,10 +244,13 @@ class Lab:
 
 @dataclass(frozen=True)
 class Curriculum:
-    """Topic id -> one-line description, from labs/curriculum.yaml."""
+    """Topic id -> one-line description, from labs/curriculum.yaml; `order` the lab ids in the
+    order a learner takes them, `order_lines` the file's line of each (for problems)."""
 
     topics: Mapping[str, str]
     concept_only: frozenset[str] = frozenset()
+    order: tuple[str, ...] = ()
+    order_lines: tuple[int | None, ...] = ()
 
     def __contains__(self, topic_id: object) -> bool:
         return topic_id in self.topics
