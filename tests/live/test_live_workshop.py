@@ -34,6 +34,8 @@ from labrunner.workshop.records import RECORD_NAME
 from labrunner.workshop.rooms import MissingRights, create_workshop, delete_workshop, existing
 from labrunner.workshop.seats import Seat
 
+from conftest import no_cluster
+
 LABS = ("orchestration", "sidecars")
 
 
@@ -53,7 +55,7 @@ def kubectl_as(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess:
 def room(cluster, tmp_path_factory):
     """A 3-seat workshop for LABS; deleted after, and proven gone."""
     if shutil.which("kubectl") is None:
-        pytest.skip("kubectl is not on PATH")
+        no_cluster("kubectl is not on PATH: the isolation tests are real kubectl attempts")
     labs = [lab for lab in discover_labs(None).labs if lab.id in LABS]
     name = f"ws-live-{uuid.uuid4().hex[:5]}"
     out = tmp_path_factory.mktemp("seats")
@@ -72,9 +74,7 @@ def rendered_in_chromium(page: str, path: Path) -> str:
     """The DOM headless Chromium builds from `page` (no network: the page must be self-contained)."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium (the Debian package) is needed to render the HTML report")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+        no_cluster("chromium is not installed (the Debian package `chromium`; testbed/up installs it)")
     path.write_text(page, encoding="utf-8")
     done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                            "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120, check=False)
