@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from . import runner
     from .progress import ProgressStore
     from .session import ClusterActions, LabSession
+    from .workshop.seats import Seat
 
 # The engine's heavy parts load where they are used, so that `labrunner list` and the TUI's first
 # screen do not wait for them (tests/unit/test_import_hygiene.py): runner and the cluster side pull
@@ -104,15 +105,21 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .coverage import print_coverage
 
         return print_coverage(_labs(args), _curriculum(args))
+    if args.command == "workshop":
+        from .workshopcli import workshop_command
+
+        return workshop_command(args, _labs_quietly(args), lambda: _cluster(args))
     if args.command in ("up", "down", "doctor", "addons"):
         from . import kindcluster
 
         return getattr(kindcluster, f"command_{args.command}")(args, _labs_quietly(args))
     report = _load(args)
     if args.command == "list":
-        return cliprint.list_labs(report, _progress_store().read(), _known_capabilities(args))
+        return cliprint.list_labs(report, _progress_store(_seat(args)).read(), _known_capabilities(args))
     if args.command == "show":
-        return cliprint.show_lab(_lab(report, args.lab), args.step)
+        seat = _seat(args)
+        lab = _lab(report, args.lab)
+        return cliprint.show_lab(lab, args.step, namespace=seat.namespace(lab.id) if seat else None)
     if args.command == "dev":
         from .devcheck import dev_check, shell_for
 
@@ -233,18 +240,49 @@ def _known_capabilities(args: argparse.Namespace) -> dict | None:
     return cached_for_kubeconfig(args.kubeconfig, args.context) or None
 
 
-def _progress_store() -> ProgressStore:
-    """The learner's progress for this command; what is wrong with it, once, on stderr."""
+def _progress_store(seat: Seat | None = None) -> ProgressStore:
+    """The learner's progress for this command (a workshop seat's own file); what is wrong with it, once, on stderr."""
     from .progress import ProgressStore
 
-    return ProgressStore(on_warning=lambda line: print(f"warning: {line}", file=sys.stderr, flush=True))
+    path = None
+    if seat is not None:
+        from .workshop.learning import seat_progress_path
+
+        path = seat_progress_path(seat)
+    return ProgressStore(path, on_warning=_warning_line)
 
 
-def _actions(args: argparse.Namespace) -> ClusterActions:
+def _warning_line(line: str) -> None:
+    print(f"warning: {line}", file=sys.stderr, flush=True)
+
+
+def _seat(args: argparse.Namespace) -> Seat | None:
+    """The workshop seat the kubeconfig is for (workshop/seats.py), or None for an ordinary learner."""
+    from .workshop.seats import seat_of
+
+    return seat_of(args.kubeconfig, args.context)
+
+
+def _actions(args: argparse.Namespace, seat: Seat | None = None) -> ClusterActions:
     """The cluster half of the learner's commands: connected (and pinged) on first use only."""
     from .session import ClusterActions
 
-    return ClusterActions(connect=lambda: _cluster(args))
+    return ClusterActions(connect=lambda: _cluster(args), keep_namespaces=seat is not None)
+
+
+def _session(args: argparse.Namespace, lab: Lab, *, seat: Seat | None, store: ProgressStore | None = None,
+             actions: ClusterActions | None = None) -> LabSession:
+    """The learner's session with `lab`: in the seat's namespace and recording for the room view on a seat."""
+    from .session import LabSession
+
+    actions = actions or _actions(args, seat)
+    store = store or _progress_store(seat)
+    if seat is None:
+        return LabSession(lab, store=store, actions=actions)
+    from .workshop.records import SeatRecorder
+
+    return LabSession(lab, store=store, actions=actions, namespace=seat.namespace(lab.id),
+                      recorder=SeatRecorder(seat, lambda: actions.cluster, on_warning=_warning_line))
 
 
 def _cluster(args: argparse.Namespace):  # noqa: ANN202
@@ -259,9 +297,7 @@ def _learner_command(args: argparse.Namespace, report: LoadReport) -> int:
         return _reset_all(args, report)
     if args.command == "reset" and not args.lab:
         raise UsageError("say which lab to reset, or --all")
-    from .session import LabSession
-
-    session = LabSession(_lab(report, args.lab), store=_progress_store(), actions=_actions(args))
+    session = _session(args, _lab(report, args.lab), seat=_seat(args))
     return _COMMANDS[args.command](args, session)
 
 
@@ -287,7 +323,7 @@ def _start(args: argparse.Namespace, session: LabSession) -> int:
     step = session.step(args.step)
     session.start(step, catch_up=args.catch_up, on_progress=cliprint.progress_line)
     print(f"Step {step.id} is set up in namespace {session.namespace}.\n")
-    return cliprint.show_lab(session.lab, step.id)
+    return cliprint.show_lab(session.lab, step.id, namespace=session.namespace)
 
 
 def _solve(args: argparse.Namespace, session: LabSession) -> int:
@@ -305,17 +341,19 @@ def _reset(args: argparse.Namespace, session: LabSession) -> int:
 
 
 def _reset_all(args: argparse.Namespace, report: LoadReport) -> int:
-    from .session import LabSession
-
-    store, actions = _progress_store(), _actions(args)
+    seat = _seat(args)
+    store, actions = _progress_store(seat), _actions(args, seat)
     actions.cluster  # noqa: B018  connect before the first lab, as one unreachable cluster says it once
     for lab in report.labs:
-        LabSession(lab, store=store, actions=actions).reset(on_progress=cliprint.progress_line)  # each lab saved as done
+        if seat is not None and not actions.may_use_namespace(seat.namespace(lab.id)):
+            continue  # a lab of no namespace of this seat: not in its workshop
+        _session(args, lab, seat=seat, store=store, actions=actions).reset(on_progress=cliprint.progress_line)  # saved
         print(f"reset {lab.id}")
     for broken in report.broken:  # what it applied carries its label, but which kinds is in its broken files
         print(f"labrunner: skipped {broken.name}: its files are broken (`labrunner validate` lists the problems)",
               file=sys.stderr)
-    actions.delete_own_namespace(on_progress=cliprint.progress_line)
+    if seat is None:  # on a workshop seat it is the instructor's, shared by every seat
+        actions.delete_own_namespace(on_progress=cliprint.progress_line)
     return EXIT_OK
 
 

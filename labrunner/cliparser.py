@@ -81,6 +81,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--builtin", action="store_true",
                    help="only the built-in check kinds, as the repository's schema/lab-v1.json holds it")
 
+    shop = sub.add_parser("workshop", help="instructor: seats for many learners on one cluster (docs/workshops.md)")
+    shop_sub = shop.add_subparsers(dest="workshop_command", metavar="WORKSHOP_COMMAND", parser_class=_Parser,
+                                   required=True)
+    p = shop_sub.add_parser("create", help="make N seats (certificate, kubeconfig, namespaces, RBAC, quota) with "
+                                           "the admin kubeconfig")
+    p.add_argument("name")
+    p.add_argument("--seats", type=int, required=True, metavar="N")
+    p.add_argument("--labs", dest="lab_ids", nargs="+", metavar="LAB", help="the labs (default: every shareable lab)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for DIR/<seat>.kubeconfig")
+    p = shop_sub.add_parser("delete", help="remove every object the workshop made")
+    p.add_argument("name")
+    p = shop_sub.add_parser("status", help="the room: seats by steps, hints, minutes on the step, stuck seats")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true", help="print the grid once as JSON")
+    p = shop_sub.add_parser("export", help="write the results as csv, junit or html (one self-contained page)")
+    p.add_argument("name")
+    p.add_argument("--format", required=True, choices=("csv", "junit", "html"))
+    p.add_argument("--output", "-o", type=Path, metavar="FILE", help="write to FILE (default: standard output)")
+
     p = sub.add_parser("up", help="create a local kind cluster for the labs")
     p.add_argument("--name", default="labrunner")
     p.add_argument("--config", type=Path, metavar="FILE",

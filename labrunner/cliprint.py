@@ -60,7 +60,7 @@ def list_labs(report: LoadReport, progress: Progress, capabilities: dict | None 
     return EXIT_OK
 
 
-def show_lab(lab: Lab, step_id: str | None) -> int:
+def show_lab(lab: Lab, step_id: str | None, *, namespace: str | None = None) -> int:
     """A lab's summary and steps, or one step's text (with its quiz); exit 0. Raises UsageError for an unknown step."""
     if step_id is None:
         print(f"{lab.title}  ({lab.id}, {lab.difficulty.value}, ~{lab.minutes} min)\n")
@@ -77,7 +77,7 @@ def show_lab(lab: Lab, step_id: str | None) -> int:
     step = step_named(lab, step_id)
     print(f"# {step.title}\n")
     if step.text:
-        print(lab.render(step.text).rstrip())
+        print(lab.render(step.text, namespace=namespace).rstrip())
     if step.quiz:
         print(f"\n{step.quiz.question}")
         for choice in step.quiz.choices:

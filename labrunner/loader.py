@@ -387,7 +387,15 @@ def _lab(parsed: Any, folder: _LabFolder, lines: Lines) -> Lab:
         images=tuple(parsed.images or ()),
         steps=tuple(_step(step, ("steps", i), folder, lines) for i, step in enumerate(parsed.steps)),
         path=folder.root,
+        not_shareable=_not_shareable(parsed.workshop),
     )
+
+
+def _not_shareable(decl: Any) -> str:
+    """The lab file's reason seats cannot share a cluster for it; "" when they can."""
+    if decl is None or decl.shareable is not False:
+        return ""
+    return decl.reason or "its lab file says it cannot be shared"
 
 
 def _step(step: Any, at: tuple, folder: _LabFolder, lines: Lines) -> Step:

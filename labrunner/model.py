@@ -16,8 +16,8 @@ from typing import Any, Mapping
 FORMAT_VERSION = 1
 
 # Placeholder replaced by the lab's namespace in manifests and check parameters,
-# so one lab file works in lab-<id> for a learner and in a throwaway namespace
-# for `labrunner dev check`.
+# so one lab file works in lab-<id> for a learner, in <workshop>-<seat>-<id> for a
+# workshop's seat, and in a throwaway namespace for `labrunner dev check`.
 NAMESPACE_PLACEHOLDER = "${LAB_NAMESPACE}"
 
 
@@ -202,6 +202,9 @@ class Lab:
     steps: tuple[Step, ...]
     path: Path  # the lab folder
     format: int = FORMAT_VERSION
+    # Why seats of one workshop cannot run it side by side on one cluster (lab.yaml `workshop:`);
+    # "" when they can.
+    not_shareable: str = ""
 
     @property
     def namespace(self) -> str:
