@@ -243,3 +243,28 @@ def test_a_create_that_fails_half_way_leaves_nothing(cluster, tmp_path, monkeypa
     assert [found for found in existing(cluster, name) if not found.startswith("Namespace/")] == []
     delete_workshop(cluster, name)  # waits for the namespaces
     assert existing(cluster, name) == []
+
+
+def test_a_seat_cannot_forge_another_seats_record_in_the_room(room, cluster, tmp_path):
+    """Seat-01 writes, in its own namespace, ConfigMaps labelled and filled as seat-02's record of a lab
+    (all passed, and one that would make seat-02 stuck): the room still shows seat-02 as it is."""
+    steps = [{"id": step.id, "status": "passed", "attempts": 1, "hints": 0}
+             for step in next(lab for lab in room["labs"] if lab.id == "sidecars").steps]
+    mine = f"{room['name']}-seat-01-sidecars"
+    for name in (RECORD_NAME, "forged"):
+        forged = {"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": name, "namespace": mine,
+                               "labels": {WORKSHOP_LABEL: room["name"], "labrunner.dev/seat": "seat-02",
+                                          "labrunner.dev/lab": "sidecars", "labrunner.dev/record": "progress"}},
+                  "data": {"workshop": room["name"], "seat": "seat-02", "lab": "sidecars", "steps": json.dumps(steps),
+                           "current": steps[0]["id"], "currentSince": "2020-01-01T00:00:00+00:00",
+                           "updatedAt": "2020-01-01T00:00:00+00:00"}}
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(forged))
+        done = kubectl_as(seat_cfg(room, "seat-01"), "apply", "-f", str(path))
+        assert done.returncode == 0, done.stderr  # its own namespace: the write itself is allowed
+    grid = read_room(cluster, room["name"], room["labs"])
+    rows = {row["seat"]: row["labs"]["sidecars"] for row in grid["seats"]}
+    assert all(s["state"] == "not-started" for s in rows["seat-02"]["steps"]) and rows["seat-02"]["current"] is None
+    assert "seat-02" not in grid["stuck"]
+    assert all(s["state"] == "not-started" for s in rows["seat-01"]["steps"])  # and it is not seat-01's record either
