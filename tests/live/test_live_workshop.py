@@ -268,3 +268,28 @@ def test_a_seat_cannot_forge_another_seats_record_in_the_room(room, cluster, tmp
     assert all(s["state"] == "not-started" for s in rows["seat-02"]["steps"]) and rows["seat-02"]["current"] is None
     assert "seat-02" not in grid["stuck"]
     assert all(s["state"] == "not-started" for s in rows["seat-01"]["steps"])  # and it is not seat-01's record either
+
+
+def test_a_seat_cannot_take_cluster_wide_traffic_or_preempt_other_seats(room):
+    """In its own namespace, a seat's Service with externalIPs would make every node's kube-proxy send it
+    the traffic for those addresses, from every pod (CVE-2020-8554: e.g. 8.8.8.8:53); a pod of priority
+    class system-node-critical would preempt other seats' pods (and the shared canary) off a full node.
+    Both are refused, with the reason."""
+    a = seat_cfg(room, "seat-01")
+    mine = f"{room['name']}-seat-01-orchestration"
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hijack", "namespace": mine},
+               "spec": {"selector": {"app": "x"}, "ports": [{"port": 53, "protocol": "UDP"}],
+                        "externalIPs": ["8.8.8.8"]}}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "critical", "namespace": mine},
+           "spec": {"priorityClassName": "system-node-critical",
+                    "containers": [{"name": "c", "image": "registry.k8s.io/e2e-test-images/agnhost:2.56", "args": ["pause"]}]}}
+    for body in (service, pod):
+        done = subprocess.run(["kubectl", "--kubeconfig", str(a), "create", "-f", "-"], input=json.dumps(body),
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode != 0 and "denied" in done.stderr.lower(), (body["kind"], done.stdout, done.stderr)
+    del service["spec"]["externalIPs"]
+    del pod["spec"]["priorityClassName"]
+    for body in (service, pod):  # the same objects without them are the seat's to make: the refusals mean something
+        done = subprocess.run(["kubectl", "--kubeconfig", str(a), "create", "--dry-run=server", "-f", "-"],
+                              input=json.dumps(body), capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, (body["kind"], done.stderr)
