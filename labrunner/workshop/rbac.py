@@ -52,11 +52,23 @@ SEAT_RULES = (
 
 # Per seat namespace. A LimitRange gives pods without resources these, so the quota (which needs
 # requests and limits on every pod once it counts them) never refuses a lab's manifest for lacking them.
+# Every kind a seat may create is counted (count/<resource>.<group>): a namespace without a count can fill
+# etcd, and Services without one use up the cluster's ClusterIP range for every seat. Ephemeral storage
+# (container layers, logs, emptyDir) has a default and a quota, or one pod's writes fill the node's disk
+# and the kubelet evicts every seat's pods (Kubernetes docs, "Resource Quotas", "Local ephemeral storage").
 QUOTA = {"pods": "20", "requests.cpu": "2", "requests.memory": "2Gi", "limits.cpu": "10", "limits.memory": "5Gi",
-         "persistentvolumeclaims": "4", "requests.storage": "4Gi", "services.nodeports": "0",
-         "services.loadbalancers": "0", "count/secrets": "40", "count/configmaps": "40"}
-DEFAULT_REQUEST = {"cpu": "25m", "memory": "32Mi"}
-DEFAULT_LIMIT = {"cpu": "500m", "memory": "256Mi"}
+         "requests.ephemeral-storage": "2Gi", "limits.ephemeral-storage": "4Gi",
+         "persistentvolumeclaims": "4", "requests.storage": "4Gi", "services": "20", "services.nodeports": "0",
+         "services.loadbalancers": "0", "count/secrets": "40", "count/configmaps": "40",
+         "count/endpoints": "40", "count/serviceaccounts": "20", "count/replicationcontrollers": "10",
+         "count/deployments.apps": "20", "count/replicasets.apps": "60", "count/statefulsets.apps": "10",
+         "count/daemonsets.apps": "10", "count/controllerrevisions.apps": "60", "count/jobs.batch": "20",
+         "count/cronjobs.batch": "10", "count/horizontalpodautoscalers.autoscaling": "10",
+         "count/poddisruptionbudgets.policy": "10", "count/networkpolicies.networking.k8s.io": "20",
+         "count/endpointslices.discovery.k8s.io": "60", "count/roles.rbac.authorization.k8s.io": "20",
+         "count/rolebindings.rbac.authorization.k8s.io": "20"}
+DEFAULT_REQUEST = {"cpu": "25m", "memory": "32Mi", "ephemeral-storage": "50Mi"}
+DEFAULT_LIMIT = {"cpu": "500m", "memory": "256Mi", "ephemeral-storage": "500Mi"}
 POD_SECURITY = "baseline"  # Pod Security Standards level every seat namespace enforces
 
 RBAC_V1 = "rbac.authorization.k8s.io/v1"
