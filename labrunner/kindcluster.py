@@ -9,8 +9,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import exitcodes
-from .errors import LabrunnerError
+from . import exitcodes, kindsetup
+from .errors import LabrunnerError, UsageError
 from .model import Lab
 
 KIND_CONFIG = "kind-config.yaml"
@@ -18,17 +18,19 @@ _OTHER_CLUSTER = ("No docker here, so no kind cluster. Any other cluster works: 
                   "(or pass --kubeconfig / --context), then run `labrunner doctor`.")
 
 
-def _find_kind_config() -> Path:
-    for folder in [Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parent.parent]:
-        if (folder / KIND_CONFIG).is_file():
-            return folder / KIND_CONFIG
-    raise LabrunnerError(f"no {KIND_CONFIG} found here or above; run from the labrunner checkout")
+def _find_kind_config(given: Path | None = None) -> Path:
+    """`--config`, else the kind config `portmaps.kind_config_path` finds (LABRUNNER_KIND_CONFIG, this
+    folder or above, else the one labrunner ships)."""
+    from .capabilities.portmaps import kind_config_path
+
+    found = given or kind_config_path()
+    if found is None or not found.is_file():
+        raise UsageError(f"no kind config {found or KIND_CONFIG}: name one with --config FILE")
+    return found
 
 
 def _run(command: list[str], *, quiet: bool = False) -> subprocess.CompletedProcess:
-    if not quiet:
-        print("$ " + " ".join(command))
-    return subprocess.run(command, text=True, capture_output=quiet, check=False)
+    return kindsetup.run(command, quiet=quiet)
 
 
 def _docker_works() -> bool:
@@ -36,28 +38,42 @@ def _docker_works() -> bool:
 
 
 def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
+    """Create (or reuse) the kind cluster `args.name` and make it ready for `labs`: their images in the
+    node, the add-ons they need, a load balancer (kindsetup.py); then what the cluster can do.
+    Exit 3 when docker or kind is missing or `kind create cluster` fails; 2 when no kind config is found."""
     if not _docker_works():
         print(_OTHER_CLUSTER, file=sys.stderr)
         return exitcodes.ERROR
     if shutil.which("kind") is None:
         print("kind is not installed: see https://kind.sigs.k8s.io/docs/user/quick-start/#installation", file=sys.stderr)
         return exitcodes.ERROR
-    existing = _run(["kind", "get", "clusters"], quiet=True).stdout.split()
-    if args.name not in existing:
-        if _run(["kind", "create", "cluster", "--name", args.name, "--config", str(_find_kind_config())]).returncode:
-            return exitcodes.ERROR
+    node_image = getattr(args, "image", None)
+    config = _find_kind_config(getattr(args, "config", None))
     from .addons import load_addons
 
     # kind ships local-path storage and, since v0.24, kindnet enforces NetworkPolicy; what else the
-    # labs need comes from labrunner's add-ons (labrunner/addons/), with their images preloaded too.
+    # labs need comes from labrunner's add-ons (labrunner/addons/), their images preloaded too.
     needs = {feature for lab in labs for feature in lab.needs}
     addons = [a for a in load_addons().values() if needs & set(a.spec.provides)]
+    lb = "loadbalancer" in needs and not getattr(args, "no_loadbalancer", False)
     images = sorted({image for lab in labs for image in lab.images} | {i for a in addons for i in a.spec.images})
-    for image in images:
-        # Pull once on the host, then load into the node: labs then start without waiting for pulls.
-        if _run(["docker", "pull", image]).returncode == 0:
-            _run(["kind", "load", "docker-image", "--name", args.name, image])
+    steps = kindsetup.StepCounter(2 + bool(images) + bool(addons) + lb)
+    existing = _run(["kind", "get", "clusters"], quiet=True).stdout.split()
+    if args.name not in existing:
+        steps.step(f"Creating the kind cluster {args.name} from {config} with {kindsetup.node_image_said(node_image, config)}; "
+                   "kind shows its steps (a node image not on this machine is downloaded first: minutes)")
+        if _run(kindsetup.create_command(args.name, config, node_image)).returncode:
+            return exitcodes.ERROR
+    else:
+        steps.step(f"The kind cluster {args.name} exists: using it"
+                   + (" (--image applies when a cluster is created: `labrunner down` first)" if node_image else ""))
+    if images:
+        steps.step(f"Loading the labs' {len(images)} images into the node (those docker has are not pulled again)")
+        preloaded = kindsetup.preload_images(args.name, images, runner=_run)
+        if preloaded.missing:
+            print(f"      not loaded: {', '.join(preloaded.missing)}; the node pulls them when a lab first uses them")
     if addons:
+        steps.step(f"Installing the add-ons the labs need: {', '.join(a.name for a in addons)}, and waiting until they work")
         from .addons import install
         from .capabilities import forget
         from .cluster import connect
@@ -71,16 +87,17 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
             print(f"labrunner: installing add-ons failed: {exc}\n(`labrunner up` again retries; "
                   "`labrunner doctor` shows each add-on)", file=sys.stderr)
             return exitcodes.ERROR
-    if "loadbalancer" in needs:
-        print("Labs need LoadBalancer addresses: run `cloud-provider-kind` in another terminal "
-              "(https://github.com/kubernetes-sigs/cloud-provider-kind).")
-    print(f"\nCluster kind-{args.name} is up. What it can do for the labs:")
+    if lb:
+        steps.step("Starting cloud-provider-kind, which gives LoadBalancer Services their addresses")
+        kindsetup.start_load_balancer(runner=_run)
+    steps.step(f"Asking the cluster kind-{args.name} what it can do for the labs")
     from .cluster import connect
 
     try:
         print_findings(cluster_findings(connect(kubeconfig=getattr(args, "kubeconfig", None), context=f"kind-{args.name}"), labs))
     except LabrunnerError as exc:
         print(f"(could not ask the cluster yet: {exc}; `labrunner doctor` tries again)")
+    steps.close()
     print("Next: `labrunner list`.")
     return 0
 
@@ -109,16 +126,23 @@ def command_addons(args: argparse.Namespace, labs: list[Lab]) -> int:
     states = [state(cluster, addon) for addon in known.values()]
     for addon, found in zip(known.values(), states):
         mark = {True: " ok ", False: "FAIL", None: " -- "}[found.ok]
-        print(f"[{mark}] {addon.name}: {addon.spec.title} {addon.spec.version}, provides "
-              f"{', '.join(addon.spec.provides)}: {found.detail}" + (f"\n       fix: {found.fix}" if found.fix else ""))
+        print(f"[{mark}] {addon.name} ({addon.spec.title} {addon.spec.version}, provides "
+              f"{', '.join(addon.spec.provides)}): {found.detail}" + (f"\n       fix: {found.fix}" if found.fix else ""))
     return exitcodes.OK if all(found.ok is not False for found in states) else exitcodes.ERROR
 
 
 def command_down(args: argparse.Namespace, labs: list[Lab]) -> int:
+    """Delete the kind cluster, then what `up` made beside it (kindsetup.remove_load_balancer)."""
     if shutil.which("kind") is None:
         print("kind is not installed, so there is no kind cluster to delete.", file=sys.stderr)
         return exitcodes.ERROR
-    return exitcodes.ERROR if _run(["kind", "delete", "cluster", "--name", args.name]).returncode else exitcodes.OK
+    if _run(["kind", "delete", "cluster", "--name", args.name]).returncode:
+        return exitcodes.ERROR
+    if _docker_works():
+        remaining = _run(["kind", "get", "clusters"], quiet=True).stdout.split()
+        for line in kindsetup.remove_load_balancer(args.name, [c for c in remaining if c != args.name], runner=_run):
+            print(line)
+    return exitcodes.OK
 
 
 @dataclass(frozen=True)

@@ -95,4 +95,4 @@ def state(cluster: Cluster, addon: Addon) -> AddonState:
                               f"look at it: kubectl describe {want.kind.lower()} {want.name}"
                               + (f" -n {want.namespace}" if want.namespace else "")
                               + f"; or install it again: `labrunner addons install {addon.name}`")
-    return AddonState(addon.name, True, f"{addon.spec.title} {addon.spec.version} ready")
+    return AddonState(addon.name, True, "ready")

@@ -135,7 +135,7 @@ def read_addon(folder: Path) -> Addon:
         for error in exc.errors():
             loc = tuple(error["loc"])
             line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
-            problems.append(Problem(shown, line, ".".join(str(part) for part in loc), error["msg"]))
+            problems.append(Problem(shown, line, ".".join(str(part) for part in loc), _message(error)))
         raise LabFormatError(problems) from None
     problems = []
     if spec.name != folder.name:
@@ -147,6 +147,16 @@ def read_addon(folder: Path) -> Addon:
     if problems:
         raise LabFormatError(problems)
     return Addon(spec, folder)
+
+
+def _message(error: dict) -> str:
+    """Pydantic's message, with the value given and, for an unknown field, where the fields are listed."""
+    if error["type"] == "extra_forbidden":
+        return "unknown field; docs/lab-format.md (Add-ons) lists the fields"
+    if error["type"] == "missing":
+        return "required field is missing"
+    given = error.get("input")
+    return f"{error['msg']}, got {given!r}" if isinstance(given, (str, int, float)) else error["msg"]
 
 
 _cache: dict[Path, dict[str, Addon]] = {}

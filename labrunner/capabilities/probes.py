@@ -34,8 +34,9 @@ LOADBALANCER_SERVICE = "lr-capability-lb"
 LOADBALANCER_WAIT = 20.0  # s: cloud-provider-kind starts a proxy container first; kube-router/MetalLB take < 1 s
 CONNECT_TIMEOUT = 2.0  # s per TCP connect from this machine
 CSR_WAIT = 15.0  # s for the signer to issue or refuse
-NO_LOADBALANCER_FIX = ("run a load-balancer implementation: on kind, `cloud-provider-kind` in another terminal "
-                       "(https://github.com/kubernetes-sigs/cloud-provider-kind); elsewhere MetalLB or the cloud's")
+NO_LOADBALANCER_FIX = ("run a load-balancer implementation: on kind, `labrunner up` starts cloud-provider-kind "
+                       "(https://github.com/kubernetes-sigs/cloud-provider-kind), or run `cloud-provider-kind` "
+                       "in another terminal; elsewhere MetalLB or the cloud's")
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 _canary_lock = threading.Lock()
 

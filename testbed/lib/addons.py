@@ -40,7 +40,7 @@ def start_addons(cfg: Config, names: tuple[str, ...]) -> None:
     if unknown:
         raise SystemExit(f"testbed: no add-on named {', '.join(unknown)} (known: {', '.join(known)})")
     started = time.monotonic()
-    push_images(cfg, names)
+    push_images(cfg, names, base=False)
     env = {**os.environ, "KUBECONFIG": str(cfg.paths.admin_kubeconfig),
            "PATH": f"{Path(cfg.binary('kubectl')).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     subprocess.run([*labrunner_command(), "addons", "install", *names], env=env, check=True)

@@ -42,10 +42,12 @@ exec /bin/busybox wget "$@"
 
 
 def mirror_ref(cfg: Config, name: str) -> str:
-    """registry.k8s.io/pause:3.10.1 -> 127.0.0.1:5000/registry.k8s.io/pause:3.10.1 (containerd's mirror path)."""
-    first = name.split("/")[0]
-    if "." not in first and ":" not in first and first != "localhost":
-        name = f"docker.io/{name if '/' in name else 'library/' + name}"
+    """registry.k8s.io/pause:3.10.1 -> 127.0.0.1:5000/registry.k8s.io/pause:3.10.1 (containerd's mirror path);
+    a Docker Hub name as Docker normalizes it: traefik:v3.7.13 -> .../docker.io/library/traefik:v3.7.13. The
+    first part names a registry only when more parts follow and it has a dot or a port, or is localhost."""
+    first, more, _ = name.partition("/")
+    if not more or ("." not in first and ":" not in first and first != "localhost"):
+        name = f"docker.io/{name if more else 'library/' + name}"
     return f"{cfg.net['registry_addr']}/{name}"
 
 
@@ -109,11 +111,11 @@ def crane(cfg: Config, *args: str, check: bool = True) -> subprocess.CompletedPr
                           text=True, check=check)
 
 
-def push_images(cfg: Config, addons: tuple[str, ...] = ()) -> None:
-    """Build and push the images `up` needs, and those of `addons` (add-on names): an add-on's image
-    (`addon = "<name>"` in testbed.toml) is built only when its add-on is asked for."""
+def push_images(cfg: Config, addons: tuple[str, ...] = (), *, base: bool = True) -> None:
+    """Build and push the images `up` needs (unless not `base`), and those of `addons` (add-on names):
+    an add-on's image (`addon = "<name>"` in testbed.toml) is built only when its add-on is asked for."""
     for img in cfg.images():
-        if img.get("addon") and img["addon"] not in addons:
+        if (img["addon"] not in addons) if img.get("addon") else not base:
             continue
         if img.get("build"):
             build_one(cfg, img["build"])
