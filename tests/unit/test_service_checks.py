@@ -345,3 +345,14 @@ def test_a_controller_that_does_not_answer_is_an_error_never_the_learners_fail(f
     monkeypatch.setattr("labrunner.capabilities.capability", lambda cluster, name, fresh=False: cached)
     result = run(fake_cluster([_ingress("a.example")]), "http", to={"ingress": "a.example"})
     assert result.status is Status.ERROR and "does not answer" in result.message and "labrunner doctor" in result.details[0]
+
+
+def test_a_certificate_outside_its_validity_is_named_so():
+    from datetime import datetime, timezone
+
+    from labrunner.checks.kinds.http import certificate_expired
+
+    der = _lab_certificate("solution/shop-tls-secret.yaml")  # valid 2026-11-29 .. 2126-11-05
+    assert certificate_expired(der) is None
+    assert certificate_expired(der, datetime(2127, 1, 1, tzinfo=timezone.utc).timestamp()) == "expired on 2126-11-05"
+    assert "not valid before 2026-11-29" in certificate_expired(der, datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp())

@@ -223,6 +223,25 @@ def _tls_names(ingress: Mapping[str, Any], secret: str, host: str) -> bool:
                for t in (ingress.get("spec") or {}).get("tls") or [])
 
 
+CLOCK_SKEW_SECONDS = 300  # a certificate made a moment ago on a machine whose clock is this far ahead still counts
+
+
+def certificate_expired(der: bytes, now: float | None = None) -> str | None:
+    """Why a certificate is not valid at `now` (a Unix time; default: this machine's clock), e.g.
+    "expired on 2025-01-31", or None while it is (its notBefore..notAfter, RFC 5280 4.1.2.5)."""
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+
+    cert = x509.load_der_x509_certificate(der)
+    at = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc)
+    if at > cert.not_valid_after_utc:
+        return f"expired on {cert.not_valid_after_utc:%Y-%m-%d}"
+    if at + timedelta(seconds=CLOCK_SKEW_SECONDS) < cert.not_valid_before_utc:  # made just now on a clock ahead
+        return f"not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+    return None
+
+
 def certificate_names(der: bytes) -> list[str]:
     """The DNS names a certificate is for: its subjectAltName dNSNames, else its subject CN (the
     fallback RFC 6125 6.4.4 allows only without SANs). Raises ValueError for a certificate that cannot be parsed."""
@@ -298,12 +317,16 @@ def _http(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
             return CheckResult.failed(der, evidence=Evidence(expected_answer(p), der))
         try:
             names = certificate_names(der)
+            expired = certificate_expired(der)
         except ValueError as exc:
             why = f"the certificate in Secret {p['tlsSecret']} cannot be read: {exc}"
             return CheckResult.failed(why, evidence=Evidence(expected_answer(p), why))
         if not certificate_covers(names, host):
             why = (f"the certificate in Secret {p['tlsSecret']} is for {', '.join(names) or 'no name'}, "
                    f"not {host}, so a client asking for {host} would reject it")
+            return CheckResult.failed(why, evidence=Evidence(expected_answer(p), why))
+        if expired:
+            why = f"the certificate in Secret {p['tlsSecret']} {expired}, so clients would reject it"
             return CheckResult.failed(why, evidence=Evidence(expected_answer(p), why))
     backend: set[str] | None = None
     if "backend" in p:
