@@ -356,3 +356,29 @@ def test_a_certificate_outside_its_validity_is_named_so():
     assert certificate_expired(der) is None
     assert certificate_expired(der, datetime(2127, 1, 1, tzinfo=timezone.utc).timestamp()) == "expired on 2126-11-05"
     assert "not valid before 2026-11-29" in certificate_expired(der, datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp())
+
+
+def _lab_secret(path: str, name: str = "shop-tls") -> dict:
+    import base64
+
+    import yaml
+
+    data = yaml.safe_load((Path(__file__).parents[2] / "labs" / "ingress" / path).read_text())["stringData"]
+    return {"kind": "Secret", "metadata": {"name": name, "namespace": NS},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+
+
+def test_a_tls_secret_whose_key_is_another_certificates_fails_before_any_request(fake_cluster, monkeypatch):
+    from labrunner.capabilities import Capability
+
+    found = Capability("ingress", True, "ready", data={"entry": {"https": ["192.0.2.1", 443]}})
+    monkeypatch.setattr("labrunner.capabilities.capability", lambda cluster, name, fresh=False: found)
+    ingress = _ingress("lab.shop.example")
+    ingress["spec"]["tls"] = [{"hosts": ["lab.shop.example"], "secretName": "shop-tls"}]
+    mixed = _lab_secret("solution/shop-tls-secret.yaml")
+    mixed["data"]["tls.key"] = _lab_secret("wrong/05-secret-for-blog.yaml")["data"]["tls.key"]
+    p = {"to": {"ingress": "lab.shop.example"}, "scheme": "https", "tlsSecret": "shop-tls"}
+    result = run(fake_cluster([ingress, mixed]), "http", **p)
+    assert result.status is Status.FAIL and "is not the key of its tls.crt" in result.message
+    result = run(fake_cluster([ingress, _lab_secret("wrong/05-secret-for-blog.yaml")]), "http", **p)
+    assert result.status is Status.FAIL and "is for *.blog.example, not lab.shop.example" in result.message

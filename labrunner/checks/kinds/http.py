@@ -255,6 +255,14 @@ def certificate_names(der: bytes) -> list[str]:
         return [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
 
 
+def _names_host(der: bytes, host: str) -> bool:
+    """Whether the certificate `der` (as a server presented it) is one for `host`; False if unreadable."""
+    try:
+        return certificate_covers(certificate_names(der), host)
+    except ValueError:
+        return False
+
+
 def certificate_covers(names: list[str], host: str) -> bool:
     """Whether one of a certificate's `names` matches `host` as a TLS client checks it (RFC 6125 6.4.3):
     case-insensitive, and `*.` standing for exactly one left-most label."""
@@ -302,6 +310,27 @@ def _secret_cert_der(ctx: CheckContext, name: str) -> bytes | str:
     return ssl.PEM_cert_to_DER_cert(first)
 
 
+def _secret_key_mismatch(ctx: CheckContext, name: str, der: bytes) -> str | None:
+    """Why Secret `name`'s tls.key cannot serve its certificate `der` (no key, unreadable, or the key of
+    another certificate), or None when its public key is the certificate's. A controller cannot load
+    such a pair and presents some other certificate, which says nothing of why."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    secret = ctx.cluster.get("Secret", name, namespace=ctx.namespace) or {}
+    pem = base64.b64decode(((secret.get("data") or {}).get("tls.key") or ""))
+    if b"PRIVATE KEY" not in pem:
+        return f"Secret {name} has no tls.key private key"
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        return f"the tls.key of Secret {name} cannot be read: {exc}"
+    public = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(*public) != x509.load_der_x509_certificate(der).public_key().public_bytes(*public):
+        return f"the tls.key of Secret {name} is not the key of its tls.crt (both must come from one openssl run)"
+    return None
+
+
 def _http(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     targets = _resolve(ctx, p)
     if isinstance(targets, CheckResult):
@@ -318,6 +347,7 @@ def _http(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         try:
             names = certificate_names(der)
             expired = certificate_expired(der)
+            unpaired = _secret_key_mismatch(ctx, p["tlsSecret"], der)
         except ValueError as exc:
             why = f"the certificate in Secret {p['tlsSecret']} cannot be read: {exc}"
             return CheckResult.failed(why, evidence=Evidence(expected_answer(p), why))
@@ -325,6 +355,8 @@ def _http(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
             why = (f"the certificate in Secret {p['tlsSecret']} is for {', '.join(names) or 'no name'}, "
                    f"not {host}, so a client asking for {host} would reject it")
             return CheckResult.failed(why, evidence=Evidence(expected_answer(p), why))
+        if unpaired:
+            return CheckResult.failed(unpaired, evidence=Evidence(expected_answer(p), unpaired))
         if expired:
             why = f"the certificate in Secret {p['tlsSecret']} {expired}, so clients would reject it"
             return CheckResult.failed(why, evidence=Evidence(expected_answer(p), why))
@@ -507,6 +539,17 @@ def _requested(ctx: CheckContext, p: Mapping[str, Any], target: Target) -> tuple
         expected = _secret_cert_der(ctx, p["tlsSecret"])
         if isinstance(expected, str):
             return CheckResult.failed(expected), body, f"status {response.status}; {expected}"
+        if peer != expected and host and peer and _names_host(peer, host):
+            # The learner's Ingress names a Secret whose certificate is for the host and valid (checked
+            # before asking), yet the controller presents another one for the name: Traefik keeps one
+            # certificate store for the cluster, and another namespace's certificate for the same name
+            # (two wildcards alike) can win. An exact name is preferred to a wildcard.
+            return CheckResult.errored(
+                f"{where} presents another certificate for {host} than the one in Secret {p['tlsSecret']}, "
+                "one the controller holds from elsewhere (another namespace's Ingress or Gateway with a "
+                "certificate for the same name)",
+                [f"fix: make the certificate of Secret {p['tlsSecret']} for {host} itself, not a wildcard: the "
+                 "controller prefers an exact name"]), body, "another certificate for the same name"
         if peer != expected:
             return CheckResult.failed(f"{where} presents a certificate other than the one in Secret {p['tlsSecret']}"), \
                 body, "another certificate"
