@@ -26,11 +26,42 @@ GRID_STATES = {"passed": "passed", "failed": "failing", "error": "error", "error
 
 
 def _minutes_since(iso: str, now: datetime) -> float | None:
+    """Minutes from the ISO 8601 time `iso` to `now`; None for a time that is not one, or has no UTC
+    offset (a record is hand-editable: a naive time cannot be compared with `now`)."""
     try:
         then = datetime.fromisoformat(iso)
-    except (TypeError, ValueError):
+        return max(0.0, (now - then).total_seconds() / 60.0)
+    except (TypeError, ValueError, OverflowError):
         return None
-    return max(0.0, (now - then).total_seconds() / 60.0)
+
+
+def _count(value: Any) -> int:
+    """A record's attempts or hints as a count: 0 for anything that is not a finite number >= 0 (a seat
+    can write its own record by hand; nonsense must not stop the instructor's room view)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) == float("inf"):
+        return 0
+    return max(0, int(value))
+
+
+def records_of(name: str, items: Iterable[dict]) -> list[dict]:
+    """The records of workshop `name` that the instructor can attribute, from record ConfigMaps as listed
+    (read_record dicts). A seat may write any ConfigMap, with any labels and data, in its own namespaces
+    only; so a record counts only where it sits: named RECORD_NAME in the namespace <name>-<seat>-<lab>
+    that its own seat and lab name. One seat cannot make another look done or stuck, nor can another
+    workshop's seat (or any other user of the cluster) appear in this room."""
+    from .records import RECORD_NAME
+    from .seats import Seat
+
+    found = []
+    for item in items:
+        meta = item.get("metadata") or {}
+        record = read_record(item)
+        if record is None or record["workshop"] != name or meta.get("name") != RECORD_NAME:
+            continue
+        if not record["seat"] or not record["lab"] or meta.get("namespace") != Seat(name, record["seat"]).namespace(record["lab"]):
+            continue
+        found.append(record)
+    return found
 
 
 def room_grid(name: str, labs: Iterable[Lab], seats: Iterable[str], records: Iterable[dict], *,
@@ -52,11 +83,11 @@ def room_grid(name: str, labs: Iterable[Lab], seats: Iterable[str], records: Ite
             for step in lab.steps:
                 seen = steps_seen.get(step.id, {})
                 steps.append({"id": step.id, "state": GRID_STATES.get(str(seen.get("status", "not-started")), "error"),
-                              "attempts": int(seen.get("attempts") or 0), "hints": int(seen.get("hints") or 0)})
+                              "attempts": _count(seen.get("attempts")), "hints": _count(seen.get("hints"))})
             cell: dict[str, Any] = {"current": None, "minutesOnStep": None, "stuck": False,
                                     "hints": sum(s["hints"] for s in steps),
                                     "passed": sum(1 for s in steps if s["state"] == "passed"), "steps": steps}
-            if record is not None and record.get("current"):
+            if record is not None and record.get("current") in {step.id for step in lab.steps}:
                 cell["current"] = record["current"]
                 minutes = _minutes_since(record.get("currentSince", ""), now)
                 cell["minutesOnStep"] = None if minutes is None else int(minutes)
@@ -83,8 +114,7 @@ def read_room(cluster: Cluster, name: str, labs: Iterable[Lab], *, now: datetime
     lab_ids = {lab_id for ids in seats.values() for lab_id in ids}
     made = [lab for lab in labs if lab.id in lab_ids]
     items = cluster.list("ConfigMap", selector=f"{WORKSHOP_LABEL}={name},{RECORD_LABEL}=progress")
-    records = [r for r in (read_record(item) for item in items) if r is not None and r["workshop"] == name]
-    return room_grid(name, made, list(seats), records, now=now)
+    return room_grid(name, made, list(seats), records_of(name, items), now=now)
 
 
 def watch_room(cluster: Cluster, name: str, *, on_change: Callable[[], None], stop: threading.Event) -> None:

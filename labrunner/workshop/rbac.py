@@ -13,7 +13,11 @@ Why these rules (Kubernetes "Using RBAC Authorization"; "Pod Security Standards"
   (the namespaces enforce `baseline`, which refuses privileged and host-namespace pods, i.e. root on
   a node shared with every other seat);
 - node ports and load balancers are a cluster-wide resource: the quota allows none; Ingress hosts are
-  too, so Ingresses are read-only.
+  too, so Ingresses are read-only;
+- what RBAC cannot refuse inside a seat's own namespace, a ValidatingAdmissionPolicy bound to the
+  workshop's namespaces does (seat_admission): a Service's `externalIPs` (kube-proxy on every node
+  then sends that address's traffic, from every pod, to the seat: CVE-2020-8554) and a pod of the
+  built-in `system-*` priority classes (it would preempt other seats' pods off a full node).
 """
 
 from __future__ import annotations
@@ -48,14 +52,27 @@ SEAT_RULES = (
 
 # Per seat namespace. A LimitRange gives pods without resources these, so the quota (which needs
 # requests and limits on every pod once it counts them) never refuses a lab's manifest for lacking them.
+# Every kind a seat may create is counted (count/<resource>.<group>): a namespace without a count can fill
+# etcd, and Services without one use up the cluster's ClusterIP range for every seat. Ephemeral storage
+# (container layers, logs, emptyDir) has a default and a quota, or one pod's writes fill the node's disk
+# and the kubelet evicts every seat's pods (Kubernetes docs, "Resource Quotas", "Local ephemeral storage").
 QUOTA = {"pods": "20", "requests.cpu": "2", "requests.memory": "2Gi", "limits.cpu": "10", "limits.memory": "5Gi",
-         "persistentvolumeclaims": "4", "requests.storage": "4Gi", "services.nodeports": "0",
-         "services.loadbalancers": "0", "count/secrets": "40", "count/configmaps": "40"}
-DEFAULT_REQUEST = {"cpu": "25m", "memory": "32Mi"}
-DEFAULT_LIMIT = {"cpu": "500m", "memory": "256Mi"}
+         "requests.ephemeral-storage": "2Gi", "limits.ephemeral-storage": "4Gi",
+         "persistentvolumeclaims": "4", "requests.storage": "4Gi", "services": "20", "services.nodeports": "0",
+         "services.loadbalancers": "0", "count/secrets": "40", "count/configmaps": "40",
+         "count/endpoints": "40", "count/serviceaccounts": "20", "count/replicationcontrollers": "10",
+         "count/deployments.apps": "20", "count/replicasets.apps": "60", "count/statefulsets.apps": "10",
+         "count/daemonsets.apps": "10", "count/controllerrevisions.apps": "60", "count/jobs.batch": "20",
+         "count/cronjobs.batch": "10", "count/horizontalpodautoscalers.autoscaling": "10",
+         "count/poddisruptionbudgets.policy": "10", "count/networkpolicies.networking.k8s.io": "20",
+         "count/endpointslices.discovery.k8s.io": "60", "count/roles.rbac.authorization.k8s.io": "20",
+         "count/rolebindings.rbac.authorization.k8s.io": "20"}
+DEFAULT_REQUEST = {"cpu": "25m", "memory": "32Mi", "ephemeral-storage": "50Mi"}
+DEFAULT_LIMIT = {"cpu": "500m", "memory": "256Mi", "ephemeral-storage": "500Mi"}
 POD_SECURITY = "baseline"  # Pod Security Standards level every seat namespace enforces
 
 RBAC_V1 = "rbac.authorization.k8s.io/v1"
+ADMISSION_V1 = "admissionregistration.k8s.io/v1"  # ValidatingAdmissionPolicy: GA in Kubernetes 1.30
 
 
 def labels(workshop: str, seat: Seat | None = None, lab_id: str | None = None) -> dict[str, str]:
@@ -127,7 +144,40 @@ NEEDED_RIGHTS = (
     ("create", "certificates.k8s.io", "certificatesigningrequests", ""),
     ("update", "certificates.k8s.io", "certificatesigningrequests/approval", ""),
     ("approve", "certificates.k8s.io", "signers", "kubernetes.io/kube-apiserver-client"),
+    ("create", "admissionregistration.k8s.io", "validatingadmissionpolicies", ""),
+    ("create", "admissionregistration.k8s.io", "validatingadmissionpolicybindings", ""),
 )
+
+# (CEL expression, message) the seat policy holds every Service and Pod in a workshop namespace to.
+# `request.resource.resource` tells the two apart (one policy, one binding per workshop).
+SEAT_ADMISSION = (
+    ("request.resource.resource != 'services' || !has(object.spec.externalIPs) || size(object.spec.externalIPs) == 0",
+     "a workshop seat may not give a Service externalIPs: kube-proxy would send that address's traffic from "
+     "every pod on the cluster to it (CVE-2020-8554)"),
+    ("request.resource.resource != 'pods' || !has(object.spec.priorityClassName) "
+     "|| !object.spec.priorityClassName.startsWith('system-')",
+     "a workshop seat may not use the system-* priority classes: its pods would preempt other seats' pods"),
+)
+
+
+def seat_admission(workshop: str) -> list[dict]:
+    """A ValidatingAdmissionPolicy (SEAT_ADMISSION) and its binding to every namespace of the workshop (by
+    its label, so pods a seat's Deployment makes are held to it as well as the seat's own requests)."""
+    name = f"labrunner-workshop-{workshop}-seats"
+    return [
+        {"apiVersion": ADMISSION_V1, "kind": "ValidatingAdmissionPolicy",
+         "metadata": {"name": name, "labels": labels(workshop)},
+         "spec": {"failurePolicy": "Fail",
+                  "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                                                          "operations": ["CREATE", "UPDATE"],
+                                                          "resources": ["services", "pods"]}]},
+                  "validations": [{"expression": expression, "message": message}
+                                  for expression, message in SEAT_ADMISSION]}},
+        {"apiVersion": ADMISSION_V1, "kind": "ValidatingAdmissionPolicyBinding",
+         "metadata": {"name": name, "labels": labels(workshop)},
+         "spec": {"policyName": name, "validationActions": ["Deny"],
+                  "matchResources": {"namespaceSelector": {"matchLabels": {WORKSHOP_LABEL: workshop}}}}},
+    ]
 
 
 def canary_reader(workshop: str, namespace: str) -> list[dict]:

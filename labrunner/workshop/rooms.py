@@ -3,7 +3,7 @@
 
 A workshop is every object labelled `labrunner.dev/workshop=NAME` (rbac.labels): per seat, one
 namespace per lab (with its RoleBinding, ResourceQuota and LimitRange), a ClusterRole and binding
-to `get` its own namespaces, its CSR; once per workshop, the seat ClusterRole. Deleting finds them by
+to `get` its own namespaces, its CSR; once per workshop, the seat ClusterRole and the seat admission policy with its binding. Deleting finds them by
 that label, so it also cleans up after a create that was interrupted.
 """
 
@@ -31,7 +31,9 @@ SHARED_KINDS = {"PersistentVolume", "StorageClass", "RuntimeClass", "ClusterRole
                 "MutatingWebhookConfiguration", "Node",
                 "Ingress"}  # namespaced, but its host is one name for the whole cluster
 CLUSTER_KINDS = (("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ("rbac.authorization.k8s.io/v1", "ClusterRole"),
-                 ("certificates.k8s.io/v1", "CertificateSigningRequest"))
+                 ("certificates.k8s.io/v1", "CertificateSigningRequest"),
+                 ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"),
+                 ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"))
 
 
 class MissingRights(LabrunnerError):
@@ -148,6 +150,8 @@ def create_workshop(cluster: Cluster, name: str, *, seats: int, labs: list[Lab],
     made = Created(name, chairs, [lab.id for lab in labs])
     try:
         apply_object(cluster, Rendered(rbac.seat_role(name), "workshop"), namespace="")
+        for obj in rbac.seat_admission(name):  # first: in force before any seat namespace exists
+            apply_object(cluster, Rendered(obj, "workshop"), namespace="")
         for chair in chairs:
             say(f"seat {chair.name}: namespaces, RBAC, quota")
             for lab in labs:

@@ -243,3 +243,53 @@ def test_a_create_that_fails_half_way_leaves_nothing(cluster, tmp_path, monkeypa
     assert [found for found in existing(cluster, name) if not found.startswith("Namespace/")] == []
     delete_workshop(cluster, name)  # waits for the namespaces
     assert existing(cluster, name) == []
+
+
+def test_a_seat_cannot_forge_another_seats_record_in_the_room(room, cluster, tmp_path):
+    """Seat-01 writes, in its own namespace, ConfigMaps labelled and filled as seat-02's record of a lab
+    (all passed, and one that would make seat-02 stuck): the room still shows seat-02 as it is."""
+    steps = [{"id": step.id, "status": "passed", "attempts": 1, "hints": 0}
+             for step in next(lab for lab in room["labs"] if lab.id == "sidecars").steps]
+    mine = f"{room['name']}-seat-01-sidecars"
+    for name in (RECORD_NAME, "forged"):
+        forged = {"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": name, "namespace": mine,
+                               "labels": {WORKSHOP_LABEL: room["name"], "labrunner.dev/seat": "seat-02",
+                                          "labrunner.dev/lab": "sidecars", "labrunner.dev/record": "progress"}},
+                  "data": {"workshop": room["name"], "seat": "seat-02", "lab": "sidecars", "steps": json.dumps(steps),
+                           "current": steps[0]["id"], "currentSince": "2020-01-01T00:00:00+00:00",
+                           "updatedAt": "2020-01-01T00:00:00+00:00"}}
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(forged))
+        done = kubectl_as(seat_cfg(room, "seat-01"), "apply", "-f", str(path))
+        assert done.returncode == 0, done.stderr  # its own namespace: the write itself is allowed
+    grid = read_room(cluster, room["name"], room["labs"])
+    rows = {row["seat"]: row["labs"]["sidecars"] for row in grid["seats"]}
+    assert all(s["state"] == "not-started" for s in rows["seat-02"]["steps"]) and rows["seat-02"]["current"] is None
+    assert "seat-02" not in grid["stuck"]
+    assert all(s["state"] == "not-started" for s in rows["seat-01"]["steps"])  # and it is not seat-01's record either
+
+
+def test_a_seat_cannot_take_cluster_wide_traffic_or_preempt_other_seats(room):
+    """In its own namespace, a seat's Service with externalIPs would make every node's kube-proxy send it
+    the traffic for those addresses, from every pod (CVE-2020-8554: e.g. 8.8.8.8:53); a pod of priority
+    class system-node-critical would preempt other seats' pods (and the shared canary) off a full node.
+    Both are refused, with the reason."""
+    a = seat_cfg(room, "seat-01")
+    mine = f"{room['name']}-seat-01-orchestration"
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hijack", "namespace": mine},
+               "spec": {"selector": {"app": "x"}, "ports": [{"port": 53, "protocol": "UDP"}],
+                        "externalIPs": ["8.8.8.8"]}}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "critical", "namespace": mine},
+           "spec": {"priorityClassName": "system-node-critical",
+                    "containers": [{"name": "c", "image": "registry.k8s.io/e2e-test-images/agnhost:2.56", "args": ["pause"]}]}}
+    for body in (service, pod):
+        done = subprocess.run(["kubectl", "--kubeconfig", str(a), "create", "-f", "-"], input=json.dumps(body),
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode != 0 and "denied" in done.stderr.lower(), (body["kind"], done.stdout, done.stderr)
+    del service["spec"]["externalIPs"]
+    del pod["spec"]["priorityClassName"]
+    for body in (service, pod):  # the same objects without them are the seat's to make: the refusals mean something
+        done = subprocess.run(["kubectl", "--kubeconfig", str(a), "create", "--dry-run=server", "-f", "-"],
+                              input=json.dumps(body), capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, (body["kind"], done.stderr)

@@ -81,3 +81,27 @@ def test_the_record_keeps_the_time_on_a_step_until_the_step_changes():
     assert record["steps"][0] == {"id": lab.steps[0].id, "status": "not-started", "attempts": 0, "hints": 2,
                                   "solved": False, "passedAt": None}
     assert read_record({"data": {"steps": json.dumps([{"no": "id"}])}}) is None
+
+
+def test_every_kind_a_seat_may_create_is_counted_by_its_quota():
+    """A seat's namespace may hold only so many of each kind it can create: objects without a count fill
+    etcd, and Services without one use up the cluster's ClusterIP range for every other seat. Pods also
+    get a default and a quota of ephemeral storage, or one pod's writes fill the node's disk and the
+    kubelet evicts every seat's pods."""
+    from labrunner.workshop.rbac import DEFAULT_LIMIT, DEFAULT_REQUEST, QUOTA, SEAT_RULES
+
+    core = {"pods": "pods", "services": "services", "secrets": "secrets", "configmaps": "configmaps",
+            "persistentvolumeclaims": "persistentvolumeclaims", "replicationcontrollers": "replicationcontrollers"}
+    uncounted = []
+    for group, resources, verbs in SEAT_RULES:
+        if "create" not in verbs:
+            continue
+        for resource in resources:
+            if "/" in resource or group == "authorization.k8s.io":  # subresources; reviews are not stored
+                continue
+            keys = {f"count/{resource}" + (f".{group}" if group else "")} | ({core[resource]} if not group and resource in core else set())
+            if not keys & set(QUOTA):
+                uncounted.append(f"{resource}.{group}" if group else resource)
+    assert uncounted == []
+    assert "limits.ephemeral-storage" in QUOTA and "requests.ephemeral-storage" in QUOTA
+    assert "ephemeral-storage" in DEFAULT_LIMIT and "ephemeral-storage" in DEFAULT_REQUEST
