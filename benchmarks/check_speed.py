@@ -37,6 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -150,7 +152,10 @@ def peer_lab(folder: Path) -> Path:
     (lab / "manifests").mkdir(parents=True)
     (lab / "steps").mkdir()
     (lab / "steps" / "matrix.md").write_text("Let only pod a reach pod b; every other pod reaches no pod.\n")
-    shutil.copy(REPO / "labs" / "curriculum.yaml", labs / "curriculum.yaml")
+    # The shipped curriculum, less its learning order: that names the shipped labs, not this one.
+    curriculum = yaml.safe_load((REPO / "labs" / "curriculum.yaml").read_text())
+    curriculum.pop("order", None)
+    (labs / "curriculum.yaml").write_text(yaml.safe_dump(curriculum, sort_keys=False))
     (lab / "manifests" / "policies.yaml").write_text(PEER_POLICIES)
     probes = "\n".join(
         f"          - {{from: {{pod: {src}}}, to: {{pod: {dst}}}, port: 80, "
