@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("up", help="create a local kind cluster for the labs")
     p.add_argument("--name", default="labrunner")
+    p.add_argument("--image", help="the kind node image (default: the kind config's, else kind's own)")
     p = sub.add_parser("down", help="delete the local kind cluster")
     p.add_argument("--name", default="labrunner")
     sub.add_parser("doctor", help="check the tools and the cluster, with a fix for each problem")

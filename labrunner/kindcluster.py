@@ -47,7 +47,8 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
         return exitcodes.ERROR
     existing = _run(["kind", "get", "clusters"], quiet=True).stdout.split()
     if args.name not in existing:
-        if _run(["kind", "create", "cluster", "--name", args.name, "--config", str(_find_kind_config())]).returncode:
+        image = ["--image", args.image] if getattr(args, "image", None) else []
+        if _run(["kind", "create", "cluster", "--name", args.name, "--config", str(_find_kind_config()), *image]).returncode:
             return exitcodes.ERROR
     images = sorted({image for lab in labs for image in lab.images})
     for image in images:

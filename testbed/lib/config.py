@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +30,12 @@ class Paths:
 
 
 def binary_name(package: str) -> str:
-    """What `go install` names the binary of a package path (without its @version)."""
-    return package.split("@")[0].rstrip("/").split("/")[-1]
+    """What `go install` names the binary of a package path (without its @version): its last element,
+    or the one before a major-version suffix (go.etcd.io/etcd/server/v3 -> server), as Go does."""
+    parts = package.split("@")[0].rstrip("/").split("/")
+    if len(parts) > 1 and re.fullmatch(r"v[0-9]+", parts[-1]):
+        return parts[-2]
+    return parts[-1]
 
 
 def default_paths() -> Paths:
