@@ -114,7 +114,7 @@ def debootstrap(cfg: Config, packages: list[str], variant: str) -> Path:
     if out.exists():
         return out
     say(f"building a Debian {SUITE} rootfs ({variant}: {', '.join(packages)})")
-    tmp = out.with_suffix(".tmp")
+    tmp = out.parent / f".part-{out.name}"  # mmdebstrap picks the format by the name's ending: .tar
     # In a mount namespace of its own: mmdebstrap's /proc, /sys and /dev mounts stay out of this machine's.
     subprocess.run(["unshare", "--mount", "--propagation", "private", "mmdebstrap", "--quiet",
                     f"--variant={variant}", "--include=" + ",".join(packages), *NO_DOCS, SUITE, str(tmp)],
@@ -347,7 +347,8 @@ rm -rf /kind-build /tmp/containerd.log"""
             missing = [n for n in names if n not in listed and f"docker.io/{n}" not in listed]
             if missing:
                 raise SystemExit(f"kind node image: containerd did not import {missing}")
-            docker("commit", "--change", "ENV container=docker", "--change", "STOPSIGNAL SIGRTMIN+3",
+            # (commit cannot set STOPSIGNAL; kind deletes nodes with `docker rm -f`, so none is needed.)
+            docker("commit", "--change", "ENV container=docker",
                    "--change", 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]', "--change", 'CMD []',
                    cid, tag)
         finally:
