@@ -78,6 +78,18 @@ def timed_run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+# The least a Textual app costs here: its import, one screen, Textual's own quit.
+BARE_TEXTUAL = """
+from textual.app import App
+from textual.widgets import Static
+class Bare(App):
+    BINDINGS = [("ctrl+q", "quit", "Quit")]
+    def compose(self):
+        yield Static("bare textual app")
+Bare().run()
+"""
+
+
 class Terminal:
     """A process in an 80x24 pseudo-terminal, and what it has drawn so far (escapes removed)."""
 
@@ -197,6 +209,21 @@ def measure_tui(runs: int, env: dict[str, str]) -> None:
     show("to the first painted screen", painted, target=0.3)
     show("to the labs listed", listed, target=0.4)
     show("Ctrl+Q on the lab list, to the exit", quit_list)
+    floor_painted, floor_quit = [], []
+    for _ in range(runs):
+        term = Terminal([sys.executable, "-c", BARE_TEXTUAL], env)
+        try:
+            first = term.wait_for(b"bare textual app", timeout=30)
+            if first is None:
+                raise SystemExit(f"the bare Textual app never painted; the terminal got:\n{term.raw[-2000:]!r}")
+            floor_painted.append(first)
+            time.sleep(0.5)
+            floor_quit.append(term.quit())
+        finally:
+            term.close()
+    print("a bare Textual app (one Static widget, Ctrl+Q quits), the floor of the figures above:")
+    show("to the first painted screen", floor_painted)
+    show("Ctrl+Q, to the exit", floor_quit)
 
 
 def measure_quit_watching(runs: int, env: dict[str, str], lab: str) -> None:

@@ -65,8 +65,11 @@ class ClusterActions:
     needs no cluster (a quiz, a bad argument) never waits for one, and `forget` lets a retry
     reconnect after the kubeconfig was fixed."""
 
-    def __init__(self, cluster: Cluster | None = None, *, connect: Callable[[], Cluster] | None = None):
+    def __init__(self, cluster: Cluster | None = None, *, connect: Callable[[], Cluster] | None = None,
+                 keep_namespaces: bool = False):
         self._cluster = cluster
+        # A workshop's seat: its namespaces were made by the instructor, a reset empties them (runner.reset_lab).
+        self.keep_namespaces = keep_namespaces
         self._connect = connect or (lambda: connect_cluster(ping=False))
         self._lock = threading.Lock()
 
@@ -111,7 +114,8 @@ class ClusterActions:
     def reset_lab(self, lab: Lab, *, namespace: str, on_progress: OnProgress | None = None) -> None:
         from . import runner
 
-        runner.reset_lab(self.cluster, lab, namespace=namespace, wait=True, on_progress=on_progress)
+        runner.reset_lab(self.cluster, lab, namespace=namespace, wait=True, on_progress=on_progress,
+                         keep_namespace=self.keep_namespaces)
 
     def run_checks(self, lab: Lab, step: Step, *, namespace: str, answers: dict[str, str]) -> StepReport:
         from . import runner
@@ -145,6 +149,16 @@ class ClusterActions:
             return (f"namespace {namespace} is being deleted (a reset under way?); once it is gone, "
                     f"`labrunner start {lab.id} {step.id}` sets this step up again")
         return None
+
+    def may_use_namespace(self, namespace: str) -> bool:
+        """True when `namespace` exists and this identity may read it: on a workshop seat, the labs of
+        its workshop (a seat may `get` only its own namespaces)."""
+        from .errors import Forbidden
+
+        try:
+            return self.cluster.get("Namespace", namespace) is not None
+        except Forbidden:
+            return False
 
     def capabilities(self, requires: Iterable[str]) -> dict[str, Capability]:
         """What the cluster offers of `requires` (lab requirements or capability names), by capability

@@ -9,29 +9,28 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import exitcodes
-from .errors import LabrunnerError
+from . import exitcodes, kindsetup
+from .errors import LabrunnerError, UsageError
 from .model import Lab
 
 KIND_CONFIG = "kind-config.yaml"
-# Add-ons `up` installs when a lab needs them (kind ships local-path storage
-# and, since v0.24, kindnet enforces NetworkPolicy).
-INGRESS_NGINX_KIND = "https://raw.githubusercontent.com/kubernetes/ingress-nginx/controller-v1.12.1/deploy/static/provider/kind/deploy.yaml"
 _OTHER_CLUSTER = ("No docker here, so no kind cluster. Any other cluster works: point KUBECONFIG at its kubeconfig "
                   "(or pass --kubeconfig / --context), then run `labrunner doctor`.")
 
 
-def _find_kind_config() -> Path:
-    for folder in [Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parent.parent]:
-        if (folder / KIND_CONFIG).is_file():
-            return folder / KIND_CONFIG
-    raise LabrunnerError(f"no {KIND_CONFIG} found here or above; run from the labrunner checkout")
+def _find_kind_config(given: Path | None = None) -> Path:
+    """`--config`, else the kind config `portmaps.kind_config_path` finds (LABRUNNER_KIND_CONFIG, this
+    folder or above, else the one labrunner ships)."""
+    from .capabilities.portmaps import kind_config_path
+
+    found = given or kind_config_path()
+    if found is None or not found.is_file():
+        raise UsageError(f"no kind config {found or KIND_CONFIG}: name one with --config FILE")
+    return found
 
 
 def _run(command: list[str], *, quiet: bool = False) -> subprocess.CompletedProcess:
-    if not quiet:
-        print("$ " + " ".join(command))
-    return subprocess.run(command, text=True, capture_output=quiet, check=False)
+    return kindsetup.run(command, quiet=quiet)
 
 
 def _docker_works() -> bool:
@@ -39,45 +38,111 @@ def _docker_works() -> bool:
 
 
 def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
+    """Create (or reuse) the kind cluster `args.name` and make it ready for `labs`: their images in the
+    node, the add-ons they need, a load balancer (kindsetup.py); then what the cluster can do.
+    Exit 3 when docker or kind is missing or `kind create cluster` fails; 2 when no kind config is found."""
     if not _docker_works():
         print(_OTHER_CLUSTER, file=sys.stderr)
         return exitcodes.ERROR
     if shutil.which("kind") is None:
         print("kind is not installed: see https://kind.sigs.k8s.io/docs/user/quick-start/#installation", file=sys.stderr)
         return exitcodes.ERROR
+    node_image = getattr(args, "image", None)
+    config = _find_kind_config(getattr(args, "config", None))
+    from .addons import load_addons
+
+    # kind ships local-path storage and, since v0.24, kindnet enforces NetworkPolicy; what else the
+    # labs need comes from labrunner's add-ons (labrunner/addons/), their images preloaded too.
+    needs = {feature for lab in labs for feature in lab.needs}
+    addons = [a for a in load_addons().values() if needs & set(a.spec.provides)]
+    lb = "loadbalancer" in needs and not getattr(args, "no_loadbalancer", False)
+    images = sorted({image for lab in labs for image in lab.images} | {i for a in addons for i in a.spec.images})
+    steps = kindsetup.StepCounter(2 + bool(images) + bool(addons) + lb)
     existing = _run(["kind", "get", "clusters"], quiet=True).stdout.split()
     if args.name not in existing:
-        image = ["--image", args.image] if getattr(args, "image", None) else []
-        if _run(["kind", "create", "cluster", "--name", args.name, "--config", str(_find_kind_config()), *image]).returncode:
+        steps.step(f"Creating the kind cluster {args.name} from {config} with {kindsetup.node_image_said(node_image, config)}; "
+                   "kind shows its steps (a node image not on this machine is downloaded first: minutes)")
+        if _run(kindsetup.create_command(args.name, config, node_image)).returncode:
             return exitcodes.ERROR
-    images = sorted({image for lab in labs for image in lab.images})
-    for image in images:
-        # Pull once on the host, then load into the node: labs then start without waiting for pulls.
-        if _run(["docker", "pull", image]).returncode == 0:
-            _run(["kind", "load", "docker-image", "--name", args.name, image])
-    needs = {feature for lab in labs for feature in lab.requires}
-    kubectl = ["kubectl", "--context", f"kind-{args.name}"]
-    if "ingress" in needs:
-        _run(kubectl + ["apply", "-f", INGRESS_NGINX_KIND])
-    if "loadbalancer" in needs:
-        print("Labs need LoadBalancer addresses: run `cloud-provider-kind` in another terminal "
-              "(https://github.com/kubernetes-sigs/cloud-provider-kind).")
-    print(f"\nCluster kind-{args.name} is up. What it can do for the labs:")
+    else:
+        steps.step(f"The kind cluster {args.name} exists: using it"
+                   + (" (--image applies when a cluster is created: `labrunner down` first)" if node_image else ""))
+    if images:
+        steps.step(f"Loading the labs' {len(images)} images into the node (those docker has are not pulled again)")
+        preloaded = kindsetup.preload_images(args.name, images, runner=_run)
+        if preloaded.missing:
+            print(f"      not loaded: {', '.join(preloaded.missing)}; the node pulls them when a lab first uses them")
+    if addons:
+        steps.step(f"Installing the add-ons the labs need: {', '.join(a.name for a in addons)}, and waiting until they work")
+        from .addons import install
+        from .capabilities import forget
+        from .cluster import connect
+
+        try:
+            cluster = connect(kubeconfig=getattr(args, "kubeconfig", None), context=f"kind-{args.name}")
+            for addon in addons:
+                install(cluster, addon)
+            forget(cluster, on_disk=True)  # what the add-ons provide is new: probe it again
+        except LabrunnerError as exc:
+            print(f"labrunner: installing add-ons failed: {exc}\n(`labrunner up` again retries; "
+                  "`labrunner doctor` shows each add-on)", file=sys.stderr)
+            return exitcodes.ERROR
+    if lb:
+        steps.step("Starting cloud-provider-kind, which gives LoadBalancer Services their addresses")
+        kindsetup.start_load_balancer(runner=_run)
+    steps.step(f"Asking the cluster kind-{args.name} what it can do for the labs")
     from .cluster import connect
 
     try:
         print_findings(cluster_findings(connect(kubeconfig=getattr(args, "kubeconfig", None), context=f"kind-{args.name}"), labs))
     except LabrunnerError as exc:
         print(f"(could not ask the cluster yet: {exc}; `labrunner doctor` tries again)")
+    steps.close()
     print("Next: `labrunner list`.")
     return 0
 
 
+def command_addons(args: argparse.Namespace, labs: list[Lab]) -> int:
+    """`labrunner addons`: each add-on and its state on the current cluster; `addons install [NAME...]`
+    installs those named (default: those the labs need) and waits until they work. Exit 3 when one is
+    not ready, 2 for a name labrunner has no add-on of."""
+    from .addons import install, load_addons, state
+    from .capabilities import forget
+    from .cluster import connect
+
+    known = load_addons()
+    unknown = [n for n in args.names if n not in known]
+    if unknown:
+        print(f"labrunner: no add-on named {', '.join(unknown)}; labrunner has {', '.join(known)}", file=sys.stderr)
+        return exitcodes.BAD_INPUT
+    cluster = connect(kubeconfig=getattr(args, "kubeconfig", None), context=getattr(args, "context", None))
+    if args.action == "install":
+        needs = {feature for lab in labs for feature in lab.needs}
+        chosen = [known[n] for n in args.names] or [a for a in known.values() if needs & set(a.spec.provides)]
+        for addon in chosen:
+            install(cluster, addon)
+        forget(cluster, on_disk=True)  # what the add-ons provide is new: probe it again
+        return exitcodes.OK
+    states = [state(cluster, addon) for addon in known.values()]
+    for addon, found in zip(known.values(), states):
+        mark = {True: " ok ", False: "FAIL", None: " -- "}[found.ok]
+        print(f"[{mark}] {addon.name} ({addon.spec.title} {addon.spec.version}, provides "
+              f"{', '.join(addon.spec.provides)}): {found.detail}" + (f"\n       fix: {found.fix}" if found.fix else ""))
+    return exitcodes.OK if all(found.ok is not False for found in states) else exitcodes.ERROR
+
+
 def command_down(args: argparse.Namespace, labs: list[Lab]) -> int:
+    """Delete the kind cluster, then what `up` made beside it (kindsetup.remove_load_balancer)."""
     if shutil.which("kind") is None:
         print("kind is not installed, so there is no kind cluster to delete.", file=sys.stderr)
         return exitcodes.ERROR
-    return exitcodes.ERROR if _run(["kind", "delete", "cluster", "--name", args.name]).returncode else exitcodes.OK
+    if _run(["kind", "delete", "cluster", "--name", args.name]).returncode:
+        return exitcodes.ERROR
+    if _docker_works():
+        remaining = _run(["kind", "get", "clusters"], quiet=True).stdout.split()
+        for line in kindsetup.remove_load_balancer(args.name, [c for c in remaining if c != args.name], runner=_run):
+            print(line)
+    return exitcodes.OK
 
 
 @dataclass(frozen=True)
@@ -119,7 +184,7 @@ def cluster_findings(cluster, labs: list[Lab], *, fresh: bool = True) -> list[Fi
     for lab in labs:
         for requirement in lab.needs:
             needed_by.setdefault(capability_of(requirement), []).append(lab.id)
-    findings = []
+    findings = addon_findings(cluster, needed_by)
     for name in NAMES:
         item = found[name]
         users = sorted(set(needed_by.get(name, [])))
@@ -141,6 +206,24 @@ def cluster_findings(cluster, labs: list[Lab], *, fresh: bool = True) -> list[Fi
         findings.append(Finding(there, f"image {image} {'present' if there else 'not on the nodes'}",
                                 "" if there else "it will be pulled on first use; `labrunner up` preloads it on kind",
                                 counts=False))
+    return findings
+
+
+def addon_findings(cluster, needed_by: dict[str, list[str]]) -> list[Finding]:  # noqa: ANN001
+    """One finding per add-on of labrunner's: ready, or missing/not ready with the fix. Counted only
+    when a lab needs what it provides (`needed_by`: capability -> lab ids)."""
+    from .addons import load_addons, state
+
+    findings = []
+    for addon in load_addons().values():
+        users = sorted({lab for name in addon.spec.provides for lab in needed_by.get(name, [])})
+        found = state(cluster, addon)
+        what = f"add-on {addon.name} ({addon.spec.title} {addon.spec.version}, provides {', '.join(addon.spec.provides)})"
+        shown = found.ok if found.ok is not False or users else None
+        findings.append(Finding(shown, f"{what}: {found.detail}" + ("" if users or found.ok is not False
+                                                                    else " (no lab here needs it)"),
+                                found.fix + (f" (needed by {', '.join(users)})" if users and found.fix else ""),
+                                counts=bool(users)))
     return findings
 
 

@@ -17,6 +17,11 @@ from .model import Lab
 
 LAB_FILE = "lab.yaml"
 CURRICULUM_FILE = "curriculum.yaml"
+# What a wheel carries inside the package, under labrunner/shipped/ (setup.py copies them there
+# from the top of the repository, where they stay for authors).
+SHIPPED_LABS = "labs"
+SHIPPED_KIND_CONFIG = "kind-config.yaml"
+_PACKAGE = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,8 @@ class LoadReport:
 
 
 def default_labs_dir() -> Path:
-    """LABRUNNER_LABS, else ./labs, else the labs beside the package (a checkout)."""
+    """LABRUNNER_LABS, else ./labs (when it holds a curriculum), else the labs this labrunner
+    ships (`shipped_path`): in the package when installed from a wheel, else the checkout's."""
     from .settings import settings  # pydantic: loaded when labs are looked for, not at import
 
     if settings().labs:
@@ -57,7 +63,21 @@ def default_labs_dir() -> Path:
     here = Path.cwd() / "labs"
     if (here / CURRICULUM_FILE).exists():
         return here
-    return Path(__file__).resolve().parent.parent / "labs"
+    return shipped_path(SHIPPED_LABS)
+
+
+def shipped_path(name: str) -> Path:
+    """Where `name` (`SHIPPED_LABS`, `SHIPPED_KIND_CONFIG`) is for this labrunner.
+
+    Installed from a wheel: labrunner/shipped/<name> inside the package (setup.py copies it there).
+    Run from a checkout (or an editable install of one): <name> at the top of the repository.
+    The package's copy wins when both exist, so that a stray top-level folder of the same name in
+    site-packages is never taken; when neither exists, the package's path, for the error to name."""
+    shipped = _PACKAGE / "shipped" / name
+    checkout = _PACKAGE.parent / name
+    if not os.path.lexists(shipped) and os.path.lexists(checkout):
+        return checkout
+    return shipped
 
 
 def find_curriculum(start: Path) -> Path | None:

@@ -65,7 +65,9 @@ def load_curriculum(path: Path) -> Curriculum:
         parsed = CurriculumFile.model_validate(data)
     except ValidationError as exc:
         raise LabFormatError(problems_of(exc, CurriculumFile, file=shown, lines=lines)) from None
-    return Curriculum(topics=dict(parsed.topics), concept_only=frozenset(parsed.concept or ()))
+    order = tuple(parsed.order or ())
+    return Curriculum(topics=dict(parsed.topics), concept_only=frozenset(parsed.concept or ()), order=order,
+                      order_lines=tuple(line_of(lines, ("order", i)) for i in range(len(order))))
 
 
 def discover_labs(root: Path | None = None, curriculum: Curriculum | None = None) -> LoadReport:
@@ -85,6 +87,7 @@ def discover_labs(root: Path | None = None, curriculum: Curriculum | None = None
             report.problems.append(Problem(_shown(root), None, "", f"expected a lab folder or its {LAB_FILE}"))
             return report
         root = root.parent
+    path = None
     if curriculum is None:
         path = find_curriculum(root)
         if path is None:
@@ -110,7 +113,35 @@ def discover_labs(root: Path | None = None, curriculum: Curriculum | None = None
             continue
         seen[lab.id] = lab_dir
         report.labs.append(lab)
+    report.labs = in_learning_order(report.labs, curriculum.order)
+    if path is not None and _holds_course(root, path):
+        report.problems.extend(_unknown_in_order(curriculum, report, path))
     return report
+
+
+def in_learning_order(labs: list[Lab], order: tuple[str, ...]) -> list[Lab]:
+    """`labs` in the curriculum's `order`; the labs it does not name after them, as they came (by folder)."""
+    rank = {lab_id: i for i, lab_id in enumerate(order)}
+    return sorted(labs, key=lambda lab: rank.get(lab.id, len(rank)))  # sorted() is stable: the rest keep their order
+
+
+def _holds_course(root: Path, curriculum_path: Path) -> bool:
+    """Whether loading `root` loads every lab of the curriculum's course: `root` is the curriculum's
+    folder or holds it. (`validate labs/netpol` loads one lab: the order's other ids are not missing.)"""
+    try:
+        root, course = root.resolve(), curriculum_path.parent.resolve()
+    except (OSError, RuntimeError):
+        return False
+    return course == root or root in course.parents
+
+
+def _unknown_in_order(curriculum: Curriculum, report: LoadReport, path: Path) -> list[Problem]:
+    """A Problem for each id of the curriculum's `order` that is no lab (nor a broken lab's folder)."""
+    known = {lab.id for lab in report.labs} | {broken.name for broken in report.broken}
+    return [Problem(_shown(path), line, dotted(("order", i)),
+                    f"no lab has the id {lab_id!r}; expected the id of a lab in this folder "
+                    f"({', '.join(sorted(known)) or 'none'})")
+            for i, (lab_id, line) in enumerate(zip(curriculum.order, curriculum.order_lines)) if lab_id not in known]
 
 
 def _read_lab(lab_dir: Path, curriculum: Curriculum) -> tuple[Lab | None, list[Problem]]:
@@ -356,7 +387,15 @@ def _lab(parsed: Any, folder: _LabFolder, lines: Lines) -> Lab:
         images=tuple(parsed.images or ()),
         steps=tuple(_step(step, ("steps", i), folder, lines) for i, step in enumerate(parsed.steps)),
         path=folder.root,
+        not_shareable=_not_shareable(parsed.workshop),
     )
+
+
+def _not_shareable(decl: Any) -> str:
+    """The lab file's reason seats cannot share a cluster for it; "" when they can."""
+    if decl is None or decl.shareable is not False:
+        return ""
+    return decl.reason or "its lab file says it cannot be shared"
 
 
 def _step(step: Any, at: tuple, folder: _LabFolder, lines: Lines) -> Step:

@@ -16,8 +16,8 @@ from typing import Any, Mapping
 FORMAT_VERSION = 1
 
 # Placeholder replaced by the lab's namespace in manifests and check parameters,
-# so one lab file works in lab-<id> for a learner and in a throwaway namespace
-# for `labrunner dev check`.
+# so one lab file works in lab-<id> for a learner, in <workshop>-<seat>-<id> for a
+# workshop's seat, and in a throwaway namespace for `labrunner dev check`.
 NAMESPACE_PLACEHOLDER = "${LAB_NAMESPACE}"
 
 
@@ -39,8 +39,8 @@ def fill_namespace(value: Any, namespace: str) -> Any:
 # verify or provide each one.
 # What a lab may require of the cluster (labrunner.capabilities finds each out), besides a minimum
 # Kubernetes release written `kubernetes>=1.29`.
-FEATURES = ("networkpolicy", "networkpolicy-egress", "loadbalancer", "storage", "ingress", "nodeport", "dns", "csr",
-            "runtimeclass")
+FEATURES = ("networkpolicy", "networkpolicy-egress", "loadbalancer", "storage", "ingress", "gateway-api", "nodeport",
+            "dns", "csr", "runtimeclass")
 
 
 class Difficulty(str, Enum):
@@ -202,6 +202,9 @@ class Lab:
     steps: tuple[Step, ...]
     path: Path  # the lab folder
     format: int = FORMAT_VERSION
+    # Why seats of one workshop cannot run it side by side on one cluster (lab.yaml `workshop:`);
+    # "" when they can.
+    not_shareable: str = ""
 
     @property
     def namespace(self) -> str:
@@ -241,10 +244,13 @@ class Lab:
 
 @dataclass(frozen=True)
 class Curriculum:
-    """Topic id -> one-line description, from labs/curriculum.yaml."""
+    """Topic id -> one-line description, from labs/curriculum.yaml; `order` the lab ids in the
+    order a learner takes them, `order_lines` the file's line of each (for problems)."""
 
     topics: Mapping[str, str]
     concept_only: frozenset[str] = frozenset()
+    order: tuple[str, ...] = ()
+    order_lines: tuple[int | None, ...] = ()
 
     def __contains__(self, topic_id: object) -> bool:
         return topic_id in self.topics

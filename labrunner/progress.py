@@ -23,13 +23,16 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Sequence, TypeVar
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from . import statefile
 from .settings import settings
+
+if TYPE_CHECKING:
+    from .model import Lab
 
 PROGRESS_FILE = "progress.json"
 VERSION = 1
@@ -104,6 +107,15 @@ class Progress(_Record):
 
     def lab(self, lab_id: str) -> LabProgress:
         return self.labs.setdefault(lab_id, LabProgress())
+
+    def next_lab(self, labs: Sequence[Lab]) -> Lab | None:
+        """The lab a learner takes next: the first of `labs` (in learning order, as the loader gives
+        them) with a step not passed; None when every one is done. A new learner's is the first lab."""
+        for lab in labs:
+            steps = self.labs[lab.id].steps if lab.id in self.labs else {}  # reading adds no entry
+            if any(steps.get(step.id) is None or steps[step.id].status != "passed" for step in lab.steps):
+                return lab
+        return None
 
     def answers(self, lab_id: str) -> dict[str, str]:
         return {sid: s.answer for sid, s in self.lab(lab_id).steps.items() if s.answer is not None}

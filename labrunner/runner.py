@@ -199,15 +199,27 @@ def cluster_scoped_kinds(lab: Lab) -> list[tuple[str, str]]:
 
 
 def reset_lab(cluster: Cluster, lab: Lab, *, namespace: str | None = None, progress: Progress | None = None,
-              wait: bool = True, on_progress: OnProgress | None = None) -> None:
+              wait: bool = True, on_progress: OnProgress | None = None, keep_namespace: bool = False) -> None:
     """Remove everything the lab created: what each step's cleanup names (objects the learner made
     outside the namespace, such as a CSR or a PV), its labelled cluster-scoped objects, its namespace.
+
+    With `keep_namespace` (a workshop's seat, whose namespaces the instructor made and which it may
+    neither delete nor create) the namespace is emptied instead (namespaces.empty_namespace) and
+    nothing outside it is touched: a lab seats share has nothing there, and the seat may not.
 
     With `wait` (the default) it returns only when all of that is gone, so a `start` right after
     never applies into a namespace about to vanish; `on_progress` gets a line while it waits.
     Raises WaitTimedOut (with what to do) when something is still there after its timeout.
     """
     ns = namespace_for(lab, namespace)
+    if keep_namespace:
+        from .cluster.applying import WORKSHOP_LABEL
+        from .cluster.namespaces import empty_namespace
+
+        empty_namespace(cluster, ns, keep_label=WORKSHOP_LABEL, wait=wait)
+        if progress is not None:
+            progress.forget_lab(lab.id)
+        return
     refs = [ref for step in reversed(lab.steps) for ref in step.cleanup.delete]
     for ref in refs:
         delete_object(cluster, ref, namespace=ns)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timezone
+from typing import Callable, Protocol, TypeVar
 
 from .actions import ClusterActions, OnProgress, OnReport, StepActions, connect_cluster, ping_cluster
 from .checks import CheckContext, CheckResult, Status, check_kinds, plugin_problems, run_check
@@ -37,6 +38,15 @@ from .report import StepReport
 __all__ = ["CheckResult", "ClusterActions", "LabSession", "OnProgress", "OnReport", "Status", "StepActions", "StepReport",
            "answer_quiz", "check_kinds", "connect_cluster", "ping_cluster", "plugin_problems", "record_report",
            "reveal_hint", "shown_hints", "step_named"]
+
+
+T = TypeVar("T")
+
+
+class Recorder(Protocol):
+    """Told a lab's progress after each change (a workshop seat's record for the room view)."""
+
+    def __call__(self, lab: Lab, progress: Progress, *, namespace: str, current: str) -> None: ...
 
 
 def step_named(lab: Lab, step_id: str) -> Step:
@@ -101,11 +111,21 @@ class LabSession:
     """
 
     def __init__(self, lab: Lab, *, store: ProgressStore, actions: StepActions | None = None,
-                 namespace: str | None = None):
+                 namespace: str | None = None, recorder: Recorder | None = None):
         self.lab = lab
         self.store = store
         self.actions: StepActions = actions if actions is not None else ClusterActions()
         self.namespace = namespace or lab.namespace
+        # A workshop seat's: told the progress after each change (workshop.records.SeatRecorder).
+        self.recorder = recorder
+
+    def _update(self, change: Callable[[Progress], T]) -> T:
+        """store.update(change), then the recorder (if any) told the progress as saved."""
+        result = self.store.update(change)
+        if self.recorder is not None:
+            progress = self.progress()
+            self.recorder(self.lab, progress, namespace=self.namespace, current=self.current_step(progress).id)
+        return result
 
     # -- the step rule ---------------------------------------------------------------
     def progress(self) -> Progress:
@@ -182,7 +202,7 @@ class LabSession:
 
     def remember(self, step: Step) -> None:
         """Record `step` as the one the learner last started."""
-        self.store.update(lambda p: setattr(p.lab(self.lab.id), "current_step", step.id))
+        self._update(lambda p: setattr(p.lab(self.lab.id), "current_step", step.id))
 
     def reach(self, step: Step, *, on_progress: OnProgress | None = None) -> None:
         """The state a learner who solved every earlier step reaches `step` in, on the cluster
@@ -197,7 +217,7 @@ class LabSession:
                 state.step(earlier.id).status = "passed"
             state.current_step = step.id
 
-        self.store.update(reached)
+        self._update(reached)
 
     def record(self, report: StepReport) -> str:
         """Count a verdict in the progress (record_report: a settling report is no verdict);
@@ -207,7 +227,7 @@ class LabSession:
             record_report(progress, report)
             return before
 
-        return self.store.update(change)
+        return self._update(change)
 
     def check(self, step: Step, *, wait: float | None = None, on_report: OnReport | None = None,
               record: bool = True) -> StepReport:
@@ -242,13 +262,13 @@ class LabSession:
 
     def hint(self, step: Step) -> tuple[int, str] | None:
         """Reveal and count the next hint: (1-based number, text with the namespace filled in); None when all are shown."""
-        hint = self.store.update(lambda p: reveal_hint(p, self.lab, step))
+        hint = self._update(lambda p: reveal_hint(p, self.lab, step))
         return None if hint is None else (hint[0], self.render(hint[1]))
 
     def answer(self, step: Step, choice: str) -> CheckResult:
         """Record and judge a quiz answer (counted as a verdict). Raises UsageError for a step that
         is no quiz or a choice it does not offer."""
-        return self.store.update(lambda p: answer_quiz(p, self.lab, step, choice))
+        return self._update(lambda p: answer_quiz(p, self.lab, step, choice))
 
     def solve(self, step: Step) -> str:
         """Apply `step`'s solution and note that it was solved; its explanation. Raises UsageError for
@@ -257,7 +277,7 @@ class LabSession:
             raise UsageError(f"step {step.id} has no solution to apply (it is a quiz); "
                              f"`labrunner answer {self.lab.id} {step.id} CHOICE` answers it")
         explanation = self.actions.solve_step(self.lab, step, namespace=self.namespace)
-        self.store.update(lambda p: setattr(p.lab(self.lab.id).step(step.id), "solved", True))
+        self._update(lambda p: setattr(p.lab(self.lab.id).step(step.id), "solved", True))
         return explanation
 
     def reset(self, step: Step | None = None, *, on_progress: OnProgress | None = None) -> None:
@@ -265,7 +285,7 @@ class LabSession:
         everything the lab created; then forget its progress. Waits until the deleted objects are gone."""
         if step is None:
             self.actions.reset_lab(self.lab, namespace=self.namespace, on_progress=on_progress)
-            self.store.update(lambda p: p.forget_lab(self.lab.id))
+            self._update(lambda p: p.forget_lab(self.lab.id))
         else:
             self.actions.reset_step(self.lab, step, namespace=self.namespace, on_progress=on_progress)
-            self.store.update(lambda p: p.forget_step(self.lab.id, step.id))
+            self._update(lambda p: p.forget_step(self.lab.id, step.id))

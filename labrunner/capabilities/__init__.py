@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from ..cluster import Cluster
 
 # Every capability, in the order `doctor` shows them.
-NAMES = ("kubernetes", "networkpolicy", "networkpolicy-egress", "nodeport", "loadbalancer", "ingress", "storage",
-         "runtimeclass", "csr", "dns")
+NAMES = ("kubernetes", "networkpolicy", "networkpolicy-egress", "nodeport", "loadbalancer", "ingress", "gateway-api",
+         "storage", "runtimeclass", "csr", "dns")
 CACHE_SECONDS = 600.0  # a cluster's add-ons change rarely; `doctor` always looks again
 CACHE_FILE = "capabilities.json"
 _CACHE_LIMIT = 1 << 20  # bytes: the disk cache holds a few clusters' findings

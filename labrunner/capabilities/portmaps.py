@@ -4,7 +4,7 @@ On Docker Desktop (macOS, Windows) the node's own address lives in a VM and is n
 the host; the only way in is a port Docker publishes on the host (kind's `extraPortMappings`,
 https://kind.sigs.k8s.io/docs/user/configuration/#extra-port-mappings). Two sources, best first:
 `docker port <cluster>-control-plane` (what Docker really publishes) and the kind config file
-(`LABRUNNER_KIND_CONFIG`, else `kind-config.yaml` in this folder or above, or beside labrunner)
+(`LABRUNNER_KIND_CONFIG`, else `kind-config.yaml` in this folder or above, or the one labrunner ships)
 for a kind cluster whose node docker cannot show.
 """
 
@@ -25,16 +25,20 @@ _DOCKER_LINE = re.compile(r"^(\d+)/tcp -> (\[?[0-9a-fA-F.:]+\]?):(\d+)$")
 
 
 def kind_config_path() -> Path | None:
-    """LABRUNNER_KIND_CONFIG, else the first kind-config.yaml in the working folder, its parents, or
-    labrunner's checkout; None when there is none."""
+    """LABRUNNER_KIND_CONFIG, else the first kind-config.yaml in the working folder or its parents,
+    else the one labrunner ships (in the package, or at the top of its checkout); None when there
+    is none."""
+    from ..labfolders import SHIPPED_KIND_CONFIG, shipped_path
+
     override = os.environ.get("LABRUNNER_KIND_CONFIG")
     if override:
         return Path(override)
     here = Path.cwd()
-    for folder in [here, *here.parents, Path(__file__).resolve().parents[2]]:
+    for folder in [here, *here.parents]:
         if (folder / KIND_CONFIG).is_file():
             return folder / KIND_CONFIG
-    return None
+    shipped = shipped_path(SHIPPED_KIND_CONFIG)
+    return shipped if shipped.is_file() else None
 
 
 def mappings_from_config(text: str) -> dict[int, tuple[str, int]]:

@@ -34,8 +34,9 @@ LOADBALANCER_SERVICE = "lr-capability-lb"
 LOADBALANCER_WAIT = 20.0  # s: cloud-provider-kind starts a proxy container first; kube-router/MetalLB take < 1 s
 CONNECT_TIMEOUT = 2.0  # s per TCP connect from this machine
 CSR_WAIT = 15.0  # s for the signer to issue or refuse
-NO_LOADBALANCER_FIX = ("run a load-balancer implementation: on kind, `cloud-provider-kind` in another terminal "
-                       "(https://github.com/kubernetes-sigs/cloud-provider-kind); elsewhere MetalLB or the cloud's")
+NO_LOADBALANCER_FIX = ("run a load-balancer implementation: on kind, `labrunner up` starts cloud-provider-kind "
+                       "(https://github.com/kubernetes-sigs/cloud-provider-kind), or run `cloud-provider-kind` "
+                       "in another terminal; elsewhere MetalLB or the cloud's")
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 _canary_lock = threading.Lock()
 
@@ -188,11 +189,118 @@ def _loadbalancer(cluster: Cluster, lb_class: str | None = None) -> Capability:
 
 
 def _ingress(cluster: Cluster) -> Capability:
+    """An IngressClass exists. Where labrunner's add-on providing `ingress` is installed, it must also
+    be ready and reached from this machine (data["entry"]: where checks send requests)."""
+    from ..addons import addon_providing, install_fix
+
     classes = [c["metadata"]["name"] for c in cluster.list("IngressClass")]
+    addon = addon_providing("ingress")
+    judged = _addon_capability(cluster, "ingress", addon, others_present=bool(classes))
+    if judged is not None:
+        return judged if not judged.state else Capability(judged.name, True, judged.detail,
+                                                          data={**judged.data, "classes": classes})
     if classes:
-        return Capability("ingress", True, f"IngressClass {', '.join(classes)}", data={"classes": classes})
+        return Capability("ingress", True, f"IngressClass {', '.join(classes)} (not labrunner's add-on)",
+                          data={"classes": classes})
     return Capability("ingress", False, "no IngressClass: no Ingress controller is installed",
-                      "install an Ingress controller (on kind, `labrunner up` installs ingress-nginx when a lab needs it)")
+                      install_fix(addon) if addon else "install an Ingress controller")
+
+
+def _gateway_api(cluster: Cluster) -> Capability:
+    """The Gateway API is served and a GatewayClass is Accepted by its controller (where labrunner's
+    add-on provides it: that add-on is ready and reached from this machine, data["entry"])."""
+    from ..addons import addon_providing, install_fix
+    from ..cluster.waiting import condition_status
+
+    addon = addon_providing("gateway-api")
+    fix = install_fix(addon) if addon else "install a Gateway API implementation"
+    try:
+        classes = cluster.list("GatewayClass")
+    except NotFound:
+        return Capability("gateway-api", False, "the Gateway API is not served (its CRDs are not installed)", fix)
+    accepted = [c["metadata"]["name"] for c in classes if condition_status(c, "Accepted") == "True"]
+    judged = _addon_capability(cluster, "gateway-api", addon, others_present=bool(accepted))
+    if judged is not None:
+        return judged if not judged.state else Capability(judged.name, True, judged.detail,
+                                                          data={**judged.data, "classes": accepted})
+    if accepted:
+        return Capability("gateway-api", True, f"GatewayClass {', '.join(accepted)} accepted (not labrunner's add-on)",
+                          data={"classes": accepted})
+    return Capability("gateway-api", False, "no GatewayClass is Accepted: no Gateway API controller runs", fix)
+
+
+def _addon_capability(cluster: Cluster, name: str, addon, *, others_present: bool = False) -> Capability | None:  # noqa: ANN001
+    """Capability `name` as labrunner's `addon` gives it: present when the add-on is ready (and, with an
+    `entry`, reached from this machine); missing with the add-on's fix when it is installed but not
+    ready, or not installed while `others_present` is False. None when the add-on is not installed but
+    something else provides `name` (`others_present`), or its state cannot be told: the caller decides."""
+    from ..addons import state
+
+    if addon is None:
+        return None
+    found = state(cluster, addon)
+    if found.ok is None:
+        return None
+    if found.ok is False:
+        if found.detail.startswith("not installed") and others_present:
+            return None
+        return Capability(name, False, f"add-on {addon.name}: {found.detail}", found.fix)
+    if addon.spec.entry is None:
+        return Capability(name, True, f"add-on {addon.name}: {found.detail}", data={"addon": addon.spec.version})
+    entry = addon_entry(cluster, addon)
+    if isinstance(entry, str):
+        return Capability(name, False, f"add-on {addon.name} is ready, but {entry}",
+                          "on kind, create the cluster from labrunner's kind-config.yaml (`labrunner up`), which "
+                          "publishes ports 80 and 443 on 127.0.0.1; elsewhere run a load-balancer implementation, "
+                          "or set LABRUNNER_INGRESS_ADDRESS to an address of the controller this machine reaches")
+    shown = ", ".join(f"{scheme} at {address}:{port}" for scheme, (address, port) in sorted(entry.items()))
+    return Capability(name, True, f"add-on {addon.name}: {found.detail}; this machine reaches it ({shown})",
+                      data={"addon": addon.spec.version, "entry": {k: list(v) for k, v in entry.items()}})
+
+
+def addon_probe(name: str) -> Callable[[Cluster], Capability]:
+    """The probe of a capability only an add-on gives (no probe of its own): the add-on providing
+    `name` is installed and ready."""
+    def probe(cluster: Cluster) -> Capability:
+        from ..addons import addon_providing
+
+        addon = addon_providing(name)
+        if addon is None:
+            return Capability(name, None, "no add-on of labrunner's provides it")
+        found = _addon_capability(cluster, name, addon)
+        return found if found is not None else Capability(name, None, f"add-on {addon.name}: could not be told")
+
+    return probe
+
+
+def addon_entry(cluster: Cluster, addon) -> dict[str, tuple[str, int]] | str:  # noqa: ANN001
+    """{"http": (address, port), "https": (...)}: where this machine reaches `addon`'s `entry`, first of
+    LABRUNNER_INGRESS_ADDRESS, the Service's load-balancer address, the ports kind publishes on this
+    machine (kind-config.yaml: 80 and 443), the node's address (the pod binds host ports). A string
+    saying what was tried when none answers a TCP connection."""
+    from ..settings import settings
+
+    entry = addon.spec.entry
+    ports = dict(entry.ports)
+    candidates: list[tuple[str, dict[str, tuple[str, int]]]] = []
+    if settings().ingress_address:
+        candidates.append(("LABRUNNER_INGRESS_ADDRESS", {k: (settings().ingress_address, p) for k, p in ports.items()}))
+    svc = cluster.get("Service", entry.service.name, namespace=entry.service.namespace)
+    for item in ((svc or {}).get("status") or {}).get("loadBalancer", {}).get("ingress") or []:
+        address = item.get("ip") or item.get("hostname")
+        if address:
+            candidates.append((f"load-balancer address {address}", {k: (address, p) for k, p in ports.items()}))
+    mappings, source = kind_port_mappings(cluster.context_name)
+    mapped = {k: (mappings[p][0], mappings[p][1]) for k, p in ports.items() if p in mappings}
+    if mapped:
+        candidates.append((source, mapped))
+    for address in node_addresses(cluster):
+        candidates.append((f"node address {address}", {k: (address, p) for k, p in ports.items()}))
+    for _, where in candidates:
+        if all(tcp_answers(address, port, within=3.0) for address, port in where.values()):
+            return where
+    tried = "; ".join(what for what, _ in candidates) or "no address known"
+    return f"this machine reaches it at none of the addresses tried ({tried})"
 
 
 def _storage(cluster: Cluster) -> Capability:
@@ -327,6 +435,7 @@ PROBES: dict[str, Callable[[Cluster], Capability]] = {
     "nodeport": _nodeport,
     "loadbalancer": _loadbalancer,
     "ingress": _ingress,
+    "gateway-api": _gateway_api,
     "storage": _storage,
     "runtimeclass": _runtimeclass,
     "csr": _csr,
@@ -338,4 +447,10 @@ def probe_for(name: str) -> Callable[[Cluster], Capability]:
     """The probe of `name`; `loadbalancer:<class>` asks one load-balancer class. KeyError otherwise."""
     if name.startswith("loadbalancer:"):
         return partial(_loadbalancer, lb_class=name.split(":", 1)[1])
-    return PROBES[name]
+    if name in PROBES:
+        return PROBES[name]
+    from ..addons import addon_providing
+
+    if addon_providing(name) is not None:
+        return addon_probe(name)
+    raise KeyError(name)

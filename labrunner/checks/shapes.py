@@ -88,18 +88,24 @@ Probes = Annotated[list[ProbeSpec], Field(min_length=1), Words("a list of probes
 
 
 class HttpTarget(Shape):
-    """Where an http check sends its request: exactly one of nodePort, loadBalancer, ingress, url."""
+    """Where an http check sends its request: exactly one of nodePort, loadBalancer, ingress, gateway, url."""
 
-    shape: ClassVar[str] = "{nodePort: <service>}, {loadBalancer: <service>}, {ingress: <host>} or {url: <url>}"
+    shape: ClassVar[str] = ("{nodePort: <service>}, {loadBalancer: <service>}, {ingress: <host>}, "
+                            "{gateway: <gateway>, host?: <host>} or {url: <url>}")
     nodePort: Text = Field(None, description="a Service: one of its node ports, on a node's address")
     loadBalancer: Text = Field(None, description="a Service: its load-balancer address")
     ingress: Host = Field(None, description="a host name served by an Ingress")
+    gateway: Text = Field(None, description="a Gateway (Gateway API) of the lab's namespace: through its controller")
+    host: Host = Field(None, description="with gateway: the host name asked for (Host header and TLS SNI)")
     url: Url = Field(None, description="any URL")
 
     @classmethod
     def rules(cls, data: Mapping[str, Any], context: Any) -> Iterable[Found]:
-        if len([k for k in ("nodePort", "loadBalancer", "ingress", "url") if k in data]) != 1:
-            yield (), "expected exactly one of nodePort: <service>, loadBalancer: <service>, ingress: <host>, url: <url>"
+        if len([k for k in ("nodePort", "loadBalancer", "ingress", "gateway", "url") if k in data]) != 1:
+            yield (), ("expected exactly one of nodePort: <service>, loadBalancer: <service>, ingress: <host>, "
+                       "gateway: <gateway>, url: <url>")
+        elif "host" in data and "gateway" not in data:
+            yield ("host",), "host goes with gateway: <gateway> (an ingress: <host> names its host itself)"
 
 
 class Trigger(Shape):

@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from ..errors import NotFound, translate_api_exception
+from ..errors import Forbidden, NotFound, translate_api_exception
 from ..model import Manifest, ObjectRef, fill_namespace
 from ..settings import TIMEOUTS
 from .client import FIELD_MANAGER, Cluster
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 LAB_LABEL = "labrunner.dev/lab"
+# On every object `labrunner workshop create` makes (namespaces, RBAC, quota, a seat's progress
+# record), valued with the workshop's name: `workshop delete` finds them by it, a seat's reset keeps them.
+WORKSHOP_LABEL = "labrunner.dev/workshop"
 
 # Apply order, after lightkube's sort_objects: what others depend on goes
 # first; webhooks last so they cannot block the objects of the same batch.
@@ -89,8 +92,22 @@ def namespace_body(name: str, lab_id: str) -> dict:
 
 
 def ensure_namespace(cluster: Cluster, name: str, *, lab_id: str) -> None:
-    """Create (or re-label) the lab's namespace."""
-    apply_object(cluster, Rendered(namespace_body(name, lab_id), source="labrunner"), namespace=name)
+    """Create (or re-label) the lab's namespace.
+
+    A workshop's seat may not write Namespaces (it could relabel its own out of its Pod Security
+    level); the instructor made its namespaces. So where RBAC forbids the apply and the namespace is
+    there, that is fine; where it is not there, Forbidden says to ask the instructor."""
+    try:
+        apply_object(cluster, Rendered(namespace_body(name, lab_id), source="labrunner"), namespace=name)
+    except Forbidden as exc:
+        try:
+            found = cluster.get("Namespace", name)
+        except Forbidden:
+            found = None
+        if found is None:
+            raise Forbidden(f"namespace {name} does not exist and this identity may not create it ({exc}); "
+                            "in a workshop, ask the instructor: `labrunner workshop create` makes every seat's "
+                            "namespaces", status=403, what=f"Namespace/{name}") from None
 
 
 def apply_object(cluster: Cluster, obj: Rendered, *, namespace: str, dry_run: bool = False) -> dict:
@@ -204,6 +221,7 @@ def delete_labelled(cluster: Cluster, *, lab_id: str, kinds: Iterable[tuple[str,
 __all__ = [
     "LAB_LABEL",
     "MANAGED_BY",
+    "WORKSHOP_LABEL",
     "Rendered",
     "apply_manifests",
     "apply_object",

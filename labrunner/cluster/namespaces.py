@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from ..errors import WaitTimedOut
+from ..errors import Forbidden, NotFound, WaitTimedOut
 from ..model import ObjectRef
 from ..settings import TIMEOUTS
 from .applying import delete_object
@@ -94,3 +94,42 @@ def _remaining(namespace: dict | None) -> str:
     wanted = ("NamespaceContentRemaining", "NamespaceFinalizersRemaining", "NamespaceDeletionContentFailure")
     return "; ".join(c.get("message", "") for c in (namespace.get("status") or {}).get("conditions") or []
                      if c.get("type") in wanted and c.get("status") == "True" and c.get("message"))
+
+
+# What a learner can make in a lab namespace, as (apiVersion, kind): what `empty_namespace` deletes
+# when the namespace itself must stay (a workshop's seat). Endpoints and EndpointSlices follow their
+# Services, Pods their owners; the workshop's own RBAC, quota and limits are never on this list.
+LEARNER_KINDS = (
+    ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"), ("apps/v1", "ReplicaSet"),
+    ("batch/v1", "CronJob"), ("batch/v1", "Job"), ("v1", "Pod"), ("v1", "Service"), ("v1", "ConfigMap"),
+    ("v1", "Secret"), ("v1", "ServiceAccount"), ("v1", "PersistentVolumeClaim"),
+    ("networking.k8s.io/v1", "NetworkPolicy"), ("networking.k8s.io/v1", "Ingress"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"), ("rbac.authorization.k8s.io/v1", "Role"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"), ("policy/v1", "PodDisruptionBudget"),
+)
+# Objects the control plane keeps in every namespace (it would make them again at once).
+_KEPT_BY_CONTROL_PLANE = {"ConfigMap": "kube-root-ca.crt", "ServiceAccount": "default"}
+
+
+def empty_namespace(cluster: Cluster, name: str, *, keep_label: str, wait: bool = True,
+                    timeout: float = NAMESPACE_GONE_TIMEOUT) -> None:
+    """Delete what a learner made in namespace `name` (every LEARNER_KINDS object) and keep the
+    namespace: a workshop seat's reset, where the seat may not delete or create its namespaces.
+    Objects labelled `keep_label` (the workshop's RoleBinding and the seat's progress record) stay;
+    so do the ConfigMap and ServiceAccount the control plane keeps in every namespace.
+    With `wait`, returns once no Pod is left (their grace period); raises WaitTimedOut after `timeout` s."""
+    for api_version, kind in LEARNER_KINDS:
+        try:
+            resource = cluster.resource(kind, api_version)
+        except NotFound:
+            continue  # the cluster does not serve this kind
+        kept = _KEPT_BY_CONTROL_PLANE.get(kind)
+        try:
+            cluster.call(f"deleting every {kind} in {name}", cluster.dynamic.delete, resource, namespace=name,
+                         label_selector=f"!{keep_label}", field_selector=f"metadata.name!={kept}" if kept else None,
+                         body={"propagationPolicy": "Background"})
+        except Forbidden:
+            continue  # a kind this identity may not delete (a seat's Ingresses): it could not have made any either
+    if wait:
+        wait_until(cluster, "Pod", namespace=name, predicate=lambda pods: not pods, selector=f"!{keep_label}",
+                   describe=f"the pods of namespace {name} to be deleted", timeout=timeout)

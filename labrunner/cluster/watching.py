@@ -32,12 +32,21 @@ def watch_namespace(cluster: Cluster, namespace: str, *, kinds: Iterable[str], o
                          name=f"labrunner-watch-{kind}").start()
 
 
-def _watch_kind(cluster: Cluster, kind: str, namespace: str, on_change: Callable[[], None],
-                stop: threading.Event) -> None:
+def watch_selector(cluster: Cluster, kind: str, *, selector: str, on_change: Callable[[], None],
+                   stop: threading.Event, namespace: str | None = None) -> None:
+    """Call `on_change` (from a watch thread) on every event of `kind` objects matching label `selector`
+    (in every namespace when `namespace` is None) until `stop` is set. Returns at once, as watch_namespace."""
+    threading.Thread(target=_watch_kind, args=(cluster, kind, namespace, on_change, stop), kwargs={"selector": selector},
+                     daemon=True, name=f"labrunner-watch-{kind}").start()
+
+
+def _watch_kind(cluster: Cluster, kind: str, namespace: str | None, on_change: Callable[[], None],
+                stop: threading.Event, selector: str | None = None) -> None:
     while not stop.is_set():
         try:
-            _, version = cluster.list_with_version(kind, namespace=namespace)
-            for _event in cluster.watch(kind, namespace=namespace, resource_version=version, timeout=20):
+            _, version = cluster.list_with_version(kind, namespace=namespace, selector=selector)
+            for _event in cluster.watch(kind, namespace=namespace, selector=selector, resource_version=version,
+                                        timeout=20):
                 if stop.is_set():
                     break
                 on_change()

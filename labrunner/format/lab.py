@@ -338,6 +338,22 @@ class OutsideDecl(Shape):
     objects: list[KindName] | None = Field(None, description="built-in or foreign objects (Kind/name) it may change")
 
 
+class WorkshopDecl(Shape):
+    """Whether many seats of one workshop can run the lab side by side on one cluster."""
+
+    shape: ClassVar[str] = "a mapping with shareable and reason"
+    shareable: Flag = Field(description="false when seats would collide: cluster-scoped objects of fixed names "
+                                        "(a PersistentVolume, a CSR, a ClusterRole, a RuntimeClass) or a fixed "
+                                        "node port; `labrunner workshop create` refuses the lab")
+    reason: Text | None = Field(None, description="why it cannot be shared, as the instructor reads it (required "
+                                                  "when shareable is false)")
+
+    @classmethod
+    def rules(cls, data: Mapping[str, Any], context: Any) -> Iterable[Found]:
+        if data.get("shareable") is False and not data.get("reason"):
+            yield ("reason",), "say why the lab cannot be shared (the instructor reads it when `workshop create` refuses it)"
+
+
 class LabFields(Shape):
     """A lab file, `lab.yaml`; `steps` is added per set of check kinds."""
 
@@ -359,6 +375,8 @@ class LabFields(Shape):
                                       description="every image the manifests use, preloaded by `labrunner up`")
     outside: OutsideDecl | None = Field(None, description="rare: namespaces and objects beyond the lab's namespace "
                                                           "that its manifests and deletes change")
+    workshop: WorkshopDecl | None = Field(None, description="whether seats of a workshop can share one cluster for "
+                                                            "this lab (default: they can)")
 
     @classmethod
     def rules(cls, data: Mapping[str, Any], context: Any) -> Iterable[Found]:

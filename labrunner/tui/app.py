@@ -20,6 +20,18 @@ from .screens.lab_list import LabListScreen, broken_summary
 if TYPE_CHECKING:
     from ..loader import BrokenLab  # the loader itself loads in a worker, after the first paint
     from ..progress import ProgressStore
+    from ..workshop.seats import Seat
+
+
+def _driver_class():  # noqa: ANN202
+    """QuittingDriver on POSIX terminals; Textual's own choice elsewhere, or when TEXTUAL_DRIVER names one."""
+    import os
+
+    if os.name != "posix" or os.environ.get("TEXTUAL_DRIVER"):
+        return None
+    from .driver import QuittingDriver
+
+    return QuittingDriver
 
 
 class LabApp(App):
@@ -32,13 +44,14 @@ class LabApp(App):
 
     def __init__(self, backend: Backend, labs: list[Lab] | None = None, *, labs_dir: Path | None = None,
                  progress_path: Path | None = None, namespaces: Mapping[str, str] | None = None,
-                 lab_id: str | None = None) -> None:
+                 lab_id: str | None = None, seat: Seat | None = None) -> None:
         """`backend`: the engine on a cluster, `ClusterBackend(cluster)` (tests hand
         it a test cluster). `labs`: the labs, or None to load them from `labs_dir`
         (default: the engine's) in a worker after the first paint. `namespaces`
         maps a lab id to the namespace to work in (default: the lab's own).
-        `lab_id` opens that lab at once."""
-        super().__init__()
+        `lab_id` opens that lab at once. `seat`: a workshop's seat (workshop/seats.py), whose
+        namespaces are <workshop>-<seat>-<lab> and whose progress is recorded for the room view."""
+        super().__init__(driver_class=_driver_class())
         self.backend = backend
         self.labs: list[Lab] = list(labs or [])
         self.broken: list[BrokenLab] = []  # lab folders that did not load: listed, never opened
@@ -48,6 +61,7 @@ class LabApp(App):
         self._store: ProgressStore | None = None
         self._store_lock = threading.Lock()
         self.namespaces = dict(namespaces or {})
+        self.seat = seat
         self.start_lab = lab_id
         self._stops: list[threading.Event] = []
 
@@ -128,7 +142,17 @@ class LabApp(App):
             self.open_lab(lab)
 
     def namespace_for(self, lab: Lab) -> str:
+        if lab.id not in self.namespaces and self.seat is not None:
+            return self.seat.namespace(lab.id)
         return self.namespaces.get(lab.id, lab.namespace)
+
+    def recorder(self):  # noqa: ANN201 - workshop.records.SeatRecorder | None
+        """What records a seat's progress for the room view; None off a workshop."""
+        if self.seat is None:
+            return None
+        from ..workshop.records import SeatRecorder
+
+        return SeatRecorder(self.seat, lambda: self.backend.cluster)
 
     def open_lab(self, lab: Lab) -> None:
         from .screens.lab_view import LabViewScreen
@@ -145,6 +169,9 @@ class LabApp(App):
 
     async def action_quit(self) -> None:
         self.stop_watches()
+        driver = self._driver
+        if hasattr(driver, "quitting"):  # our QuittingDriver: the process ends once the app returns
+            driver.quitting = True
         self.exit()
 
     def on_unmount(self) -> None:
@@ -162,6 +189,15 @@ def run_tui(*, kubeconfig: str | None = None, context: str | None = None, labs_d
             lab_id: str | None = None) -> int:
     """Open the TUI (on `lab_id` if given); returns the exit code. Everything
     slow (lab files, the kubernetes client, the cluster) happens after the first paint."""
-    app = LabApp(ClusterBackend(kubeconfig=kubeconfig, context=context), labs_dir=labs_dir, lab_id=lab_id)
+    from ..workshop.seats import seat_of
+
+    seat = seat_of(kubeconfig, context)
+    progress_path = None
+    if seat is not None:
+        from ..workshop.learning import seat_progress_path
+
+        progress_path = seat_progress_path(seat)
+    app = LabApp(ClusterBackend(kubeconfig=kubeconfig, context=context, keep_namespaces=seat is not None),
+                 labs_dir=labs_dir, lab_id=lab_id, seat=seat, progress_path=progress_path)
     app.run()
     return app.return_code or 0

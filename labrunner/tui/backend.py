@@ -49,8 +49,10 @@ class ClusterBackend(ClusterActions):
     """The engine on a real cluster. Connects lazily, so the first screen paints
     before any kubeconfig or network work, and a retry can reconnect."""
 
-    def __init__(self, cluster=None, *, kubeconfig: str | None = None, context: str | None = None):  # noqa: ANN001
-        super().__init__(cluster, connect=lambda: connect_cluster(kubeconfig=kubeconfig, context=context, ping=False))
+    def __init__(self, cluster=None, *, kubeconfig: str | None = None, context: str | None = None,  # noqa: ANN001
+                 keep_namespaces: bool = False):
+        super().__init__(cluster, connect=lambda: connect_cluster(kubeconfig=kubeconfig, context=context, ping=False),
+                         keep_namespaces=keep_namespaces)
         self._kubeconfig = kubeconfig
         self._context = context
 

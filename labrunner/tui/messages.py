@@ -82,3 +82,11 @@ class LabsLoaded(Message):
     def __init__(self, labs: list[Lab], problems: list[str], broken: list[BrokenLab] | None = None) -> None:
         super().__init__()
         self.labs, self.problems, self.broken = labs, problems, list(broken or [])
+
+
+class RoomRead(Message):
+    """The room grid of a workshop was read (workshop.grid.room_grid's dict), or could not be (`error`)."""
+
+    def __init__(self, grid: dict | None, error: str = "") -> None:
+        super().__init__()
+        self.grid, self.error = grid, error

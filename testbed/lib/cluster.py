@@ -25,6 +25,7 @@ DEBIAN_PACKAGES = {
     "/usr/sbin/conntrack": "conntrack", "/bin/busybox": "busybox-static",
     "/usr/bin/openssl": "openssl", "/usr/bin/gcc": "gcc", "/sbin/ip": "iproute2",
     "/usr/bin/patch": "patch",  # applies testbed/patches/ to a module's source before its build
+    "/usr/bin/chromium": "chromium",  # the live tests render the workshop's HTML report in it, headless
 }
 
 

@@ -42,10 +42,12 @@ exec /bin/busybox wget "$@"
 
 
 def mirror_ref(cfg: Config, name: str) -> str:
-    """registry.k8s.io/pause:3.10.1 -> 127.0.0.1:5000/registry.k8s.io/pause:3.10.1 (containerd's mirror path)."""
-    first = name.split("/")[0]
-    if "." not in first and ":" not in first and first != "localhost":
-        name = f"docker.io/{name if '/' in name else 'library/' + name}"
+    """registry.k8s.io/pause:3.10.1 -> 127.0.0.1:5000/registry.k8s.io/pause:3.10.1 (containerd's mirror path);
+    a Docker Hub name as Docker normalizes it: traefik:v3.7.13 -> .../docker.io/library/traefik:v3.7.13. The
+    first part names a registry only when more parts follow and it has a dot or a port, or is localhost."""
+    first, more, _ = name.partition("/")
+    if not more or ("." not in first and ":" not in first and first != "localhost"):
+        name = f"docker.io/{name if more else 'library/' + name}"
     return f"{cfg.net['registry_addr']}/{name}"
 
 
@@ -74,6 +76,13 @@ def layer_for(cfg: Config, kind: str) -> bytes:
             _add_file(tar, "pause", build_pause(cfg).read_bytes())
         elif kind == "coredns":
             _add_file(tar, "coredns", cfg.binary("coredns").read_bytes())
+        elif kind == "traefik":
+            # The binary alone, as upstream's image has it at /usr/local/bin/traefik; /tmp for its
+            # plugin and certificate scratch files.
+            _add_file(tar, "traefik", cfg.binary("traefik").read_bytes())
+            _add_dir(tar, "tmp", 0o1777)
+            _add_dir(tar, "etc", 0o755)
+            _add_file(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", 0o644)
         elif kind == "agnhost":
             _add_file(tar, "agnhost", cfg.binary("agnhost").read_bytes())
             for d in ("bin", "etc", "tmp", "usr", "usr/bin", "var", "root"):
@@ -87,7 +96,7 @@ def layer_for(cfg: Config, kind: str) -> bytes:
             _add_file(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", 0o644)
             _add_file(tar, "etc/group", b"root:x:0:\nnogroup:x:65534:\n", 0o644)
         else:
-            raise SystemExit(f"testbed.toml: unknown image kind {kind!r} (known: pause, agnhost, coredns)")
+            raise SystemExit(f"testbed.toml: unknown image kind {kind!r} (known: pause, agnhost, coredns, traefik)")
     return buf.getvalue()
 
 
@@ -96,8 +105,15 @@ def crane(cfg: Config, *args: str, check: bool = True) -> subprocess.CompletedPr
                           text=True, check=check)
 
 
-def push_images(cfg: Config) -> None:
+def push_images(cfg: Config, addons: tuple[str, ...] = (), *, base: bool = True) -> None:
+    """Build and push the images `up` needs (unless not `base`), and those of `addons` (add-on names):
+    an add-on's image (`addon = "<name>"` in testbed.toml) is built only when its add-on is asked for."""
     for img in cfg.images():
+        if (img["addon"] not in addons) if img.get("addon") else not base:
+            continue
+        if img.get("build"):
+            from build import build_one
+            build_one(cfg, img["build"])
         layer = layer_for(cfg, img["kind"])
         digest = hashlib.sha256(layer).hexdigest()
         ref = mirror_ref(cfg, img["name"])

@@ -8,8 +8,8 @@ What goes in (versions from testbed.toml):
 - kubelet, kubeadm and kubectl from the testbed's Kubernetes build;
 - image archives, imported into the node's containerd as `kind build node-image` does
   (pkg/build/nodeimage/buildcontext.go): every image `kubeadm config images list` names (the
-  control plane, etcd, CoreDNS, pause), the CNI's (kube-router), local-path's, and the labs'
-  agnhost; each built from our binaries under the upstream name, so manifests stay unchanged.
+  control plane, etcd, CoreDNS, pause), the CNI's (kube-router), local-path's, the labs'
+  agnhost and the add-ons' (Traefik for `ingress`); each built from our binaries under the upstream name, so manifests stay unchanged.
 
 The result is a Docker image tagged `labrunner/kind-node:<kubernetes>-<key>` (`key` hashes every
 input), saved as a tarball in the testbed's cache so a later run only `docker load`s it.
@@ -188,9 +188,21 @@ def build_image_archives(cfg: Config, into: Path) -> list[str]:
     # The helper pod runs `sh /script/setup`: the agnhost layer carries busybox.
     add(helper, [layer_for(cfg, "agnhost")])
     for img in cfg.images():
-        if img["kind"] == "agnhost":  # the labs' image
-            add(img["name"], [layer_for(cfg, "agnhost")], entrypoint=img.get("entrypoint"), cmd=img.get("cmd"))
+        # The labs' image, and the add-ons' (labrunner up installs those the labs need).
+        if img["kind"] == "agnhost" or img.get("addon"):
+            if img.get("build"):
+                build_one(cfg, img["build"])
+            add(normalized(img["name"]), [layer_for(cfg, img["kind"])], entrypoint=img.get("entrypoint"),
+                cmd=img.get("cmd"))
     return names
+
+
+def normalized(name: str) -> str:
+    """An image name as containerd lists it: traefik:v3 -> docker.io/library/traefik:v3."""
+    first = name.split("/")[0]
+    if "." not in first and ":" not in first and first != "localhost":
+        name = f"docker.io/{name if '/' in name else 'library/' + name}"
+    return name
 
 
 # --- the node --------------------------------------------------------------------------------------
@@ -259,9 +271,9 @@ def inputs_key(cfg: Config) -> str:
     """A hash of everything the node image is made of: versions, our files in it, the package
     lists, and this module's own text (the recipe)."""
     h = hashlib.sha256()
-    for k in ("kubernetes", "kind", "etcd", "coredns", "kube_router", "local_path_provisioner"):
+    for k in ("kubernetes", "kind", "etcd", "coredns", "kube_router", "local_path_provisioner", "traefik"):
         h.update(f"{k}={cfg.versions[k]};".encode())
-    h.update(cfg.build_dir("kube-router").name.encode())
+    h.update(cfg.build_dir("kube-router").name.encode() + cfg.build_dir("traefik").name.encode())
     for f in IMAGE_FILES:
         h.update(f.encode() + (KIND_DIR / f).read_bytes())
     h.update(Path(__file__).read_bytes())
@@ -348,7 +360,7 @@ ctr --namespace=k8s.io images list -q
 pkill containerd; for i in $(seq 1 30); do pgrep containerd >/dev/null || break; sleep 1; done
 rm -rf /kind-build /tmp/containerd.log"""
             listed = docker("exec", cid, "bash", "-c", script).stdout.split()
-            missing = [n for n in names if n not in listed and f"docker.io/{n}" not in listed]
+            missing = [n for n in names if normalized(n) not in listed]
             if missing:
                 raise SystemExit(f"kind node image: containerd did not import {missing}")
             # (commit cannot set STOPSIGNAL; kind deletes nodes with `docker rm -f`, so none is needed.)

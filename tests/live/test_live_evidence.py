@@ -8,7 +8,6 @@ KUBECONFIG of the live tests.
 import json
 import os
 import subprocess
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -16,21 +15,17 @@ import pytest
 
 from labrunner import cli
 
-from live_manifests import service, web_deployment
+from live_manifests import DENY_WEB, service, settled as _settled, web_deployment
 
 pytestmark = pytest.mark.live
 
 REPO = Path(__file__).resolve().parents[2]
 SETTLE = 15.0  # seconds: NetworkPolicy programming and the RBAC authorizer follow within a few
 
-DENY_WEB = """
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-web}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-"""
+
+def settled(run, until, timeout: float = SETTLE):  # noqa: ANN001, ANN201
+    return _settled(run, until, timeout)
+
 
 VIEWER = """
 apiVersion: v1
@@ -56,15 +51,6 @@ def kubectl_pasted(command: str) -> subprocess.CompletedProcess:
     # Tests that paste a command ask for the `kubectl` fixture: without kubectl they skip, or fail in CI.
     return subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60, env=os.environ.copy())
 
-
-def settled(run, until, timeout: float = SETTLE):  # noqa: ANN001, ANN201
-    """run() until until(result) or the timeout; the last result either way."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = run()
-        if until(result) or time.monotonic() > deadline:
-            return result
-        time.sleep(0.5)
 
 
 @pytest.mark.usefixtures("kubectl")

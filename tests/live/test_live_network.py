@@ -4,18 +4,10 @@ import pytest
 
 from labrunner.checks.canary import check_policy_enforced
 
-from live_manifests import AGNHOST as AGNHOST_IMAGE, service, web_deployment
+from live_manifests import AGNHOST as AGNHOST_IMAGE, DENY_WEB, service, web_deployment
 
 pytestmark = pytest.mark.live
 
-DENY_WEB = """
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-web}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Ingress]
-"""
 ALLOW_FRONTEND = """
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy

@@ -14,6 +14,8 @@ import yaml
 from labrunner.cluster import apply_manifests, delete_namespace, ensure_namespace
 from labrunner.model import Manifest
 
+from live_manifests import settled as _settled
+
 pytestmark = pytest.mark.live
 
 SETTLE = 15.0  # seconds; the authorizer's cache follows within about a second
@@ -41,13 +43,9 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
 
 def settled(ns, want: str, kind: str = "rbac", timeout: float = SETTLE, **params):
     """The check's result once its status is `want`; fails the test with the last result at the timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = ns.check(kind, **params)
-        if result.status.value == want or time.monotonic() > deadline:
-            assert result.status.value == want, f"{result.status.value}: {result.message} {result.details}"
-            return result
-        time.sleep(0.25)
+    result = _settled(lambda: ns.check(kind, **params), lambda r: r.status.value == want, timeout, every=0.25)
+    assert result.status.value == want, f"{result.status.value}: {result.message} {result.details}"
+    return result
 
 
 def test_rbac(ns):

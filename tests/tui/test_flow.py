@@ -254,3 +254,24 @@ async def test_a_broken_progress_file_is_said_once(fake_backend, demo_labs, tmp_
         await wait_for(pilot, lambda: not isinstance(app.screen, LabViewScreen))
         said = [n.message for n in app._notifications if "wrong type" in n.message]
         assert len(said) == 1 and 'labs.demo.steps.web-service.hints_shown was "two"' in said[0]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("done, expected", [(0, 0), (1, 1)])
+async def test_the_lab_list_opens_on_the_lab_to_take_next(fake_backend, tmp_path, done, expected):
+    """The shipped labs in their learning order: a new learner's cursor is on the first lab; once
+    the first lab is done, on the second."""
+    from labrunner.loader import load_labs
+    from labrunner.progress import Progress, save_progress
+
+    labs = load_labs(Path(__file__).resolve().parents[2] / "labs")
+    progress = Progress()
+    for lab in labs[:done]:
+        for step in lab.steps:
+            progress.lab(lab.id).step(step.id).status = "passed"
+    save_progress(progress, tmp_path / "progress.json")
+    app = LabApp(fake_backend(), labs, progress_path=tmp_path / "progress.json")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one(LabTable).row_count == len(labs), what="the lab list")
+        assert app.screen.query_one(LabTable).cursor_row == expected
+        assert app.screen.selected_lab() is labs[expected]

@@ -43,7 +43,9 @@ def test_a_good_lab_file_has_no_problem():
     (lab(minutes=True), "minutes: expected a whole number, got true or false"),
     (lab(minutes=1e9), "minutes: expected a whole number, got a number (1000000000.0)"),
     (lab(colour="red"), "colour: unknown field; expected one of: difficulty, format, id, images, minutes, outside, requires, steps, summary, "
-                        "title, topics"),
+                        "title, topics, workshop"),
+    (lab(workshop={"shareable": False}), "workshop.reason: say why the lab cannot be shared"),
+    (lab(workshop={"shareable": "no", "reason": "x"}), "workshop.shareable: expected true or false"),
     (lab(steps=step(checks=[{"kind": "service", "name": "web", "port": 0}])), "steps[0].checks[0].port: expected a port number"),
     (lab(steps=step(checks=[{"kind": "service"}])), "steps[0].checks[0].name: required by check kind 'service': the Service"),
     (lab(steps=step(checks=[{"kind": "nope"}])), "steps[0].checks[0].kind: unknown check kind 'nope'; expected one of absent,"),

@@ -200,3 +200,42 @@ def test_env_service_link_must_start_with_the_services_prefix():
     kind = check_kinds()["env"]
     assert kind.problems({"selector": "app=frontend", "name": "API_SERVICE_HOST", "serviceLink": "api"}) == []
     assert kind.problems({"selector": "app=frontend", "name": "DB_SERVICE_HOST", "serviceLink": "api"})
+
+
+# -- http through labrunner's Ingress add-on ----------------------------------------------
+
+def _ingress(host: str) -> dict:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "shop", "namespace": NS},
+            "spec": {"rules": [{"host": host}]}}
+
+
+def test_http_target_shapes_for_gateways_and_redirects():
+    kind = check_kinds()["http"]
+    assert kind.problems({"to": {"gateway": "shop", "host": "a.example"}, "status": 301,
+                          "location": "https://a.example/"}) == []
+    assert any("host goes with gateway" in message for _, message in kind.problems({"to": {"ingress": "a.example", "host": "b.example"}}))
+    assert kind.problems({"to": {"gateway": "shop", "ingress": "a.example"}})
+
+
+def test_ingress_requests_go_where_the_capability_found_the_controller(fake_cluster, monkeypatch):
+    from labrunner.capabilities import Capability
+
+    found = Capability("ingress", True, "ready", data={"entry": {"http": ["127.0.0.1", 80], "https": ["127.0.0.1", 443]}})
+    monkeypatch.setattr("labrunner.capabilities.capability", lambda cluster, name, fresh=False: found)
+    cluster = fake_cluster([_ingress("a.example")])
+    assert _resolve(_ctx(cluster), {"to": {"ingress": "a.example"}, "scheme": "https"}) == [
+        Target("https", "127.0.0.1", 443, "a.example")]
+    assert _resolve(_ctx(cluster), {"to": {"ingress": "b.example"}}) == f"no Ingress in {NS} has a rule for host b.example"
+
+
+def test_an_addon_that_is_not_ready_is_an_error_with_its_fix_never_a_fail(fake_cluster, monkeypatch):
+    import time
+
+    from labrunner.capabilities import Capability
+
+    missing = Capability("ingress", False, "add-on ingress: installed but not ready", "labrunner addons install ingress",
+                         seen_at=time.time())
+    monkeypatch.setattr("labrunner.capabilities.capability", lambda cluster, name, fresh=False: missing)
+    result = run(fake_cluster([_ingress("a.example")]), "http", to={"ingress": "a.example"})
+    assert result.status is Status.ERROR and "installed but not ready" in result.message
+    assert "fix: labrunner addons install ingress" in result.details

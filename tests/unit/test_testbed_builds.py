@@ -46,7 +46,8 @@ def test_every_patched_build_names_its_source_patches_and_local_version(testbed_
         assert all(p.split("@")[0].startswith(spec["source"] + "/") for p in spec["packages"]), name
         for patch in spec["patches"]:
             text = (TESTBED / "patches" / patch).read_text()
-            assert "\n--- a/" in text and "\n+++ b/" in text, f"{patch}: not a `patch -p1` diff"
+            assert ("\n--- a/" in text or "\n--- /dev/null" in text) and "\n+++ b/" in text, \
+                f"{patch}: not a `patch -p1` diff"
     used = {p for spec in patched.values() for p in spec["patches"]}
     assert used == {p.name for p in (TESTBED / "patches").glob("*.patch")}, "a patch in testbed/patches/ is unused"
 
@@ -57,3 +58,23 @@ def test_suite_arguments_replace_the_defaults_of_the_same_flag(testbed_lib):
     assert netpol_e2e.suite_args(defaults, []) == defaults
     assert netpol_e2e.suite_args(defaults, ["--ginkgo.focus=Netpol.*deny"]) == [
         "--ginkgo.skip=SCTP", "--ginkgo.no-color", "--ginkgo.focus=Netpol.*deny"]
+
+
+def test_mirror_paths_normalize_names_as_docker_does(monkeypatch):
+    monkeypatch.syspath_prepend(str(TESTBED / "lib"))
+    for name in ("config", "log", "build", "images"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    import images
+
+    class Cfg:
+        net = {"registry_addr": "127.0.0.1:5000"}
+
+    try:
+        assert images.mirror_ref(Cfg, "traefik:v3.7.13") == "127.0.0.1:5000/docker.io/library/traefik:v3.7.13"
+        assert images.mirror_ref(Cfg, "openpolicyagent/gatekeeper:v3.23.0") == \
+            "127.0.0.1:5000/docker.io/openpolicyagent/gatekeeper:v3.23.0"
+        assert images.mirror_ref(Cfg, "registry.k8s.io/pause:3.10.1") == "127.0.0.1:5000/registry.k8s.io/pause:3.10.1"
+        assert images.mirror_ref(Cfg, "localhost:5000/x:1") == "127.0.0.1:5000/localhost:5000/x:1"
+    finally:
+        for name in ("config", "log", "build", "images"):
+            sys.modules.pop(name, None)

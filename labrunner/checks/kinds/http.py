@@ -11,22 +11,27 @@ import http.client
 import shlex
 import socket
 import ssl
+import time
 from dataclasses import replace
 from typing import Any, Mapping, NamedTuple
 
 from ...cluster.probepods import is_ready
+from ...cluster.waiting import condition_status
+from ...errors import NotFound
 from ...format.values import BOUNDS, Expected, HttpStatus, Port, ResourceName, Selector, seconds, value_type
 from ...settings import settings
 from ..base import CheckContext, CheckKind, CheckResult, Param
 from ..endpoints import SERVICE_NAME_LABEL, read_endpoints
 from ..evidence import Evidence
-from ..reachability import load_balancer_unreachable, load_balancer_unserved, node_port_addresses
+from ..reachability import (RECHECK_MISSING_AFTER, load_balancer_unreachable, load_balancer_unserved,
+                            node_port_addresses)
 from ..shapes import HttpTarget
 
 UrlPath = value_type((str,), what="a path starting with /", schema={"type": "string", "pattern": "^/"},
                      check=lambda v: None if v.startswith("/") else f"expected a path starting with /, got {v!r}")
 
-_TARGETS = ("nodePort", "loadBalancer", "ingress", "url")
+_TARGETS = ("nodePort", "loadBalancer", "ingress", "gateway", "url")
+GATEWAY_API = "gateway.networking.k8s.io/v1"
 
 
 def node_address(ctx: CheckContext) -> str | None:
@@ -75,11 +80,40 @@ def _resolve(ctx: CheckContext, p: Mapping[str, Any]) -> list[Target] | str | Ch
         mine = [i for i in ingresses if any(r.get("host") == host for r in (i.get("spec") or {}).get("rules") or [])]
         if not mine:
             return f"no Ingress in {ctx.namespace} has a rule for host {host}"
+        entry = _controller_entry(ctx, "ingress", scheme)
+        if isinstance(entry, CheckResult):
+            return entry
+        if entry is not None:
+            return [Target(scheme, entry[0], p.get("port", entry[1]), host)]
         lb = ((mine[0].get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
         address = settings().ingress_address or (lb[0].get("ip") or lb[0].get("hostname") if lb else None) or node_address(ctx)
         if not address:
             return f"Ingress for {host} has no address yet"
         return [Target(scheme, address, p.get("port", default_port), host)]
+    if "gateway" in to:
+        name = to["gateway"]
+        try:
+            gateway = ctx.cluster.get("Gateway", name, namespace=ctx.namespace, api_version=GATEWAY_API)
+        except NotFound:
+            return CheckResult.errored("the Gateway API is not served on this cluster (no Gateway CRD)",
+                                       [f"fix: {_gateway_fix()}"])
+        if gateway is None:
+            return f"Gateway {name} does not exist in {ctx.namespace}"
+        programmed = condition_status(gateway, "Programmed")
+        if programmed != "True":
+            why = next((c.get("message") for c in (gateway.get("status") or {}).get("conditions") or []
+                        if c.get("type") in ("Programmed", "Accepted") and c.get("status") != "True" and c.get("message")), "")
+            return f"Gateway {name} is not Programmed ({programmed or 'no status yet'}{': ' + why if why else ''})"
+        entry = _controller_entry(ctx, "gateway-api", scheme)
+        if isinstance(entry, CheckResult):
+            return entry
+        if entry is not None:
+            return [Target(scheme, entry[0], p.get("port", entry[1]), to.get("host"))]
+        addresses = [a.get("value") for a in (gateway.get("status") or {}).get("addresses") or [] if a.get("value")]
+        address = settings().ingress_address or (addresses[0] if addresses else None)
+        if not address:
+            return f"Gateway {name} has no address yet"
+        return [Target(scheme, address, p.get("port", default_port), to.get("host"))]
     key = "nodePort" if "nodePort" in to else "loadBalancer"
     name = to[key]
     svc = ctx.cluster.get("Service", name, namespace=ctx.namespace)
@@ -115,6 +149,30 @@ def _resolve(ctx: CheckContext, p: Mapping[str, Any]) -> list[Target] | str | Ch
     if not address:
         return "cannot tell this machine's way to the nodes; set LABRUNNER_NODE_ADDRESS"
     return [Target(scheme, address, n) for n in node_ports]
+
+
+def _controller_entry(ctx: CheckContext, name: str, scheme: str) -> tuple[str, int] | CheckResult | None:
+    """(address, port) where this machine reaches the controller of labrunner's add-on providing
+    capability `name` for `scheme`; an errored result when that add-on is installed but not ready or
+    not reachable (the cluster's fault, with the fix); None when no add-on of labrunner's serves it
+    (another controller: the object's own status address is used)."""
+    from ...capabilities import capability
+
+    found = capability(ctx.cluster, name)
+    if found.state is False and time.time() - found.seen_at > RECHECK_MISSING_AFTER:
+        found = capability(ctx.cluster, name, fresh=True)  # just installed: do not wait for the cache
+    if found.state is False:
+        return CheckResult.errored(f"{name}: {found.detail}", [f"fix: {found.fix}"] if found.fix else [])
+    entry = (found.data or {}).get("entry") or {}
+    where = entry.get(scheme)
+    return (str(where[0]), int(where[1])) if where else None
+
+
+def _gateway_fix() -> str:
+    from ...addons import addon_providing, install_fix
+
+    addon = addon_providing("gateway-api")
+    return install_fix(addon) if addon else "install a Gateway API implementation"
 
 
 def _secret_cert_der(ctx: CheckContext, name: str) -> bytes | str:
@@ -157,6 +215,8 @@ def _http(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
 def expected_answer(p: Mapping[str, Any]) -> str:
     """What an `http` check expects of the answer, as its evidence says it: "status 200, body containing 'ok'"."""
     wanted = [f"status {p.get('status', 200)}"]
+    if "location" in p:
+        wanted.append(f"Location starting {p['location']!r}")
     if "bodyContains" in p:
         wanted.append(f"body containing {p['bodyContains']!r}")
     if "tlsSecret" in p:
@@ -277,6 +337,12 @@ def _requested(ctx: CheckContext, p: Mapping[str, Any], target: Target) -> tuple
     if response.status != wanted:
         return CheckResult.failed(f"{where} answered {response.status}, expected {wanted}", [body[:200]]), body, \
             f"status {response.status}"
+    if "location" in p:
+        location = response.getheader("Location") or ""
+        if not location.startswith(str(p["location"])):
+            return CheckResult.failed(f"{where} answered {response.status} with Location "
+                                      f"{location[:120]!r}, expected one starting {p['location']!r}"), body, \
+                f"status {response.status}, Location {location[:120] or 'none'}"
     if "bodyContains" in p and str(p["bodyContains"]) not in body:
         return CheckResult.failed(f"the answer from {where} does not contain {p['bodyContains']!r}", [body[:200]]), body, \
             f"status {response.status}, a body without {p['bodyContains']!r}: {body[:80]!r}"
@@ -316,8 +382,10 @@ KINDS = [
     CheckKind(
         "http",
         {
-            "to": Param(HttpTarget, required=True, doc="{nodePort: svc}, {loadBalancer: svc}, {ingress: host} or {url: ...}"),
-            "port": Param(Port, doc="loadBalancer/ingress: the port asked (default 80, 443 for https); "
+            "to": Param(HttpTarget, required=True, doc="{nodePort: svc}, {loadBalancer: svc}, {ingress: host}, "
+                                                       "{gateway: name, host?: name} or {url: ...}"),
+            "port": Param(Port, doc="loadBalancer/ingress/gateway: the port asked (default 80, 443 for https; through "
+                                   "labrunner's Ingress add-on, where this machine reaches those); "
                                    "nodePort: the Service port whose node port is used"),
             "nodePort": Param(Port, doc="nodePort: the node port to use (default: the one of `port`, else any of the Service's)"),
             "backend": Param(Selector, doc="a label selector: the Service sends only to these pods, and each of several "
@@ -326,6 +394,8 @@ KINDS = [
             "scheme": Param(str, doc="http (default) or https", choices=("http", "https")),
             "status": Param(HttpStatus, doc="expected status (default 200)"),
             "bodyContains": Param(Expected, doc="text the body must contain"),
+            "location": Param(Expected, doc="a redirect: the Location header must start with this "
+                                            "(e.g. https://app.example/); pair with status: 301 or 302"),
             "tlsSecret": Param(ResourceName, doc="a kubernetes.io/tls Secret whose certificate the server must present"),
             "timeout": Param(seconds(BOUNDS.http_seconds), doc=f"seconds (default 3, at most {BOUNDS.http_seconds:g})"),
         },

@@ -69,6 +69,7 @@ class LabListScreen(WorkingScreen):
         super().__init__()
         self.features: dict[str, Capability] | None = None
         self.reachable: bool | None = None
+        self.placed = False  # whether the cursor was put on the lab to take next
 
     def compose(self) -> ComposeResult:
         yield Static(Text("labrunner · labs", style="bold"), id="list-title")
@@ -96,7 +97,13 @@ class LabListScreen(WorkingScreen):
         # Progress only once there are labs to show it for: reading it loads pydantic, which the
         # first paint must not wait for. It says once what is wrong with the file.
         progress = self.app.store.read() if self.labs or self.app.broken else None
-        self.query_one(LabTable).show(self.labs, progress, self.features, self.reachable, self.app.broken)
+        table = self.query_one(LabTable)
+        table.show(self.labs, progress, self.features, self.reachable, self.app.broken)
+        if self.labs and progress is not None and not self.placed:
+            # Once, when the labs are first shown: on the lab to take next (a new learner's first).
+            self.placed = True
+            following = progress.next_lab(self.labs)
+            table.move_cursor(row=self.labs.index(following) if following is not None else 0)
         self.show_details()
 
     def selected_lab(self) -> Lab | None:

@@ -75,7 +75,7 @@ class LabViewScreen(WorkingScreen):
             from ...session import LabSession
 
             self._session = LabSession(self.lab, store=self.app.store, actions=self.app.backend,
-                                       namespace=self.namespace)
+                                       namespace=self.namespace, recorder=self.app.recorder())
         return self._session
 
     @property

@@ -1,0 +1,98 @@
+"""Installing an add-on on a cluster, and telling whether it works there.
+
+Both read the add-on file (`spec.py`): `install` applies its manifests in order with server-side
+apply (re-runnable: an upgrade is the same call) and waits for each `ready` object's condition;
+`state` reads those objects without changing anything, for `doctor`, the lab list and the checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from .spec import Addon
+
+if TYPE_CHECKING:
+    from ..cluster import Cluster
+
+ADDON_LABEL = "labrunner.dev/addon"
+
+
+@dataclass(frozen=True)
+class AddonState:
+    """What `state` found: `ok` True (every ready object's condition is True), False (missing or not
+    ready: `detail` says which, `fix` what to do) or None (could not be told: `detail` says why)."""
+
+    addon: str
+    ok: bool | None
+    detail: str
+    fix: str = ""
+
+
+def install_fix(addon: Addon) -> str:
+    """What a person does to install `addon`: the same verb on kind and on any other cluster."""
+    return (f"install it: `labrunner addons install {addon.name}` (on kind, `labrunner up` does it for the labs "
+            f"that need it; on the testbed, `testbed/addon {addon.name}`)")
+
+
+def install(cluster: Cluster, addon: Addon, *, say: Callable[[str], None] = print) -> None:
+    """Apply `addon`'s manifests (CRDs first, then their objects, as `applying.sort_for_apply` orders
+    them) and wait for each `ready` object, up to its `timeout` s. Each object is labelled
+    labrunner.dev/addon=<name>, and kept by `labrunner reset --all` (it is no lab's).
+    Raises ApiRejected / NotFound (a manifest the cluster refuses) or WaitTimedOut (not ready in time),
+    each naming the object."""
+    from ..cluster.applying import Rendered, apply_object, sort_for_apply
+    from ..cluster.waiting import wait_for_condition
+    from ..settings import TIMEOUTS
+
+    objects = []
+    for file, body in addon.documents():
+        body = {**body, "metadata": {**body["metadata"],
+                                     "labels": {**(body["metadata"].get("labels") or {}), ADDON_LABEL: addon.name}}}
+        objects.append(Rendered(body, f"addons/{addon.name}/{file}"))
+    say(f"installing add-on {addon.name}: {addon.spec.title} {addon.spec.version} ({len(objects)} objects)")
+    established = []
+    for obj in sort_for_apply(objects):
+        if established and obj.kind != "CustomResourceDefinition":
+            for name in established:  # custom resources need their CRDs served first
+                wait_for_condition(cluster, "CustomResourceDefinition", name, condition="Established", namespace=None,
+                                   timeout=TIMEOUTS.crd_established)
+            cluster.forget_resources()
+            established = []
+        apply_object(cluster, obj, namespace="default")  # every namespaced object of an add-on names its namespace
+        if obj.kind == "CustomResourceDefinition":
+            established.append(obj.name)
+    for want in addon.spec.ready:
+        say(f"waiting for {want.kind}/{want.name} condition={want.condition} (up to {want.timeout:.0f}s)")
+        wait_for_condition(cluster, want.kind, want.name, condition=want.condition, namespace=want.namespace,
+                           timeout=want.timeout, api_version=want.apiVersion)
+    say(f"add-on {addon.name} is ready")
+
+
+def state(cluster: Cluster, addon: Addon) -> AddonState:
+    """Whether `addon` works on `cluster`: each `ready` object exists and its condition is True.
+    Reads only; never raises for a cluster fault (the state is then None, with the reason)."""
+    from ..cluster.waiting import condition_status
+    from ..errors import LabrunnerError, NotFound
+
+    for want in addon.spec.ready:
+        what = f"{want.kind} {want.namespace + '/' if want.namespace else ''}{want.name}"
+        try:
+            obj = cluster.get(want.kind, want.name, namespace=want.namespace, api_version=want.apiVersion)
+        except NotFound:  # the kind itself is not served: its CRD is not installed
+            return AddonState(addon.name, False, f"not installed ({want.kind} is not served)", install_fix(addon))
+        except LabrunnerError as exc:
+            return AddonState(addon.name, None, f"could not be told: {exc}")
+        if obj is None:
+            return AddonState(addon.name, False, f"not installed (no {what})", install_fix(addon))
+        status = condition_status(obj, want.condition)
+        if status != "True":
+            message = next((c.get("message") for c in (obj.get("status") or {}).get("conditions") or []
+                            if c.get("type") == want.condition and c.get("message")), "")
+            return AddonState(addon.name, False,
+                              f"installed but not ready: {what} has {want.condition}={status or 'unset'}"
+                              + (f" ({message})" if message else ""),
+                              f"look at it: kubectl describe {want.kind.lower()} {want.name}"
+                              + (f" -n {want.namespace}" if want.namespace else "")
+                              + f"; or install it again: `labrunner addons install {addon.name}`")
+    return AddonState(addon.name, True, "ready")
