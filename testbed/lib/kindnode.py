@@ -199,9 +199,11 @@ def build_image_archives(cfg: Config, into: Path) -> list[str]:
 
 def normalized(name: str) -> str:
     """An image name as containerd lists it: traefik:v3 -> docker.io/library/traefik:v3."""
-    first = name.split("/")[0]
+    if "/" not in name:
+        return f"docker.io/library/{name}"
+    first = name.split("/")[0]  # a registry host has a dot or a port, or is localhost
     if "." not in first and ":" not in first and first != "localhost":
-        name = f"docker.io/{name if '/' in name else 'library/' + name}"
+        return f"docker.io/{name}"
     return name
 
 

@@ -96,3 +96,10 @@ def test_go_names_a_major_version_package_after_the_element_before_it(kindnode):
     assert config.binary_name("go.etcd.io/etcd/server/v3@v3.6.5") == "server"
     assert config.binary_name("sigs.k8s.io/kind@v0.33.0") == "kind"
     assert config.binary_name("k8s.io/kubernetes/cmd/kubeadm") == "kubeadm"
+
+
+def test_image_names_are_normalized_as_containerd_lists_them(kindnode):
+    assert kindnode.normalized("traefik:v3.7.13") == "docker.io/library/traefik:v3.7.13"
+    assert kindnode.normalized("kindest/node:v1") == "docker.io/kindest/node:v1"
+    assert kindnode.normalized("registry.k8s.io/pause:3.10.1") == "registry.k8s.io/pause:3.10.1"
+    assert kindnode.normalized("localhost:5000/x:1") == "localhost:5000/x:1"
