@@ -303,6 +303,49 @@ def addon_entry(cluster: Cluster, addon) -> dict[str, tuple[str, int]] | str:  #
     return f"this machine reaches it at none of the addresses tried ({tried})"
 
 
+GATEKEEPER_NAMESPACE = "gatekeeper-system"
+# The names Gatekeeper's manifest and its Helm chart give the webhook server, the audit and the webhook.
+GATEKEEPER_DEPLOYMENTS = ("gatekeeper-controller-manager", "gatekeeper-audit")
+GATEKEEPER_WEBHOOK = "gatekeeper-validating-webhook-configuration"
+
+
+def _gatekeeper(cluster: Cluster) -> Capability:
+    """OPA Gatekeeper works, however it was installed: its ConstraintTemplate kind is served, its webhook
+    is registered, and its webhook server and audit each have a ready pod (a webhook without a server
+    fails open: every pod would be admitted). Where labrunner's `gatekeeper` add-on is installed, it
+    must be ready too."""
+    from ..addons import addon_providing, install_fix
+
+    addon = addon_providing("gatekeeper")
+    fix = install_fix(addon) if addon else "install OPA Gatekeeper"
+    found = _gatekeeper_works(cluster, fix)
+    judged = _addon_capability(cluster, "gatekeeper", addon, others_present=bool(found.state))
+    return judged if judged is not None else found
+
+
+def _gatekeeper_works(cluster: Cluster, fix: str) -> Capability:
+    try:
+        cluster.resource("ConstraintTemplate", "templates.gatekeeper.sh/v1")
+    except NotFound:
+        return Capability("gatekeeper", False, "the cluster serves no ConstraintTemplate kind: Gatekeeper is not installed",
+                          fix)
+    if cluster.get("ValidatingWebhookConfiguration", GATEKEEPER_WEBHOOK,
+                   api_version="admissionregistration.k8s.io/v1") is None:
+        return Capability("gatekeeper", False, f"Gatekeeper's CRDs are there, but not its webhook {GATEKEEPER_WEBHOOK}",
+                          fix)
+    ready = {}
+    for name in GATEKEEPER_DEPLOYMENTS:
+        found = cluster.get("Deployment", name, namespace=GATEKEEPER_NAMESPACE, api_version="apps/v1")
+        ready[name] = ((found or {}).get("status") or {}).get("readyReplicas") or 0
+    not_ready = [name for name, count in ready.items() if not count]
+    if not_ready:
+        return Capability("gatekeeper", False, f"Gatekeeper is installed, but {', '.join(not_ready)} has no ready pod",
+                          f"kubectl -n {GATEKEEPER_NAMESPACE} get pods; wait until they are ready, or look at "
+                          f"`kubectl -n {GATEKEEPER_NAMESPACE} describe pods`", data={"ready": ready})
+    return Capability("gatekeeper", True, "OPA Gatekeeper: "
+                      + ", ".join(f"{name} {count} ready" for name, count in ready.items()), data={"ready": ready})
+
+
 def _storage(cluster: Cluster) -> Capability:
     classes = cluster.list("StorageClass")
     default = [c["metadata"]["name"] for c in classes
@@ -436,6 +479,7 @@ PROBES: dict[str, Callable[[Cluster], Capability]] = {
     "loadbalancer": _loadbalancer,
     "ingress": _ingress,
     "gateway-api": _gateway_api,
+    "gatekeeper": _gatekeeper,
     "storage": _storage,
     "runtimeclass": _runtimeclass,
     "csr": _csr,

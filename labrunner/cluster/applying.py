@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from ..errors import Forbidden, NotFound, translate_api_exception
+from ..errors import Forbidden, LabrunnerError, NotFound, translate_api_exception
 from ..model import Manifest, ObjectRef, fill_namespace
 from ..settings import TIMEOUTS
 from .client import FIELD_MANAGER, Cluster
@@ -176,8 +176,10 @@ def _refresh_after_crds(cluster: Cluster, applied: list[dict]) -> None:
     cluster.forget_resources()
 
 
-def delete_object(cluster: Cluster, ref: ObjectRef, *, namespace: str) -> bool:
-    """Delete one object; False when it was not there."""
+def delete_object(cluster: Cluster, ref: ObjectRef, *, namespace: str, propagation: str = "Background") -> bool:
+    """Delete one object; False when it was not there. `propagation` is the API's propagationPolicy:
+    Background (the object goes at once, the garbage collector removes what it owns later) or
+    Foreground (the object stays, being deleted, until what it owns with blockOwnerDeletion is gone)."""
     try:
         resource = cluster.resource(ref.kind, ref.api_version)
     except NotFound:
@@ -185,7 +187,7 @@ def delete_object(cluster: Cluster, ref: ObjectRef, *, namespace: str) -> bool:
     ns = (ref.namespace or namespace) if resource.namespaced else None
     name = fill_namespace(ref.name, namespace)  # e.g. a ClusterRoleBinding named after the lab namespace
     try:
-        cluster.dynamic.delete(resource, name=name, namespace=ns, body={"propagationPolicy": "Background"})
+        cluster.dynamic.delete(resource, name=name, namespace=ns, body={"propagationPolicy": propagation})
     except Exception as exc:
         error = translate_api_exception(exc, what=str(ref))
         if isinstance(error, NotFound):
@@ -204,7 +206,17 @@ def delete_manifests(cluster: Cluster, manifests: Iterable[Manifest], *, namespa
 
 
 def delete_labelled(cluster: Cluster, *, lab_id: str, kinds: Iterable[tuple[str, str]]) -> int:
-    """Delete the cluster-scoped objects of these (apiVersion, kind)s labelled for the lab."""
+    """Delete the cluster-scoped objects of these (apiVersion, kind)s labelled for the lab.
+
+    An object that owns a CRD is deleted in the foreground: it stays until that CRD is gone, so
+    waiting for the labelled objects (reset, `dev check` between proofs) also waits for the CRD. A
+    Gatekeeper ConstraintTemplate owns the CRD Gatekeeper made for it; a template re-applied while
+    that CRD is still terminating adopts it and loses its kind when it goes, and Gatekeeper (v3.23.1)
+    then watches a kind that no longer exists, which stops its template controller. Everything else
+    goes in the background: a custom resource deleted in the foreground while its own CRD is being
+    deleted never goes (the garbage collector stops serving the kind before it drops the finalizer).
+    """
+    owners = _crd_owners(cluster)
     count = 0
     for api_version, kind in kinds:
         try:
@@ -214,8 +226,19 @@ def delete_labelled(cluster: Cluster, *, lab_id: str, kinds: Iterable[tuple[str,
         if resource.namespaced:
             continue
         for item in cluster.list(kind, selector=f"{LAB_LABEL}={lab_id}", api_version=api_version):
-            count += delete_object(cluster, ObjectRef(kind, item["metadata"]["name"], api_version), namespace="")
+            owns_crd = item["metadata"].get("uid") in owners
+            count += delete_object(cluster, ObjectRef(kind, item["metadata"]["name"], api_version), namespace="",
+                                   propagation="Foreground" if owns_crd else "Background")
     return count
+
+
+def _crd_owners(cluster: Cluster) -> set[str]:
+    """The uids of the objects that own a CustomResourceDefinition (metadata.ownerReferences)."""
+    try:
+        crds = cluster.list("CustomResourceDefinition", api_version="apiextensions.k8s.io/v1")
+    except LabrunnerError:
+        return set()
+    return {ref.get("uid") for crd in crds for ref in crd["metadata"].get("ownerReferences") or []}
 
 
 __all__ = [

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,12 +29,14 @@ class Paths:
 
 
 def binary_name(package: str) -> str:
-    """What `go install` names the binary of a package path (without its @version): its last element,
-    or the one before a major-version suffix (go.etcd.io/etcd/server/v3 -> server), as Go does."""
+    """What `go install` names the binary of a package path (without its @version): its last
+    element, or the one before a major-version suffix (`.../gatekeeper/v3` -> `gatekeeper`), as the
+    go command does (cmd/go/internal/load, DefaultExecName)."""
     parts = package.split("@")[0].rstrip("/").split("/")
-    if len(parts) > 1 and re.fullmatch(r"v[0-9]+", parts[-1]):
+    last = parts[-1]
+    if len(parts) > 1 and len(last) > 1 and last[0] == "v" and last[1:].isdigit() and int(last[1:]) >= 2:
         return parts[-2]
-    return parts[-1]
+    return last
 
 
 def default_paths() -> Paths:

@@ -14,7 +14,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from build import build_pause
+from build import build_one, build_pause
 from config import Config
 from log import say
 
@@ -76,6 +76,12 @@ def layer_for(cfg: Config, kind: str) -> bytes:
             _add_file(tar, "pause", build_pause(cfg).read_bytes())
         elif kind == "coredns":
             _add_file(tar, "coredns", cfg.binary("coredns").read_bytes())
+        elif kind == "gatekeeper":
+            # As upstream's image (Dockerfile: distroless static, the binary as /manager); its manifest
+            # mounts /certs and /tmp/audit and runs it as user 1000 with a read-only root.
+            _add_file(tar, "manager", cfg.binary("gatekeeper").read_bytes())
+            for d in ("certs", "tmp"):
+                _add_dir(tar, d, 0o1777 if d == "tmp" else 0o755)
         elif kind == "traefik":
             # The binary alone, as upstream's image has it at /usr/local/bin/traefik; /tmp for its
             # plugin and certificate scratch files.
@@ -96,7 +102,7 @@ def layer_for(cfg: Config, kind: str) -> bytes:
             _add_file(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", 0o644)
             _add_file(tar, "etc/group", b"root:x:0:\nnogroup:x:65534:\n", 0o644)
         else:
-            raise SystemExit(f"testbed.toml: unknown image kind {kind!r} (known: pause, agnhost, coredns, traefik)")
+            raise SystemExit(f"testbed.toml: unknown image kind {kind!r} (known: pause, agnhost, coredns, gatekeeper, traefik)")
     return buf.getvalue()
 
 
@@ -112,7 +118,6 @@ def push_images(cfg: Config, addons: tuple[str, ...] = (), *, base: bool = True)
         if (img["addon"] not in addons) if img.get("addon") else not base:
             continue
         if img.get("build"):
-            from build import build_one
             build_one(cfg, img["build"])
         layer = layer_for(cfg, img["kind"])
         digest = hashlib.sha256(layer).hexdigest()

@@ -80,8 +80,9 @@ CASES = {
     "quiz": ({}, [], {"answers": {"s": "a"}, "quiz": QUIZ}, Status.FAIL, "a) this one"),
     "rbac": ({"group": "ops", "verb": "get", "resource": "pods"}, [], {}, Status.FAIL, "denied"),
 }
-# Kinds that run pods or apply manifests: their evidence is tested below, in test_evidence.py and live.
-ELSEWHERE = {"connectivity", "dns", "admission"}
+# Kinds that run pods or apply manifests: their evidence is tested below, in test_evidence.py and live;
+# `audit` asks which kinds the cluster serves: test_gatekeeper_audit.py, with a cluster that answers that.
+ELSEWHERE = {"connectivity", "dns", "admission", "audit"}
 
 
 def test_every_builtin_kind_has_an_evidence_case():

@@ -239,3 +239,146 @@ def test_an_addon_that_is_not_ready_is_an_error_with_its_fix_never_a_fail(fake_c
     result = run(fake_cluster([_ingress("a.example")]), "http", to={"ingress": "a.example"})
     assert result.status is Status.ERROR and "installed but not ready" in result.message
     assert "fix: labrunner addons install ingress" in result.details
+
+
+# -- what the answer through a shared controller can and cannot prove -----------------------------
+
+def _gateway(listeners: list[dict], attached: dict[str, int]) -> dict:
+    return {"kind": "Gateway", "metadata": {"name": "shop", "namespace": NS}, "spec": {"listeners": listeners},
+            "status": {"listeners": [{"name": n, "attachedRoutes": k} for n, k in attached.items()]}}
+
+
+def test_a_gateway_answers_only_through_a_listener_for_the_host_with_a_route_attached():
+    from labrunner.checks.kinds.http import gateway_listener_missing
+
+    https = {"name": "https", "protocol": "HTTPS", "hostname": "*.shop.example",
+             "tls": {"certificateRefs": [{"name": "shop-tls"}]}}
+    other = {"name": "http", "protocol": "HTTP", "hostname": "nothing.example"}
+    gateway = _gateway([other, https], {"http": 1, "https": 1})
+    # Another Gateway at the same address may serve the host: this one must have the listener itself.
+    assert gateway_listener_missing(gateway, "http", "a.shop.example") == "Gateway shop has no HTTP listener for host a.shop.example"
+    assert gateway_listener_missing(gateway, "https", "A.Shop.Example.") is None
+    assert gateway_listener_missing(gateway, "https", "a.shop.example", "shop-tls") is None
+    assert "does not name Secret blog-tls" in gateway_listener_missing(gateway, "https", "a.shop.example", "blog-tls")
+    assert "attachedRoutes: 0" in gateway_listener_missing(_gateway([https], {"https": 0}), "https", "a.shop.example")
+    assert gateway_listener_missing(_gateway([{"name": "any", "protocol": "HTTP"}], {"any": 2}), "http", "x.example") is None
+
+
+def test_an_ingress_still_routing_the_host_makes_a_gateway_answer_prove_nothing(fake_cluster, monkeypatch):
+    from labrunner.capabilities import Capability
+
+    found = Capability("gateway-api", True, "ready", data={"entry": {"http": ["127.0.0.1", 80]}})
+    monkeypatch.setattr("labrunner.capabilities.capability", lambda cluster, name, fresh=False: found)
+    gateway = _gateway([{"name": "http", "protocol": "HTTP"}], {"http": 1})
+    gateway["status"]["conditions"] = [{"type": "Programmed", "status": "True"}]
+    to = {"to": {"gateway": "shop", "host": "a.example"}}
+    assert _resolve(_ctx(fake_cluster([gateway])), to) == [Target("http", "127.0.0.1", 80, "a.example")]
+    left = _ingress("a.example") | {"metadata": {"name": "storefront", "namespace": NS}}
+    assert "Ingress storefront also routes host a.example" in _resolve(_ctx(fake_cluster([gateway, left])), to)
+
+
+def test_https_through_an_ingress_needs_the_host_under_spec_tls_with_the_secret(fake_cluster, monkeypatch):
+    from labrunner.capabilities import Capability
+
+    found = Capability("ingress", True, "ready", data={"entry": {"https": ["127.0.0.1", 443]}})
+    monkeypatch.setattr("labrunner.capabilities.capability", lambda cluster, name, fresh=False: found)
+    p = {"to": {"ingress": "a.example"}, "scheme": "https", "tlsSecret": "shop-tls"}
+    # Without spec.tls the controller still answers HTTPS, with any namespace's certificate for the name.
+    assert "under spec.tls with secretName shop-tls" in _resolve(_ctx(fake_cluster([_ingress("a.example")])), p)
+    for tls in ([{"hosts": ["a.example"], "secretName": "shop-tls"}], [{"secretName": "shop-tls"}]):
+        ingress = _ingress("a.example")
+        ingress["spec"]["tls"] = tls
+        assert _resolve(_ctx(fake_cluster([ingress])), p) == [Target("https", "127.0.0.1", 443, "a.example")]
+    ingress = _ingress("a.example")
+    ingress["spec"]["tls"] = [{"hosts": ["b.example"], "secretName": "shop-tls"}]
+    assert isinstance(_resolve(_ctx(fake_cluster([ingress])), p), str)
+
+
+def _lab_certificate(path: str) -> bytes:
+    import ssl
+
+    import yaml
+
+    text = (Path(__file__).parents[2] / "labs" / "ingress" / path).read_text()
+    return ssl.PEM_cert_to_DER_cert(yaml.safe_load(text)["stringData"]["tls.crt"])
+
+
+def test_a_certificate_covers_a_host_as_a_tls_client_checks_it():
+    from labrunner.checks.kinds.http import certificate_covers, certificate_names
+
+    shop = certificate_names(_lab_certificate("solution/shop-tls-secret.yaml"))
+    assert shop == ["*.shop.example"]
+    assert certificate_covers(shop, "lab-ingress.shop.example")
+    assert certificate_covers(shop, "Lab-Ingress.Shop.Example.")
+    assert not certificate_covers(shop, "shop.example")           # a wildcard stands for exactly one label
+    assert not certificate_covers(shop, "a.b.shop.example")
+    assert not certificate_covers(certificate_names(_lab_certificate("wrong/05-secret-for-blog.yaml")), "lab-ingress.shop.example")
+
+
+def test_a_redirect_location_with_the_schemes_own_port_is_the_same_url():
+    from labrunner.checks.kinds.http import normalized_location
+
+    assert normalized_location("https://a.example:443/api/orders") == "https://a.example/api/orders"
+    assert normalized_location("HTTPS://A.example/api") == "https://a.example/api"
+    assert normalized_location("https://a.example:8443/api") == "https://a.example:8443/api"
+    assert normalized_location("http://[2001:db8::1]:80/x") == "http://[2001:db8::1]/x"
+    assert normalized_location("/relative") == "/relative"
+    assert not normalized_location("https://a.example.com/api").startswith(normalized_location("https://a.example/api"))
+
+
+def test_a_controller_that_does_not_answer_is_an_error_never_the_learners_fail(fake_cluster, monkeypatch):
+    import socket
+
+    from labrunner.capabilities import Capability
+
+    with socket.socket() as closed:  # a port nothing listens on: connection refused, as from a controller that is down
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    cached = Capability("ingress", True, "ready", data={"entry": {"http": ["127.0.0.1", port]}})
+    now = Capability("ingress", False, "add-on ingress: installed but not ready", "labrunner addons install ingress")
+    monkeypatch.setattr("labrunner.capabilities.capability",
+                        lambda cluster, name, fresh=False: now if fresh else cached)
+    result = run(fake_cluster([_ingress("a.example")]), "http", to={"ingress": "a.example"})
+    assert result.status is Status.ERROR and "installed but not ready" in result.message
+    assert "fix: labrunner addons install ingress" in result.details
+    assert "connection refused" in result.evidence.observed
+    monkeypatch.setattr("labrunner.capabilities.capability", lambda cluster, name, fresh=False: cached)
+    result = run(fake_cluster([_ingress("a.example")]), "http", to={"ingress": "a.example"})
+    assert result.status is Status.ERROR and "does not answer" in result.message and "labrunner doctor" in result.details[0]
+
+
+def test_a_certificate_outside_its_validity_is_named_so():
+    from datetime import datetime, timezone
+
+    from labrunner.checks.kinds.http import certificate_expired
+
+    der = _lab_certificate("solution/shop-tls-secret.yaml")  # valid 2026-11-29 .. 2126-11-05
+    assert certificate_expired(der) is None
+    assert certificate_expired(der, datetime(2127, 1, 1, tzinfo=timezone.utc).timestamp()) == "expired on 2126-11-05"
+    assert "not valid before 2026-11-29" in certificate_expired(der, datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp())
+
+
+def _lab_secret(path: str, name: str = "shop-tls") -> dict:
+    import base64
+
+    import yaml
+
+    data = yaml.safe_load((Path(__file__).parents[2] / "labs" / "ingress" / path).read_text())["stringData"]
+    return {"kind": "Secret", "metadata": {"name": name, "namespace": NS},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
+
+
+def test_a_tls_secret_whose_key_is_another_certificates_fails_before_any_request(fake_cluster, monkeypatch):
+    from labrunner.capabilities import Capability
+
+    found = Capability("ingress", True, "ready", data={"entry": {"https": ["192.0.2.1", 443]}})
+    monkeypatch.setattr("labrunner.capabilities.capability", lambda cluster, name, fresh=False: found)
+    ingress = _ingress("lab.shop.example")
+    ingress["spec"]["tls"] = [{"hosts": ["lab.shop.example"], "secretName": "shop-tls"}]
+    mixed = _lab_secret("solution/shop-tls-secret.yaml")
+    mixed["data"]["tls.key"] = _lab_secret("wrong/05-secret-for-blog.yaml")["data"]["tls.key"]
+    p = {"to": {"ingress": "lab.shop.example"}, "scheme": "https", "tlsSecret": "shop-tls"}
+    result = run(fake_cluster([ingress, mixed]), "http", **p)
+    assert result.status is Status.FAIL and "is not the key of its tls.crt" in result.message
+    result = run(fake_cluster([ingress, _lab_secret("wrong/05-secret-for-blog.yaml")]), "http", **p)
+    assert result.status is Status.FAIL and "is for *.blog.example, not lab.shop.example" in result.message

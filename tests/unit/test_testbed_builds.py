@@ -60,6 +60,29 @@ def test_suite_arguments_replace_the_defaults_of_the_same_flag(testbed_lib):
         "--ginkgo.skip=SCTP", "--ginkgo.no-color", "--ginkgo.focus=Netpol.*deny"]
 
 
+@pytest.mark.parametrize("package, binary", [
+    ("k8s.io/kubernetes/cmd/kubelet", "kubelet"),
+    ("github.com/open-policy-agent/gatekeeper/v3@v3.23.1", "gatekeeper"),  # a major-version suffix is skipped
+    ("github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@v2.1.0", "kube-router"),
+    ("example.com/tool/v1", "v1"),  # v1 is no major-version suffix
+    ("example.com/tool/v2x", "v2x"),
+])
+def test_a_binary_is_named_as_go_install_names_it(testbed_lib, package, binary):
+    config, _ = testbed_lib
+    assert config.binary_name(package) == binary
+
+
+def test_every_add_on_image_names_an_on_demand_build_of_its_binary(testbed_lib):
+    config, _ = testbed_lib
+    cfg = config.load_config()
+    addon_images = [img for img in cfg.images() if img.get("addon")]
+    assert addon_images
+    for img in addon_images:
+        spec = cfg.raw["builds"][img["build"]]
+        assert spec.get("on_demand"), f"{img['name']}: an add-on's build must not slow down every `up`"
+        assert cfg.build_dir(img["build"]) == cfg.binary(config.binary_name(spec["packages"][0])).parent
+
+
 def test_mirror_paths_normalize_names_as_docker_does(monkeypatch):
     monkeypatch.syspath_prepend(str(TESTBED / "lib"))
     for name in ("config", "log", "build", "images"):

@@ -80,6 +80,11 @@ def _resolve(ctx: CheckContext, p: Mapping[str, Any]) -> list[Target] | str | Ch
         mine = [i for i in ingresses if any(r.get("host") == host for r in (i.get("spec") or {}).get("rules") or [])]
         if not mine:
             return f"no Ingress in {ctx.namespace} has a rule for host {host}"
+        if "tlsSecret" in p and not any(_tls_names(i, p["tlsSecret"], host) for i in ingresses):
+            # Without it the controller still answers HTTPS, choosing by SNI among every certificate it
+            # holds from any namespace's Ingresses (Traefik's store is one for the cluster), so the right
+            # certificate could come from someone else's Ingress.
+            return f"no Ingress in {ctx.namespace} lists host {host} under spec.tls with secretName {p['tlsSecret']}"
         entry = _controller_entry(ctx, "ingress", scheme)
         if isinstance(entry, CheckResult):
             return entry
@@ -104,6 +109,18 @@ def _resolve(ctx: CheckContext, p: Mapping[str, Any]) -> list[Target] | str | Ch
             why = next((c.get("message") for c in (gateway.get("status") or {}).get("conditions") or []
                         if c.get("type") in ("Programmed", "Accepted") and c.get("status") != "True" and c.get("message")), "")
             return f"Gateway {name} is not Programmed ({programmed or 'no status yet'}{': ' + why if why else ''})"
+        host = to.get("host")
+        unserved = gateway_listener_missing(gateway, scheme, host, p.get("tlsSecret"))
+        if unserved:
+            return unserved
+        if host:
+            # One controller serves Ingresses and Gateways at one address: an Ingress for the host
+            # could answer instead of the Gateway, and the answer would prove nothing about it.
+            also = [i["metadata"]["name"] for i in ctx.cluster.list("Ingress", namespace=ctx.namespace)
+                    if any(_host_key(r.get("host")) == _host_key(host) for r in (i.get("spec") or {}).get("rules") or [])]
+            if also:
+                return (f"Ingress {', '.join(sorted(also))} also routes host {host}, so the answer may not come "
+                        f"through Gateway {name}; delete it")
         entry = _controller_entry(ctx, "gateway-api", scheme)
         if isinstance(entry, CheckResult):
             return entry
@@ -151,6 +168,113 @@ def _resolve(ctx: CheckContext, p: Mapping[str, Any]) -> list[Target] | str | Ch
     return [Target(scheme, address, n) for n in node_ports]
 
 
+def _host_key(name: str | None) -> str:
+    """A DNS name as compared: case-insensitive, without a trailing dot (RFC 4343, RFC 1034 3.1)."""
+    return (name or "").rstrip(".").lower()
+
+
+def host_matches(pattern: str | None, host: str) -> bool:
+    """Whether a listener or route hostname `pattern` covers `host`: no pattern covers every host,
+    `*.example.com` every name below example.com (one label or more, as the Gateway API's
+    Listener.hostname says), else the names must be equal (case-insensitive)."""
+    if not pattern:
+        return True
+    pattern, host = _host_key(pattern), _host_key(host)
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:]) and len(host) > len(pattern) - 1
+    return pattern == host
+
+
+def gateway_listener_missing(gateway: Mapping[str, Any], scheme: str, host: str | None,
+                             secret: str | None = None) -> str | None:
+    """Why `gateway` cannot be the one answering `scheme` requests for `host`, or None when it can.
+
+    Every Gateway of a controller shares its address, so a request that answers right proves only that
+    *some* Gateway routes the host. This asks the Gateway itself: a listener of the scheme's protocol
+    (HTTP, HTTPS) whose hostname covers `host` (spec.listeners), to which the controller counts at least
+    one route attached (status.listeners[].attachedRoutes, Gateway API v1), and with `secret`, whose
+    tls.certificateRefs name that Secret of the Gateway's namespace."""
+    protocol = "HTTPS" if scheme == "https" else "HTTP"
+    name = (gateway.get("metadata") or {}).get("name")
+    listeners = [x for x in (gateway.get("spec") or {}).get("listeners") or []
+                 if x.get("protocol") == protocol and (host is None or host_matches(x.get("hostname"), host))]
+    if not listeners:
+        for_host = f" for host {host}" if host else ""
+        return f"Gateway {name} has no {protocol} listener{for_host}"
+    attached = {x.get("name"): x.get("attachedRoutes") or 0 for x in (gateway.get("status") or {}).get("listeners") or []}
+    if not any(attached.get(x.get("name"), 0) > 0 for x in listeners):
+        names = ", ".join(str(x.get("name")) for x in listeners)
+        return f"no route is attached to Gateway {name}'s {protocol} listener {names} (its status says attachedRoutes: 0)"
+    if secret:
+        own = (gateway.get("metadata") or {}).get("namespace")
+        if not any(ref.get("name") == secret and ref.get("kind", "Secret") == "Secret"
+                   and ref.get("namespace", own) == own
+                   for x in listeners for ref in ((x.get("tls") or {}).get("certificateRefs") or [])):
+            names = ", ".join(str(x.get("name")) for x in listeners)
+            return f"Gateway {name}'s {protocol} listener {names} does not name Secret {secret} in tls.certificateRefs"
+    return None
+
+
+def _tls_names(ingress: Mapping[str, Any], secret: str, host: str) -> bool:
+    """Whether `ingress` terminates TLS for `host` with `secret`: a spec.tls entry naming the Secret whose
+    hosts list the host, or lists none (then it is the controller's default for the Ingress's hosts)."""
+    return any(t.get("secretName") == secret and (not t.get("hosts") or any(_host_key(h) == _host_key(host)
+                                                                           for h in t["hosts"]))
+               for t in (ingress.get("spec") or {}).get("tls") or [])
+
+
+CLOCK_SKEW_SECONDS = 300  # a certificate made a moment ago on a machine whose clock is this far ahead still counts
+
+
+def certificate_expired(der: bytes, now: float | None = None) -> str | None:
+    """Why a certificate is not valid at `now` (a Unix time; default: this machine's clock), e.g.
+    "expired on 2025-01-31", or None while it is (its notBefore..notAfter, RFC 5280 4.1.2.5)."""
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+
+    cert = x509.load_der_x509_certificate(der)
+    at = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc)
+    if at > cert.not_valid_after_utc:
+        return f"expired on {cert.not_valid_after_utc:%Y-%m-%d}"
+    if at + timedelta(seconds=CLOCK_SKEW_SECONDS) < cert.not_valid_before_utc:  # made just now on a clock ahead
+        return f"not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+    return None
+
+
+def certificate_names(der: bytes) -> list[str]:
+    """The DNS names a certificate is for: its subjectAltName dNSNames, else its subject CN (the
+    fallback RFC 6125 6.4.4 allows only without SANs). Raises ValueError for a certificate that cannot be parsed."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    cert = x509.load_der_x509_certificate(der)
+    try:
+        return list(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        return [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+
+
+def _names_host(der: bytes, host: str) -> bool:
+    """Whether the certificate `der` (as a server presented it) is one for `host`; False if unreadable."""
+    try:
+        return certificate_covers(certificate_names(der), host)
+    except ValueError:
+        return False
+
+
+def certificate_covers(names: list[str], host: str) -> bool:
+    """Whether one of a certificate's `names` matches `host` as a TLS client checks it (RFC 6125 6.4.3):
+    case-insensitive, and `*.` standing for exactly one left-most label."""
+    host = _host_key(host)
+    for name in map(_host_key, names):
+        if name == host:
+            return True
+        if name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]:
+            return True
+    return False
+
+
 def _controller_entry(ctx: CheckContext, name: str, scheme: str) -> tuple[str, int] | CheckResult | None:
     """(address, port) where this machine reaches the controller of labrunner's add-on providing
     capability `name` for `scheme`; an errored result when that add-on is installed but not ready or
@@ -186,12 +310,56 @@ def _secret_cert_der(ctx: CheckContext, name: str) -> bytes | str:
     return ssl.PEM_cert_to_DER_cert(first)
 
 
+def _secret_key_mismatch(ctx: CheckContext, name: str, der: bytes) -> str | None:
+    """Why Secret `name`'s tls.key cannot serve its certificate `der` (no key, unreadable, or the key of
+    another certificate), or None when its public key is the certificate's. A controller cannot load
+    such a pair and presents some other certificate, which says nothing of why."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    secret = ctx.cluster.get("Secret", name, namespace=ctx.namespace) or {}
+    pem = base64.b64decode(((secret.get("data") or {}).get("tls.key") or ""))
+    if b"PRIVATE KEY" not in pem:
+        return f"Secret {name} has no tls.key private key"
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        return f"the tls.key of Secret {name} cannot be read: {exc}"
+    public = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(*public) != x509.load_der_x509_certificate(der).public_key().public_bytes(*public):
+        return f"the tls.key of Secret {name} is not the key of its tls.crt (both must come from one openssl run)"
+    return None
+
+
 def _http(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     targets = _resolve(ctx, p)
     if isinstance(targets, CheckResult):
         return targets
     if isinstance(targets, str):
         return CheckResult.failed(targets, evidence=Evidence(expected_answer(p), targets))
+    host = targets[0].host
+    if "tlsSecret" in p and host:
+        # The controller picks a certificate by SNI, and what it does with one that does not name the
+        # host is its own choice (Traefik falls back to its default one; others may serve it anyway).
+        der = _secret_cert_der(ctx, p["tlsSecret"])
+        if isinstance(der, str):
+            return CheckResult.failed(der, evidence=Evidence(expected_answer(p), der))
+        try:
+            names = certificate_names(der)
+            expired = certificate_expired(der)
+            unpaired = _secret_key_mismatch(ctx, p["tlsSecret"], der)
+        except ValueError as exc:
+            why = f"the certificate in Secret {p['tlsSecret']} cannot be read: {exc}"
+            return CheckResult.failed(why, evidence=Evidence(expected_answer(p), why))
+        if not certificate_covers(names, host):
+            why = (f"the certificate in Secret {p['tlsSecret']} is for {', '.join(names) or 'no name'}, "
+                   f"not {host}, so a client asking for {host} would reject it")
+            return CheckResult.failed(why, evidence=Evidence(expected_answer(p), why))
+        if unpaired:
+            return CheckResult.failed(unpaired, evidence=Evidence(expected_answer(p), unpaired))
+        if expired:
+            why = f"the certificate in Secret {p['tlsSecret']} {expired}, so clients would reject it"
+            return CheckResult.failed(why, evidence=Evidence(expected_answer(p), why))
     backend: set[str] | None = None
     if "backend" in p:
         found = _backend_pods(ctx, p)
@@ -204,12 +372,33 @@ def _http(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         unreachable = load_balancer_unreachable(ctx)  # no address of this cluster's answers this machine
         if unreachable is not None:
             return replace(unreachable, evidence=chosen.evidence)
+    if not chosen.ok and ("ingress" in p["to"] or "gateway" in p["to"]) and \
+            chosen.evidence.observed.startswith(_NO_ANSWER):
+        return _controller_silent(ctx, p, chosen)
     if chosen.ok or len(results) == 1:
         return chosen
     # Every node port was tried: the evidence says what each answered, and how to ask each again.
     observed = "; ".join(f"{_where(p, t)}: {r.evidence.observed}" for t, r in zip(targets, results))
     commands = tuple(c for r in results for c in r.evidence.commands)
     return replace(chosen, evidence=Evidence(chosen.evidence.expected, observed, commands=commands))
+
+
+# How `_requested` says no HTTP answer came at all (its `observed`).
+_NO_ANSWER = ("connection refused", "no answer within", "cannot connect")
+
+
+def _controller_silent(ctx: CheckContext, p: Mapping[str, Any], result: CheckResult) -> CheckResult:
+    """The error for an Ingress controller that does not answer at all. A controller that runs answers
+    every request, 404 for a host or path nobody routes, so silence is never the learner's answer: it is
+    the controller down, restarting or unreachable (the capability may have been cached while it was up)."""
+    from ...capabilities import capability
+
+    name = "gateway-api" if "gateway" in p["to"] else "ingress"
+    found = capability(ctx.cluster, name, fresh=True)
+    fix = found.fix if found.state is False and found.fix else "see `labrunner doctor`, under " + name
+    why = f"{name}: {found.detail}" if found.state is False else "the Ingress controller does not answer"
+    return replace(CheckResult.errored(f"{why}, whatever the answer: {result.message}", [f"fix: {fix}"]),
+                   evidence=result.evidence)
 
 
 def expected_answer(p: Mapping[str, Any]) -> str:
@@ -339,7 +528,7 @@ def _requested(ctx: CheckContext, p: Mapping[str, Any], target: Target) -> tuple
             f"status {response.status}"
     if "location" in p:
         location = response.getheader("Location") or ""
-        if not location.startswith(str(p["location"])):
+        if not normalized_location(location).startswith(normalized_location(str(p["location"]))):
             return CheckResult.failed(f"{where} answered {response.status} with Location "
                                       f"{location[:120]!r}, expected one starting {p['location']!r}"), body, \
                 f"status {response.status}, Location {location[:120] or 'none'}"
@@ -350,11 +539,41 @@ def _requested(ctx: CheckContext, p: Mapping[str, Any], target: Target) -> tuple
         expected = _secret_cert_der(ctx, p["tlsSecret"])
         if isinstance(expected, str):
             return CheckResult.failed(expected), body, f"status {response.status}; {expected}"
+        if peer != expected and host and peer and _names_host(peer, host):
+            # The learner's Ingress names a Secret whose certificate is for the host and valid (checked
+            # before asking), yet the controller presents another one for the name: Traefik keeps one
+            # certificate store for the cluster, and another namespace's certificate for the same name
+            # (two wildcards alike) can win. An exact name is preferred to a wildcard.
+            return CheckResult.errored(
+                f"{where} presents another certificate for {host} than the one in Secret {p['tlsSecret']}, "
+                "one the controller holds from elsewhere (another namespace's Ingress or Gateway with a "
+                "certificate for the same name)",
+                [f"fix: make the certificate of Secret {p['tlsSecret']} for {host} itself, not a wildcard: the "
+                 "controller prefers an exact name"]), body, "another certificate for the same name"
         if peer != expected:
             return CheckResult.failed(f"{where} presents a certificate other than the one in Secret {p['tlsSecret']}"), \
                 body, "another certificate"
     return CheckResult.passed(f"{where} answered {response.status}", [body[:200]] if body else []), body, \
         f"status {response.status}"
+
+
+def normalized_location(url: str) -> str:
+    """`url` as a browser follows it: scheme and host in lower case, and without a port that is the
+    scheme's own (https://a.example:443/x is https://a.example/x, RFC 3986 6.2.3). Some controllers
+    write the port a redirect names even when it is the default one, which the Gateway API says to leave out."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    if not parts.scheme or not parts.hostname:
+        return url
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if port is not None and port != {"http": 80, "https": 443}.get(parts.scheme.lower()):
+        host = f"{host}:{port}"
+    return urlunsplit((parts.scheme.lower(), host, parts.path, parts.query, parts.fragment))
 
 
 class _SNIConnection(http.client.HTTPSConnection):

@@ -1,0 +1,99 @@
+"""The `audit` check: OPA Gatekeeper's audit lists the objects that violate a Constraint.
+
+Admission judges requests; objects that were there before a policy are found only by Gatekeeper's
+audit, which judges every cached object every `--audit-interval` seconds (60 by default) and writes
+what it found into the Constraint's status (Gatekeeper docs, "Audit": `status.auditTimestamp`,
+`status.totalViolations`, and up to `--constraint-violations-limit` (20) entries of
+`status.violations`, each `{kind, name, namespace, message, enforcementAction}`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+from ...errors import NotFound
+from ...format.values import ObjectName
+from ..base import CheckContext, CheckKind, CheckResult, Param
+from ..evidence import Evidence
+
+CONSTRAINTS_API = "constraints.gatekeeper.sh/v1beta1"
+TEMPLATES_API = "templates.gatekeeper.sh/v1"
+AUDIT_INTERVAL = 60  # seconds: Gatekeeper's default --audit-interval
+MISSING_FIX = ("Gatekeeper is not installed: `labrunner addons install gatekeeper` (on kind, `labrunner up` "
+               "installs it for the labs that need it; `labrunner doctor` shows its state)")
+
+
+def _time(text: str | None) -> datetime | None:
+    """An RFC 3339 timestamp as the API writes it (2026-11-29T19:30:00Z), or None."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _listed(violation: Mapping[str, Any], kind: str, name: str, namespace: str) -> bool:
+    return (violation.get("kind") == kind and violation.get("name") == name
+            and (violation.get("namespace") or "") == namespace)
+
+
+def _audit(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    kind, _, name = p["constraint"].partition("/")
+    wanted = [tuple(o.split("/", 1)) for o in p["lists"]]
+    wanted_text = ", ".join(f"{k} {n}" for k, n in wanted)
+    expected = f"the audit lists {wanted_text} (namespace {ctx.namespace})"
+    try:
+        ctx.cluster.resource("ConstraintTemplate", TEMPLATES_API)
+    except NotFound:
+        return CheckResult.errored(f"the cluster serves no ConstraintTemplate kind; {MISSING_FIX}",
+                                   evidence=Evidence(expected, "no Gatekeeper CRDs"))
+    try:
+        constraint = ctx.cluster.get(kind, name, api_version=CONSTRAINTS_API)
+    except NotFound:
+        return CheckResult.failed(
+            f"no ConstraintTemplate defines the kind {kind} yet (kubectl get constrainttemplates)",
+            evidence=Evidence(expected, f"kind {kind} not served in {CONSTRAINTS_API}"))
+    if constraint is None:
+        return CheckResult.failed(f"{kind} {name} does not exist yet",
+                                  evidence=Evidence(expected, f"{kind} {name} does not exist"))
+    status = constraint.get("status") or {}
+    created = _time(constraint["metadata"].get("creationTimestamp"))
+    audited = _time(status.get("auditTimestamp"))
+    if audited is None or (created is not None and audited < created):
+        return CheckResult.failed(
+            f"Gatekeeper's audit has not looked at {kind} {name} yet (it runs every {AUDIT_INTERVAL} s by default)",
+            evidence=Evidence(expected, f"no audit since the constraint was made (status.auditTimestamp: "
+                                        f"{status.get('auditTimestamp') or 'none'})"))
+    violations = status.get("violations") or []
+    shown = [f"{v.get('kind')} {v.get('namespace') or '-'}/{v.get('name')}: {v.get('message')}" for v in violations]
+    seen = Evidence(expected, f"audit at {status['auditTimestamp']}: {status.get('totalViolations', len(violations))} "
+                              f"violation(s)" + (f": {'; '.join(shown)}" if shown else ""))
+    missing = [(k, n) for k, n in wanted if not any(_listed(v, k, n, ctx.namespace) for v in violations)]
+    if missing:
+        return CheckResult.failed(
+            f"the audit at {status['auditTimestamp']} does not list "
+            f"{', '.join(f'{k} {n}' for k, n in missing)} as a violation of {kind} {name}",
+            shown or ["no violations listed"], evidence=seen)
+    messages = [v.get("message") for k, n in wanted for v in violations if _listed(v, k, n, ctx.namespace)]
+    return CheckResult.passed(f"the audit at {status['auditTimestamp']} lists {wanted_text}: {'; '.join(map(str, messages))}",
+                              shown, evidence=seen)
+
+
+KINDS = [
+    CheckKind(
+        "audit",
+        {
+            "constraint": Param(ObjectName, required=True,
+                                doc="the Gatekeeper Constraint as Kind/name, e.g. K8sNoPrivileged/no-privileged"),
+            "lists": Param(list[ObjectName], required=True,
+                           doc="Kind/name of objects in the lab's namespace the audit must list, e.g. [Pod/legacy]"),
+        },
+        _audit,
+        validate=lambda p: [] if p.get("lists") else ["lists: expected at least one Kind/name, e.g. [Pod/legacy]"],
+        doc="Gatekeeper's audit lists these objects as violations of a Constraint",
+        lags="Gatekeeper's audit runs once a minute",
+        settles_within=AUDIT_INTERVAL + 30,
+    )
+]

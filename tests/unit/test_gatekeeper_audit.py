@@ -1,0 +1,77 @@
+"""Pure logic of the `audit` kind against a fake cluster (tests/live/test_live_gatekeeper.py proves it live)."""
+
+from pathlib import Path
+
+from labrunner.checks import CheckContext, Status, check_kinds, run_check
+from labrunner.errors import NotFound
+from labrunner.model import CheckSpec, Difficulty, Lab, Step
+from conftest import FakeCluster
+
+NS = "lab-policy"
+LEGACY = {"kind": "Pod", "name": "legacy", "namespace": NS, "message": "container c is privileged",
+          "enforcementAction": "deny"}
+
+
+class GatekeeperCluster(FakeCluster):
+    """A fake cluster that serves only the kinds in `served` (as discovery would)."""
+
+    def __init__(self, objects, served=("ConstraintTemplate", "K8sNoPrivileged")):
+        super().__init__(objects)
+        self.served = set(served)
+
+    def resource(self, kind, api_version=None):
+        if kind not in self.served:
+            raise NotFound(f"the cluster serves no kind {kind}")
+        return kind
+
+    def get(self, kind, name, *, namespace=None, api_version=None):
+        self.resource(kind, api_version)
+        return super().get(kind, name, namespace=namespace, api_version=api_version)
+
+
+def constraint(status=None, created="2026-11-29T20:00:00Z"):
+    return {"kind": "K8sNoPrivileged", "metadata": {"name": "no-privileged", "creationTimestamp": created},
+            **({"status": status} if status is not None else {})}
+
+
+def run(cluster, lists=("Pod/legacy",)):
+    step = Step(id="s", title="S", text="", text_path=None)
+    lab = Lab(id="policy", title="P", summary="", difficulty=Difficulty.BEGINNER, minutes=1, topics=(),
+              requires=(), images=(), steps=(step,), path=Path("."))
+    params = {"constraint": "K8sNoPrivileged/no-privileged", "lists": list(lists)}
+    assert not check_kinds()["audit"].problems(params)
+    ctx = CheckContext(cluster=cluster, namespace=NS, lab=lab, step=step)
+    return run_check(ctx, CheckSpec(id="c", kind="audit", params=params))
+
+
+def test_no_gatekeeper_is_an_error_with_the_fix_never_a_fail():
+    result = run(GatekeeperCluster([], served=()))
+    assert result.status is Status.ERROR
+    assert "labrunner up" in result.message
+
+
+def test_a_kind_no_template_defines_is_the_learners_to_fix():
+    result = run(GatekeeperCluster([], served=("ConstraintTemplate",)))
+    assert result.status is Status.FAIL and "no ConstraintTemplate defines the kind K8sNoPrivileged" in result.message
+
+
+def test_an_audit_from_before_the_constraint_is_no_verdict_yet():
+    old = constraint({"auditTimestamp": "2026-11-29T19:59:00Z", "violations": []})
+    result = run(GatekeeperCluster([old]))
+    assert result.status is Status.FAIL and "has not looked at" in result.message
+    assert check_kinds()["audit"].lags  # so watch mode and --wait re-check instead of blaming the learner
+
+
+def test_listed_only_in_the_lab_namespace_and_by_kind_and_name():
+    elsewhere = {**LEGACY, "namespace": "other"}
+    audited = constraint({"auditTimestamp": "2026-11-29T20:01:00Z", "totalViolations": 1, "violations": [elsewhere]})
+    result = run(GatekeeperCluster([audited]))
+    assert result.status is Status.FAIL and "does not list Pod legacy" in result.message
+    assert "Pod other/legacy" in result.evidence.observed
+
+
+def test_every_object_must_be_listed():
+    audited = constraint({"auditTimestamp": "2026-11-29T20:01:00Z", "totalViolations": 1, "violations": [LEGACY]})
+    assert run(GatekeeperCluster([audited])).status is Status.PASS
+    both = run(GatekeeperCluster([audited]), lists=("Pod/legacy", "Pod/web"))
+    assert both.status is Status.FAIL and "does not list Pod web" in both.message
