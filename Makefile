@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv up down test unit live selftest
+.PHONY: venv up down test unit live selftest kind-test
 
 $(BIN)/labrunner: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,3 +27,9 @@ unit: venv
 # Everything CI runs: the testbed comes up, every test runs, the testbed goes down even on failure.
 test: venv
 	scripts/test-all
+
+# The learner's path on a real kind cluster (testbed/kind/test): Docker in namespaces of its own, an
+# offline node image, `labrunner up`, `doctor`, `dev check` and `down`; nothing left behind.
+# Only while the testbed is down. LABS=netpol checks one lab instead of all.
+kind-test: venv
+	testbed/kind/test $(LABS)
