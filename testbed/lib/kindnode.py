@@ -273,9 +273,12 @@ def inputs_key(cfg: Config) -> str:
     """A hash of everything the node image is made of: versions, our files in it, the package
     lists, and this module's own text (the recipe)."""
     h = hashlib.sha256()
-    for k in ("kubernetes", "kind", "etcd", "coredns", "kube_router", "local_path_provisioner", "traefik"):
+    for k in ("kubernetes", "kind", "etcd", "coredns", "kube_router", "local_path_provisioner"):
         h.update(f"{k}={cfg.versions[k]};".encode())
-    h.update(cfg.build_dir("kube-router").name.encode() + cfg.build_dir("traefik").name.encode())
+    h.update(cfg.build_dir("kube-router").name.encode())
+    for img in cfg.images():  # every image the node preloads (build_image_archives), an add-on's among them
+        if img["kind"] == "agnhost" or img.get("addon"):
+            h.update(f"image={img['name']};".encode() + (cfg.build_dir(img["build"]).name.encode() if img.get("build") else b""))
     for f in IMAGE_FILES:
         h.update(f.encode() + (KIND_DIR / f).read_bytes())
     h.update(Path(__file__).read_bytes())
