@@ -197,8 +197,7 @@ def _ingress(cluster: Cluster) -> Capability:
     addon = addon_providing("ingress")
     judged = _addon_capability(cluster, "ingress", addon, others_present=bool(classes))
     if judged is not None:
-        return judged if not judged.state else Capability(judged.name, True, judged.detail,
-                                                          data={**judged.data, "classes": classes})
+        return _with_classes(judged, classes)
     if classes:
         return Capability("ingress", True, f"IngressClass {', '.join(classes)} (not labrunner's add-on)",
                           data={"classes": classes})
@@ -221,12 +220,18 @@ def _gateway_api(cluster: Cluster) -> Capability:
     accepted = [c["metadata"]["name"] for c in classes if condition_status(c, "Accepted") == "True"]
     judged = _addon_capability(cluster, "gateway-api", addon, others_present=bool(accepted))
     if judged is not None:
-        return judged if not judged.state else Capability(judged.name, True, judged.detail,
-                                                          data={**judged.data, "classes": accepted})
+        return _with_classes(judged, accepted)
     if accepted:
         return Capability("gateway-api", True, f"GatewayClass {', '.join(accepted)} accepted (not labrunner's add-on)",
                           data={"classes": accepted})
     return Capability("gateway-api", False, "no GatewayClass is Accepted: no Gateway API controller runs", fix)
+
+
+def _with_classes(judged: Capability, classes: list[str]) -> Capability:
+    """The add-on's verdict; when it holds, with the controller's classes in its data (data["classes"])."""
+    if not judged.state:
+        return judged
+    return Capability(judged.name, True, judged.detail, data={**judged.data, "classes": classes})
 
 
 def _addon_capability(cluster: Cluster, name: str, addon, *, others_present: bool = False) -> Capability | None:  # noqa: ANN001
