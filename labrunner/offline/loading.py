@@ -5,7 +5,8 @@
   The archive's manifests are single-platform, so `--all-platforms` never looks for blobs the archive
   lacks (the failure of a `docker save` of a multi-platform index).
 - any containerd (a node you reach, the testbed's): `ctr --address SOCKET --namespace k8s.io images
-  import --digests ARCHIVE`, the same import; k8s.io is the namespace the CRI plugin serves to kubelet.
+  import ARCHIVE`, the same import (without kind's `--digests`, which adds an `import-<date>@digest` name
+  per image); k8s.io is the namespace the CRI plugin serves to kubelet.
 - the proof reads each Node's `status.images` (kubelet reports the runtime's images there: names and
   `repo@digest`), which works on any cluster without reaching into nodes. kubelet lists at most
   `--node-status-max-images` images (50 by default, the largest first): an image not listed on a node
@@ -80,7 +81,7 @@ def load_into_containerd(bundle: Path, address: str, *, runner: Runner = _run) -
     if shutil.which("ctr") is None:
         raise BundleError("ctr (containerd's client) is not installed here; it comes with containerd")
     with images_archive(bundle) as (manifest, archive):
-        done = runner(["ctr", "--address", address, "--namespace", "k8s.io", "images", "import", "--digests", str(archive)])
+        done = runner(["ctr", "--address", address, "--namespace", "k8s.io", "images", "import", str(archive)])
         if done.returncode:
             raise BundleError(f"`ctr images import` failed (exit {done.returncode}); its message is above")
     return manifest
@@ -112,8 +113,9 @@ def presence(nodes: list[dict], manifest: BundleManifest) -> list[Presence]:
                 found.append(Presence(True, node_name, image.name, f"present ({image.digest[:19]})"))
             elif image.name in names:
                 other = sorted(n.partition("@")[2][:19] for n in names if n.startswith(ref.repo + "@"))
-                found.append(Presence(False, node_name, image.name, "present under another digest "
-                                      f"({', '.join(other) or 'unknown'}), not the bundle's {image.digest[:19]}"))
+                found.append(Presence(False, node_name, image.name, (
+                    f"present under another digest ({', '.join(other)}), not the bundle's {image.digest[:19]}" if other
+                    else f"listed by its tag only, with no digest, so not proven to be the bundle's {image.digest[:19]}")))
             elif len(listed) >= NODE_STATUS_MAX_IMAGES:
                 found.append(Presence(None, node_name, image.name, f"cannot tell: the node lists only {len(listed)} "
                                       "images (kubelet's --node-status-max-images)"))

@@ -95,12 +95,15 @@ def _pull_all(wanted: dict, layout: Path, *, platform: str, mirror: str | None,
         images.append(BundledImage(name=name, written=written, digest=pulled.digest, size=pulled.total, used_by=used_by))
         os_name, _, arch = platform.partition("/")
         arch, _, variant = arch.partition("/")
-        index.append({"mediaType": pulled.media_type, "digest": pulled.digest, "size": pulled.size,
-                      "platform": {"os": os_name, "architecture": arch, **({"variant": variant} if variant else {})},
-                      # containerd's import names the image by this annotation (images/annotations.go);
-                      # the OCI one alone is a bare tag, which containerd would need a base name for.
-                      "annotations": {"io.containerd.image.name": name,
-                                      "org.opencontainers.image.ref.name": ref.tag or pulled.digest}})
+        desc = {"mediaType": pulled.media_type, "digest": pulled.digest, "size": pulled.size,
+                "platform": {"os": os_name, "architecture": arch, **({"variant": variant} if variant else {})}}
+        # containerd's import names each image by `io.containerd.image.name` (images/annotations.go; the OCI
+        # ref.name alone is a bare tag, which would need a base name). Two names per image, as the CRI plugin
+        # makes on a pull: `repo:tag` and `repo@digest`; kubelet reports an image's digest (its RepoDigests)
+        # only from the second, and `doctor --bundle` proves presence by it.
+        for full in dict.fromkeys([name, ref.with_digest(pulled.digest)]):
+            index.append({**desc, "annotations": {"io.containerd.image.name": full,
+                                                  "org.opencontainers.image.ref.name": ref.tag or pulled.digest}})
     try:
         layout.mkdir(parents=True, exist_ok=True)
         (layout / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
