@@ -40,7 +40,14 @@ def _docker_works() -> bool:
 def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
     """Create (or reuse) the kind cluster `args.name` and make it ready for `labs`: their images in the
     node, the add-ons they need, a load balancer (kindsetup.py); then what the cluster can do.
-    Exit 3 when docker or kind is missing or `kind create cluster` fails; 2 when no kind config is found."""
+    With `--from FILE` (args.bundle) the images come from that bundle (`labrunner bundle`), loaded with
+    `kind load image-archive`: nothing is pulled. Exit 3 when docker or kind is missing or `kind create
+    cluster` or the load fails; 2 when no kind config is found or FILE is no bundle."""
+    bundle = getattr(args, "bundle", None)
+    if bundle is not None:
+        from .offline import read_manifest
+
+        bundled = read_manifest(bundle)  # a wrong file is said first, before any cluster is made
     if not _docker_works():
         print(_OTHER_CLUSTER, file=sys.stderr)
         return exitcodes.ERROR
@@ -57,11 +64,6 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
     addons = [a for a in load_addons().values() if needs & set(a.spec.provides)]
     lb = "loadbalancer" in needs and not getattr(args, "no_loadbalancer", False)
     images = sorted({image for lab in labs for image in lab.images} | {i for a in addons for i in a.spec.images})
-    bundle = getattr(args, "bundle", None)
-    if bundle is not None:
-        from .offline import read_manifest
-
-        bundled = read_manifest(bundle)  # a wrong file is said before any cluster is made
     steps = kindsetup.StepCounter(2 + bool(images or bundle) + bool(addons) + lb)
     existing = _run(["kind", "get", "clusters"], quiet=True).stdout.split()
     if args.name not in existing:

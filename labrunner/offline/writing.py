@@ -74,7 +74,8 @@ def write_bundle(target: Path, labs: list, addons: list, *, labs_root: Path, pla
                     tar.add(lab.path, arcname=f"labs/{lab.path.name}", filter=_plain)
                 curriculum = labs_root / "curriculum.yaml"
                 if curriculum.is_file():
-                    tar.add(curriculum, arcname="labs/curriculum.yaml", filter=_plain)
+                    _add_bytes(tar, "labs/curriculum.yaml", curriculum_for(curriculum.read_text(encoding="utf-8"),
+                                                                           [lab.id for lab in labs]).encode())
                 tar.add(oci_tar, arcname=IMAGES_NAME, filter=_plain)
             os.chmod(partial, 0o644)  # mkstemp makes it 0600; a bundle is meant to be handed round
             os.replace(partial, target)
@@ -83,6 +84,25 @@ def write_bundle(target: Path, labs: list, addons: list, *, labs_root: Path, pla
     finally:
         partial.unlink(missing_ok=True)
     return manifest
+
+
+def curriculum_for(text: str, lab_ids: list[str]) -> str:
+    """The curriculum file `text` with its learning `order:` cut to `lab_ids` (a bundle of some labs must
+    validate on its own: the loader refuses an order naming a lab the folder lacks). The flow-style line
+    is rewritten in place, so the file's comments stay; a block-style list is re-dumped."""
+    import re
+
+    import yaml
+
+    data = yaml.safe_load(text) or {}
+    order = data.get("order") if isinstance(data, dict) else None
+    if not isinstance(order, list):
+        return text
+    kept = [lab for lab in order if lab in lab_ids]
+    line = re.compile(r"^order:[ \t]*\[[^\]\n]*\][ \t]*$", re.MULTILINE)
+    if line.search(text):
+        return line.sub(lambda _: f"order: [{', '.join(kept)}]", text, count=1)
+    return yaml.safe_dump({**data, "order": kept}, sort_keys=False, allow_unicode=True)
 
 
 def _pull_all(wanted: dict, layout: Path, *, platform: str, mirror: str | None,
