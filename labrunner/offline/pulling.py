@@ -49,24 +49,52 @@ class Pulled:
     total: int
 
 
+# Seconds to connect, and to wait for the next bytes of an answer: requests waits forever by default,
+# and a registry behind a firewall that drops packets must be an error, not a hang.
+TIMEOUT = (10, 60)
+# Tries of one request when the connection fails, and the pause before each next try (seconds).
+TRIES, PAUSE = 3, 2.0
+
+
 def _client(registry: str, mirror: str | None):
     """(oras Registry, host to ask, path prefix): the mirror's when given, else the image's registry."""
+    import functools
+
     import oras.provider
 
     if mirror:
         url = urlparse(mirror if "://" in mirror else f"http://{mirror}")
-        return oras.provider.Registry(hostname=url.netloc, insecure=url.scheme == "http"), url.netloc, f"{registry}/"
-    host = DOCKER_HUB_API if registry == DOCKER_HUB else registry
-    return oras.provider.Registry(hostname=host, insecure=False), host, ""
+        client, host, prefix = oras.provider.Registry(hostname=url.netloc, insecure=url.scheme == "http"), url.netloc, f"{registry}/"
+    else:
+        host = DOCKER_HUB_API if registry == DOCKER_HUB else registry
+        client, prefix = oras.provider.Registry(hostname=host, insecure=False), ""
+    client.session.request = functools.partial(client.session.request, timeout=TIMEOUT)
+    return client, host, prefix
 
 
 def _get(client, url: str, *, accept: str | None = None, stream: bool = False, what: str):  # noqa: ANN001
+    """GET `url` through oras's request (its token auth), tried TRIES times when the connection fails.
+    oras's own `do_request` retries every failure five times over about two minutes (its `retry`
+    decorator), silent, even a refused connection: its undecorated function (`__wrapped__`, set by
+    functools.wraps) is called instead, with these shorter tries."""
+    import time
+
     import requests
 
-    try:
-        response = client.do_request(url, "GET", headers={"Accept": accept} if accept else {}, stream=stream)
-    except (requests.RequestException, ValueError) as exc:
-        raise BundleError(f"{what}: cannot reach the registry ({url}): {exc}") from None
+    request = getattr(type(client).do_request, "__wrapped__", None)
+    for attempt in range(TRIES):
+        try:
+            headers = {"Accept": accept} if accept else {}
+            response = (request(client, url, "GET", headers=headers, stream=stream) if request
+                        else client.do_request(url, "GET", headers=headers, stream=stream))
+            break
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            if attempt + 1 == TRIES:
+                raise BundleError(f"{what}: cannot reach the registry ({url}) after {TRIES} tries: {exc}; "
+                                  "check the network, or bundle from a mirror you reach (--mirror URL)") from None
+            time.sleep(PAUSE * (attempt + 1))
+        except (requests.RequestException, ValueError) as exc:
+            raise BundleError(f"{what}: the registry's answer could not be read ({url}): {exc}") from None
     if response.status_code == 404:
         raise BundleError(f"{what}: not in the registry ({url} answered 404 Not Found); check the name and tag, "
                           "or push the image there")
