@@ -123,3 +123,50 @@ def test_an_image_missing_from_the_registry_is_said_and_leaves_no_file(testbed, 
     assert f"image {missing} (from the mirror {mirror}): not in the registry" in made.stderr
     assert "Traceback" not in made.stderr
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "state") == []
+
+
+def test_a_multi_platform_index_is_bundled_as_the_one_platform_asked_for(testbed, tmp_path):
+    """An image the registry serves as an index of two platforms: the bundle holds the asked platform's
+    manifest alone (by its own digest), never the index, so `kind load image-archive` finds every blob it
+    names; a platform the index lacks is an error naming those it has."""
+    import json
+    import tarfile
+
+    from labrunner.offline import read_manifest
+    from labrunner.offline.contents import IMAGES_NAME
+
+    cfg, mirror, _ = testbed
+    registry = cfg.net["registry_addr"]
+    tag = f"index-{uuid.uuid4().hex[:10]}"
+    base = f"{registry}/{TEST_REPOSITORY}:{tag}"
+    crane(cfg, "copy", f"{registry}/{cfg.image('pause')}", f"{base}-amd64")
+    crane(cfg, "mutate", f"{base}-amd64", "--set-platform", "linux/arm64", "-t", f"{base}-arm64")
+    crane(cfg, "index", "append", "-m", f"{base}-amd64", "-m", f"{base}-arm64", "-t", base)
+    index = json.loads(crane(cfg, "manifest", base))
+    assert index["mediaType"] == "application/vnd.oci.image.index.v1+json" and len(index["manifests"]) == 2
+    per_platform = {m["platform"]["architecture"]: m["digest"] for m in index["manifests"]}
+    image = f"{TEST_REPOSITORY}:{tag}"
+    for arch in ("amd64", "arm64"):
+        bundle = tmp_path / f"{arch}.tar"
+        made = labrunner(tmp_path, "bundle", str(bundle), "--labs", "netpol", "--image", image, "--mirror", mirror,
+                         "--platform", f"linux/{arch}")
+        assert made.returncode == 0, made.stderr
+        manifest = read_manifest(bundle)
+        (mine,) = [i for i in manifest.images if i.name == image]
+        assert mine.digest == per_platform[arch] and manifest.platform == f"linux/{arch}"
+        with tarfile.open(bundle) as tar:
+            inner = tmp_path / f"{arch}-oci.tar"
+            inner.write_bytes(tar.extractfile(IMAGES_NAME).read())
+        with tarfile.open(inner) as oci:
+            entries = [m for m in json.loads(oci.extractfile("index.json").read())["manifests"]
+                       if m["annotations"]["io.containerd.image.name"].startswith(TEST_REPOSITORY)]
+            blobs = {n.rpartition("/")[2] for n in oci.getnames()}
+            body = json.loads(oci.extractfile(f"blobs/sha256/{per_platform[arch][7:]}").read())
+        assert {m["digest"] for m in entries} == {per_platform[arch]}
+        assert all(m["mediaType"].endswith("manifest.v1+json") for m in entries)
+        assert {d["digest"][7:] for d in [body["config"], *body["layers"]]} <= blobs
+    made = labrunner(tmp_path, "bundle", str(tmp_path / "s390x.tar"), "--labs", "netpol", "--image", image,
+                     "--mirror", mirror, "--platform", "linux/s390x")
+    assert made.returncode == 3
+    assert "has no linux/s390x image of it (it has: linux/amd64, linux/arm64)" in made.stderr
+    assert not (tmp_path / "s390x.tar").exists()
