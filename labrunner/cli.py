@@ -84,7 +84,7 @@ def _left_behind(args: argparse.Namespace) -> str:
     if args.command == "down":
         return "; some of it may be left: run `labrunner down` again"
     if args.command == "bundle":
-        return f"; no bundle was written (nothing is left at {args.file})"
+        return f"; no bundle was written ({args.file} is as it was before)"
     return ""
 
 
