@@ -185,8 +185,9 @@ def workshop_record_name(workshop: str) -> str:
     return f"labrunner-workshop-{workshop}-canary"
 
 
-def workshop_record(workshop: str, result: CanaryResult, labels: dict[str, str]) -> dict:
-    """The ConfigMap `workshop_record_name` keeping `result`, labelled `labels` (the workshop's)."""
+def workshop_record(workshop: str, result: CanaryResult, labels: dict[str, str], pod_networks: list[str] = ()) -> dict:
+    """The ConfigMap `workshop_record_name` keeping `result` and the cluster's `pod_networks` (CIDRs: what
+    policyreach.pod_networks finds, which a seat may not, as it lists Nodes), labelled `labels`."""
     def state(value: bool | None) -> str:
         return "" if value is None else str(value).lower()
 
@@ -194,6 +195,7 @@ def workshop_record(workshop: str, result: CanaryResult, labels: dict[str, str])
             "metadata": {"name": workshop_record_name(workshop), "namespace": CANARY_NAMESPACE, "labels": labels},
             "data": {"enforced": state(result.enforced), "message": result.message,
                      "egress": state(result.egress), "egressMessage": result.egress_message,
+                     "podNetworks": ",".join(pod_networks),
                      "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
 
 

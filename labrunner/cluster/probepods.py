@@ -250,16 +250,8 @@ def not_own(pod: dict, body: dict) -> str:
         for key in ("image", "command", "args", "env", "securityContext"):
             if (got.get(key) or None) != (wanted.get(key) or None):
                 return f"its container's {key} is not labrunner's"
-    statuses = (pod.get("status") or {}).get("containerStatuses") or []
-    if any(st.get("image") and not _same_image(st["image"], want[0]["image"]) for st in statuses):
-        return "it runs another image than labrunner's"
+    # Not the status's image: a runtime names an image by any of its tags (the kubelet runs the spec's).
     return ""
-
-
-def _same_image(running: str, wanted: str) -> bool:
-    """Whether the image a container status names is `wanted` (the runtime may add docker.io/ or a digest)."""
-    bare = running.split("@", 1)[0]
-    return bare == wanted or bare.endswith("/" + wanted) or running.startswith(wanted + "@")
 
 
 def pod_marks(pods: list[dict]) -> dict[str, tuple[str, int]]:
@@ -293,7 +285,10 @@ def _ensure_pods(
             wait_until(cluster, "Pod", namespace=namespace, name=name, predicate=lambda objs: not objs,
                        describe=f"old probe pod {name} to go", timeout=TIMEOUTS.old_probe_gone)
             pod = None
-        if pod is None:
+        if pod is None and namespace != LABRUNNER_NAMESPACE:
+            # A seat may create pods there, never patch one (an image swapped in place): no server-side apply.
+            cluster.create(body, namespace=namespace)
+        elif pod is None:
             apply_object(cluster, Rendered(body, "probe pod"), namespace=namespace)
 
     def all_ready(pods: list[dict]) -> bool:

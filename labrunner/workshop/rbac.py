@@ -252,3 +252,25 @@ def canary_reader(workshop: str, namespace: str) -> list[dict]:
          "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
                        "name": Seat(workshop, "seat-00").group}]},
     ]
+
+
+DNS_NAMESPACE = "kube-system"  # where the cluster DNS runs (kube-dns Service, k8s-app=kube-dns pods)
+
+
+def dns_reader(workshop: str) -> list[dict]:
+    """A ClusterRole and its RoleBinding in kube-system for every seat of the workshop (its group): `get`
+    on the kube-dns Service and `list` on pods and EndpointSlices there, which network checks that probe
+    the cluster DNS need to find its address and node (the netpol lab's "pods can still send" and
+    egress steps). Read-only, in that namespace only; it shows kube-system's pod specs (never Secrets)."""
+    name = f"labrunner-workshop-{workshop}-dns"
+    return [
+        {"apiVersion": RBAC_V1, "kind": "ClusterRole", "metadata": {"name": name, "labels": labels(workshop)},
+         "rules": [{"apiGroups": [""], "resources": ["services"], "verbs": ["get"], "resourceNames": ["kube-dns"]},
+                   {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+                   {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list"]}]},
+        {"apiVersion": RBAC_V1, "kind": "RoleBinding", "metadata": {"name": name, "namespace": DNS_NAMESPACE,
+                                                                     "labels": labels(workshop)},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                       "name": Seat(workshop, "seat-00").group}]},
+    ]

@@ -122,12 +122,14 @@ def existing(cluster: Cluster, name: str) -> list[str]:
     from ..cluster.applying import WORKSHOP_LABEL
 
     from ..cluster.probepods import LABRUNNER_NAMESPACE
+    from .rbac import DNS_NAMESPACE
 
     found = [f"Namespace/{n['metadata']['name']}" for n in cluster.list("Namespace", selector=f"{WORKSHOP_LABEL}={name}")]
     found += [f"ConfigMap/{LABRUNNER_NAMESPACE}/{o['metadata']['name']}" for o in
               cluster.list("ConfigMap", namespace=LABRUNNER_NAMESPACE, selector=f"{WORKSHOP_LABEL}={name}")]
-    found += [f"RoleBinding/{LABRUNNER_NAMESPACE}/{o['metadata']['name']}" for o in
-              cluster.list("RoleBinding", namespace=LABRUNNER_NAMESPACE, selector=f"{WORKSHOP_LABEL}={name}")]
+    for where in (LABRUNNER_NAMESPACE, DNS_NAMESPACE):
+        found += [f"RoleBinding/{where}/{o['metadata']['name']}" for o in
+                  cluster.list("RoleBinding", namespace=where, selector=f"{WORKSHOP_LABEL}={name}")]
     for api_version, kind in CLUSTER_KINDS:
         found += [f"{kind}/{o['metadata']['name']}" for o in
                   cluster.list(kind, selector=f"{WORKSHOP_LABEL}={name}", api_version=api_version)]
@@ -171,7 +173,8 @@ def create_workshop(cluster: Cluster, name: str, *, seats: int, labs: list[Lab],
     try:
         apply_object(cluster, Rendered(rbac.seat_role(name), "workshop"), namespace="")
         if probing:
-            apply_object(cluster, Rendered(rbac.probe_role(name), "workshop"), namespace="")
+            for obj in [rbac.probe_role(name), *rbac.dns_reader(name)]:
+                apply_object(cluster, Rendered(obj, "workshop"), namespace=obj["metadata"].get("namespace", ""))
         for obj in rbac.seat_admission(name):  # first: in force before any seat namespace exists
             apply_object(cluster, Rendered(obj, "workshop"), namespace="")
         for chair in chairs:
@@ -225,7 +228,10 @@ def share_canary(cluster: Cluster, name: str, labs: list[Lab]) -> list[str]:
     ensure_open_server(cluster)
     if any(need.startswith("networkpolicy") for need in needs):
         # The seats go by this run of the canary (a seat may not run it: checks.canary).
-        record = workshop_record(name, check_policy_enforced(cluster), rbac.labels(name))
+        from ..checks.policyreach import pod_networks
+
+        record = workshop_record(name, check_policy_enforced(cluster), rbac.labels(name),
+                                 [str(net) for net in pod_networks(cluster)])
         apply_object(cluster, Rendered(record, "workshop"), namespace=LABRUNNER_NAMESPACE)
     for obj in rbac.canary_reader(name, LABRUNNER_NAMESPACE):
         apply_object(cluster, Rendered(obj, "workshop"), namespace=obj["metadata"].get("namespace", ""))
@@ -240,6 +246,7 @@ def delete_workshop(cluster: Cluster, name: str, *, wait: bool = True, on_progre
     from ..cluster.namespaces import wait_namespace_gone
     from ..cluster.probepods import LABRUNNER_NAMESPACE
     from ..model import ObjectRef
+    from .rbac import DNS_NAMESPACE
 
     check_workshop_name(name)
     selector = f"{WORKSHOP_LABEL}={name}"
@@ -250,9 +257,10 @@ def delete_workshop(cluster: Cluster, name: str, *, wait: bool = True, on_progre
     for api_version, kind in CLUSTER_KINDS:
         for item in cluster.list(kind, selector=selector, api_version=api_version):
             count += delete_object(cluster, ObjectRef(kind, item["metadata"]["name"], api_version), namespace="")
-    for item in cluster.list("RoleBinding", namespace=LABRUNNER_NAMESPACE, selector=selector):  # share_canary's
-        count += delete_object(cluster, ObjectRef("RoleBinding", item["metadata"]["name"], "rbac.authorization.k8s.io/v1"),
-                               namespace=LABRUNNER_NAMESPACE)
+    for where in (LABRUNNER_NAMESPACE, DNS_NAMESPACE):  # share_canary's, and rbac.dns_reader's
+        for item in cluster.list("RoleBinding", namespace=where, selector=selector):
+            count += delete_object(cluster, ObjectRef("RoleBinding", item["metadata"]["name"],
+                                                      "rbac.authorization.k8s.io/v1"), namespace=where)
     for item in cluster.list("ConfigMap", namespace=LABRUNNER_NAMESPACE, selector=selector):  # its canary record
         count += delete_object(cluster, ObjectRef("ConfigMap", item["metadata"]["name"], "v1"), namespace=LABRUNNER_NAMESPACE)
     if wait:

@@ -23,7 +23,7 @@ from ..judging import DENIED_BY, EGRESS, LEFT_OUT, judge
 from ..policyreach import describe, egress_beyond_for, policies_singling_out_labrunner
 from ..probeplan import (Cell, Resolver, Target, any_ready_node, closed_reason, denied_by,
                         describe_source, describe_target)
-from ..probing import (DID_NOT_CONNECT, Probe, ProbeOutcome, Verdict, read_with_witness, reproduce_command, run_probes,
+from ..probing import (DID_NOT_CONNECT, Finding, Probe, ProbeOutcome, Reading, Verdict, read_with_witness, reproduce_command, run_probes,
                       submit)
 from ..shapes import Probes, SourceSpec
 
@@ -98,6 +98,9 @@ def _witness(ctx: CheckContext, asks: list[Ask], tried: dict[Ask, ProbeOutcome] 
     return done
 
 
+_NO_WITNESS = "a workshop seat cannot ask the node"
+
+
 def _seat_witness(ctx: CheckContext, cells: list[Cell], asks: list[Ask | None], outcomes: list[ProbeOutcome],
                   controls: dict[int, Probe | ProbeOutcome], control_seen: dict[Probe, ProbeOutcome],
                   namespaces: set[str]) -> dict[Ask, ProbeOutcome]:
@@ -120,7 +123,7 @@ def _seat_witness(ctx: CheckContext, cells: list[Cell], asks: list[Ask | None], 
             stand_ins.setdefault(ask, ProbeOutcome(Verdict.CONNECTED, "an unrestricted pod outside the lab reaches it"))
         else:
             stand_ins.setdefault(ask, ProbeOutcome(
-                Verdict.BROKEN, f"a workshop seat cannot ask the node whether anything listens at {cell.target.label} "
+                Verdict.BROKEN, f"{_NO_WITNESS} whether anything listens at {cell.target.label} "
                                 "(outside the seat's namespaces)"))
     futures = {ask: submit(ask_api_server, ctx.cluster, route) for ask, route in routes.items()}
     return {**{ask: stand_in for ask, stand_in in stand_ins.items() if ask not in futures},
@@ -300,6 +303,9 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         if ask is None and not shut and outcome.verdict in DID_NOT_CONNECT:
             witness = ProbeOutcome(Verdict.BROKEN, "the cluster has no Ready node to ask whether anything listens")
         reading = read_with_witness(outcome, witness, closed=shut)
+        if seat and cell.expect == "allow" and witness is not None and witness.detail.startswith(_NO_WITNESS):
+            # Not reached is a fail for an allow whatever the node would say; only a deny needs the node's word.
+            reading = Reading(Finding.UNREACHABLE, f"{outcome.detail} ({witness.detail})")
         control = controls.get(k)
         seen = control_seen[control] if isinstance(control, Probe) else control
         status, why = judge(cell.expect, reading, seen, denied_by=cell.denied_by, source=cell.source.label,
