@@ -74,12 +74,21 @@ def why_not_shared(lab: Lab) -> str:
     return ""
 
 
-NETWORK_CHECKS = ("connectivity", "dns")  # check kinds that run labrunner's probe pods outside the lab
+def _probes_from_outside(kind: str, params) -> bool:  # noqa: ANN001 - a check's parameters
+    """Whether a check runs labrunner's pods outside the lab: an `outside` source, or a deny (which needs
+    the open server for its control)."""
+    if kind == "dns":
+        return "outside" in (params.get("from") or {})
+    if kind == "connectivity":
+        return any("outside" in (probe.get("from") or {}) or probe.get("expect") == "deny"
+                   for probe in params.get("probes") or [])
+    return False
 
 
 def probes_from_outside(labs: list[Lab]) -> bool:
-    """Whether any of `labs` has a network check (NETWORK_CHECKS): each seat then gets a probe namespace."""
-    return any(spec.kind in NETWORK_CHECKS for lab in labs for step in lab.steps for spec in step.checks)
+    """Whether any of `labs` has a check that runs labrunner's pods outside the lab (the outside probes,
+    the open server): each seat then gets a probe namespace."""
+    return any(_probes_from_outside(spec.kind, spec.params) for lab in labs for step in lab.steps for spec in step.checks)
 
 
 def choose_labs(labs: list[Lab], wanted: list[str] | None) -> list[Lab]:
