@@ -125,3 +125,25 @@ def test_seats_read_the_instructors_canary_record_and_only_that_configmap():
     configmaps = [r for r in reader["rules"] if "configmaps" in r["resources"]]
     assert configmaps == [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"],
                            "resourceNames": [workshop_record_name("ws")]}]
+
+
+def test_a_target_outside_the_seat_is_witnessed_only_by_an_egress_denys_control_that_reached_it():
+    from labrunner.checks.kinds import network
+    from labrunner.checks.probeplan import Cell, Source
+    from labrunner.checks.probing import Probe, ProbeOutcome
+
+    dns = Target("10.244.0.3", node="n1", label="pod coredns-1", pod=("kube-system", "coredns-1"))
+    source = Source("frontend-1", "ws-seat-01-netpol", None, "pod frontend-1")
+    egress = Cell(0, source, dns, 8181, "deny", "egress")
+    ingress = Cell(1, source, Target("10.244.0.4", node="n1", label="pod x", pod=("kube-system", "x")), 80, "deny", "ingress")
+    asks = [("n1", "10.244.0.3", 8181), ("n1", "10.244.0.4", 80)]
+    blocked = ProbeOutcome(Verdict.TIMEOUT, "no answer within 1s")
+    control = Probe("lr-open", "ws-seat-01-probe", "10.244.0.3", 8181)
+    seen = {control: ProbeOutcome(Verdict.CONNECTED, "connected")}
+    found = network._seat_witness(None, [egress, ingress], asks, [blocked, blocked], {0: control, 1: control}, seen,
+                                  {"ws-seat-01-netpol", "ws-seat-01-probe"})
+    assert found[asks[0]].verdict is Verdict.CONNECTED
+    assert found[asks[1]].verdict is Verdict.BROKEN and found[asks[1]].detail.startswith(network._NO_WITNESS)
+    unreached = {control: ProbeOutcome(Verdict.TIMEOUT, "no answer")}
+    found = network._seat_witness(None, [egress], asks[:1], [blocked], {0: control}, unreached, {"ws-seat-01-netpol"})
+    assert found[asks[0]].verdict is Verdict.BROKEN
