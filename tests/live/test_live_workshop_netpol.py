@@ -21,6 +21,7 @@ import pytest
 from labrunner.cluster.applying import WORKSHOP_LABEL
 from labrunner.cluster.probepods import OPEN_SERVER_NAME
 from labrunner.loader import discover_labs
+from labrunner.workshop.rbac import ALL, PROBE_RULES, SEAT_RULES
 from labrunner.workshop.rooms import create_workshop, delete_workshop, existing
 from labrunner.workshop.seats import Seat
 
@@ -115,6 +116,23 @@ def test_a_seat_cannot_use_another_seats_probe_namespace_nor_sway_its_own(room):
                                                           "args": ["pause"]}]}}
     refused = kubectl_as(a, "-n", mine, "create", "-f", "-", stdin=json.dumps(host))
     assert refused.returncode != 0 and "hostNetwork" in refused.stderr, refused.stderr
+
+
+def test_subject_access_reviews_deny_every_verb_of_a_seat_in_another_seats_probe_namespace(room, cluster):
+    a, b = Seat(room["name"], "seat-01"), Seat(room["name"], "seat-02")
+    groups = [a.group, "system:authenticated"]
+    resources = {(group, resource) for rules in (SEAT_RULES, PROBE_RULES) for group, names, _ in rules for resource in names}
+    asked = 0
+    for group, resource in sorted(resources):
+        base, _, sub = resource.partition("/")
+        for verb in ALL + ["escalate", "bind", "impersonate"]:
+            attrs = {"verb": verb, "group": group, "resource": base, "namespace": b.probe_namespace,
+                     **({"subresource": sub} if sub else {})}
+            review = cluster.create({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                                     "spec": {"user": a.user, "groups": groups, "resourceAttributes": attrs}})
+            assert not review["status"].get("allowed"), attrs
+            asked += 1
+    assert asked > 200
 
 
 def test_a_forged_probe_pod_is_replaced_before_it_is_trusted(room, cluster):
