@@ -77,6 +77,31 @@ def test_a_probe_pod_is_trusted_only_when_it_is_exactly_labrunners():
     assert "image" in not_own(other_image, body)
 
 
+def test_a_probe_pod_with_a_file_of_the_learners_over_agnhost_is_not_labrunners():
+    """Seen on a seat: a downward API file (an annotation holding a shell script, mode 0755) mounted
+    with subPath over /agnhost answered TIMEOUT to every probe and connected to the open server, so
+    "outside -> frontend: deny" passed with no NetworkPolicy at all."""
+    body = outside_probe_body("lr-out-1", "ws-seat-01-netpol", {"role": "customer"})
+    shadowed = running(body)
+    shadowed["spec"]["volumes"] = [{"name": "x", "downwardAPI": {"defaultMode": 0o755, "items": [
+        {"path": "agnhost", "fieldRef": {"fieldPath": "metadata.annotations['x']"}}]}}]
+    shadowed["spec"]["containers"][0]["volumeMounts"] = [{"name": "x", "mountPath": "/agnhost", "subPath": "agnhost"}]
+    assert "volumes" in not_own(shadowed, body)
+    mounted_only = running(body)
+    mounted_only["spec"]["containers"][0]["volumeMounts"] = [{"name": "x", "mountPath": "/agnhost", "subPath": "agnhost"}]
+    assert "volumeMounts" in not_own(mounted_only, body)
+    for key, value in (("workingDir", "/tmp"), ("lifecycle", {"postStart": {"exec": {"command": ["sh"]}}}),
+                       ("envFrom", [{"configMapRef": {"name": "x"}}])):
+        changed = running(body)
+        changed["spec"]["containers"][0][key] = value
+        assert key in not_own(changed, body)
+    for key, value in (("hostAliases", [{"ip": "10.0.0.1", "hostnames": ["db"]}]),
+                       ("dnsConfig", {"nameservers": ["10.0.0.1"]}), ("runtimeClassName", "other")):
+        changed = running(body)
+        changed["spec"][key] = value
+        assert key in not_own(changed, body)
+
+
 def test_a_seats_open_server_runs_as_nobody_and_labrunners_own_is_unchanged():
     seat = open_server_body(as_nobody=True)
     assert seat["spec"]["securityContext"]["runAsUser"] == 65534
