@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 
-from labrunner.checks.apiwitness import proxy_route, read_proxy_error
+from labrunner.checks.apiwitness import proxy_route, read_proxy_error, service_pod_routes
 from labrunner.checks.canary import CanaryResult, from_workshop_record, workshop_record, workshop_record_name
 from labrunner.checks.probeplan import Target
 from labrunner.checks.probing import Verdict
@@ -31,6 +31,49 @@ def test_the_api_servers_dial_is_read_as_the_node_witness():
     assert read_proxy_error(500, status("an API server probed", 500)).verdict is Verdict.CONNECTED
     # The API server refusing to ask is no witness at all.
     assert read_proxy_error(403, status('pods "db:5432" is forbidden', 403)).verdict is Verdict.BROKEN
+
+
+def test_the_api_servers_own_refusal_to_proxy_is_no_witness():
+    """Seen on a seat: a Service the API server finds no endpoint for answers 503 "no endpoints available";
+    read as the target answering, a deny passed as "yet the node itself connects"."""
+    for message in ('no endpoints available for service "frontend:80"', 'no service port 81 found for service "db"',
+                    "address not allowed"):
+        assert read_proxy_error(503, status(message)).verdict is Verdict.BROKEN, message
+        assert read_proxy_error(400, status(message, 400)).verdict is Verdict.BROKEN, message
+
+
+def _pod(name: str, ip: str) -> dict:
+    return {"metadata": {"name": name, "namespace": "ns"}, "status": {"podIP": ip, "podIPs": [{"ip": ip}]}}
+
+
+def _slice(*endpoints: dict, port: int = 8080, name: str = "") -> dict:
+    return {"ports": [{"port": port, "name": name, "protocol": "TCP"}], "endpoints": list(endpoints)}
+
+
+def _endpoint(ip: str, pod: str | None, ready: bool = True) -> dict:
+    return {"addresses": [ip], "conditions": {"ready": ready},
+            **({"targetRef": {"kind": "Pod", "name": pod, "namespace": "ns"}} if pod else {})}
+
+
+def test_a_service_is_witnessed_through_the_pods_kube_proxy_sends_it_to():
+    """Seen on a seat: Endpoints (which the API server's service proxy reads) to a listening pod and an
+    EndpointSlice (which kube-proxy follows) to an address where nothing answers: the probes timed out,
+    the service proxy connected, and a deny passed with no NetworkPolicy. Every ready endpoint of the
+    slices must be a pod of the namespace at its own IP; each is asked at the slice's port."""
+    service = {"metadata": {"name": "frontend", "namespace": "ns"}, "spec": {"ports": [{"port": 80, "targetPort": 8080}]}}
+    pods = {"fe-1": _pod("fe-1", "10.0.0.5"), "fe-2": _pod("fe-2", "10.0.0.6")}
+    both = _slice(_endpoint("10.0.0.5", "fe-1"), _endpoint("10.0.0.6", "fe-2"), _endpoint("10.0.0.7", None, ready=False))
+    assert service_pod_routes(service, [both], pods, 80) == [("pods", "ns", "fe-1:8080"), ("pods", "ns", "fe-2:8080")]
+    blackhole = _slice(_endpoint("192.0.2.1", None))
+    assert "not a pod" in service_pod_routes(service, [both, blackhole], pods, 80)
+    # A pod named by the endpoint must have the endpoint's address: else the probe goes elsewhere.
+    assert "not a pod" in service_pod_routes(service, [_slice(_endpoint("192.0.2.1", "fe-1"))], pods, 80)
+    assert "no ready endpoint" in service_pod_routes(service, [], pods, 80)
+    assert "no port 81" in service_pod_routes(service, [both], pods, 81)
+    named = {"metadata": {"name": "db", "namespace": "ns"}, "spec": {"ports": [{"port": 5432, "name": "sql"}]}}
+    assert service_pod_routes(named, [_slice(_endpoint("10.0.0.5", "fe-1"), port=15432, name="sql"),
+                                      _slice(_endpoint("10.0.0.6", "fe-2"), port=9, name="metrics")], pods, 5432) == \
+        [("pods", "ns", "fe-1:15432")]
 
 
 def test_only_pods_and_services_of_the_seats_own_namespaces_are_asked_through_the_api_server():

@@ -17,7 +17,7 @@ from ...errors import LabrunnerError
 from ...format.values import DnsName, Selector, ServiceName, value_type
 from ...settings import TIMEOUTS
 from ..base import CheckContext, CheckKind, CheckResult, Param, Status
-from ..apiwitness import ask_api_server, proxy_route
+from ..apiwitness import ask_witness, proxy_route
 from ..evidence import Evidence, ProbeCell
 from ..judging import DENIED_BY, EGRESS, LEFT_OUT, judge
 from ..policyreach import describe, egress_beyond_for, policies_singling_out_labrunner
@@ -125,7 +125,7 @@ def _seat_witness(ctx: CheckContext, cells: list[Cell], asks: list[Ask | None], 
             stand_ins.setdefault(ask, ProbeOutcome(
                 Verdict.BROKEN, f"{_NO_WITNESS} whether anything listens at {cell.target.label} "
                                 "(outside the seat's namespaces)"))
-    futures = {ask: submit(ask_api_server, ctx.cluster, route) for ask, route in routes.items()}
+    futures = {ask: submit(ask_witness, ctx.cluster, route) for ask, route in routes.items()}
     return {**{ask: stand_in for ask, stand_in in stand_ins.items() if ask not in futures},
             **{ask: future.result() for ask, future in futures.items()}}
 
