@@ -215,3 +215,26 @@ def test_a_target_outside_the_seat_is_witnessed_only_by_an_egress_denys_control_
     unreached = {control: ProbeOutcome(Verdict.TIMEOUT, "no answer")}
     found = network._seat_witness(None, [egress], asks[:1], [blocked], {0: control}, unreached, {"ws-seat-01-netpol"})
     assert found[asks[0]].verdict is Verdict.BROKEN
+
+
+def test_a_seats_probe_quota_filled_by_its_own_pods_is_an_error_naming_them():
+    """Seen on a seat: the learner's pods in the probe namespace used up its quota, and the check said
+    only "exceeded quota". It stays an error (never the learner's fail) and names the pods to delete."""
+    from types import SimpleNamespace
+
+    from conftest import FakeCluster
+    from labrunner.checks.kinds.network import _quota_fix
+
+    ns = Seat("ws", "seat-01").probe_namespace
+    pods = [{"kind": "Pod", "metadata": {"name": "lr-open", "namespace": ns,
+                                         "labels": {"app.kubernetes.io/managed-by": "labrunner"}}},
+            {"kind": "Pod", "metadata": {"name": "filler-1", "namespace": ns}}]
+    cluster = FakeCluster(pods)
+    cluster.seat = Seat("ws", "seat-01")
+    ctx = SimpleNamespace(cluster=cluster, namespace="ws-seat-01-netpol")
+    refused = 'creating Pod: pods "lr-out-1" is forbidden: exceeded quota: labrunner-seat'
+    assert _quota_fix(ctx, refused) == [f"fix: namespace {ns} is for labrunner's probe pods only; delete the others: "
+                                        f"kubectl -n {ns} delete pod filler-1"]
+    assert _quota_fix(ctx, "the probe pods did not become Ready") == []
+    cluster.objects = pods[:1]
+    assert "ask the instructor" in _quota_fix(ctx, refused)[0]
