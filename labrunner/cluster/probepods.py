@@ -253,6 +253,8 @@ def not_own(pod: dict, body: dict) -> str:
             return f"it sets {key}"
     if spec.get("initContainers") or spec.get("ephemeralContainers"):
         return "it has init or ephemeral containers"
+    if spec.get("dnsPolicy", "ClusterFirst") != body["spec"].get("dnsPolicy", "ClusterFirst"):
+        return "its dnsPolicy is not labrunner's"  # "Default": the node's resolver, where no Service name resolves
     for key in _POD_KEYS_AS_MADE:
         if (spec.get(key) or None) != (body["spec"].get(key) or None):
             return f"its {key} is not labrunner's"

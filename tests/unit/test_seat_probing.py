@@ -139,7 +139,8 @@ def test_a_probe_pod_with_a_file_of_the_learners_over_agnhost_is_not_labrunners(
         changed["spec"]["containers"][0][key] = value
         assert key in not_own(changed, body)
     for key, value in (("hostAliases", [{"ip": "10.0.0.1", "hostnames": ["db"]}]),
-                       ("dnsConfig", {"nameservers": ["10.0.0.1"]}), ("runtimeClassName", "other")):
+                       ("dnsConfig", {"nameservers": ["10.0.0.1"]}), ("runtimeClassName", "other"),
+                       ("dnsPolicy", "Default")):
         changed = running(body)
         changed["spec"][key] = value
         assert key in not_own(changed, body)
