@@ -265,3 +265,31 @@ def test_a_field_check_on_a_refused_csr_quotes_the_signer_in_its_details(fake_cl
                               '"invalid usage for client certificate: server auth"',)
     approved = run(fake_cluster([refused]), "condition", object="CertificateSigningRequest/jane", type="Approved")
     assert approved.ok and approved.details == ()  # a pass is left as it is
+
+
+def test_an_admission_check_judges_every_probe_of_its_manifest_not_only_the_first(fake_cluster, monkeypatch):
+    """A manifest of several probes (a pod per way to break the rule): a policy that rejects the first
+    but admits the second is a fail, naming the one admitted."""
+    from labrunner.checks.kinds import admission
+    from labrunner.errors import ApiRejected
+
+    probes = [SimpleNamespace(kind="Pod", name="docker-io"), SimpleNamespace(kind="Pod", name="bare-name")]
+    monkeypatch.setattr(admission, "render", lambda manifests, **kw: probes)
+
+    def only_docker_io(cluster, obj, **kw):  # noqa: ANN001, ANN003, ANN202
+        if obj.name == "docker-io":
+            raise ApiRejected("denied: images from docker.io", status=403, what="Pod/docker-io")
+
+    monkeypatch.setattr(admission, "apply_object", only_docker_io)
+    ctx = SimpleNamespace(namespace=NS, lab=SimpleNamespace(id="t"), cluster=None)
+    manifest = SimpleNamespace(path="manifests/try.yaml")
+    result = admission.KINDS[0].run(ctx, {"manifest": manifest, "expect": "rejected"})
+    assert result.status is Status.FAIL
+    assert result.message == "Pod bare-name (manifests/try.yaml) is accepted; a policy should reject it"
+
+    def every_one(cluster, obj, **kw):  # noqa: ANN001, ANN003, ANN202
+        raise ApiRejected(f"denied: {obj.name}", status=403, what=f"Pod/{obj.name}")
+
+    monkeypatch.setattr(admission, "apply_object", every_one)
+    result = admission.KINDS[0].run(ctx, {"manifest": manifest, "expect": "rejected"})
+    assert result.status is Status.PASS and "bare-name" in result.details[0]

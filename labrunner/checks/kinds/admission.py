@@ -17,11 +17,14 @@ from ..evidence import Evidence
 
 
 def _admission(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    """Every object of the manifest is judged: a manifest of several probes (a pod per way to break
+    the rule) passes only when each one gets the expected verdict, never on the first alone."""
     manifest = p["manifest"]
     expect = p["expect"]
     wanted_text = p.get("messageContains")
     wanted = expect if expect == "accepted" else (
         f"rejected, with a message containing {wanted_text!r}" if wanted_text else "rejected")
+    verdicts = []
     for obj in render([manifest], namespace=ctx.namespace, lab_id=ctx.lab.id):
         what = f"{obj.kind} {obj.name} ({manifest.path})"
         try:
@@ -35,11 +38,18 @@ def _admission(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
                     f"{what} is rejected, but not for the expected reason ({wanted_text!r}): {exc.server_message}",
                     evidence=seen,
                 )
-            return CheckResult.passed(f"{what} is rejected: {exc.server_message}")
+            verdicts.append(f"{what} is rejected: {exc.server_message}")
+            continue
         if expect == "rejected":
             return CheckResult.failed(f"{what} is accepted; a policy should reject it",
                                       evidence=Evidence(wanted, f"{what} accepted (server-side dry run)"))
-    return CheckResult.passed(f"{manifest.path} is accepted")
+        verdicts.append(f"{what} is accepted")
+    if not verdicts:
+        return CheckResult.errored(f"{manifest.path} holds no object to try",
+                                   evidence=Evidence(wanted, "nothing was sent to the API server"))
+    if expect == "rejected":
+        return CheckResult.passed(verdicts[0], verdicts[1:])
+    return CheckResult.passed(f"{manifest.path} is accepted", verdicts if len(verdicts) > 1 else [])
 
 
 KINDS = [
