@@ -105,3 +105,10 @@ def test_the_status_written_by_gatekeeper_is_no_change_of_the_constraint():
         _written("2026-11-29T20:00:00Z", "labrunner"),
         {**_written("2026-11-29T20:05:00Z", "gatekeeper"), "subresource": "status"}]
     assert run(GatekeeperCluster([audited])).status is Status.PASS
+
+
+def test_a_list_cut_at_gatekeepers_limit_says_so():
+    others = [{**LEGACY, "name": f"other-{i}"} for i in range(20)]
+    audited = constraint({"auditTimestamp": "2026-11-29T20:01:00Z", "totalViolations": 21, "violations": others})
+    result = run(GatekeeperCluster([audited]))
+    assert result.status is Status.FAIL and "found 21 violations but keeps only 20" in result.message

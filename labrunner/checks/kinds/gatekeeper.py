@@ -95,9 +95,14 @@ def _audit(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
                               f"violation(s)" + (f": {'; '.join(shown)}" if shown else ""))
     missing = [(k, n) for k, n in wanted if not any(_listed(v, k, n, ctx.namespace) for v in violations)]
     if missing:
+        total = status.get("totalViolations")
+        cut = isinstance(total, int) and total > len(violations)
         return CheckResult.failed(
             f"the audit at {status['auditTimestamp']} does not list "
-            f"{', '.join(f'{k} {n}' for k, n in missing)} as a violation of {kind} {name}",
+            f"{', '.join(f'{k} {n}' for k, n in missing)} as a violation of {kind} {name}"
+            # Gatekeeper keeps only the first --constraint-violations-limit (20) violations in the status.
+            + (f"; it found {total} violations but keeps only {len(violations)} in the status: remove the "
+               f"other violating objects you made" if cut else ""),
             shown or ["no violations listed"], evidence=seen)
     messages = [v.get("message") for k, n in wanted for v in violations if _listed(v, k, n, ctx.namespace)]
     return CheckResult.passed(f"the audit at {status['auditTimestamp']} lists {wanted_text}: {'; '.join(map(str, messages))}",
