@@ -112,3 +112,14 @@ def test_a_list_cut_at_gatekeepers_limit_says_so():
     audited = constraint({"auditTimestamp": "2026-11-29T20:01:00Z", "totalViolations": 21, "violations": others})
     result = run(GatekeeperCluster([audited]))
     assert result.status is Status.FAIL and "found 21 violations but keeps only 20" in result.message
+
+
+def test_a_violating_object_deleted_to_empty_the_audit_is_named_as_gone():
+    """The learner deletes legacy instead of reporting it: the fail says the audit cannot list what is gone."""
+    audited = constraint({"auditTimestamp": "2026-11-29T20:01:00Z", "totalViolations": 0, "violations": []})
+    served = ("ConstraintTemplate", "K8sNoPrivileged", "Pod")
+    result = run(GatekeeperCluster([audited], served=served))
+    assert result.status is Status.FAIL and "Pod legacy no longer exist(s) in lab-policy" in result.message
+    there = {"kind": "Pod", "metadata": {"name": "legacy", "namespace": NS}}
+    result = run(GatekeeperCluster([audited, there], served=served))
+    assert result.status is Status.FAIL and "does not list Pod legacy" in result.message

@@ -51,6 +51,14 @@ def _listed(violation: Mapping[str, Any], kind: str, name: str, namespace: str) 
             and (violation.get("namespace") or "") == namespace)
 
 
+def _gone(ctx: CheckContext, kind: str, name: str) -> bool:
+    """True when the object is not in the lab namespace (False when that cannot be told)."""
+    try:
+        return ctx.cluster.get(kind, name, namespace=ctx.namespace) is None
+    except NotFound:
+        return False
+
+
 def _audit(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     kind, _, name = p["constraint"].partition("/")
     wanted = [tuple(o.split("/", 1)) for o in p["lists"]]
@@ -95,6 +103,11 @@ def _audit(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
                               f"violation(s)" + (f": {'; '.join(shown)}" if shown else ""))
     missing = [(k, n) for k, n in wanted if not any(_listed(v, k, n, ctx.namespace) for v in violations)]
     if missing:
+        gone = [f"{k} {n}" for k, n in missing if _gone(ctx, k, n)]
+        if gone:
+            return CheckResult.failed(
+                f"{', '.join(gone)} no longer exist(s) in {ctx.namespace}: the audit lists only objects that "
+                f"exist, so deleting a violating object hides it instead of reporting it", shown, evidence=seen)
         total = status.get("totalViolations")
         cut = isinstance(total, int) and total > len(violations)
         return CheckResult.failed(
