@@ -293,3 +293,22 @@ def test_an_admission_check_judges_every_probe_of_its_manifest_not_only_the_firs
     monkeypatch.setattr(admission, "apply_object", every_one)
     result = admission.KINDS[0].run(ctx, {"manifest": manifest, "expect": "rejected"})
     assert result.status is Status.PASS and "bare-name" in result.details[0]
+
+
+def test_an_admission_probe_whose_namespace_is_missing_is_an_error_not_a_rejection(fake_cluster, monkeypatch):
+    """A probe for the namespace beside the lab's, on a lab started before that namespace was part of its
+    setup: the API server answers 404, which no policy answers; the learner's policy is not to blame."""
+    from labrunner.checks.kinds import admission
+    from labrunner.errors import NotFound
+
+    monkeypatch.setattr(admission, "render", lambda manifests, **kw: [SimpleNamespace(kind="Pod", name="try")])
+
+    def missing(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        raise NotFound('namespaces "lab-policy-elsewhere" not found', status=404, what="Pod/try")
+
+    monkeypatch.setattr(admission, "apply_object", missing)
+    ctx = SimpleNamespace(namespace=NS, lab=SimpleNamespace(id="policy"), cluster=None)
+    for expect in ("accepted", "rejected"):
+        result = admission.KINDS[0].run(ctx, {"manifest": SimpleNamespace(path="m.yaml"), "expect": expect})
+        assert result.status is Status.ERROR and "lab-policy-elsewhere" in result.message
+        assert result.details == ("fix: `labrunner start policy` sets the step up again",)

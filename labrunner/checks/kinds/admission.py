@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ...cluster.applying import apply_object, render
-from ...errors import ApiRejected
+from ...errors import ApiRejected, NotFound
 from ...format.values import Text
 from ..base import CheckContext, CheckKind, CheckResult, Param
 from ..evidence import Evidence
@@ -29,6 +29,13 @@ def _admission(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         what = f"{obj.kind} {obj.name} ({manifest.path})"
         try:
             apply_object(ctx.cluster, obj, namespace=ctx.namespace, dry_run=True)
+        except NotFound as exc:
+            # No policy answers 404: the probe's namespace is gone (a step set up before it made it, or
+            # deleted) or its kind is not served. The cluster is not as the step set it up.
+            return CheckResult.errored(
+                f"{what} cannot be tried: {exc.server_message}",
+                [f"fix: `labrunner start {ctx.lab.id}` sets the step up again"],
+                evidence=Evidence(wanted, f"{what}: {exc.server_message}"))
         except ApiRejected as exc:
             seen = Evidence(wanted, f"{what} rejected: {exc.server_message}")
             if expect == "accepted":
