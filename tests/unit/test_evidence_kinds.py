@@ -312,3 +312,24 @@ def test_an_admission_probe_whose_namespace_is_missing_is_an_error_not_a_rejecti
         result = admission.KINDS[0].run(ctx, {"manifest": SimpleNamespace(path="m.yaml"), "expect": expect})
         assert result.status is Status.ERROR and "lab-policy-elsewhere" in result.message
         assert result.details == ("fix: `labrunner start policy` sets the step up again",)
+
+
+def test_an_admission_probe_with_a_fresh_name_is_tried_under_a_new_name_each_time(fake_cluster, monkeypatch):
+    """A policy that denies the pod named try-privileged (a name the learner reads in the lab's files) and
+    admits every other privileged pod: with freshName the probe never carries that exact name."""
+    from labrunner.checks.kinds import admission
+    from labrunner.cluster.applying import Rendered
+
+    body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "try-privileged", "labels": {"a": "b"}}}
+    monkeypatch.setattr(admission, "render", lambda manifests, **kw: [Rendered(body, "manifests/try.yaml")])
+    tried = []
+    monkeypatch.setattr(admission, "apply_object", lambda cluster, obj, **kw: tried.append(obj.name))
+    ctx = SimpleNamespace(namespace=NS, lab=SimpleNamespace(id="t"), cluster=None)
+    params = {"manifest": SimpleNamespace(path="manifests/try.yaml"), "expect": "accepted", "freshName": True}
+    assert admission.KINDS[0].run(ctx, params).status is Status.PASS
+    assert admission.KINDS[0].run(ctx, params).status is Status.PASS
+    assert len(set(tried)) == 2 and all(t.startswith("try-privileged-") and len(t) == len("try-privileged-") + 6
+                                        for t in tried)
+    assert body["metadata"]["name"] == "try-privileged"  # the lab's own object stays as read
+    assert admission.KINDS[0].run(ctx, {**params, "freshName": False}).status is Status.PASS
+    assert tried[-1] == "try-privileged"

@@ -7,13 +7,22 @@ schema, then stores nothing.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, Mapping
 
-from ...cluster.applying import apply_object, render
+from ...cluster.applying import Rendered, apply_object, render
 from ...errors import ApiRejected, NotFound
 from ...format.values import Text
 from ..base import CheckContext, CheckKind, CheckResult, Param
 from ..evidence import Evidence
+
+
+def _renamed(obj: Rendered) -> Rendered:
+    """`obj` under its name with a random suffix ("try-privileged-3f9a1c"), new at each try: a policy
+    cannot single the probe out by a name read in the lab's files, and the dry-run is always a
+    create, never an update of an object of that name that the learner made."""
+    metadata = {**obj.body["metadata"], "name": f"{obj.name}-{secrets.token_hex(3)}"}
+    return Rendered({**obj.body, "metadata": metadata}, obj.source)
 
 
 def _admission(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
@@ -26,6 +35,8 @@ def _admission(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         f"rejected, with a message containing {wanted_text!r}" if wanted_text else "rejected")
     verdicts = []
     for obj in render([manifest], namespace=ctx.namespace, lab_id=ctx.lab.id):
+        if p.get("freshName"):
+            obj = _renamed(obj)
         what = f"{obj.kind} {obj.name} ({manifest.path})"
         try:
             apply_object(ctx.cluster, obj, namespace=ctx.namespace, dry_run=True)
@@ -66,6 +77,8 @@ KINDS = [
             "manifest": Param(str, required=True, doc="a manifest file of the lab", file=True),
             "expect": Param(str, required=True, doc="rejected or accepted", choices=("rejected", "accepted")),
             "messageContains": Param(Text, doc="text the rejection must contain"),
+            "freshName": Param(bool, doc="try each object under its name with a random suffix, new each time, "
+                                         "so a policy cannot single out the probe by name (default false)"),
         },
         _admission,
         doc="a server-side dry-run rejects (or accepts) a manifest",
