@@ -291,3 +291,22 @@ def test_a_fail_is_an_error_when_what_the_step_requires_went_down_since_it_was_p
     assert probed and [r.status for r in report.results] == [Status.ERROR]
     assert "gatekeeper-controller-manager has no ready pod" in report.results[0].message
     assert report.results[0].details == ("fix: kubectl -n gatekeeper-system get pods",)
+
+
+def test_a_slow_probe_is_not_run_again_on_every_fail(fake_cluster, monkeypatch):
+    """networkpolicy's probe is a canary (up to a minute): a failing step in watch mode must not run it on
+    every round; only the add-ons are probed again before a fail is shown."""
+    from labrunner.capabilities import probes
+    from labrunner.model import CheckSpec
+    from labrunner.runner import run_step_checks
+
+    cluster = fake_cluster([])
+    caps.forget(cluster)
+    caps.remember(cluster, Capability("networkpolicy", True, "enforced", seen_at=time.time() - 60))
+    probed = []
+    monkeypatch.setattr(probes, "probe_for", lambda name: lambda c: probed.append(name))
+    lab = Lab(id="demo", title="D", summary="", difficulty=Difficulty.BEGINNER, minutes=1, topics=(), requires=(),
+              images=(), steps=(), path=Path("."))
+    failing = Step(id="s", title="S", text="", text_path=None, requires=("networkpolicy",),
+                   checks=(CheckSpec(id="db", kind="exists", params={"object": "Pod/db"}),))
+    assert [r.status for r in run_step_checks(cluster, lab, failing).results] == [Status.FAIL] and not probed
