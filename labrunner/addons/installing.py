@@ -62,11 +62,34 @@ def install(cluster: Cluster, addon: Addon, *, say: Callable[[str], None] = prin
         apply_object(cluster, obj, namespace="default")  # every namespaced object of an add-on names its namespace
         if obj.kind == "CustomResourceDefinition":
             established.append(obj.name)
+        if addon.spec.tls and obj.kind == "Namespace" and obj.name == addon.spec.tls.secret.namespace:
+            ensure_tls_secret(cluster, addon, say=say)  # before the pods that mount it
     for want in addon.spec.ready:
         say(f"waiting for {want.kind}/{want.name} condition={want.condition} (up to {want.timeout:.0f}s)")
         wait_for_condition(cluster, want.kind, want.name, condition=want.condition, namespace=want.namespace,
                            timeout=want.timeout, api_version=want.apiVersion)
     say(f"add-on {addon.name} is ready")
+
+
+def ensure_tls_secret(cluster: Cluster, addon: Addon, *, say: Callable[[str], None] = print) -> bool:
+    """Create `addon`'s TLS Secret (a new CA and serving certificate, tlssecret.py) unless it exists with
+    a ca.crt: a re-install keeps the CA that the API server may already trust. True when it made one."""
+    from .tlssecret import make_ca_and_serving, secret_body
+
+    tls = addon.spec.tls
+    assert tls is not None
+    found = cluster.get("Secret", tls.secret.name, namespace=tls.secret.namespace)
+    if found is not None and (found.get("data") or {}).get("ca.crt"):
+        return False
+    if found is not None:  # without a CA: replaced whole
+        cluster.request(f"replacing Secret {tls.secret.name}", "DELETE",
+                        f"/api/v1/namespaces/{tls.secret.namespace}/secrets/{tls.secret.name}")
+    files = make_ca_and_serving(tls.dnsNames[0], list(tls.dnsNames), list(tls.ipAddresses))
+    cluster.create(secret_body(tls.secret.namespace, tls.secret.name, files, {ADDON_LABEL: addon.name}),
+                   namespace=tls.secret.namespace)
+    say(f"made a CA and a serving certificate for {', '.join([*tls.dnsNames, *tls.ipAddresses])} "
+        f"in Secret {tls.secret.namespace}/{tls.secret.name}")
+    return True
 
 
 def state(cluster: Cluster, addon: Addon) -> AddonState:
