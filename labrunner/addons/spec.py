@@ -81,6 +81,15 @@ class ClaimMapping(_Strict):
     prefix: str = Field(description="put before every value, so it cannot pass for another source's name")
 
 
+class ProbeLogin(_Strict):
+    """A login labrunner itself uses (the password grant), never one a lab's learner is told to use."""
+
+    username: str = Field(min_length=1)
+    password: str = Field(min_length=1)
+    client: str = Field(min_length=1, description="a client whose id is one of `audiences`")
+    clientSecret: str = Field(min_length=1)
+
+
 class Issuer(_Strict):
     """An OpenID Connect issuer the API server must trust once the add-on is installed: one `jwt`
     entry of its AuthenticationConfiguration (apiserver.config.k8s.io/v1, Kubernetes 1.34), with the
@@ -90,6 +99,11 @@ class Issuer(_Strict):
     audiences: list[str] = Field(min_length=1, description="the `aud` values the API server accepts")
     username: ClaimMapping
     groups: ClaimMapping
+    service: Service | None = Field(None, description="the issuer's Service, which labrunner reaches through the "
+                                    "API server's service proxy (checks, doctor)")
+    port: int = Field(443, ge=1, le=65535, description="the Service's HTTPS port")
+    probe: ProbeLogin | None = Field(None, description="a user and client whose token shows the API server trusts "
+                                     "the issuer (doctor, the `oidc` capability)")
 
 
 class AddonSpec(_Strict):
