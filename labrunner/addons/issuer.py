@@ -123,6 +123,9 @@ def review_with_token(cluster: Cluster, token: str) -> Review:
         body = json.loads(response.data or b"{}")
     except ValueError:
         body = {}
-    info = (body.get("status") or {}).get("userInfo") or {}
+    if not isinstance(body, dict):
+        body = {}
+    status = body.get("status") if isinstance(body, dict) else None  # a Status object's is a string
+    info = (status.get("userInfo") or {}) if isinstance(status, dict) else {}
     return Review(response.status, info.get("username", ""), tuple(info.get("groups") or ()), info.get("uid", ""),
                   str(body.get("message") or ""))
