@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from labrunner.addons import load_addons
-from labrunner.addons.issuer import password_grant, review_with_token, signing_keys
+from labrunner.addons.issuer import IssuerError, password_grant, review_with_token, signing_keys
 from labrunner.capabilities import capability
 
 from conftest import no_cluster
@@ -125,13 +125,25 @@ def test_the_issuer_keeps_its_signing_keys_across_a_restart(oidc, cluster):
     from labrunner.cluster import wait_until
 
     before = {k["kid"] for k in signing_keys(cluster, oidc)["keys"]}
-    for pod in cluster.list("Pod", namespace="oidc", selector="app=dex"):
-        cluster.request("restart dex", "DELETE", f"/api/v1/namespaces/oidc/pods/{pod['metadata']['name']}")
-    wait_until(cluster, "Deployment", namespace="oidc", name="dex", api_version="apps/v1",
-               predicate=lambda items: bool(items) and (items[0].get("status") or {}).get("readyReplicas") == 1
-               and (items[0].get("status") or {}).get("replicas") == 1,
-               describe="Dex ready again", timeout=120)
-    time.sleep(2)
-    after = {k["kid"] for k in signing_keys(cluster, oidc)["keys"]}
+    old = {p["metadata"]["name"] for p in cluster.list("Pod", namespace="oidc", selector="app=dex")}
+    for name in old:
+        cluster.request("restart dex", "DELETE", f"/api/v1/namespaces/oidc/pods/{name}")
+
+    def new_pod_ready(items):
+        return any(p["metadata"]["name"] not in old and any(
+            c.get("type") == "Ready" and c.get("status") == "True" for c in (p.get("status") or {}).get("conditions") or [])
+            for p in items)
+
+    wait_until(cluster, "Pod", namespace="oidc", selector="app=dex", predicate=new_pod_ready,
+               describe="a new Dex pod ready", timeout=120)
+    deadline = time.monotonic() + 30
+    while True:  # the Service's endpoints follow the new pod a moment later
+        try:
+            after = {k["kid"] for k in signing_keys(cluster, oidc)["keys"]}
+            break
+        except IssuerError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
     assert before & after, (before, after)
     assert review_with_token(cluster, _token(cluster, oidc)).status == 201
