@@ -16,6 +16,32 @@ if TYPE_CHECKING:
     from ..cluster import Cluster
 
 ADDON_LABEL = "labrunner.dev/addon"
+CONFIG_HASH = "labrunner.dev/config-hash"
+
+
+def with_config_hash(documents: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """`documents` with each Deployment whose pods mount ConfigMaps of the add-on annotated (in its pod
+    template) with a hash of those ConfigMaps' data: a program that reads its configuration only at
+    start (Dex) restarts when a re-install changes it, and does not when nothing changed."""
+    import hashlib
+    import json
+
+    maps = {(b["metadata"].get("namespace"), b["metadata"]["name"]): b.get("data") or {}
+            for _, b in documents if b["kind"] == "ConfigMap"}
+    out = []
+    for file, body in documents:
+        spec = ((body.get("spec") or {}).get("template") or {}).get("spec") or {}
+        ns = body["metadata"].get("namespace")
+        used = sorted({v["configMap"]["name"] for v in spec.get("volumes") or [] if isinstance(v.get("configMap"), dict)
+                       and (ns, v["configMap"].get("name")) in maps})
+        if body["kind"] == "Deployment" and used:
+            digest = hashlib.sha256(json.dumps([maps[(ns, n)] for n in used], sort_keys=True).encode()).hexdigest()[:16]
+            template = body["spec"]["template"]
+            meta = template.get("metadata") or {}
+            body = {**body, "spec": {**body["spec"], "template": {**template, "metadata": {
+                **meta, "annotations": {**(meta.get("annotations") or {}), CONFIG_HASH: digest}}}}}
+        out.append((file, body))
+    return out
 
 
 @dataclass(frozen=True)
@@ -46,7 +72,7 @@ def install(cluster: Cluster, addon: Addon, *, say: Callable[[str], None] = prin
     from ..settings import TIMEOUTS
 
     objects = []
-    for file, body in addon.documents():
+    for file, body in with_config_hash(addon.documents()):
         body = {**body, "metadata": {**body["metadata"],
                                      "labels": {**(body["metadata"].get("labels") or {}), ADDON_LABEL: addon.name}}}
         objects.append(Rendered(body, f"addons/{addon.name}/{file}"))

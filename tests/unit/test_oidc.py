@@ -140,3 +140,22 @@ def test_the_addons_issuer_url_is_what_its_dex_config_and_service_say():
 def test_the_idtoken_check_says_which_parameters_belong_together(params, problem):
     found = " ".join(what for _, what in builtin_kinds()["idtoken"].problems(params))
     assert (problem in found) if problem else found == ""
+
+
+def test_a_deployment_is_annotated_with_the_hash_of_the_configmaps_it_mounts():
+    from labrunner.addons.installing import CONFIG_HASH, with_config_hash
+
+    addon = load_addons()["oidc"]
+    docs = addon.documents()
+
+    def annotation(documents):
+        dex = next(b for _, b in documents if b["kind"] == "Deployment")
+        return dex["spec"]["template"]["metadata"]["annotations"][CONFIG_HASH]
+
+    first = annotation(with_config_hash(docs))
+    assert first == annotation(with_config_hash(addon.documents()))  # the same config: no restart
+    changed = [(f, {**b, "data": {"config.yaml": b["data"]["config.yaml"] + "\n# changed\n"}})
+               if b["kind"] == "ConfigMap" else (f, b) for f, b in docs]
+    assert annotation(with_config_hash(changed)) != first
+    others = [b for a in load_addons().values() if a.name != "oidc" for _, b in with_config_hash(a.documents())]
+    assert not any(CONFIG_HASH in str(b) for b in others)  # only where a ConfigMap of the add-on is mounted
