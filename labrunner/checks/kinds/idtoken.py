@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
+from dataclasses import replace
 from typing import Any, Mapping
 
 from ...format.values import ResourceName, Text
@@ -68,6 +69,15 @@ def facts_of(ctx: CheckContext, token: str) -> tuple[Any, TokenFacts] | CheckRes
 
 
 def _idtoken(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
+    result = _idtoken_judged(ctx, p)
+    if result.ok or result.evidence:
+        return result
+    wanted = (f"refused, because of its {p['because']} only" if p.get("expect") == "refused" else
+              f"user {p['user']!r}" + (f" in groups {', '.join(p['groups'])}" if p.get("groups") else ""))
+    return replace(result, evidence=Evidence(wanted, result.message))
+
+
+def _idtoken_judged(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     from ...addons.issuer import IssuerError, review_with_token
 
     name, ns = p["secret"], p.get("namespace") or ctx.namespace
