@@ -40,7 +40,14 @@ def _docker_works() -> bool:
 def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
     """Create (or reuse) the kind cluster `args.name` and make it ready for `labs`: their images in the
     node, the add-ons they need, a load balancer (kindsetup.py); then what the cluster can do.
-    Exit 3 when docker or kind is missing or `kind create cluster` fails; 2 when no kind config is found."""
+    With `--from FILE` (args.bundle) the images come from that bundle (`labrunner bundle`), loaded with
+    `kind load image-archive`: nothing is pulled. Exit 3 when docker or kind is missing or `kind create
+    cluster` or the load fails; 2 when no kind config is found or FILE is no bundle."""
+    bundle = getattr(args, "bundle", None)
+    if bundle is not None:
+        from .offline import read_manifest
+
+        bundled = read_manifest(bundle)  # a wrong file is said first, before any cluster is made
     if not _docker_works():
         print(_OTHER_CLUSTER, file=sys.stderr)
         return exitcodes.ERROR
@@ -57,7 +64,7 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
     addons = [a for a in load_addons().values() if needs & set(a.spec.provides)]
     lb = "loadbalancer" in needs and not getattr(args, "no_loadbalancer", False)
     images = sorted({image for lab in labs for image in lab.images} | {i for a in addons for i in a.spec.images})
-    steps = kindsetup.StepCounter(2 + bool(images) + bool(addons) + lb)
+    steps = kindsetup.StepCounter(2 + bool(images or bundle) + bool(addons) + lb)
     existing = _run(["kind", "get", "clusters"], quiet=True).stdout.split()
     if args.name not in existing:
         steps.step(f"Creating the kind cluster {args.name} from {config} with {kindsetup.node_image_said(node_image, config)}; "
@@ -67,7 +74,17 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
     else:
         steps.step(f"The kind cluster {args.name} exists: using it"
                    + (" (--image applies when a cluster is created: `labrunner down` first)" if node_image else ""))
-    if images:
+    if bundle is not None:
+        steps.step(f"Loading the bundle's {len(bundled.images)} images into the nodes ({bundled.platform}, no network)")
+        from .offline import parse_ref
+        from .offline.loading import load_into_kind
+
+        load_into_kind(bundle, args.name, runner=_run)
+        in_bundle = {i.name for i in bundled.images}
+        outside = [image for image in images if parse_ref(image).name not in in_bundle]
+        if outside:
+            print(f"      not in the bundle: {', '.join(outside)}; the node pulls them when a lab first uses them")
+    elif images:
         steps.step(f"Loading the labs' {len(images)} images into the node (those docker has are not pulled again)")
         preloaded = kindsetup.preload_images(args.name, images, runner=_run)
         if preloaded.missing:
@@ -182,7 +199,20 @@ def diagnose(args: argparse.Namespace, labs: list[Lab]) -> list[Finding]:
         return findings + [Finding(False, f"cluster reachable: {exc}", "start a cluster (`labrunner up`) or set KUBECONFIG")]
     findings.append(Finding(True, f"cluster reachable ({cluster.configuration.host}, {version})"))
     findings += cluster_findings(cluster, labs)
+    if getattr(args, "bundle", None) is not None:
+        findings += bundle_findings(cluster, args.bundle)
     return findings
+
+
+def bundle_findings(cluster, bundle: Path) -> list[Finding]:  # noqa: ANN001
+    """One finding per image of the bundle and node: present by the bundle's digest, or not (counted)."""
+    from .offline import read_manifest
+    from .offline.loading import presence
+
+    manifest = read_manifest(bundle)
+    fix = f"load it: `labrunner up --from {bundle}` (kind) or `labrunner bundle-load {bundle} --containerd SOCKET`"
+    return [Finding(p.ok, f"bundle image {p.image} on node {p.node}: {p.detail}", fix if p.ok is False else "")
+            for p in presence(cluster.list("Node"), manifest)]
 
 
 def cluster_findings(cluster, labs: list[Lab], *, fresh: bool = True) -> list[Finding]:  # noqa: ANN001
