@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 # Every capability, in the order `doctor` shows them.
 NAMES = ("kubernetes", "networkpolicy", "networkpolicy-egress", "nodeport", "loadbalancer", "ingress", "gateway-api",
-         "gatekeeper", "storage", "runtimeclass", "csr", "dns")
+         "gatekeeper", "oidc", "storage", "runtimeclass", "csr", "dns")
 CACHE_SECONDS = 600.0  # a cluster's add-ons change rarely; `doctor` always looks again
 CACHE_FILE = "capabilities.json"
 _CACHE_LIMIT = 1 << 20  # bytes: the disk cache holds a few clusters' findings

@@ -77,6 +77,7 @@ CASES = {
     "logs": ({"selector": "app=api", "contains": "ready"}, [], {}, Status.FAIL, "no running pod matches app=api"),
     "whoami": ({"secret": "jane-cert", "user": "jane"}, [], {}, Status.FAIL, "Secret jane-cert does not exist"),
     "certificate": ({"csr": "jane", "user": "jane"}, [], {}, Status.FAIL, "does not exist yet"),
+    "idtoken": ({"secret": "alice-token", "user": "oidc:alice"}, [], {}, Status.FAIL, "Secret alice-token does not exist"),
     "quiz": ({}, [], {"answers": {"s": "a"}, "quiz": QUIZ}, Status.FAIL, "a) this one"),
     "rbac": ({"group": "ops", "verb": "get", "resource": "pods"}, [], {}, Status.FAIL, "denied"),
 }
