@@ -129,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="check the tools and the cluster, with a fix for each problem")
     p.add_argument("--bundle", type=Path, metavar="FILE", help="also prove every image of this bundle is on every node")
     p = sub.add_parser("addons", help="labrunner's cluster add-ons and their state; `addons install NAME` installs one")
-    p.add_argument("action", nargs="?", choices=("list", "install"), default="list")
+    p.add_argument("action", nargs="?", choices=("list", "install", "authn-config"), default="list",
+                   help="authn-config: print the kube-apiserver's AuthenticationConfiguration (--authentication-config) "
+                        "that trusts the OpenID Connect issuers of the installed add-ons")
     p.add_argument("names", nargs="*", metavar="NAME", help="add-ons to install (default: those the labs need)")
     return parser
 

@@ -121,7 +121,8 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
 
 def command_addons(args: argparse.Namespace, labs: list[Lab]) -> int:
     """`labrunner addons`: each add-on and its state on the current cluster; `addons install [NAME...]`
-    installs those named (default: those the labs need) and waits until they work. Exit 3 when one is
+    installs those named (default: those the labs need) and waits until they work; `addons authn-config`
+    prints the API server's AuthenticationConfiguration trusting the installed add-ons' issuers. Exit 3 when one is
     not ready, 2 for a name labrunner has no add-on of."""
     from .addons import install, load_addons, state
     from .capabilities import forget
@@ -139,6 +140,16 @@ def command_addons(args: argparse.Namespace, labs: list[Lab]) -> int:
         for addon in chosen:
             install(cluster, addon)
         forget(cluster, on_disk=True)  # what the add-ons provide is new: probe it again
+        return exitcodes.OK
+    if args.action == "authn-config":
+        # The API server's AuthenticationConfiguration for the installed issuers, as JSON (which is
+        # YAML): whoever runs the API server writes it where --authentication-config points.
+        import json
+
+        from .addons.authn import installed_config
+
+        chosen = [known[n] for n in args.names] or list(known.values())
+        print(json.dumps(installed_config(cluster, chosen), indent=2))
         return exitcodes.OK
     states = [state(cluster, addon) for addon in known.values()]
     for addon, found in zip(known.values(), states):
