@@ -65,6 +65,35 @@ def lb_published_ports(context: str | None, namespace: str, service: str) -> dic
     return found
 
 
+# Docker's words when a host port is taken (moby's portallocator: "Bind for 0.0.0.0:80 failed: port is already
+# allocated"), in the event the Kubernetes service controller records as SyncLoadBalancerFailed.
+_PORT_TAKEN = "port is already allocated"
+PORT_TAKEN_FIX = ("cloud-provider-kind with --enable-lb-port-mapping publishes each LoadBalancer port on the same port "
+                  "of this machine (an IPv4 Service), and a port can be published once: kind-config.yaml publishes "
+                  "80 and 443 for the Ingress controller, and another LoadBalancer Service may hold it. Delete the "
+                  "other LoadBalancer Service, or create the cluster from a kind config without extraPortMappings "
+                  "for 80 and 443 (the ingress lab then needs them back)")
+
+
+def lb_port_taken(cluster, namespace: str, service: str) -> str | None:  # noqa: ANN001 - a labrunner Cluster
+    """The message of the newest SyncLoadBalancerFailed event of Service `namespace/service` that says
+    a host port was taken (cloud-provider-kind could not publish a load balancer's port: Docker
+    Desktop, see PORT_TAKEN_FIX); None when there is none or events cannot be read."""
+    from ..errors import LabrunnerError
+
+    try:
+        events = cluster.list("Event", namespace=namespace, api_version="v1",
+                              field_selector=f"involvedObject.kind=Service,involvedObject.name={service}")
+    except LabrunnerError:
+        return None
+    taken = [e for e in events if e.get("reason") == "SyncLoadBalancerFailed" and _PORT_TAKEN in (e.get("message") or "")
+             and (e.get("involvedObject") or {}).get("name") == service]
+    if not taken:
+        return None
+    newest = max(taken, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+    return str(newest.get("message")).strip()
+
+
 def kind_config_path() -> Path | None:
     """LABRUNNER_KIND_CONFIG, else the first kind-config.yaml in the working folder or its parents,
     else the one labrunner ships (in the package, or at the top of its checkout); None when there

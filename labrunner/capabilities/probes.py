@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Callable
 
 from ..errors import LabrunnerError, NotFound
 from . import Capability
-from .portmaps import kind_port_mappings, lb_published_ports
+from .portmaps import PORT_TAKEN_FIX, kind_port_mappings, lb_port_taken, lb_published_ports
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
@@ -204,6 +204,10 @@ def _loadbalancer(cluster: Cluster, lb_class: str | None = None) -> Capability:
             svc = wait_until(cluster, "Service", namespace=LABRUNNER_NAMESPACE, name=service, predicate=addressed,
                              describe="a load-balancer address", timeout=LOADBALANCER_WAIT)[0]
         except WaitTimedOut:
+            taken = lb_port_taken(cluster, LABRUNNER_NAMESPACE, service)
+            if taken:
+                return Capability(name, False, f"the load-balancer implementation could not publish port 80 of a "
+                                               f"LoadBalancer Service on this machine: {taken}", PORT_TAKEN_FIX)
             return Capability(name, False, f"no load-balancer implementation serves {what}: a Service of type "
                                            f"LoadBalancer got no address in {LOADBALANCER_WAIT:.0f} s",
                               NO_LOADBALANCER_FIX if not lb_class else

@@ -17,7 +17,7 @@ import time
 from typing import Callable
 
 from ..capabilities import Capability, capability
-from ..capabilities.portmaps import lb_published_ports
+from ..capabilities.portmaps import PORT_TAKEN_FIX, lb_port_taken, lb_published_ports
 from ..capabilities.probes import node_addresses
 from .base import CheckContext, CheckResult
 
@@ -61,6 +61,11 @@ def load_balancer_unserved(ctx: CheckContext, svc: dict, *,
     spec = svc.get("spec") or {}
     if spec.get("type") != "LoadBalancer" or ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
         return None
+    service = svc["metadata"]["name"]
+    taken = lb_port_taken(ctx.cluster, ctx.namespace, service)
+    if taken:
+        return CheckResult.errored(f"Service {service} has no load-balancer address: the load-balancer implementation "
+                                   f"could not publish its port on this machine ({taken})", [f"fix: {PORT_TAKEN_FIX}"])
     lb_class = spec.get("loadBalancerClass")
     name = f"loadbalancer:{lb_class}" if lb_class else "loadbalancer"
     found = lookup(ctx.cluster, name)
@@ -68,7 +73,6 @@ def load_balancer_unserved(ctx: CheckContext, svc: dict, *,
         found = lookup(ctx.cluster, name, fresh=True)
     if found.state is not False:
         return None
-    service = svc["metadata"]["name"]
     return CheckResult.errored(f"Service {service} has no load-balancer address, and none will come on this cluster: "
                                f"{found.detail}", [f"fix: {found.fix}"])
 

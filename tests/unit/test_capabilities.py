@@ -338,3 +338,22 @@ def test_cloud_provider_kinds_published_ports_are_found_by_its_label(tmp_path, m
     assert (tmp_path / "docker.log").read_text().splitlines() == [
         "ps -q --filter label=io.x-k8s.cloud-provider-kind.loadbalancer.name=labs/lab-exposing/shop", "port 0123abcd"]
     assert lb_published_ports("testbed", "lab-exposing", "shop") == {}  # not a kind context: docker is not asked
+
+
+def test_a_load_balancer_port_docker_could_not_publish_is_an_error_with_the_fix(fake_cluster):
+    # The event the service controller records when cloud-provider-kind's `docker run --publish=0.0.0.0:80:80/TCP`
+    # fails on Docker Desktop (Docker's own words, seen here with kind-config.yaml's port 80 published).
+    event = {"kind": "Event", "metadata": {"name": "shop.1", "namespace": "lab-demo"}, "reason": "SyncLoadBalancerFailed",
+             "type": "Warning", "involvedObject": {"kind": "Service", "name": "shop"},
+             "lastTimestamp": "2026-11-29T23:00:00Z",
+             "message": "Error syncing load balancer: failed to ensure load balancer: failed to create continers "
+                        "kindccm-1a2b: driver failed programming external connectivity on endpoint kindccm-1a2b: "
+                        "Bind for 0.0.0.0:80 failed: port is already allocated"}
+    pending = {"kind": "Service", "metadata": {"name": "shop"}, "spec": {"type": "LoadBalancer"}}
+    served = lambda cluster, name, fresh=False: Capability(name, True, "served")  # noqa: E731
+    result = load_balancer_unserved(_ctx(fake_cluster([event])), pending, lookup=served)
+    assert result is not None and result.status is Status.ERROR
+    assert "could not publish its port on this machine" in result.message and "port is already allocated" in result.message
+    assert "kind-config.yaml publishes 80 and 443" in result.details[0]
+    other = {**event, "involvedObject": {"kind": "Service", "name": "other"}}
+    assert load_balancer_unserved(_ctx(fake_cluster([other])), pending, lookup=served) is None  # another's, not shop's
