@@ -150,27 +150,26 @@ def _nodeport(cluster: Cluster) -> Capability:
     addresses = node_addresses(cluster)
     mappings, source = kind_port_mappings(cluster.context_name)
     shown = {str(port): list(where) for port, where in sorted(mappings.items())}
-    # LABRUNNER_NODE_ADDRESS is the learner's word for the way in: its node ports are tried as they are.
-    reached = addresses[0] if os.environ.get("LABRUNNER_NODE_ADDRESS") and addresses else node_reached(cluster, addresses)
+    reached = node_reached(cluster, addresses)
     where = ", ".join(addresses) or "none known"
+    unreached = (f"the node addresses ({where}) do not answer this machine (no TCP connection to a node's kubelet "
+                 f"port in {NODE_CONNECT_WAIT:.0f} s; on Docker Desktop, macOS and Windows, nodes live in a VM)")
     in_range = {port: at for port, at in mappings.items() if NODE_PORT_RANGE[0] <= port <= NODE_PORT_RANGE[1]}
-    if not reached and not in_range and addresses:
-        # No published port to fall back on (not kind): a firewall may close the kubelet's port and open
-        # node ports (a cloud's nodes), so the node port itself is tried at the node address, as before.
-        reached = addresses[0]
-    if reached:
+    # With no published port to fall back on (not kind), a firewall may close the kubelet's port and open
+    # node ports (a cloud's nodes), so the node port itself is tried at the node address, as before.
+    target = reached or (addresses[0] if addresses and not in_range else None)
+    why = unreached
+    if target:
         ensure_open_server(cluster)
         svc = apply_object(cluster, Rendered(_open_server_service(NODEPORT_SERVICE, "NodePort"), "labrunner"),
                            namespace=LABRUNNER_NAMESPACE)
         node_port = svc["spec"]["ports"][0]["nodePort"]
-        if tcp_answers(reached, node_port, within=8.0):
-            return Capability("nodeport", True, f"path: the node address; node ports answer this machine at {reached}",
-                              data={"direct": True, "path": "node-address", "address": reached, "mappings": shown,
+        if tcp_answers(target, node_port, within=8.0):
+            return Capability("nodeport", True, f"path: the node address; node ports answer this machine at {target}",
+                              data={"direct": True, "path": "node-address", "address": target, "mappings": shown,
                                     "asked": addresses})
-        why = f"node port {node_port} does not answer this machine at the node address {reached}"
-    else:
-        why = (f"the node addresses ({where}) do not answer this machine (no TCP connection to a node's kubelet "
-               f"port in {NODE_CONNECT_WAIT:.0f} s; on Docker Desktop, macOS and Windows, nodes live in a VM)")
+        why = (f"node port {node_port} does not answer this machine at the node address {target}" if reached
+               else f"{unreached}, nor does node port {node_port} there")
     if in_range:
         ports = ", ".join(f"{port} at {host}:{hport}" for port, (host, hport) in sorted(in_range.items()))
         return Capability("nodeport", True, f"path: ports published on this machine; {why}; node ports {ports} are "
