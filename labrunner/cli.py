@@ -83,6 +83,8 @@ def _left_behind(args: argparse.Namespace) -> str:
         return "; the cluster may be half made: run `labrunner up` again, or `labrunner down` to remove it"
     if args.command == "down":
         return "; some of it may be left: run `labrunner down` again"
+    if args.command == "bundle":
+        return f"; no bundle was written ({args.file} is as it was before)"
     return ""
 
 
@@ -109,6 +111,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .workshopcli import workshop_command
 
         return workshop_command(args, _labs_quietly(args), lambda: _cluster(args))
+    if args.command == "bundle":
+        from .offline.commands import command_bundle
+
+        return command_bundle(args, _labs(args))
+    if args.command == "bundle-load":
+        from .offline.commands import command_bundle_load
+
+        return command_bundle_load(args)
     if args.command in ("up", "down", "doctor", "addons"):
         from . import kindcluster
 

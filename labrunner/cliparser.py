@@ -100,19 +100,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, choices=("csv", "junit", "html"))
     p.add_argument("--output", "-o", type=Path, metavar="FILE", help="write to FILE (default: standard output)")
 
+    p = sub.add_parser("bundle", help="instructor: write one archive with the labs and every image they run, "
+                                      "for a room with no network (docs/workshops.md)")
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--labs", dest="lab_ids", nargs="+", metavar="LAB", help="only these labs (default: every lab)")
+    p.add_argument("--image", dest="images", action="append", metavar="IMAGE",
+                   help="also bundle this image (repeatable)")
+    p.add_argument("--platform", metavar="OS/ARCH", help="the nodes' platform (default: this machine's, linux/ARCH)")
+    p.add_argument("--mirror", metavar="URL",
+                   help="pull every image from this registry mirror, upstream names under path prefixes "
+                        "(e.g. http://127.0.0.1:5000), instead of each image's own registry")
+    p = sub.add_parser("bundle-load", help="load a bundle's images into a kind cluster or a containerd, no network")
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--kind", metavar="CLUSTER", help="the kind cluster's name")
+    p.add_argument("--containerd", metavar="SOCKET", help="a containerd's socket (images go to its k8s.io namespace)")
     p = sub.add_parser("up", help="create a local kind cluster for the labs")
     p.add_argument("--name", default="labrunner")
     p.add_argument("--config", type=Path, metavar="FILE",
                    help="the kind config (default: kind-config.yaml here or above, else the one labrunner ships)")
     p.add_argument("--image", metavar="IMAGE",
                    help="the node image (default: the kind config's own `image:`, else kind's default)")
+    p.add_argument("--from", dest="bundle", type=Path, metavar="FILE",
+                   help="load the images from this bundle (`labrunner bundle`): no pulls, no network")
     p.add_argument("--no-loadbalancer", action="store_true",
                    help="do not start cloud-provider-kind (you run a load-balancer implementation yourself)")
     p = sub.add_parser("down", help="delete the local kind cluster")
     p.add_argument("--name", default="labrunner")
-    sub.add_parser("doctor", help="check the tools and the cluster, with a fix for each problem")
+    p = sub.add_parser("doctor", help="check the tools and the cluster, with a fix for each problem")
+    p.add_argument("--bundle", type=Path, metavar="FILE", help="also prove every image of this bundle is on every node")
     p = sub.add_parser("addons", help="labrunner's cluster add-ons and their state; `addons install NAME` installs one")
-    p.add_argument("action", nargs="?", choices=("list", "install"), default="list")
+    p.add_argument("action", nargs="?", choices=("list", "install", "authn-config"), default="list",
+                   help="authn-config: print the kube-apiserver's AuthenticationConfiguration (--authentication-config) "
+                        "that trusts the OpenID Connect issuers of the installed add-ons")
     p.add_argument("names", nargs="*", metavar="NAME", help="add-ons to install (default: those the labs need)")
     return parser
 

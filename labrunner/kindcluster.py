@@ -71,7 +71,14 @@ def wait_for_service_accounts(cluster, *, timeout: float = SERVICE_ACCOUNT_WAIT)
 def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
     """Create (or reuse) the kind cluster `args.name` and make it ready for `labs`: their images in the
     node, the add-ons they need, a load balancer (kindsetup.py); then what the cluster can do.
-    Exit 3 when docker or kind is missing or `kind create cluster` fails; 2 when no kind config is found."""
+    With `--from FILE` (args.bundle) the images come from that bundle (`labrunner bundle`), loaded with
+    `kind load image-archive`: nothing is pulled. Exit 3 when docker or kind is missing or `kind create
+    cluster` or the load fails; 2 when no kind config is found or FILE is no bundle."""
+    bundle = getattr(args, "bundle", None)
+    if bundle is not None:
+        from .offline import read_manifest
+
+        bundled = read_manifest(bundle)  # a wrong file is said first, before any cluster is made
     if not _docker_works():
         print(_OTHER_CLUSTER, file=sys.stderr)
         return exitcodes.ERROR
@@ -88,7 +95,7 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
     addons = [a for a in load_addons().values() if needs & set(a.spec.provides)]
     lb = "loadbalancer" in needs and not getattr(args, "no_loadbalancer", False)
     images = sorted({image for lab in labs for image in lab.images} | {i for a in addons for i in a.spec.images})
-    steps = kindsetup.StepCounter(2 + bool(images) + bool(addons) + lb)
+    steps = kindsetup.StepCounter(2 + bool(images or bundle) + bool(addons) + lb)
     existing = _run(["kind", "get", "clusters"], quiet=True).stdout.split()
     if args.name not in existing:
         steps.step(f"Creating the kind cluster {args.name} from {config} with {kindsetup.node_image_said(node_image, config)}; "
@@ -111,7 +118,17 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
             return exitcodes.ERROR
     except LabrunnerError as exc:  # the steps below say what fails, each with its fix
         print(f"      (could not ask the cluster whether it is ready: {exc})")
-    if images:
+    if bundle is not None:
+        steps.step(f"Loading the bundle's {len(bundled.images)} images into the nodes ({bundled.platform}, no network)")
+        from .offline import parse_ref
+        from .offline.loading import load_into_kind
+
+        load_into_kind(bundle, args.name, runner=_run)
+        in_bundle = {i.name for i in bundled.images}
+        outside = [image for image in images if parse_ref(image).name not in in_bundle]
+        if outside:
+            print(f"      not in the bundle: {', '.join(outside)}; the node pulls them when a lab first uses them")
+    elif images:
         steps.step(f"Loading the labs' {len(images)} images into the node (those docker has are not pulled again)")
         preloaded = kindsetup.preload_images(args.name, images, runner=_run)
         if preloaded.missing:
@@ -152,7 +169,8 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
 
 def command_addons(args: argparse.Namespace, labs: list[Lab]) -> int:
     """`labrunner addons`: each add-on and its state on the current cluster; `addons install [NAME...]`
-    installs those named (default: those the labs need) and waits until they work. Exit 3 when one is
+    installs those named (default: those the labs need) and waits until they work; `addons authn-config`
+    prints the API server's AuthenticationConfiguration trusting the installed add-ons' issuers. Exit 3 when one is
     not ready, 2 for a name labrunner has no add-on of."""
     from .addons import install, load_addons, state
     from .capabilities import forget
@@ -170,6 +188,16 @@ def command_addons(args: argparse.Namespace, labs: list[Lab]) -> int:
         for addon in chosen:
             install(cluster, addon)
         forget(cluster, on_disk=True)  # what the add-ons provide is new: probe it again
+        return exitcodes.OK
+    if args.action == "authn-config":
+        # The API server's AuthenticationConfiguration for the installed issuers, as JSON (which is
+        # YAML): whoever runs the API server writes it where --authentication-config points.
+        import json
+
+        from .addons.authn import installed_config
+
+        chosen = [known[n] for n in args.names] or list(known.values())
+        print(json.dumps(installed_config(cluster, chosen), indent=2))
         return exitcodes.OK
     states = [state(cluster, addon) for addon in known.values()]
     for addon, found in zip(known.values(), states):
@@ -219,7 +247,20 @@ def diagnose(args: argparse.Namespace, labs: list[Lab]) -> list[Finding]:
         return findings + [Finding(False, f"cluster reachable: {exc}", "start a cluster (`labrunner up`) or set KUBECONFIG")]
     findings.append(Finding(True, f"cluster reachable ({cluster.configuration.host}, {version})"))
     findings += cluster_findings(cluster, labs)
+    if getattr(args, "bundle", None) is not None:
+        findings += bundle_findings(cluster, args.bundle)
     return findings
+
+
+def bundle_findings(cluster, bundle: Path) -> list[Finding]:  # noqa: ANN001
+    """One finding per image of the bundle and node: present by the bundle's digest, or not (counted)."""
+    from .offline import read_manifest
+    from .offline.loading import presence
+
+    manifest = read_manifest(bundle)
+    fix = f"load it: `labrunner up --from {bundle}` (kind) or `labrunner bundle-load {bundle} --containerd SOCKET`"
+    return [Finding(p.ok, f"bundle image {p.image} on node {p.node}: {p.detail}", fix if p.ok is False else "")
+            for p in presence(cluster.list("Node"), manifest)]
 
 
 def cluster_findings(cluster, labs: list[Lab], *, fresh: bool = True) -> list[Finding]:  # noqa: ANN001

@@ -287,6 +287,8 @@ class _LabFolder:
         text, problem = self._texts[key]
         if text is None:
             return problem
+        if not text.strip():
+            return f"{relative!r} is empty: write what the learner reads in this step (Markdown)"
         # Said at the reference in lab.yaml, with the text's own line: the step text has no fields.
         wrong, more = [], 0
         for number, line in enumerate(text.splitlines(), 1):

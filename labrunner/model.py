@@ -40,7 +40,7 @@ def fill_namespace(value: Any, namespace: str) -> Any:
 # What a lab may require of the cluster (labrunner.capabilities finds each out), besides a minimum
 # Kubernetes release written `kubernetes>=1.29`.
 FEATURES = ("networkpolicy", "networkpolicy-egress", "loadbalancer", "storage", "ingress", "gateway-api", "nodeport",
-            "dns", "csr", "runtimeclass", "gatekeeper")
+            "dns", "csr", "runtimeclass", "gatekeeper", "oidc")
 
 
 class Difficulty(str, Enum):

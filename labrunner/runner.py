@@ -38,6 +38,12 @@ __all__ = ["REPORT_SCHEMA_VERSION", "StepReport"]  # and the verbs below; StepRe
 # names, so a test can shorten them).
 CONFIRM_PASS_AFTER = TIMEOUTS.confirm_pass_after
 
+# Seconds a finding of what a step requires may be old when a check fails: older, it is probed again,
+# so a fail is never the learner's for an add-on that went down since it was last probed.
+REQUIREMENTS_RECHECKED_AFTER = 15.0
+# The capabilities probed again so: the add-ons, software that can go down, whose probes read a few
+# objects (a canary for networkpolicy or dns takes up to a minute, too long for every failing round).
+RECHECKED_ON_FAIL = frozenset({"gatekeeper", "ingress", "gateway-api"})
 # How often a failing check is run again while its truth may still be settling (see CheckKind.lags).
 SETTLE_INTERVAL = TIMEOUTS.settle_interval
 
@@ -309,14 +315,17 @@ def settling_window(spec: CheckSpec) -> float:
     return lag_of(spec)[1]
 
 
-def _unmet_requirements(cluster: Cluster | None, step: Step) -> list:
+def _unmet_requirements(cluster: Cluster | None, step: Step, *, max_age: float | None = None,
+                        only: frozenset[str] | None = None) -> list:
     """What the step `requires` that this cluster lacks (labrunner.capabilities; probed once per
-    cluster and cached); [] for a quiz, a step that requires nothing, or what cannot be told."""
+    cluster and cached, or again when known for longer than `max_age` seconds), of the capabilities
+    in `only` if given; [] for a quiz, a step that requires nothing, or what cannot be told."""
     if cluster is None or not step.requires:
         return []
-    from .capabilities import unmet
+    from .capabilities import capability_of, unmet
 
-    return unmet(cluster, step.requires)
+    requires = [r for r in step.requires if only is None or capability_of(r) in only]
+    return unmet(cluster, requires, max_age=max_age) if requires else []
 
 
 def _cannot_pass(unmet: list) -> CheckResult:
@@ -425,6 +434,16 @@ def settle_step_checks(cluster: Cluster, lab: Lab, step: Step, *, window: Callab
         run(retry)
         if confirm and len(retry) < len(specs):
             confirmed = False  # the others' passes are older than this round
+    if not unmet and any(r.status is Status.FAIL for r in results.values()):
+        # A fail is the learner's only if the cluster could make the check pass. A finding is kept for
+        # minutes: an add-on that went down since (Gatekeeper's webhook fails open, so a down Gatekeeper
+        # admits every pod) would otherwise make the learner's answer look wrong.
+        again = _unmet_requirements(cluster, step, max_age=REQUIREMENTS_RECHECKED_AFTER, only=RECHECKED_ON_FAIL)
+        if again:
+            for spec in specs:
+                if results[spec.id].status is not Status.ERROR:
+                    results[spec.id] = _cannot_pass(again)
+                    passed_after.pop(spec.id, None)
     return report(settling=False)
 
 

@@ -113,6 +113,22 @@ def read_yaml_documents(path: Path, *, shown_as: str, budget: Budget | None = No
     return parse_yaml_documents(data, shown_as=shown_as, budget=budget, yaml12_numbers=yaml12_numbers)
 
 
+# Characters YAML 1.1 (PyYAML) reads as line breaks that most editors show as nothing or as a space.
+_UNSEEN_BREAKS = {"\u2028": "U+2028 (LINE SEPARATOR)", "\u2029": "U+2029 (PARAGRAPH SEPARATOR)", "\x85": "U+0085 (NEXT LINE)"}
+
+
+def _unseen_line_breaks(text: str) -> tuple[int, str] | None:
+    """(line as an editor counts it, what to do) for the first character YAML takes for a line break
+    where an editor shows none; None when the text holds none."""
+    found = [i for i in (text.find(c) for c in _UNSEEN_BREAKS) if i >= 0]
+    if not found:
+        return None
+    at = min(found)
+    return (text.count("\n", 0, at) + 1,
+            f"the line holds {_UNSEEN_BREAKS[text[at]]}, which YAML reads as a line break: remove it, or write it "
+            f"as \\u{ord(text[at]):04x} inside double quotes")
+
+
 def parse_yaml_documents(data: bytes | str, *, shown_as: str, budget: Budget | None = None,
                          yaml12_numbers: bool = False) -> list[tuple[Any, Lines]]:
     """Every document of YAML text `data`, as `read_yaml_documents` gives them."""
@@ -147,6 +163,9 @@ def parse_yaml_documents(data: bytes | str, *, shown_as: str, budget: Budget | N
         if "maximum nesting depth" in str(exc.problem):  # libyaml's own limit (1000), met while scanning ahead
             raise _too_deep(shown_as, line) from None
         message = " ".join(filter(None, [exc.context, exc.problem]))
+        breaks = _unseen_line_breaks(text[: mark.index + 1] if mark else "")
+        if breaks:  # the parser counted them as lines, an editor does not: say where the real cause is
+            line, message = breaks[0], f"{message}; {breaks[1]}"
         raise YamlError(Problem(shown_as, line, "", f"not valid YAML: {message}")) from None
     except yaml.reader.ReaderError as exc:  # the characters were checked above; this is a safety net
         position = getattr(exc, "position", None)

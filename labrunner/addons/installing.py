@@ -16,6 +16,32 @@ if TYPE_CHECKING:
     from ..cluster import Cluster
 
 ADDON_LABEL = "labrunner.dev/addon"
+CONFIG_HASH = "labrunner.dev/config-hash"
+
+
+def with_config_hash(documents: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """`documents` with each Deployment whose pods mount ConfigMaps of the add-on annotated (in its pod
+    template) with a hash of those ConfigMaps' data: a program that reads its configuration only at
+    start (Dex) restarts when a re-install changes it, and does not when nothing changed."""
+    import hashlib
+    import json
+
+    maps = {(b["metadata"].get("namespace"), b["metadata"]["name"]): b.get("data") or {}
+            for _, b in documents if b["kind"] == "ConfigMap"}
+    out = []
+    for file, body in documents:
+        spec = ((body.get("spec") or {}).get("template") or {}).get("spec") or {}
+        ns = body["metadata"].get("namespace")
+        used = sorted({v["configMap"]["name"] for v in spec.get("volumes") or [] if isinstance(v.get("configMap"), dict)
+                       and (ns, v["configMap"].get("name")) in maps})
+        if body["kind"] == "Deployment" and used:
+            digest = hashlib.sha256(json.dumps([maps[(ns, n)] for n in used], sort_keys=True).encode()).hexdigest()[:16]
+            template = body["spec"]["template"]
+            meta = template.get("metadata") or {}
+            body = {**body, "spec": {**body["spec"], "template": {**template, "metadata": {
+                **meta, "annotations": {**(meta.get("annotations") or {}), CONFIG_HASH: digest}}}}}
+        out.append((file, body))
+    return out
 
 
 @dataclass(frozen=True)
@@ -46,7 +72,7 @@ def install(cluster: Cluster, addon: Addon, *, say: Callable[[str], None] = prin
     from ..settings import TIMEOUTS
 
     objects = []
-    for file, body in addon.documents():
+    for file, body in with_config_hash(addon.documents()):
         body = {**body, "metadata": {**body["metadata"],
                                      "labels": {**(body["metadata"].get("labels") or {}), ADDON_LABEL: addon.name}}}
         objects.append(Rendered(body, f"addons/{addon.name}/{file}"))
@@ -62,11 +88,34 @@ def install(cluster: Cluster, addon: Addon, *, say: Callable[[str], None] = prin
         apply_object(cluster, obj, namespace="default")  # every namespaced object of an add-on names its namespace
         if obj.kind == "CustomResourceDefinition":
             established.append(obj.name)
+        if addon.spec.tls and obj.kind == "Namespace" and obj.name == addon.spec.tls.secret.namespace:
+            ensure_tls_secret(cluster, addon, say=say)  # before the pods that mount it
     for want in addon.spec.ready:
         say(f"waiting for {want.kind}/{want.name} condition={want.condition} (up to {want.timeout:.0f}s)")
         wait_for_condition(cluster, want.kind, want.name, condition=want.condition, namespace=want.namespace,
                            timeout=want.timeout, api_version=want.apiVersion)
     say(f"add-on {addon.name} is ready")
+
+
+def ensure_tls_secret(cluster: Cluster, addon: Addon, *, say: Callable[[str], None] = print) -> bool:
+    """Create `addon`'s TLS Secret (a new CA and serving certificate, tlssecret.py) unless it exists with
+    a ca.crt: a re-install keeps the CA that the API server may already trust. True when it made one."""
+    from .tlssecret import make_ca_and_serving, secret_body
+
+    tls = addon.spec.tls
+    assert tls is not None
+    found = cluster.get("Secret", tls.secret.name, namespace=tls.secret.namespace)
+    if found is not None and (found.get("data") or {}).get("ca.crt"):
+        return False
+    if found is not None:  # without a CA: replaced whole
+        cluster.request(f"replacing Secret {tls.secret.name}", "DELETE",
+                        f"/api/v1/namespaces/{tls.secret.namespace}/secrets/{tls.secret.name}")
+    files = make_ca_and_serving(tls.dnsNames[0], list(tls.dnsNames), list(tls.ipAddresses))
+    cluster.create(secret_body(tls.secret.namespace, tls.secret.name, files, {ADDON_LABEL: addon.name}),
+                   namespace=tls.secret.namespace)
+    say(f"made a CA and a serving certificate for {', '.join([*tls.dnsNames, *tls.ipAddresses])} "
+        f"in Secret {tls.secret.namespace}/{tls.secret.name}")
+    return True
 
 
 def state(cluster: Cluster, addon: Addon) -> AddonState:

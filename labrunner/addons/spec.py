@@ -64,6 +64,48 @@ class Entry(_Strict):
     ports: dict[Annotated[str, StringConstraints(pattern=r"^(http|https)$")], Annotated[int, Field(ge=1, le=65535)]]
 
 
+class TlsSecret(_Strict):
+    """A serving certificate and the CA that signed it, made by `install` when the Secret is absent (and
+    kept when present: whoever trusts the CA, e.g. the API server's authentication configuration, keeps
+    working across re-installs). A `kubernetes.io/tls` Secret with `ca.crt` beside `tls.crt`/`tls.key`."""
+
+    secret: Service = Field(description="the Secret's namespace and name")
+    dnsNames: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")]] = \
+        Field(min_length=1)
+    ipAddresses: list[Annotated[str, StringConstraints(pattern=r"^[0-9.]+$|^[0-9a-fA-F:]+$")]] = \
+        Field(default_factory=list)
+
+
+class ClaimMapping(_Strict):
+    claim: str = Field(pattern=r"^[A-Za-z0-9_:.-]+$", description="the ID token's claim")
+    prefix: str = Field(description="put before every value, so it cannot pass for another source's name")
+
+
+class ProbeLogin(_Strict):
+    """A login labrunner itself uses (the password grant), never one a lab's learner is told to use."""
+
+    username: str = Field(min_length=1)
+    password: str = Field(min_length=1)
+    client: str = Field(min_length=1, description="a client whose id is one of `audiences`")
+    clientSecret: str = Field(min_length=1)
+
+
+class Issuer(_Strict):
+    """An OpenID Connect issuer the API server must trust once the add-on is installed: one `jwt`
+    entry of its AuthenticationConfiguration (apiserver.config.k8s.io/v1, Kubernetes 1.34), with the
+    CA of the add-on's `tls` Secret (`addons/authn.py` writes it)."""
+
+    url: str = Field(pattern=r"^https://", description="the issuer URL: the tokens' `iss`, reached by the API server")
+    audiences: list[str] = Field(min_length=1, description="the `aud` values the API server accepts")
+    username: ClaimMapping
+    groups: ClaimMapping
+    service: Service | None = Field(None, description="the issuer's Service, which labrunner reaches through the "
+                                    "API server's service proxy (checks, doctor)")
+    port: int = Field(443, ge=1, le=65535, description="the Service's HTTPS port")
+    probe: ProbeLogin | None = Field(None, description="a user and client whose token shows the API server trusts "
+                                     "the issuer (doctor, the `oidc` capability)")
+
+
 class AddonSpec(_Strict):
     """An add-on file. `provides` are capability names (labrunner.capabilities.NAMES) that are present
     once every `ready` object is; a lab's `requires:` names those capabilities, never the add-on."""
@@ -78,6 +120,8 @@ class AddonSpec(_Strict):
                                    "name it: `up` preloads them on kind, the testbed builds them")
     ready: list[ReadyWhen] = Field(min_length=1)
     entry: Entry | None = None
+    tls: TlsSecret | None = None
+    issuer: Issuer | None = Field(None, description="an OpenID Connect issuer the API server must trust; needs `tls`")
 
 
 class Addon:
@@ -144,6 +188,9 @@ def read_addon(folder: Path) -> Addon:
         if not (folder / item.file).is_file():
             problems.append(Problem(shown, lines.get(("manifests", index, "file")), f"manifests.{index}.file",
                                     f"no file {item.file} in addons/{folder.name}/"))
+    if spec.issuer and not spec.tls:
+        problems.append(Problem(shown, lines.get(("issuer",)), "issuer",
+                                "an issuer needs `tls`: the API server trusts it through that Secret's CA"))
     if problems:
         raise LabFormatError(problems)
     return Addon(spec, folder)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 # Every capability, in the order `doctor` shows them.
 NAMES = ("kubernetes", "networkpolicy", "networkpolicy-egress", "nodeport", "loadbalancer", "ingress", "gateway-api",
-         "gatekeeper", "storage", "runtimeclass", "csr", "dns")
+         "gatekeeper", "oidc", "storage", "runtimeclass", "csr", "dns")
 CACHE_SECONDS = 600.0  # a cluster's add-ons change rarely; `doctor` always looks again
 CACHE_FILE = "capabilities.json"
 _CACHE_LIMIT = 1 << 20  # bytes: the disk cache holds a few clusters' findings
@@ -110,9 +110,11 @@ def cache_path() -> Path:
     return state_dir() / CACHE_FILE
 
 
-def capability(cluster: Cluster, name: str, *, fresh: bool = False, probes: dict[str, Probe] | None = None) -> Capability:
+def capability(cluster: Cluster, name: str, *, fresh: bool = False, max_age: float = CACHE_SECONDS,
+               probes: dict[str, Probe] | None = None) -> Capability:
     """The finding for `name` on `cluster`: from memory, else from disk if younger than CACHE_SECONDS,
-    else probed now (seconds to a minute: a canary, a Service, a CSR) and kept. `fresh` probes again.
+    else probed now (seconds to a minute: a canary, a Service, a CSR) and kept. `fresh` probes again;
+    so does a kept finding older than `max_age` seconds.
     Never raises for a cluster fault: a probe that cannot run gives state None with the reason.
     KeyError for an unknown name."""
     from .probes import probe_for
@@ -124,7 +126,7 @@ def capability(cluster: Cluster, name: str, *, fresh: bool = False, probes: dict
     with lock:  # one probe per capability at a time: parallel checks wait for the first one's answer
         if not fresh:
             found = _remembered(key)
-            if found is not None:
+            if found is not None and time.time() - found.seen_at < max_age:
                 return found
         try:
             found = probe(cluster)
@@ -135,11 +137,12 @@ def capability(cluster: Cluster, name: str, *, fresh: bool = False, probes: dict
         return found
 
 
-def capabilities(cluster: Cluster, names: Iterable[str] = NAMES, *, fresh: bool = False) -> list[Capability]:
+def capabilities(cluster: Cluster, names: Iterable[str] = NAMES, *, fresh: bool = False,
+                 max_age: float = CACHE_SECONDS) -> list[Capability]:
     """Several findings at once, probed in parallel (the slow ones wait on the cluster, not the CPU)."""
     names = list(names)
     with ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="labrunner-capability") as pool:
-        return list(pool.map(lambda n: capability(cluster, n, fresh=fresh), names))
+        return list(pool.map(lambda n: capability(cluster, n, fresh=fresh, max_age=max_age), names))
 
 
 def remember(cluster: Cluster, found: Capability) -> None:
@@ -266,11 +269,14 @@ def judge(requirement: str, found: Capability | None) -> Unmet | None:
     return Unmet(requirement, found.detail, found.fix)
 
 
-def unmet(cluster: Cluster, requires: Iterable[str], *, fresh: bool = False) -> list[Unmet]:
-    """Each requirement `cluster` does not meet, probing what is not known yet."""
+def unmet(cluster: Cluster, requires: Iterable[str], *, fresh: bool = False,
+          max_age: float | None = None) -> list[Unmet]:
+    """Each requirement `cluster` does not meet, probing what is not known yet (or known for longer
+    than `max_age` seconds)."""
     requires = list(dict.fromkeys(requires))
     names = list(dict.fromkeys(capability_of(r) for r in requires))
-    found = dict(zip(names, capabilities(cluster, names, fresh=fresh))) if names else {}
+    ages = {} if max_age is None else {"max_age": max_age}
+    found = dict(zip(names, capabilities(cluster, names, fresh=fresh, **ages))) if names else {}
     return [u for u in (judge(r, found.get(capability_of(r))) for r in requires) if u is not None]
 
 

@@ -57,8 +57,12 @@ def _kubernetes(cluster: Cluster) -> Capability:
 
 
 def _canary(cluster: Cluster):  # noqa: ANN202 - CanaryResult
-    from ..checks.canary import check_policy_enforced
+    from ..checks.canary import CANARY_NAMESPACE, check_policy_enforced, from_workshop_record, workshop_record_name
 
+    seat = getattr(cluster, "seat", None)
+    if seat is not None:  # a workshop seat goes by the canary the instructor ran (checks.canary)
+        return from_workshop_record(cluster.get("ConfigMap", workshop_record_name(seat.workshop),
+                                                namespace=CANARY_NAMESPACE), seat.workshop)
     with _canary_lock:  # ingress and egress come from one run
         return check_policy_enforced(cluster)
 
@@ -400,6 +404,44 @@ def _gatekeeper_works(cluster: Cluster, fix: str) -> Capability:
                       + ", ".join(f"{name} {count} ready" for name, count in ready.items()), data={"ready": ready})
 
 
+def _oidc(cluster: Cluster) -> Capability:
+    """An OpenID Connect issuer the API server trusts: labrunner's `oidc` add-on is ready, and the API
+    server accepts an ID token from it (the add-on's own probe login, by the password grant) as the
+    user its claims name. Ready pods are not enough: the API server must have been started with
+    --authentication-config and have read the issuer into it (it rereads the file within a minute)."""
+    from ..addons import addon_providing, install_fix
+    from ..addons.issuer import IssuerError, password_grant, review_with_token
+
+    addon = addon_providing("oidc")
+    if addon is None or addon.spec.issuer is None or addon.spec.issuer.probe is None:
+        return Capability("oidc", None, "no add-on of labrunner's provides it")
+    judged = _addon_capability(cluster, "oidc", addon)
+    if judged is None or not judged.state:
+        return judged or Capability("oidc", None, f"add-on {addon.name}: could not be told", install_fix(addon))
+    issuer, login = addon.spec.issuer, addon.spec.issuer.probe
+    try:
+        token = password_grant(cluster, addon, username=login.username, password=login.password,
+                               client_id=login.client, client_secret=login.clientSecret)
+        seen = review_with_token(cluster, token)
+    except IssuerError as exc:
+        return Capability("oidc", False, f"add-on {addon.name} is ready, but {exc}",
+                          f"kubectl -n {issuer.service.namespace if issuer.service else 'oidc'} logs deploy/dex; "
+                          f"or install it again: `labrunner addons install {addon.name}`")
+    if seen.status == 401:
+        return Capability("oidc", False, f"the issuer {issuer.url} works, but the API server refuses its ID tokens "
+                          "(401): it does not trust the issuer yet",
+                          "the API server must run with --authentication-config naming a file that holds this "
+                          "issuer (`labrunner addons authn-config` prints it): on the testbed `testbed/addon oidc` "
+                          "writes it and an API server started with the flag rereads it within a minute (one started "
+                          "before the flag needs testbed/down and testbed/up); on kind, `labrunner up` creates the "
+                          "cluster with it")
+    if seen.status not in (200, 201):
+        return Capability("oidc", None, f"the API server answered a SelfSubjectReview with HTTP {seen.status}: "
+                          f"{seen.message}")
+    return Capability("oidc", True, f"add-on {addon.name}: the API server trusts {issuer.url} (its test login is "
+                      f"seen as {seen.user})", data={"addon": addon.spec.version, "issuer": issuer.url})
+
+
 def _storage(cluster: Cluster) -> Capability:
     classes = cluster.list("StorageClass")
     default = [c["metadata"]["name"] for c in classes
@@ -534,6 +576,7 @@ PROBES: dict[str, Callable[[Cluster], Capability]] = {
     "ingress": _ingress,
     "gateway-api": _gateway_api,
     "gatekeeper": _gatekeeper,
+    "oidc": _oidc,
     "storage": _storage,
     "runtimeclass": _runtimeclass,
     "csr": _csr,

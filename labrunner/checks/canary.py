@@ -172,3 +172,44 @@ def run_canary(cluster: Cluster, *, settle: float, namespace: str = CANARY_NAMES
             f"still reached another pod; {EGRESS_FIX}"))
     return CanaryResult(True, in_message, egress=True,
                         egress_message=f"NetworkPolicy is enforced for egress (blocked traffic shows as {egress_seen})")
+
+
+# -- a workshop's canary -------------------------------------------------------
+# A workshop seat may not run the canary (its pods and policies are in labrunner's own namespace,
+# and exec there would let a learner into the instructor's pods). `workshop create` runs it once, as
+# the instructor, and keeps what it saw in a ConfigMap there that every seat may read.
+
+
+def workshop_record_name(workshop: str) -> str:
+    """The ConfigMap in CANARY_NAMESPACE holding workshop `workshop`'s canary result."""
+    return f"labrunner-workshop-{workshop}-canary"
+
+
+def workshop_record(workshop: str, result: CanaryResult, labels: dict[str, str], pod_networks: list[str] = ()) -> dict:
+    """The ConfigMap `workshop_record_name` keeping `result` and the cluster's `pod_networks` (CIDRs: what
+    policyreach.pod_networks finds, which a seat may not, as it lists Nodes), labelled `labels`."""
+    def state(value: bool | None) -> str:
+        return "" if value is None else str(value).lower()
+
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": workshop_record_name(workshop), "namespace": CANARY_NAMESPACE, "labels": labels},
+            "data": {"enforced": state(result.enforced), "message": result.message,
+                     "egress": state(result.egress), "egressMessage": result.egress_message,
+                     "podNetworks": ",".join(pod_networks),
+                     "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
+
+
+def from_workshop_record(found: dict | None, workshop: str) -> CanaryResult:
+    """The canary result a seat of `workshop` goes by, read from its record (None: not there)."""
+    if found is None:
+        return CanaryResult(None, f"the instructor's NetworkPolicy canary result for workshop {workshop} is missing "
+                                  f"({CANARY_NAMESPACE}/{workshop_record_name(workshop)}); ask the instructor to "
+                                  "create the workshop again")
+    data = found.get("data") or {}
+
+    def state(key: str) -> bool | None:
+        return {"true": True, "false": False}.get(data.get(key, ""))
+
+    at = f" (found by the instructor's canary at {data['at']})" if data.get("at") else ""
+    return CanaryResult(state("enforced"), (data.get("message") or "") + at, egress=state("egress"),
+                        egress_message=data.get("egressMessage") or "")

@@ -49,10 +49,18 @@ def selector_text(selector: dict | None) -> str:
 
 def pod_networks(cluster: Cluster, pod_ips: Iterable[str] = ()) -> list[Network]:
     """The pod network: every node's spec.podCIDRs (kube-controller-manager's node IPAM, as kind
-    and the testbed use). Where no node has one (a CNI with its own IPAM), the /16 (IPv6: /64)
+    and the testbed use); on a workshop seat, as the instructor's `workshop create` found them. Where no node has one (a CNI with its own IPAM), the /16 (IPv6: /64)
     around each pod address given stands in for it."""
     nets: list[Network] = []
-    for node in cluster.list("Node"):
+    seat = getattr(cluster, "seat", None)
+    if seat is not None:
+        # A workshop seat may not list nodes: the instructor's `workshop create` wrote them down (checks.canary).
+        from .canary import CANARY_NAMESPACE, workshop_record_name
+
+        record = cluster.get("ConfigMap", workshop_record_name(seat.workshop), namespace=CANARY_NAMESPACE) or {}
+        written = ((record.get("data") or {}).get("podNetworks") or "").split(",")
+        nets = [ipaddress.ip_network(cidr, strict=False) for cidr in written if cidr]
+    for node in ([] if seat is not None else cluster.list("Node")):
         spec = node.get("spec") or {}
         for cidr in spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else []):
             nets.append(ipaddress.ip_network(cidr, strict=False))

@@ -2,8 +2,8 @@
 
 A selector means every pod it matches, on both sides: a decoy pod that carries
 the label probes and is probed like the workload's pods. `outside` sources are
-probe pods in labrunner's own namespace (never selected by a learner's
-policy); a `sweep` expands into labrunner's open server on every port it
+probe pods in labrunner's own namespace, or a workshop seat's probe namespace
+(never selected by a learner's policy); a `sweep` expands into labrunner's open server on every port it
 serves plus every other pod of the lab namespace on each port it declares.
 """
 
@@ -41,6 +41,7 @@ class Target:
     port_map: tuple[tuple[int, int], ...] = ()  # a Service's (port, numeric targetPort): the port policies see
     open: bool = False  # labrunner's open server: accepts anyone by construction
     pod: tuple[str, str] | None = None  # (namespace, name) of a pod target
+    service: tuple[str, str] | None = None  # (namespace, name) of a Service target
 
 
 @dataclass(frozen=True)
@@ -95,17 +96,19 @@ def describe_target(spec: Mapping[str, Any]) -> str:
 class Resolver:
     """Turns `from`/`to` specs into source pods and targets, for one check run."""
 
-    def __init__(self, cluster: Cluster, namespace: str, open_server: dict | None = None):
+    def __init__(self, cluster: Cluster, namespace: str, open_server: dict | None = None, *,
+                 probe_namespace: str = LABRUNNER_NAMESPACE):
         self.cluster = cluster
         self.namespace = namespace
         self.open_server = open_server
+        self.probe_namespace = probe_namespace  # where outside probes run: labrunner's, or a seat's own
 
     def sources(self, spec: Mapping[str, Any]) -> list[Source] | str:
         """Every source pod the spec names, or what is missing (said for the learner)."""
         if "probe" in spec:
             return [Source(probe_pod_name(spec["probe"]), self.namespace, None, describe_source(spec))]
         if "outside" in spec:
-            return [Source(outside_probe_name(self.namespace, spec["outside"]), LABRUNNER_NAMESPACE, None,
+            return [Source(outside_probe_name(self.namespace, spec["outside"]), self.probe_namespace, None,
                            describe_source(spec))]
         pods, missing = find_pods(self.cluster, spec, namespace=self.namespace)
         if not pods:
@@ -137,7 +140,7 @@ class Resolver:
         ip = svc_spec.get("clusterIP")
         if svc_spec.get("type") == "ExternalName" or not ip or ip == "None":
             # A name for pods (headless) or for a host outside: connected to at the probe's port, as is.
-            return Target(f"{name}.{ns}.svc", label=label)
+            return Target(f"{name}.{ns}.svc", label=label, service=(ns, name))
         entries = svc_spec.get("ports") or []
         ports = tuple(entry.get("port") for entry in entries)
         port_map = tuple((entry.get("port"), entry["targetPort"]) for entry in entries
@@ -149,8 +152,9 @@ class Resolver:
         # wrong pass. Single-node clusters (kind's default, the testbed) are exact.
         nodes = _endpoint_nodes(self.cluster, name, ns)
         if not nodes:
-            return Target(ip, ports=ports, closed=f"Service {name} has no ready endpoints", label=label, port_map=port_map)
-        return Target(ip, node=nodes[0], ports=ports, label=label, port_map=port_map)
+            return Target(ip, ports=ports, closed=f"Service {name} has no ready endpoints", label=label, port_map=port_map,
+                          service=(ns, name))
+        return Target(ip, node=nodes[0], ports=ports, label=label, port_map=port_map, service=(ns, name))
 
     def _sweep(self, sweep: Mapping[str, Any]) -> list[tuple[Target, int]] | str:
         if self.open_server is None:
@@ -184,7 +188,7 @@ def pod_target(pod: dict) -> Target:
 
 def open_target(pod: dict) -> Target:
     return Target(pod["status"]["podIP"], node=(pod.get("spec") or {}).get("nodeName"), label=OPEN_SERVER_LABEL_TEXT,
-                  open=True, pod=(LABRUNNER_NAMESPACE, pod["metadata"]["name"]))
+                  open=True, pod=(pod["metadata"].get("namespace") or LABRUNNER_NAMESPACE, pod["metadata"]["name"]))
 
 
 def _endpoint_nodes(cluster: Cluster, service: str, namespace: str) -> list[str]:

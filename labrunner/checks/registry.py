@@ -15,7 +15,7 @@ from .base import CheckContext, CheckKind, CheckResult, Status
 from .evidence import Evidence
 
 ENTRY_POINT_GROUP = "labrunner.checks"
-_BUILTIN_MODULES = ("objects", "services", "network", "pods", "http", "rbac", "admission", "gatekeeper", "storage", "quiz", "events", "identity", "rollouts", "logs")
+_BUILTIN_MODULES = ("objects", "services", "network", "pods", "http", "rbac", "admission", "gatekeeper", "storage", "quiz", "events", "identity", "idtoken", "rollouts", "logs")
 
 _lock = threading.Lock()
 _kinds: dict[str, CheckKind] | None = None

@@ -72,6 +72,9 @@ class Cluster:
         self._dynamic: DynamicClient | None = None
         self._lock = threading.Lock()
         self._resources: dict[tuple[str | None, str], Any] = {}
+        # The workshop seat (workshop.seats.Seat) the kubeconfig's context is for, or None for an
+        # ordinary learner: network checks then probe from the seat's own probe namespace.
+        self.seat: Any = None
 
     # -- plumbing ----------------------------------------------------------
     @property
@@ -251,7 +254,11 @@ def connect(*, kubeconfig: str | None = None, context: str | None = None) -> Clu
     # Checks run many requests in parallel; the default pool would serialize them.
     configuration.connection_pool_maxsize = 32
     api = k8s.ApiClient(configuration)
-    return Cluster(api, context=context, context_name=context or _current_context(kubeconfig))
+    cluster = Cluster(api, context=context, context_name=context or _current_context(kubeconfig))
+    from ..workshop.seats import seat_of  # the kubeconfig extension, read without a request
+
+    cluster.seat = seat_of(kubeconfig, context)
+    return cluster
 
 
 def _current_context(kubeconfig: str | None) -> str | None:

@@ -153,21 +153,27 @@ def outside_probe_name(lab_namespace: str, labels: dict[str, str]) -> str:
     return "lr-out-" + hashlib.sha256(key.encode()).hexdigest()[:10]
 
 
+def outside_probe_body(name: str, lab_namespace: str, labels: dict[str, str]) -> dict:
+    """The outside probe pod `name` with the lab's `labels`, speaking for `lab_namespace`."""
+    return probe_pod_body(name, {**labels, OUTSIDE_FOR_LABEL: lab_namespace}, lab_id="labrunner")
+
+
 def ensure_outside_probes(cluster: Cluster, lab_namespace: str, label_sets: list[dict[str, str]], *,
+                          namespace: str = LABRUNNER_NAMESPACE,
                           timeout: float = TIMEOUTS.probe_pods_ready) -> dict[str, str]:
-    """Start (or reuse) one probe pod per label set in labrunner's namespace, for `lab_namespace`.
+    """Start (or reuse) one probe pod per label set in `namespace` (labrunner's own, or a workshop
+    seat's probe namespace), for `lab_namespace`.
 
     Returns pod name -> pod IP, all Ready. The pods carry the lab's labels plus
     OUTSIDE_FOR_LABEL, and lab label "labrunner": resetting one learner's lab
-    never removes another's probes.
+    never removes another's probes. In a namespace the learner may write (a seat's), a pod of the
+    name that is not exactly labrunner's (`not_own`) is replaced first.
     """
-    wanted = {}
-    for labels in label_sets:
-        name = outside_probe_name(lab_namespace, labels)
-        body = probe_pod_body(name, {**labels, OUTSIDE_FOR_LABEL: lab_namespace}, lab_id="labrunner")
-        wanted[name] = body
-    return _ensure_pods(cluster, wanted, namespace=LABRUNNER_NAMESPACE, selector=f"{OUTSIDE_FOR_LABEL}={lab_namespace}",
-                        what="outside probe pods", timeout=timeout, before_create=lambda: ensure_labrunner_namespace(cluster))
+    wanted = {outside_probe_name(lab_namespace, labels): outside_probe_body(outside_probe_name(lab_namespace, labels),
+                                                                           lab_namespace, labels)
+              for labels in label_sets}
+    return _ensure_pods(cluster, wanted, namespace=namespace, selector=f"{OUTSIDE_FOR_LABEL}={lab_namespace}",
+                        what="outside probe pods", timeout=timeout, before_create=_own_namespace(cluster, namespace))
 
 
 def delete_outside_probes(cluster: Cluster, lab_namespace: str) -> int:
@@ -177,8 +183,12 @@ def delete_outside_probes(cluster: Cluster, lab_namespace: str) -> int:
                for p in pods)
 
 
-def open_server_body() -> dict:
-    """agnhost `porter` answering on every port of OPEN_PORTS; no policy selects it."""
+def open_server_body(*, as_nobody: bool = False) -> dict:
+    """agnhost `porter` answering on every port of OPEN_PORTS; no policy selects it.
+
+    `as_nobody` (a workshop seat's, whose learner may exec into it): runs as user 65534, which then
+    cannot replace the agnhost binary the seat's controls run; ports below 1024 are opened to it by
+    the namespaced sysctl net.ipv4.ip_unprivileged_port_start, which Pod Security baseline allows."""
     body = probe_pod_body(OPEN_SERVER_NAME, {}, lab_id="labrunner")
     body["metadata"]["labels"] = {OPEN_SERVER_LABEL: "true", MANAGED_BY: "labrunner", LAB_LABEL: "labrunner"}
     container = body["spec"]["containers"][0]
@@ -190,18 +200,70 @@ def open_server_body() -> dict:
     body["spec"]["securityContext"] = {"seccompProfile": {"type": "RuntimeDefault"}}
     container["securityContext"] = {"allowPrivilegeEscalation": False,
                                     "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}}
+    if as_nobody:
+        body["spec"]["securityContext"] = {"runAsNonRoot": True, "runAsUser": 65534,
+                                           "seccompProfile": {"type": "RuntimeDefault"},
+                                           "sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}]}
+        container["securityContext"] = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
     return body
 
 
-def ensure_open_server(cluster: Cluster, *, timeout: float = TIMEOUTS.probe_pods_ready) -> dict:
-    """Start (or reuse) the open server; returns its pod (Ready, with podIP and nodeName)."""
-    _ensure_pods(cluster, {OPEN_SERVER_NAME: open_server_body()}, namespace=LABRUNNER_NAMESPACE,
+def ensure_open_server(cluster: Cluster, *, namespace: str = LABRUNNER_NAMESPACE,
+                       timeout: float = TIMEOUTS.probe_pods_ready) -> dict:
+    """Start (or reuse) the open server in `namespace` (labrunner's own, or a workshop seat's probe
+    namespace); returns its pod (Ready, with podIP and nodeName)."""
+    body = open_server_body(as_nobody=namespace != LABRUNNER_NAMESPACE)
+    _ensure_pods(cluster, {OPEN_SERVER_NAME: body}, namespace=namespace,
                  selector=f"{OPEN_SERVER_LABEL}=true", what="the open server", timeout=timeout,
-                 before_create=lambda: ensure_labrunner_namespace(cluster))
-    pod = cluster.get("Pod", OPEN_SERVER_NAME, namespace=LABRUNNER_NAMESPACE)
+                 before_create=_own_namespace(cluster, namespace))
+    pod = cluster.get("Pod", OPEN_SERVER_NAME, namespace=namespace)
     if pod is None or not is_ready(pod):
-        raise LabrunnerError(f"the open server {LABRUNNER_NAMESPACE}/{OPEN_SERVER_NAME} vanished after it was Ready")
+        raise LabrunnerError(f"the open server {namespace}/{OPEN_SERVER_NAME} vanished after it was Ready")
     return pod
+
+
+def _own_namespace(cluster: Cluster, namespace: str) -> Callable[[], None] | None:
+    """labrunner makes its own namespace when it is missing; a seat's probe namespace is the instructor's."""
+    return (lambda: ensure_labrunner_namespace(cluster)) if namespace == LABRUNNER_NAMESPACE else None
+
+
+# -- probe pods a learner could have touched -----------------------------------
+# A workshop seat's probe namespace is written by the seat's own identity: labrunner's, and the
+# learner's kubectl with the same rights. A pod there is trusted only when it is exactly what
+# labrunner makes (`not_own`), and still the same pod after the probes ran (`pod_marks`).
+
+
+def not_own(pod: dict, body: dict) -> str:
+    """What makes `pod` other than the pod labrunner makes from `body` (probe_pod_body,
+    open_server_body): its labels, its pod's and containers' security contexts (the user it runs as:
+    root could replace the agnhost binary), its containers' images, commands, arguments and
+    environment, its host namespaces, init and ephemeral containers; "" when it is labrunner's."""
+    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    if (meta.get("labels") or {}) != body["metadata"]["labels"]:
+        return "its labels are not labrunner's"
+    if (spec.get("securityContext") or {}) != body["spec"].get("securityContext", {}):
+        return "its pod security context is not labrunner's"
+    for key in ("hostNetwork", "hostPID", "hostIPC", "shareProcessNamespace"):
+        if spec.get(key):
+            return f"it sets {key}"
+    if spec.get("initContainers") or spec.get("ephemeralContainers"):
+        return "it has init or ephemeral containers"
+    have, want = spec.get("containers") or [], body["spec"]["containers"]
+    if len(have) != len(want):
+        return "its containers are not labrunner's"
+    for got, wanted in zip(have, want):
+        for key in ("image", "command", "args", "env", "securityContext"):
+            if (got.get(key) or None) != (wanted.get(key) or None):
+                return f"its container's {key} is not labrunner's"
+    # Not the status's image: a runtime names an image by any of its tags (the kubelet runs the spec's).
+    return ""
+
+
+def pod_marks(pods: list[dict]) -> dict[str, tuple[str, int]]:
+    """name -> (uid, total container restarts) of each pod: what must not change while it probes."""
+    return {p["metadata"]["name"]: (p["metadata"].get("uid", ""),
+                                    sum(st.get("restartCount", 0) for st in (p.get("status") or {}).get("containerStatuses") or []))
+            for p in pods}
 
 
 def _ensure_pods(
@@ -212,18 +274,26 @@ def _ensure_pods(
     if not wanted:
         return {}
     existing = {p["metadata"]["name"]: p for p in cluster.list("Pod", namespace=namespace, selector=selector)}
-    if all(name in existing and is_ready(existing[name]) for name in wanted):
+    if namespace != LABRUNNER_NAMESPACE:
+        # A learner may write here: a pod of labrunner's name is found by name, whatever its labels.
+        existing = {name: pod for name in wanted
+                    if (pod := cluster.get("Pod", name, namespace=namespace)) is not None}
+    forged = {name for name, pod in existing.items() if namespace != LABRUNNER_NAMESPACE and not_own(pod, wanted[name])}
+    if not forged and all(name in existing and is_ready(existing[name]) for name in wanted):
         return {name: existing[name]["status"].get("podIP", "") for name in wanted}
     if before_create is not None:
         before_create()
     for name, body in wanted.items():
         pod = existing.get(name)
-        if pod is not None and (pod.get("status") or {}).get("phase") in ("Failed", "Succeeded"):
+        if pod is not None and (name in forged or (pod.get("status") or {}).get("phase") in ("Failed", "Succeeded")):
             delete_object(cluster, ObjectRef("Pod", name, "v1"), namespace=namespace)
             wait_until(cluster, "Pod", namespace=namespace, name=name, predicate=lambda objs: not objs,
                        describe=f"old probe pod {name} to go", timeout=TIMEOUTS.old_probe_gone)
             pod = None
-        if pod is None:
+        if pod is None and namespace != LABRUNNER_NAMESPACE:
+            # A seat may create pods there, never patch one (an image swapped in place): no server-side apply.
+            cluster.create(body, namespace=namespace)
+        elif pod is None:
             apply_object(cluster, Rendered(body, "probe pod"), namespace=namespace)
 
     def all_ready(pods: list[dict]) -> bool:
@@ -232,4 +302,10 @@ def _ensure_pods(
 
     pods = wait_until(cluster, "Pod", namespace=namespace, selector=selector, predicate=all_ready,
                       describe=f"{what} {', '.join(sorted(wanted))} to be Ready", timeout=timeout)
+    if namespace != LABRUNNER_NAMESPACE:
+        bad = [f"{p['metadata']['name']}: {why}" for p in pods if p["metadata"]["name"] in wanted
+               and (why := not_own(p, wanted[p["metadata"]["name"]]))]
+        if bad:
+            raise LabrunnerError(f"{what} in namespace {namespace} are not labrunner's ({'; '.join(bad)}): "
+                                 "someone replaced them as they started; run the check again")
     return {p["metadata"]["name"]: p["status"].get("podIP", "") for p in pods if p["metadata"]["name"] in wanted}

@@ -20,7 +20,7 @@ from ..model import FEATURES, FORMAT_VERSION
 from ..model import Difficulty as DifficultyLevel
 from .context import context_of
 from .placeholders import NAMESPACE, walk_placeholders
-from .shape import FOLDER, Found, Shape, fault, given, items, shown
+from .shape import FOLDER, Found, Shape, fault, given, items, repeated, shown
 from .values import BOUNDS, ID_PATTERN, AnyText, ApiVersion, Id, Image, Kind, JsonPath, Minutes, Selector, Text, Title, Words, choice, is_a, is_id, seconds, value_type
 
 DIFFICULTIES = tuple(d.value for d in DifficultyLevel)
@@ -173,6 +173,10 @@ class Actions(Shape):
                                              description="manifest files, applied with server-side apply")
     wait: list[Wait] | None = Field(None, max_length=BOUNDS.actions, description="waits, after apply")
 
+    @classmethod
+    def rules(cls, data: Mapping[str, Any], context: Any) -> Iterable[Found]:
+        yield from repeated(data, "apply", "manifest")
+
 
 class Solution(Actions):
     """What `labrunner solve` does, and why it is right."""
@@ -184,6 +188,7 @@ class Solution(Actions):
     def rules(cls, data: Mapping[str, Any], context: Any) -> Iterable[Found]:
         if not given(data, "apply", "delete", "wait"):
             yield (), "expected at least one of apply, delete, wait"
+        yield from super().rules(data, context)
 
 
 class ActionGroup(Actions):
@@ -198,6 +203,7 @@ class ActionGroup(Actions):
     def rules(cls, data: Mapping[str, Any], context: Any) -> Iterable[Found]:
         if not given(data, "apply", "delete", "wait", "run"):
             yield (), "expected at least one of apply, delete, run, wait"
+        yield from super().rules(data, context)
 
 
 # -- answers ---------------------------------------------------------------------
@@ -245,6 +251,15 @@ class Quiz(Shape):
                 if item["id"] in ids:
                     yield ("choices", i, "id"), f"choice id {clip(item['id'])} appears twice"
                 ids[item["id"]] = None
+        texts: dict[str, int] = {}
+        for i, item in items(data, "choices"):
+            text = item.get("text")
+            if isinstance(text, str):
+                said = " ".join(text.split()).casefold()  # as the learner reads it: case and spacing aside
+                if said in texts:
+                    yield (("choices", i, "text"),
+                           f"the same text as choices[{texts[said]}]: the learner could not tell them apart")
+                texts.setdefault(said, i)
         answer = data.get("answer")
         if isinstance(answer, str) and answer.strip() and ids and answer not in ids:
             listed = ", ".join(i if len(i) <= 20 else i[:17] + "..." for i in list(ids)[:10]) + (", ..." if len(ids) > 10 else "")
@@ -256,6 +271,10 @@ class StepFields(Shape):
     title: Title
     topics: list[Topic] | None = Field(None, max_length=BOUNDS.actions,
                                        description="curriculum ids this step teaches; each also in the lab's topics")
+
+    @classmethod
+    def rules(cls, data: Mapping[str, Any], context: Any) -> Iterable[Found]:
+        yield from repeated(data, "topics", "topic")
 
 
 class QuizStep(StepFields):
@@ -297,6 +316,8 @@ class TaskStepFields(StepFields):
 
     @classmethod
     def rules(cls, data: Mapping[str, Any], context: Any) -> Iterable[Found]:
+        yield from super().rules(data, context)
+        yield from repeated(data, "requires", "requirement")
         check_ids: set[str] = set()
         for i, check in items(data, "checks"):
             check_id = check.get("id", f"{check.get('kind')}-{i + 1}")
@@ -380,6 +401,8 @@ class LabFields(Shape):
 
     @classmethod
     def rules(cls, data: Mapping[str, Any], context: Any) -> Iterable[Found]:
+        for key, what in (("topics", "topic"), ("requires", "requirement"), ("images", "image")):
+            yield from repeated(data, key, what)
         seen: dict[str, int] = {}
         for i, step in items(data, "steps"):
             if isinstance(step.get("id"), str):

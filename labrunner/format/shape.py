@@ -160,3 +160,20 @@ def items(data: Mapping[str, Any], key: str) -> Iterator[tuple[int, dict]]:
         for i, item in enumerate(value):
             if isinstance(item, dict):
                 yield i, item
+
+
+def repeated(data: Mapping[str, Any], key: str, what: str) -> Iterator[Found]:
+    """A problem at each item of the list at `key` that repeats an earlier one (texts and numbers
+    compared as written): a second copy says nothing new, and where order matters (manifests
+    applied twice) it hides a slip. `what` names the items ("topic", "manifest")."""
+    value = data.get(key)
+    if not isinstance(value, list):
+        return
+    first: dict[tuple[type, Any], int] = {}
+    for i, item in enumerate(value):
+        if isinstance(item, (str, int)) and not isinstance(item, bool):
+            seen = first.setdefault((type(item), item), i)
+            if seen != i:
+                shown_item = item if len(str(item)) <= 60 else str(item)[:57] + "..."
+                yield (key, i), f"{what} {shown_item!r} is already {key}[{seen}]; give each once"
+

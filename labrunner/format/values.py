@@ -330,9 +330,17 @@ OnlyTrue = value_type((bool,), what="true", schema={"const": True},
 """A switch that is only ever turned on: false would make a check that cannot fail."""
 
 
+# The shortest timeout a lab may set. An exec, a request or a wait crosses the API server (and a
+# websocket or a kubelet) first: measured on a loaded 2-core testbed that alone can take several
+# hundred milliseconds, so a shorter timeout would fail right answers.
+LEAST_SECONDS = 1
+
+
 def seconds(limit: float) -> Any:
-    """A timeout: a finite number of seconds above 0 and at most `limit`, so no lab waits forever."""
-    return ranged((int, float), gt=0, le=limit, what=f"a number of seconds above 0, at most {limit:g}")
+    """A timeout: a number of seconds from LEAST_SECONDS to `limit`, so no lab waits forever and no
+    right answer fails for want of time."""
+    return ranged((int, float), ge=LEAST_SECONDS, le=limit,
+                  what=f"a number of seconds from {LEAST_SECONDS} to {limit:g}")
 
 
 # -- Kubernetes values --------------------------------------------------------------

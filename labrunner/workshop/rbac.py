@@ -36,6 +36,9 @@ SEAT_RULES = (
           "endpoints", "configmaps", "secrets", "serviceaccounts", "persistentvolumeclaims", "replicationcontrollers"],
      ALL),
     ("", ["events", "resourcequotas", "limitranges", "pods/status", "services/status"], READ),
+    # The API server's proxy to the seat's own pods and Services: the network checks' witness on a seat
+    # (checks/apiwitness.py), where a pod on the node's own network would give the learner the node's.
+    ("", ["pods/proxy", "services/proxy"], ["get"]),
     ("apps", ["deployments", "deployments/scale", "replicasets", "replicasets/scale", "statefulsets",
               "statefulsets/scale", "daemonsets", "controllerrevisions"], ALL),
     ("batch", ["jobs", "cronjobs"], ALL),
@@ -131,6 +134,57 @@ def seat_namespace_objects(workshop: str, seat: Seat, lab_id: str) -> list[dict]
     ]
 
 
+# What a seat may do in its probe namespace (<workshop>-<seat>-probe), where its network checks run
+# labrunner's outside probes and open server: start, read, exec into and remove pods, and read the
+# NetworkPolicies there. Nothing else: no NetworkPolicy of the seat's may decide what the probes show
+# (one there could block a control and make a wrong answer pass), no pod update (an image swapped in
+# place), no ephemeral containers; the checks still take a pod there as labrunner's only when it is
+# exactly labrunner's (probepods.not_own) and unchanged after probing.
+PROBE_RULES = (
+    ("", ["pods"], ["get", "list", "watch", "create", "delete"]),
+    ("", ["pods/exec"], ["get", "create"]),
+    ("", ["pods/proxy"], ["get"]),
+    ("", ["pods/log", "events"], READ),
+    ("networking.k8s.io", ["networkpolicies"], READ),
+)
+PROBE_QUOTA = {"pods": "12", "requests.cpu": "500m", "requests.memory": "512Mi", "limits.cpu": "6",
+               "limits.memory": "2Gi", "requests.ephemeral-storage": "1Gi", "limits.ephemeral-storage": "2Gi",
+               "services": "0"}
+
+
+def probe_role_name(workshop: str) -> str:
+    return f"labrunner-workshop-{workshop}-probe"
+
+
+def probe_role(workshop: str) -> dict:
+    """The ClusterRole every seat is bound to in its own probe namespace only (PROBE_RULES)."""
+    return {"apiVersion": RBAC_V1, "kind": "ClusterRole",
+            "metadata": {"name": probe_role_name(workshop), "labels": labels(workshop)},
+            "rules": [{"apiGroups": [group], "resources": resources, "verbs": verbs}
+                      for group, resources, verbs in PROBE_RULES]}
+
+
+def seat_probe_namespace_objects(workshop: str, seat: Seat) -> list[dict]:
+    """The seat's probe namespace (Seat.probe_namespace) with its RoleBinding to the probe role, its
+    quota and LimitRange, in the order they must be created. It has no lab label: it is no lab's."""
+    ns = seat.probe_namespace
+    own = labels(workshop, seat)
+    return [
+        {"apiVersion": "v1", "kind": "Namespace",
+         "metadata": {"name": ns, "labels": {**own, "pod-security.kubernetes.io/enforce": POD_SECURITY,
+                                             "pod-security.kubernetes.io/enforce-version": "latest"}}},
+        {"apiVersion": RBAC_V1, "kind": "RoleBinding",
+         "metadata": {"name": "labrunner-seat-probe", "namespace": ns, "labels": own},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": probe_role_name(workshop)},
+         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": seat.user}]},
+        {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "labrunner-seat", "namespace": ns, "labels": own},
+         "spec": {"hard": dict(PROBE_QUOTA)}},
+        {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "labrunner-seat", "namespace": ns, "labels": own},
+         "spec": {"limits": [{"type": "Container", "defaultRequest": dict(DEFAULT_REQUEST),
+                              "default": dict(DEFAULT_LIMIT)}]}},
+    ]
+
+
 # What `workshop create` itself needs of the instructor's identity: (verb, group, resource, name).
 # Creating the seat role also needs every right it grants (RBAC's escalation check), which a
 # cluster admin has; the signer right is the CSR API's own (kubernetes.io docs, "Certificates and
@@ -181,14 +235,40 @@ def seat_admission(workshop: str) -> list[dict]:
 
 
 def canary_reader(workshop: str, namespace: str) -> list[dict]:
-    """A ClusterRole to read pods, bound in labrunner's own namespace `namespace` to every seat of the
-    workshop (its group): checks find there the open server and the probes the instructor started
-    (they only create what is missing, so a seat that can read them never needs to write there)."""
+    """A ClusterRole to read pods, and the workshop's canary record (checks.canary.workshop_record), bound
+    in labrunner's own namespace `namespace` to every seat of the workshop (its group): a seat's checks
+    go by the canary the instructor ran, and never write there."""
+    from ..checks.canary import workshop_record_name
+
     name = f"labrunner-workshop-{workshop}-canary"
     return [
         {"apiVersion": RBAC_V1, "kind": "ClusterRole", "metadata": {"name": name, "labels": labels(workshop)},
-         "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": READ}]},
+         "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": READ},
+                   {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"],
+                    "resourceNames": [workshop_record_name(workshop)]}]},
         {"apiVersion": RBAC_V1, "kind": "RoleBinding", "metadata": {"name": name, "namespace": namespace,
+                                                                     "labels": labels(workshop)},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                       "name": Seat(workshop, "seat-00").group}]},
+    ]
+
+
+DNS_NAMESPACE = "kube-system"  # where the cluster DNS runs (kube-dns Service, k8s-app=kube-dns pods)
+
+
+def dns_reader(workshop: str) -> list[dict]:
+    """A ClusterRole and its RoleBinding in kube-system for every seat of the workshop (its group): `get`
+    on the kube-dns Service and `list` on pods and EndpointSlices there, which network checks that probe
+    the cluster DNS need to find its address and node (the netpol lab's "pods can still send" and
+    egress steps). Read-only, in that namespace only; it shows kube-system's pod specs (never Secrets)."""
+    name = f"labrunner-workshop-{workshop}-dns"
+    return [
+        {"apiVersion": RBAC_V1, "kind": "ClusterRole", "metadata": {"name": name, "labels": labels(workshop)},
+         "rules": [{"apiGroups": [""], "resources": ["services"], "verbs": ["get"], "resourceNames": ["kube-dns"]},
+                   {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+                   {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list"]}]},
+        {"apiVersion": RBAC_V1, "kind": "RoleBinding", "metadata": {"name": name, "namespace": DNS_NAMESPACE,
                                                                      "labels": labels(workshop)},
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
          "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",

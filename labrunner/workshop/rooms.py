@@ -2,8 +2,11 @@
 `labrunner workshop delete NAME`, with the instructor's admin kubeconfig.
 
 A workshop is every object labelled `labrunner.dev/workshop=NAME` (rbac.labels): per seat, one
-namespace per lab (with its RoleBinding, ResourceQuota and LimitRange), a ClusterRole and binding
-to `get` its own namespaces, its CSR; once per workshop, the seat ClusterRole and the seat admission policy with its binding. Deleting finds them by
+namespace per lab (with its RoleBinding, ResourceQuota and LimitRange), a probe namespace when a lab
+has network checks (rbac.seat_probe_namespace_objects), a ClusterRole and binding to `get` its own
+namespaces, its CSR; once per workshop, the seat ClusterRole (and the probe ClusterRole), the seat
+admission policy with its binding, and in labrunner's own namespace the seats' RoleBinding there and
+the canary record. Deleting finds them by
 that label, so it also cleans up after a create that was interrupted.
 """
 
@@ -71,6 +74,23 @@ def why_not_shared(lab: Lab) -> str:
     return ""
 
 
+def _probes_from_outside(kind: str, params) -> bool:  # noqa: ANN001 - a check's parameters
+    """Whether a check runs labrunner's pods outside the lab: an `outside` source, or a deny (which needs
+    the open server for its control)."""
+    if kind == "dns":
+        return "outside" in (params.get("from") or {})
+    if kind == "connectivity":
+        return any("outside" in (probe.get("from") or {}) or probe.get("expect") == "deny"
+                   for probe in params.get("probes") or [])
+    return False
+
+
+def probes_from_outside(labs: list[Lab]) -> bool:
+    """Whether any of `labs` has a check that runs labrunner's pods outside the lab (the outside probes,
+    the open server): each seat then gets a probe namespace."""
+    return any(_probes_from_outside(spec.kind, spec.params) for lab in labs for step in lab.steps for spec in step.checks)
+
+
 def choose_labs(labs: list[Lab], wanted: list[str] | None) -> list[Lab]:
     """The labs a workshop gets: `wanted` by id (every shareable lab when None). UsageError naming an
     unknown lab, or each lab that cannot be shared with its reason."""
@@ -111,10 +131,14 @@ def existing(cluster: Cluster, name: str) -> list[str]:
     from ..cluster.applying import WORKSHOP_LABEL
 
     from ..cluster.probepods import LABRUNNER_NAMESPACE
+    from .rbac import DNS_NAMESPACE
 
     found = [f"Namespace/{n['metadata']['name']}" for n in cluster.list("Namespace", selector=f"{WORKSHOP_LABEL}={name}")]
-    found += [f"RoleBinding/{LABRUNNER_NAMESPACE}/{o['metadata']['name']}" for o in
-              cluster.list("RoleBinding", namespace=LABRUNNER_NAMESPACE, selector=f"{WORKSHOP_LABEL}={name}")]
+    found += [f"ConfigMap/{LABRUNNER_NAMESPACE}/{o['metadata']['name']}" for o in
+              cluster.list("ConfigMap", namespace=LABRUNNER_NAMESPACE, selector=f"{WORKSHOP_LABEL}={name}")]
+    for where in (LABRUNNER_NAMESPACE, DNS_NAMESPACE):
+        found += [f"RoleBinding/{where}/{o['metadata']['name']}" for o in
+                  cluster.list("RoleBinding", namespace=where, selector=f"{WORKSHOP_LABEL}={name}")]
     for api_version, kind in CLUSTER_KINDS:
         found += [f"{kind}/{o['metadata']['name']}" for o in
                   cluster.list(kind, selector=f"{WORKSHOP_LABEL}={name}", api_version=api_version)]
@@ -135,7 +159,14 @@ def create_workshop(cluster: Cluster, name: str, *, seats: int, labs: list[Lab],
     started = time.monotonic()
     check_workshop_name(name)
     chairs = [Seat(name, seat) for seat in seat_names(seats)]
-    longest = max((chair.namespace(lab.id) for chair in chairs for lab in labs), key=len)
+    from .seats import PROBE_SUFFIX
+
+    clash = [lab.id for lab in labs if lab.id == PROBE_SUFFIX]
+    if clash:
+        raise UsageError(f"lab {PROBE_SUFFIX!r}: its namespace would be the seats' probe namespace; rename the lab")
+    probing = probes_from_outside(labs)
+    longest = max([chair.namespace(lab.id) for chair in chairs for lab in labs]
+                  + ([chair.probe_namespace for chair in chairs] if probing else []), key=len)
     if len(longest) > NAME_LIMIT:
         raise UsageError(f"namespace {longest} would be longer than {NAME_LIMIT} characters; use a shorter workshop name")
     kubeconfigs.prepare_out(out, chairs)
@@ -150,14 +181,20 @@ def create_workshop(cluster: Cluster, name: str, *, seats: int, labs: list[Lab],
     made = Created(name, chairs, [lab.id for lab in labs])
     try:
         apply_object(cluster, Rendered(rbac.seat_role(name), "workshop"), namespace="")
+        if probing:
+            for obj in [rbac.probe_role(name), *rbac.dns_reader(name)]:
+                apply_object(cluster, Rendered(obj, "workshop"), namespace=obj["metadata"].get("namespace", ""))
         for obj in rbac.seat_admission(name):  # first: in force before any seat namespace exists
             apply_object(cluster, Rendered(obj, "workshop"), namespace="")
         for chair in chairs:
             say(f"seat {chair.name}: namespaces, RBAC, quota")
-            for lab in labs:
-                for obj in rbac.seat_namespace_objects(name, chair, lab.id):
-                    apply_object(cluster, Rendered(obj, "workshop"), namespace=obj["metadata"].get("namespace", ""))
-            for obj in rbac.namespace_reader(name, chair, [chair.namespace(lab.id) for lab in labs]):
+            objects = [obj for lab in labs for obj in rbac.seat_namespace_objects(name, chair, lab.id)]
+            if probing:
+                objects += rbac.seat_probe_namespace_objects(name, chair)
+            for obj in objects:
+                apply_object(cluster, Rendered(obj, "workshop"), namespace=obj["metadata"].get("namespace", ""))
+            own = [chair.namespace(lab.id) for lab in labs] + ([chair.probe_namespace] if probing else [])
+            for obj in rbac.namespace_reader(name, chair, own):
                 apply_object(cluster, Rendered(obj, "workshop"), namespace="")
         say("the shared canary: what the cluster can do for these labs, the open server")
         made.warnings += share_canary(cluster, name, labs)
@@ -189,6 +226,7 @@ def share_canary(cluster: Cluster, name: str, labs: list[Lab]) -> list[str]:
     own probe of a capability it may not run is "unknown", which never turns a check into an error.
     Returns a line for each requirement the cluster does not meet (the labs' checks will say `error`)."""
     from ..capabilities import unmet
+    from ..checks.canary import check_policy_enforced, workshop_record
     from ..cluster.applying import Rendered, apply_object
     from ..cluster.probepods import LABRUNNER_NAMESPACE, ensure_labrunner_namespace, ensure_open_server
     from . import rbac
@@ -197,6 +235,13 @@ def share_canary(cluster: Cluster, name: str, labs: list[Lab]) -> list[str]:
     lacking = [f"{u.requirement}: {u.why} ({u.fix})" for u in unmet(cluster, needs)] if needs else []
     ensure_labrunner_namespace(cluster)
     ensure_open_server(cluster)
+    if any(need.startswith("networkpolicy") for need in needs):
+        # The seats go by this run of the canary (a seat may not run it: checks.canary).
+        from ..checks.policyreach import pod_networks
+
+        record = workshop_record(name, check_policy_enforced(cluster), rbac.labels(name),
+                                 [str(net) for net in pod_networks(cluster)])
+        apply_object(cluster, Rendered(record, "workshop"), namespace=LABRUNNER_NAMESPACE)
     for obj in rbac.canary_reader(name, LABRUNNER_NAMESPACE):
         apply_object(cluster, Rendered(obj, "workshop"), namespace=obj["metadata"].get("namespace", ""))
     return [f"this cluster lacks what some labs need: {line}" for line in lacking]
@@ -210,6 +255,7 @@ def delete_workshop(cluster: Cluster, name: str, *, wait: bool = True, on_progre
     from ..cluster.namespaces import wait_namespace_gone
     from ..cluster.probepods import LABRUNNER_NAMESPACE
     from ..model import ObjectRef
+    from .rbac import DNS_NAMESPACE
 
     check_workshop_name(name)
     selector = f"{WORKSHOP_LABEL}={name}"
@@ -220,9 +266,12 @@ def delete_workshop(cluster: Cluster, name: str, *, wait: bool = True, on_progre
     for api_version, kind in CLUSTER_KINDS:
         for item in cluster.list(kind, selector=selector, api_version=api_version):
             count += delete_object(cluster, ObjectRef(kind, item["metadata"]["name"], api_version), namespace="")
-    for item in cluster.list("RoleBinding", namespace=LABRUNNER_NAMESPACE, selector=selector):  # share_canary's
-        count += delete_object(cluster, ObjectRef("RoleBinding", item["metadata"]["name"], "rbac.authorization.k8s.io/v1"),
-                               namespace=LABRUNNER_NAMESPACE)
+    for where in (LABRUNNER_NAMESPACE, DNS_NAMESPACE):  # share_canary's, and rbac.dns_reader's
+        for item in cluster.list("RoleBinding", namespace=where, selector=selector):
+            count += delete_object(cluster, ObjectRef("RoleBinding", item["metadata"]["name"],
+                                                      "rbac.authorization.k8s.io/v1"), namespace=where)
+    for item in cluster.list("ConfigMap", namespace=LABRUNNER_NAMESPACE, selector=selector):  # its canary record
+        count += delete_object(cluster, ObjectRef("ConfigMap", item["metadata"]["name"], "v1"), namespace=LABRUNNER_NAMESPACE)
     if wait:
         for ns in namespaces:
             wait_namespace_gone(cluster, ns, on_progress=on_progress)
@@ -238,6 +287,8 @@ def seats_of(cluster: Cluster, name: str) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for ns in cluster.list("Namespace", selector=f"{WORKSHOP_LABEL}={name}"):
         labels = ns["metadata"].get("labels") or {}
+        if LAB_LABEL not in labels:
+            continue  # a seat's probe namespace: no lab's
         found.setdefault(labels.get(SEAT_LABEL, ""), []).append(labels.get(LAB_LABEL, ""))
     return dict(sorted(found.items()))
 

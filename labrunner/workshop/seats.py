@@ -35,7 +35,8 @@ SEAT_EXTENSION = "labrunner.dev/seat"
 WORKSHOP_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$")
 NAME_LIMIT = 63  # characters of a namespace name (a DNS label, RFC 1123)
 MAX_SEATS = 200  # what one instructor's room needs; past it the CSR signer and quotas are the limit, not us
-USER_PREFIX = "labrunner:workshop"  # a seat's user is labrunner:workshop:<workshop>:<seat>
+USER_PREFIX = "labrunner:workshop"
+PROBE_SUFFIX = "probe"  # the last part of a seat's probe namespace; no lab may have this id  # a seat's user is labrunner:workshop:<workshop>:<seat>
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,12 @@ class Seat:
     def namespace(self, lab_id: str) -> str:
         """The seat's namespace for lab `lab_id`: <workshop>-<seat>-<lab>."""
         return f"{self.id}-{lab_id}"
+
+    @property
+    def probe_namespace(self) -> str:
+        """<workshop>-<seat>-probe: where the seat's network checks run labrunner's probe pods and open
+        server, outside every lab namespace of the seat (a seat may not write labrunner's own namespace)."""
+        return f"{self.id}-{PROBE_SUFFIX}"
 
 
 def check_workshop_name(name: str) -> str:

@@ -7,6 +7,7 @@ the same files run in both places.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -44,4 +45,39 @@ def start_addons(cfg: Config, names: tuple[str, ...]) -> None:
     env = {**os.environ, "KUBECONFIG": str(cfg.paths.admin_kubeconfig),
            "PATH": f"{Path(cfg.binary('kubectl')).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     subprocess.run([*labrunner_command(), "addons", "install", *names], env=env, check=True)
+    trust_issuers(cfg, env)
     say(f"add-ons {', '.join(names)} ready in {time.monotonic() - started:.1f}s")
+
+
+def trust_issuers(cfg: Config, env: dict[str, str]) -> None:
+    """Write the API server's AuthenticationConfiguration (the file its --authentication-config names)
+    trusting the OpenID Connect issuers of the installed add-ons. The kube-apiserver reloads the file
+    when it changes (it polls once a minute), so no restart is needed; an API server started before the
+    flag was in testbed.toml does not read it at all, and says so here."""
+    from configs import AUTHN_CONFIG
+
+    out = subprocess.run([*labrunner_command(), "addons", "authn-config"], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    path = cfg.paths.state / AUTHN_CONFIG
+    if path.exists() and path.read_text() == out:
+        return
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(out)
+    tmp.replace(path)
+    issuers = [j["issuer"]["url"] for j in json.loads(out)["jwt"]]
+    say(f"the API server trusts {', '.join(issuers) or 'no issuer'} ({path}; reloaded within a minute)")
+    if not _flag_in_use(path):
+        say("the running kube-apiserver was started without --authentication-config: restart the testbed "
+            "(testbed/down, testbed/up) for it to trust the issuer")
+
+
+def _flag_in_use(path: Path) -> bool:
+    """Whether a running kube-apiserver process names `path` in its --authentication-config flag."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args and args[0].endswith(b"kube-apiserver") and f"--authentication-config={path}".encode() in args:
+            return True
+    return False

@@ -48,6 +48,8 @@ def build_one(cfg: Config, build: str) -> None:
             for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
                 ldflags += (f" -X {pkg}.gitVersion={version} -X {pkg}.gitMajor={major}"
                             f" -X {pkg}.gitMinor={minor} -X {pkg}.gitTreeState=clean")
+        if spec.get("version_var"):
+            ldflags += f" -X {spec['version_var']}={version}"
         packages = [cfg.fill(p, version=version) for p in spec["packages"]]
         if "module" in spec:
             cmd = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(tmp) + "/", *packages]

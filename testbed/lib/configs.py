@@ -14,9 +14,18 @@ def _write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+# The kube-apiserver's structured authentication configuration (--authentication-config), trusting no
+# JWT issuer: `testbed/addon oidc` writes the issuer in (addons.py), and the API server reloads the file.
+AUTHN_CONFIG = "authentication-config.yaml"
+NO_ISSUERS = {"apiVersion": "apiserver.config.k8s.io/v1", "kind": "AuthenticationConfiguration", "jwt": []}
+
+
 def write_configs(cfg: Config) -> None:
     p, net = cfg.paths, cfg.net
     state, run = p.state, p.run
+
+    if not (state / AUTHN_CONFIG).exists():  # kept across `up`: an installed issuer stays trusted
+        _write(state / AUTHN_CONFIG, json.dumps(NO_ISSUERS, indent=2) + "\n")
 
     _write(state / "registry.yml", f"""version: 0.1
 log:

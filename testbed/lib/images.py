@@ -89,6 +89,14 @@ def layer_for(cfg: Config, kind: str) -> bytes:
             _add_dir(tar, "tmp", 0o1777)
             _add_dir(tar, "etc", 0o755)
             _add_file(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", 0o644)
+        elif kind == "dex":
+            # As upstream's image has it: the binary at /usr/local/bin/dex (its web templates are
+            # embedded); the add-on's manifest runs `dex serve` as user 1001 with a read-only root.
+            for d in ("usr", "usr/local", "usr/local/bin", "etc"):
+                _add_dir(tar, d)
+            _add_file(tar, "usr/local/bin/dex", cfg.binary("dex").read_bytes())
+            _add_dir(tar, "tmp", 0o1777)
+            _add_file(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\ndex:x:1001:1001:dex:/:/bin/false\n", 0o644)
         elif kind == "agnhost":
             _add_file(tar, "agnhost", cfg.binary("agnhost").read_bytes())
             for d in ("bin", "etc", "tmp", "usr", "usr/bin", "var", "root"):
@@ -102,7 +110,7 @@ def layer_for(cfg: Config, kind: str) -> bytes:
             _add_file(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", 0o644)
             _add_file(tar, "etc/group", b"root:x:0:\nnogroup:x:65534:\n", 0o644)
         else:
-            raise SystemExit(f"testbed.toml: unknown image kind {kind!r} (known: pause, agnhost, coredns, gatekeeper, traefik)")
+            raise SystemExit(f"testbed.toml: unknown image kind {kind!r} (known: pause, agnhost, coredns, gatekeeper, traefik, dex)")
     return buf.getvalue()
 
 

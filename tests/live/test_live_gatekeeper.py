@@ -141,3 +141,23 @@ def test_admission_through_gatekeeper_rejects_only_when_enforced(gk_ns):
     assert rejected.ok, rejected.message
     assert ns.check("admission", manifest=plain, expect="accepted").ok
     assert ns.cluster.get("Pod", "try", namespace=ns.name) is None  # a dry-run stores nothing
+
+
+def test_an_audit_from_before_the_constraint_changed_is_no_verdict(gk_ns):
+    """A right Constraint, audited, then changed to another namespace: the last audit's list is of the
+    Constraint as it was, so the check must not pass on it until the next audit (which lists nothing)."""
+    ns, kind, template = gk_ns
+    constraint = f"{kind}/no-privileged"
+    ns.apply(yaml.safe_dump_all([_pod("legacy", True)]))
+    ns.apply(_template(kind, template))
+    _served(ns, template)
+    ns.apply(_constraint(kind, ns.name))
+    found = ns.check_settled("audit", constraint=constraint, lists=["Pod/legacy"])
+    assert found.ok, found.message
+    ns.apply(_constraint(kind, ns.name + "-staging"))
+    stale = ns.check("audit", constraint=constraint, lists=["Pod/legacy"])
+    # "does not list" only if an audit began after the change and ended before this check (rare).
+    assert stale.status.value == "fail", stale.message
+    assert "since it was changed" in stale.message or "does not list Pod legacy" in stale.message, stale.message
+    later = ns.check_settled("audit", constraint=constraint, lists=["Pod/legacy"])
+    assert later.status.value == "fail" and "does not list Pod legacy" in later.message, later.message

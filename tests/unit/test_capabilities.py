@@ -357,3 +357,54 @@ def test_a_load_balancer_port_docker_could_not_publish_is_an_error_with_the_fix(
     assert "kind-config.yaml publishes 80 and 443" in result.details[0]
     other = {**event, "involvedObject": {"kind": "Service", "name": "other"}}
     assert load_balancer_unserved(_ctx(fake_cluster([other])), pending, lookup=served) is None  # another's, not shop's
+
+
+def test_a_fail_is_an_error_when_what_the_step_requires_went_down_since_it_was_probed(fake_cluster, monkeypatch):
+    """Gatekeeper found ready a minute ago, down now: its webhook fails open, so a privileged pod is admitted
+    and the admission check fails; the requirement is probed again before that fail is shown, and it
+    becomes an error with the fix. A pass needs no new probe."""
+    from labrunner.capabilities import probes
+    from labrunner.model import CheckSpec
+    from labrunner.runner import run_step_checks
+
+    cluster = fake_cluster([{"kind": "Pod", "metadata": {"name": "web", "namespace": "lab-demo"}}])
+    caps.forget(cluster)
+    caps.remember(cluster, Capability("gatekeeper", True, "OPA Gatekeeper: 3 ready", seen_at=time.time() - 60))
+    probed = []
+
+    def down(cluster):  # noqa: ANN001, ANN202
+        probed.append(1)
+        return Capability("gatekeeper", False, "Gatekeeper is installed, but gatekeeper-controller-manager has no "
+                          "ready pod", "kubectl -n gatekeeper-system get pods")
+
+    monkeypatch.setattr(probes, "probe_for", lambda name: down)
+    lab = Lab(id="demo", title="D", summary="", difficulty=Difficulty.BEGINNER, minutes=1, topics=(), requires=(),
+              images=(), steps=(), path=Path("."))
+    passing = Step(id="s", title="S", text="", text_path=None, requires=("gatekeeper",),
+                   checks=(CheckSpec(id="web", kind="exists", params={"object": "Pod/web"}),))
+    assert [r.status for r in run_step_checks(cluster, lab, passing).results] == [Status.PASS] and not probed
+    failing = Step(id="s", title="S", text="", text_path=None, requires=("gatekeeper",),
+                   checks=(CheckSpec(id="db", kind="exists", params={"object": "Pod/db"}),))
+    report = run_step_checks(cluster, lab, failing)
+    assert probed and [r.status for r in report.results] == [Status.ERROR]
+    assert "gatekeeper-controller-manager has no ready pod" in report.results[0].message
+    assert report.results[0].details == ("fix: kubectl -n gatekeeper-system get pods",)
+
+
+def test_a_slow_probe_is_not_run_again_on_every_fail(fake_cluster, monkeypatch):
+    """networkpolicy's probe is a canary (up to a minute): a failing step in watch mode must not run it on
+    every round; only the add-ons are probed again before a fail is shown."""
+    from labrunner.capabilities import probes
+    from labrunner.model import CheckSpec
+    from labrunner.runner import run_step_checks
+
+    cluster = fake_cluster([])
+    caps.forget(cluster)
+    caps.remember(cluster, Capability("networkpolicy", True, "enforced", seen_at=time.time() - 60))
+    probed = []
+    monkeypatch.setattr(probes, "probe_for", lambda name: lambda c: probed.append(name))
+    lab = Lab(id="demo", title="D", summary="", difficulty=Difficulty.BEGINNER, minutes=1, topics=(), requires=(),
+              images=(), steps=(), path=Path("."))
+    failing = Step(id="s", title="S", text="", text_path=None, requires=("networkpolicy",),
+                   checks=(CheckSpec(id="db", kind="exists", params={"object": "Pod/db"}),))
+    assert [r.status for r in run_step_checks(cluster, lab, failing).results] == [Status.FAIL] and not probed

@@ -77,6 +77,7 @@ CASES = {
     "logs": ({"selector": "app=api", "contains": "ready"}, [], {}, Status.FAIL, "no running pod matches app=api"),
     "whoami": ({"secret": "jane-cert", "user": "jane"}, [], {}, Status.FAIL, "Secret jane-cert does not exist"),
     "certificate": ({"csr": "jane", "user": "jane"}, [], {}, Status.FAIL, "does not exist yet"),
+    "idtoken": ({"secret": "alice-token", "user": "oidc:alice"}, [], {}, Status.FAIL, "Secret alice-token does not exist"),
     "quiz": ({}, [], {"answers": {"s": "a"}, "quiz": QUIZ}, Status.FAIL, "a) this one"),
     "rbac": ({"group": "ops", "verb": "get", "resource": "pods"}, [], {}, Status.FAIL, "denied"),
 }
@@ -265,3 +266,71 @@ def test_a_field_check_on_a_refused_csr_quotes_the_signer_in_its_details(fake_cl
                               '"invalid usage for client certificate: server auth"',)
     approved = run(fake_cluster([refused]), "condition", object="CertificateSigningRequest/jane", type="Approved")
     assert approved.ok and approved.details == ()  # a pass is left as it is
+
+
+def test_an_admission_check_judges_every_probe_of_its_manifest_not_only_the_first(fake_cluster, monkeypatch):
+    """A manifest of several probes (a pod per way to break the rule): a policy that rejects the first
+    but admits the second is a fail, naming the one admitted."""
+    from labrunner.checks.kinds import admission
+    from labrunner.errors import ApiRejected
+
+    probes = [SimpleNamespace(kind="Pod", name="docker-io"), SimpleNamespace(kind="Pod", name="bare-name")]
+    monkeypatch.setattr(admission, "render", lambda manifests, **kw: probes)
+
+    def only_docker_io(cluster, obj, **kw):  # noqa: ANN001, ANN003, ANN202
+        if obj.name == "docker-io":
+            raise ApiRejected("denied: images from docker.io", status=403, what="Pod/docker-io")
+
+    monkeypatch.setattr(admission, "apply_object", only_docker_io)
+    ctx = SimpleNamespace(namespace=NS, lab=SimpleNamespace(id="t"), cluster=None)
+    manifest = SimpleNamespace(path="manifests/try.yaml")
+    result = admission.KINDS[0].run(ctx, {"manifest": manifest, "expect": "rejected"})
+    assert result.status is Status.FAIL
+    assert result.message == "Pod bare-name (manifests/try.yaml) is accepted; a policy should reject it"
+
+    def every_one(cluster, obj, **kw):  # noqa: ANN001, ANN003, ANN202
+        raise ApiRejected(f"denied: {obj.name}", status=403, what=f"Pod/{obj.name}")
+
+    monkeypatch.setattr(admission, "apply_object", every_one)
+    result = admission.KINDS[0].run(ctx, {"manifest": manifest, "expect": "rejected"})
+    assert result.status is Status.PASS and "bare-name" in result.details[0]
+
+
+def test_an_admission_probe_whose_namespace_is_missing_is_an_error_not_a_rejection(fake_cluster, monkeypatch):
+    """A probe for the namespace beside the lab's, on a lab started before that namespace was part of its
+    setup: the API server answers 404, which no policy answers; the learner's policy is not to blame."""
+    from labrunner.checks.kinds import admission
+    from labrunner.errors import NotFound
+
+    monkeypatch.setattr(admission, "render", lambda manifests, **kw: [SimpleNamespace(kind="Pod", name="try")])
+
+    def missing(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        raise NotFound('namespaces "lab-policy-elsewhere" not found', status=404, what="Pod/try")
+
+    monkeypatch.setattr(admission, "apply_object", missing)
+    ctx = SimpleNamespace(namespace=NS, lab=SimpleNamespace(id="policy"), cluster=None)
+    for expect in ("accepted", "rejected"):
+        result = admission.KINDS[0].run(ctx, {"manifest": SimpleNamespace(path="m.yaml"), "expect": expect})
+        assert result.status is Status.ERROR and "lab-policy-elsewhere" in result.message
+        assert result.details == ("fix: `labrunner start policy` sets the step up again",)
+
+
+def test_an_admission_probe_with_a_fresh_name_is_tried_under_a_new_name_each_time(fake_cluster, monkeypatch):
+    """A policy that denies the pod named try-privileged (a name the learner reads in the lab's files) and
+    admits every other privileged pod: with freshName the probe never carries that exact name."""
+    from labrunner.checks.kinds import admission
+    from labrunner.cluster.applying import Rendered
+
+    body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "try-privileged", "labels": {"a": "b"}}}
+    monkeypatch.setattr(admission, "render", lambda manifests, **kw: [Rendered(body, "manifests/try.yaml")])
+    tried = []
+    monkeypatch.setattr(admission, "apply_object", lambda cluster, obj, **kw: tried.append(obj.name))
+    ctx = SimpleNamespace(namespace=NS, lab=SimpleNamespace(id="t"), cluster=None)
+    params = {"manifest": SimpleNamespace(path="manifests/try.yaml"), "expect": "accepted", "freshName": True}
+    assert admission.KINDS[0].run(ctx, params).status is Status.PASS
+    assert admission.KINDS[0].run(ctx, params).status is Status.PASS
+    assert len(set(tried)) == 2 and all(t.startswith("try-privileged-") and len(t) == len("try-privileged-") + 6
+                                        for t in tried)
+    assert body["metadata"]["name"] == "try-privileged"  # the lab's own object stays as read
+    assert admission.KINDS[0].run(ctx, {**params, "freshName": False}).status is Status.PASS
+    assert tried[-1] == "try-privileged"

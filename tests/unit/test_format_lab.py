@@ -57,7 +57,7 @@ def test_a_good_lab_file_has_no_problem():
                            {"id": "a", "title": "B", "do": [{"run": "true"}], "fails": {"service-1": ""}}])),
      "steps[0].wrong[1].id: answer id 'a' is already used by steps[0].wrong[0]"),
     (lab(steps=step(setup={"wait": [{"kind": "Pod", "name": "a", "condition": "Ready", "timeout": float("nan")}]})),
-     "steps[0].setup.wait[0].timeout: expected a number of seconds above 0, at most 600; nan is not a finite number"),
+     "steps[0].setup.wait[0].timeout: expected a number of seconds from 1 to 600; nan is not a finite number"),
     (lab(steps=step(hints=["kubectl -n ${LAB_NAMESPCE} get pods"])),
      "steps[0].hints[0]: unknown placeholder ${LAB_NAMESPCE}; did you mean ${LAB_NAMESPACE}?"),
     (lab(steps=step(checks=[{"kind": "service", "name": "${LAB_NAMESPCE}-web"}])),

@@ -75,3 +75,51 @@ def test_every_object_must_be_listed():
     assert run(GatekeeperCluster([audited])).status is Status.PASS
     both = run(GatekeeperCluster([audited]), lists=("Pod/legacy", "Pod/web"))
     assert both.status is Status.FAIL and "does not list Pod web" in both.message
+
+
+def _written(at, manager="kubectl-client-side-apply"):
+    return {"manager": manager, "operation": "Update", "time": at, "apiVersion": "constraints.gatekeeper.sh/v1beta1"}
+
+
+def test_an_audit_from_before_the_constraint_was_changed_is_no_verdict_yet():
+    """A Constraint first made for another namespace, audited (nothing found), then changed to the right
+    one: the old audit says nothing of it now, and the other way round a right Constraint audited, then
+    changed to dryrun-in-another-namespace, must not keep passing on the old list until the next audit."""
+    changed = constraint({"auditTimestamp": "2026-11-29T20:01:00Z", "totalViolations": 1, "violations": [LEGACY]})
+    changed["metadata"]["managedFields"] = [
+        _written("2026-11-29T20:00:00Z"), _written("2026-11-29T20:01:30Z"),
+        {**_written("2026-11-29T20:01:31Z", "gatekeeper"), "subresource": "status"}]
+    result = run(GatekeeperCluster([changed]))
+    assert result.status is Status.FAIL and "since it was changed" in result.message
+    assert "2026-11-29T20:01:30" in result.evidence.observed
+    # A change in the audit's own second may have come after the audit began: only a later one counts.
+    changed["metadata"]["managedFields"][1] = _written("2026-11-29T20:01:00Z")
+    assert run(GatekeeperCluster([changed])).status is Status.FAIL
+    changed["status"]["auditTimestamp"] = "2026-11-29T20:02:00Z"
+    assert run(GatekeeperCluster([changed])).status is Status.PASS
+
+
+def test_the_status_written_by_gatekeeper_is_no_change_of_the_constraint():
+    audited = constraint({"auditTimestamp": "2026-11-29T20:01:00Z", "totalViolations": 1, "violations": [LEGACY]})
+    audited["metadata"]["managedFields"] = [
+        _written("2026-11-29T20:00:00Z", "labrunner"),
+        {**_written("2026-11-29T20:05:00Z", "gatekeeper"), "subresource": "status"}]
+    assert run(GatekeeperCluster([audited])).status is Status.PASS
+
+
+def test_a_list_cut_at_gatekeepers_limit_says_so():
+    others = [{**LEGACY, "name": f"other-{i}"} for i in range(20)]
+    audited = constraint({"auditTimestamp": "2026-11-29T20:01:00Z", "totalViolations": 21, "violations": others})
+    result = run(GatekeeperCluster([audited]))
+    assert result.status is Status.FAIL and "found 21 violations but keeps only 20" in result.message
+
+
+def test_a_violating_object_deleted_to_empty_the_audit_is_named_as_gone():
+    """The learner deletes legacy instead of reporting it: the fail says the audit cannot list what is gone."""
+    audited = constraint({"auditTimestamp": "2026-11-29T20:01:00Z", "totalViolations": 0, "violations": []})
+    served = ("ConstraintTemplate", "K8sNoPrivileged", "Pod")
+    result = run(GatekeeperCluster([audited], served=served))
+    assert result.status is Status.FAIL and "Pod legacy no longer exist(s) in lab-policy" in result.message
+    there = {"kind": "Pod", "metadata": {"name": "legacy", "namespace": NS}}
+    result = run(GatekeeperCluster([audited, there], served=served))
+    assert result.status is Status.FAIL and "does not list Pod legacy" in result.message

@@ -121,7 +121,7 @@ def test_the_shipped_labs_are_valid():
         ("topics: [SEC-1]\n    quiz", "topics: [NET-1]\n    quiz", "topic 'NET-1' is not in the lab's `topics`"),
         ("    solution:\n      apply: [solution/svc.yaml]\n      delete: [{kind: Pod, name: old}]\n", "    solution:\n", "solution: expected at least one of apply, delete, wait"),
         ("    checks:\n", "    checks: []\n    old_checks:\n", "old_checks: unknown field"),
-        ("condition: Available, timeout: 30", "condition: Available, timeout: 3600", "timeout: expected a number of seconds above 0, at most 600"),
+        ("condition: Available, timeout: 30", "condition: Available, timeout: 3600", "timeout: expected a number of seconds from 1 to 600"),
         ("condition: Available, timeout: 30", "condition: Available, timeout: .inf", "inf is not a finite number"),
         ("hints: [first, second]", "hints: [first, 'kubectl -n ${LAB_NAMESPCE} get pods']", "hints[1]: unknown placeholder ${LAB_NAMESPCE}"),
         ("equals: 80}", "matches: '(80'}", "checks[1].matches: not a valid regular expression"),

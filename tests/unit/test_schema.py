@@ -144,7 +144,7 @@ def test_the_schema_rejects_each_broken_shape_the_models_reject(path, validator)
 # fields (ids unique, fails naming checks) is beyond a JSON Schema.
 SHAPE_CASES = ["wrong-types", "wrong-format", "not-a-mapping", "bad-check-params", "unknown-check-kind",
                "quiz-with-wrong-answers", "absolute-path", "bad-wrong-answers", "negative-count", "yes-for-a-count",
-               "fraction-of-minutes", "timeout-too-long", "check-timeout-too-long", "port-out-of-range",
+               "fraction-of-minutes", "timeout-too-long", "check-timeout-too-long", "timeout-too-short", "port-out-of-range",
                "exit-code-out-of-range", "http-status-out-of-range", "bad-object-name", "probe-field-misspelt",
                "probe-labels-not-text", "check-that-cannot-fail", "empty-title", "null-title", "unknown-feature",
                "quiz-one-choice", "step-not-a-mapping", "contains-nothing", "no-access-modes", "kind-in-lower-case",

@@ -73,7 +73,7 @@ def test_the_html_escapes_what_a_seat_wrote(labs):
 def test_labs_that_cannot_be_shared_are_refused_with_the_reason(labs):
     with pytest.raises(UsageError, match="lab storage: it creates the PersistentVolume orders-pv"):
         choose_labs(list(labs.values()), ["orchestration", "storage"])
-    assert {lab.id for lab in choose_labs(list(labs.values()), None)} == {"orchestration", "outside", "services", "sidecars"}
+    assert {lab.id for lab in choose_labs(list(labs.values()), None)} == {"netpol", "orchestration", "outside", "services", "sidecars"}
     with pytest.raises(UsageError, match="no lab 'nope'"):
         choose_labs(list(labs.values()), ["nope"])
 

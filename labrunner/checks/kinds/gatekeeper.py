@@ -34,9 +34,29 @@ def _time(text: str | None) -> datetime | None:
         return None
 
 
+def _spec_written(metadata: Mapping[str, Any]) -> datetime | None:
+    """When the Constraint itself (not its status) was last written: the newest `time` of its
+    managedFields entries outside the status subresource (Kubernetes API, "Server-Side Apply: field
+    management"; every create, update, patch and apply records one, in whole seconds), else its
+    creationTimestamp. An audit must have started after it to judge the Constraint as it is now."""
+    times = [_time(entry.get("time")) for entry in metadata.get("managedFields") or []
+             if isinstance(entry, Mapping) and not entry.get("subresource")]
+    known = [t for t in times if t is not None]
+    created = _time(metadata.get("creationTimestamp"))
+    return max(known) if known else created
+
+
 def _listed(violation: Mapping[str, Any], kind: str, name: str, namespace: str) -> bool:
     return (violation.get("kind") == kind and violation.get("name") == name
             and (violation.get("namespace") or "") == namespace)
+
+
+def _gone(ctx: CheckContext, kind: str, name: str) -> bool:
+    """True when the object is not in the lab namespace (False when that cannot be told)."""
+    try:
+        return ctx.cluster.get(kind, name, namespace=ctx.namespace) is None
+    except NotFound:
+        return False
 
 
 def _audit(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
@@ -59,22 +79,43 @@ def _audit(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         return CheckResult.failed(f"{kind} {name} does not exist yet",
                                   evidence=Evidence(expected, f"{kind} {name} does not exist"))
     status = constraint.get("status") or {}
-    created = _time(constraint["metadata"].get("creationTimestamp"))
+    metadata = constraint["metadata"]
+    created = _time(metadata.get("creationTimestamp"))
+    written = _spec_written(metadata)
     audited = _time(status.get("auditTimestamp"))
-    if audited is None or (created is not None and audited < created):
+    # An audit of the Constraint as it was before its last change (another namespace, dryrun) tells
+    # nothing of the Constraint now. A change in the same second as the audit's start may have come
+    # after it: only a later audit counts then. A new Constraint gets a status only from an audit
+    # that saw it, so one made in the audit's second counts.
+    stale = audited is None or (created is not None and audited < created) or (
+        written is not None and written != created and audited <= written)
+    if stale:
+        since = "changed" if written is not None and written != created else "made"
         return CheckResult.failed(
-            f"Gatekeeper's audit has not looked at {kind} {name} yet (it runs every {AUDIT_INTERVAL} s by default)",
-            evidence=Evidence(expected, f"no audit since the constraint was made (status.auditTimestamp: "
-                                        f"{status.get('auditTimestamp') or 'none'})"))
+            f"Gatekeeper's audit has not looked at {kind} {name} since it was {since} "
+            f"(it runs every {AUDIT_INTERVAL} s by default)",
+            evidence=Evidence(expected, f"no audit since the constraint was {since} at "
+                                        f"{(written or created).isoformat() if (written or created) else 'unknown'} "
+                                        f"(status.auditTimestamp: {status.get('auditTimestamp') or 'none'})"))
     violations = status.get("violations") or []
     shown = [f"{v.get('kind')} {v.get('namespace') or '-'}/{v.get('name')}: {v.get('message')}" for v in violations]
     seen = Evidence(expected, f"audit at {status['auditTimestamp']}: {status.get('totalViolations', len(violations))} "
                               f"violation(s)" + (f": {'; '.join(shown)}" if shown else ""))
     missing = [(k, n) for k, n in wanted if not any(_listed(v, k, n, ctx.namespace) for v in violations)]
     if missing:
+        gone = [f"{k} {n}" for k, n in missing if _gone(ctx, k, n)]
+        if gone:
+            return CheckResult.failed(
+                f"{', '.join(gone)} no longer exist(s) in {ctx.namespace}: the audit lists only objects that "
+                f"exist, so deleting a violating object hides it instead of reporting it", shown, evidence=seen)
+        total = status.get("totalViolations")
+        cut = isinstance(total, int) and total > len(violations)
         return CheckResult.failed(
             f"the audit at {status['auditTimestamp']} does not list "
-            f"{', '.join(f'{k} {n}' for k, n in missing)} as a violation of {kind} {name}",
+            f"{', '.join(f'{k} {n}' for k, n in missing)} as a violation of {kind} {name}"
+            # Gatekeeper keeps only the first --constraint-violations-limit (20) violations in the status.
+            + (f"; it found {total} violations but keeps only {len(violations)} in the status: remove the "
+               f"other violating objects you made" if cut else ""),
             shown or ["no violations listed"], evidence=seen)
     messages = [v.get("message") for k, n in wanted for v in violations if _listed(v, k, n, ctx.namespace)]
     return CheckResult.passed(f"the audit at {status['auditTimestamp']} lists {wanted_text}: {'; '.join(map(str, messages))}",

@@ -10,18 +10,20 @@ from typing import Any, Mapping
 
 from ...cluster import exec_in_pod
 from ...cluster.probepods import (LABRUNNER_NAMESPACE, OPEN_PORTS, OPEN_SERVER_NAME, ensure_node_probes, ensure_open_server,
-                                 ensure_outside_probes, ensure_probe_pods, node_probe_name)
+                                 ensure_outside_probes, ensure_probe_pods, node_probe_name, not_own, open_server_body,
+                                 outside_probe_name, outside_probe_body, pod_marks)
 from ...capabilities import Capability, capability
 from ...errors import LabrunnerError
 from ...format.values import DnsName, Selector, ServiceName, value_type
 from ...settings import TIMEOUTS
 from ..base import CheckContext, CheckKind, CheckResult, Param, Status
+from ..apiwitness import ask_api_server, proxy_route
 from ..evidence import Evidence, ProbeCell
 from ..judging import DENIED_BY, EGRESS, LEFT_OUT, judge
 from ..policyreach import describe, egress_beyond_for, policies_singling_out_labrunner
 from ..probeplan import (Cell, Resolver, Target, any_ready_node, closed_reason, denied_by,
                         describe_source, describe_target)
-from ..probing import (DID_NOT_CONNECT, Probe, ProbeOutcome, Verdict, read_with_witness, reproduce_command, run_probes,
+from ..probing import (DID_NOT_CONNECT, Finding, Probe, ProbeOutcome, Reading, Verdict, read_with_witness, reproduce_command, run_probes,
                       submit)
 from ..shapes import Probes, SourceSpec
 
@@ -96,6 +98,81 @@ def _witness(ctx: CheckContext, asks: list[Ask], tried: dict[Ask, ProbeOutcome] 
     return done
 
 
+_NO_WITNESS = "a workshop seat cannot ask the node"
+
+
+def _seat_witness(ctx: CheckContext, cells: list[Cell], asks: list[Ask | None], outcomes: list[ProbeOutcome],
+                  controls: dict[int, Probe | ProbeOutcome], control_seen: dict[Probe, ProbeOutcome],
+                  namespaces: set[str]) -> dict[Ask, ProbeOutcome]:
+    """The witness on a workshop seat, which has no node probe (see `apiwitness`): the API server's
+    proxy for a pod or Service of the seat's own namespaces; for another target of an egress deny,
+    its control, when it connected: an unrestricted pod reached the target, so something listens
+    there and the path is open, which is all the node would have shown. Keyed by ask, as `_witness`."""
+    routes: dict[Ask, tuple[str, str, str]] = {}
+    stand_ins: dict[Ask, ProbeOutcome] = {}
+    for k, (cell, ask, outcome) in enumerate(zip(cells, asks, outcomes)):
+        if ask is None or outcome.verdict not in DID_NOT_CONNECT or ask in routes:
+            continue
+        route = proxy_route(cell.target, cell.port, namespaces)
+        if route is not None:
+            routes[ask] = route
+            continue
+        control = controls.get(k)
+        seen = control_seen.get(control) if isinstance(control, Probe) else control
+        if cell.denied_by == EGRESS and seen is not None and seen.verdict is Verdict.CONNECTED:
+            stand_ins.setdefault(ask, ProbeOutcome(Verdict.CONNECTED, "an unrestricted pod outside the lab reaches it"))
+        else:
+            stand_ins.setdefault(ask, ProbeOutcome(
+                Verdict.BROKEN, f"{_NO_WITNESS} whether anything listens at {cell.target.label} "
+                                "(outside the seat's namespaces)"))
+    futures = {ask: submit(ask_api_server, ctx.cluster, route) for ask, route in routes.items()}
+    return {**{ask: stand_in for ask, stand_in in stand_ins.items() if ask not in futures},
+            **{ask: future.result() for ask, future in futures.items()}}
+
+
+def _own_bodies(ctx: CheckContext, probes: list[Mapping[str, Any]], *, open_server: bool) -> dict[str, dict]:
+    """name -> the body labrunner makes, of each pod of the seat's probe namespace this check probes from."""
+    bodies = {OPEN_SERVER_NAME: open_server_body(as_nobody=True)} if open_server else {}
+    for probe in probes:
+        if "outside" in probe["from"]:
+            name = outside_probe_name(ctx.namespace, probe["from"]["outside"])
+            bodies[name] = outside_probe_body(name, ctx.namespace, probe["from"]["outside"])
+    return bodies
+
+
+def _probe_pod_marks(ctx: CheckContext, namespace: str, bodies: dict[str, dict]) -> dict[str, tuple[str, int]] | str:
+    """The seat's probe pods as they are before probing (probepods.pod_marks), each checked to be
+    exactly labrunner's (probepods.not_own); or why one is not."""
+    pods = []
+    for name, body in bodies.items():
+        pod = ctx.cluster.get("Pod", name, namespace=namespace)
+        why = "it is gone" if pod is None else not_own(pod, body)
+        if why:
+            return f"labrunner's probe pod {namespace}/{name} is not labrunner's ({why}); run the check again"
+        pods.append(pod)
+    return pod_marks(pods)
+
+
+def _probe_pods_changed(ctx: CheckContext, namespace: str, before: dict[str, tuple[str, int]],
+                        bodies: dict[str, dict]) -> str:
+    """Why the probes' results cannot be trusted on a seat, or "": a probe pod replaced, changed or
+    restarted while it probed (the learner may write the seat's probe namespace), or a NetworkPolicy
+    there (a seat may not make one, and one could block a probe's control while letting the learner's
+    answer look right)."""
+    policies = [p["metadata"]["name"] for p in ctx.cluster.list("NetworkPolicy", namespace=namespace)]
+    if policies:
+        return (f"NetworkPolicy {', '.join(sorted(policies))} in namespace {namespace}, where labrunner probes from, "
+                "would decide what the probes show; ask the instructor to remove it")
+    after = _probe_pod_marks(ctx, namespace, bodies)
+    if isinstance(after, str):
+        return after
+    moved = sorted(name for name, mark in before.items() if after.get(name) != mark)
+    if moved:
+        return (f"labrunner's probe pod {', '.join(moved)} in namespace {namespace} was replaced or restarted while "
+                "it probed, so what it saw cannot be trusted; run the check again")
+    return ""
+
+
 def _control(cell: Cell, open_server: dict | None) -> Probe | ProbeOutcome:
     """The probe that shows the other side of a deny is open (see `judging`), or its known outcome."""
     if open_server is None:
@@ -103,9 +180,18 @@ def _control(cell: Cell, open_server: dict | None) -> Probe | ProbeOutcome:
     if cell.denied_by == EGRESS:
         if cell.target.open:
             return ProbeOutcome(Verdict.CONNECTED, "labrunner's open server accepts anyone")
-        return Probe(OPEN_SERVER_NAME, LABRUNNER_NAMESPACE, cell.target.address, cell.port)
+        return Probe(OPEN_SERVER_NAME, open_server["metadata"].get("namespace") or LABRUNNER_NAMESPACE,
+                     cell.target.address, cell.port)
     port = cell.policy_port if cell.policy_port in OPEN_PORTS else _CONTROL_FALLBACK_PORT
     return Probe(cell.source.pod, cell.source.namespace, open_server["status"]["podIP"], port, cell.source.container)
+
+
+def probe_namespace(ctx: CheckContext) -> str:
+    """Where the outside probes and the open server run: labrunner's own namespace, or on a workshop
+    seat (the kubeconfig's `labrunner.dev/seat` extension, `Cluster.seat`) the seat's probe namespace,
+    which only that seat may write."""
+    seat = getattr(ctx.cluster, "seat", None)
+    return seat.probe_namespace if seat is not None else LABRUNNER_NAMESPACE
 
 
 def _start_pods(ctx: CheckContext, probes: list[Mapping[str, Any]], *, open_server: bool) -> tuple[dict | None, str]:
@@ -115,11 +201,14 @@ def _start_pods(ctx: CheckContext, probes: list[Mapping[str, Any]], *, open_serv
         return list({repr(sorted(l.items())): l for l in labels}.values())
 
     futures: list[Future] = []
+    where = probe_namespace(ctx)
+    # On a seat, in the seat's probe namespace; else labrunner's own (the functions' default).
+    place = {"namespace": where} if where != LABRUNNER_NAMESPACE else {}
     if unique("probe"):
         futures.append(submit(lambda: ensure_probe_pods(ctx.cluster, unique("probe"), namespace=ctx.namespace, lab_id=ctx.lab.id)))
     if unique("outside"):
-        futures.append(submit(lambda: ensure_outside_probes(ctx.cluster, ctx.namespace, unique("outside"))))
-    server = submit(ensure_open_server, ctx.cluster) if open_server else None
+        futures.append(submit(lambda: ensure_outside_probes(ctx.cluster, ctx.namespace, unique("outside"), **place)))
+    server = submit(lambda: ensure_open_server(ctx.cluster, **place)) if open_server else None
     try:
         for future in futures:
             future.result()
@@ -146,7 +235,9 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     open_server, cannot = _start_pods(ctx, probes, open_server=expects_deny)
     if cannot:
         return CheckResult.errored(cannot, evidence=Evidence("the probe pods running", cannot))
-    resolver = Resolver(ctx.cluster, ctx.namespace, open_server)
+    where = probe_namespace(ctx)
+    seat = where != LABRUNNER_NAMESPACE
+    resolver = Resolver(ctx.cluster, ctx.namespace, open_server, probe_namespace=where)
     sources = _resolve_all(resolver.sources, [(probe["from"],) for probe in probes])
     targets = _resolve_all(resolver.targets, [(probe["to"], probe.get("port")) for probe in probes])
     cells: list[Cell] = []
@@ -171,23 +262,30 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     # Which node to ask about each target: its own (a `host:` runs on none, so any).
     asks: list[Ask | None] = [None if shut else (c.target.node or "", c.target.address, c.port) for c, shut in zip(cells, closed)]
     denies = [k for k, c in enumerate(cells) if asks[k] and c.expect == "deny"]
-    if any(not asks[k][0] for k in denies):  # type: ignore[index]
-        asks = _placed(ctx, asks)
+    if not seat and any(not asks[k][0] for k in denies):  # type: ignore[index]
+        asks = _placed(ctx, asks)  # a seat may not list nodes, and asks the API server instead
     # A deny is expected not to connect, and then needs the node's word and its
     # control: ask both at the same time as the lab's own probes.
-    early = sorted({asks[k] for k in denies if asks[k]})  # type: ignore[misc]
+    early = [] if seat else sorted({asks[k] for k in denies if asks[k]})  # type: ignore[misc]
     controls: dict[int, Probe | ProbeOutcome] = {k: _control(cells[k], open_server) for k in denies}
     control_probes = list(dict.fromkeys(c for c in controls.values() if isinstance(c, Probe)))
     lab_probes = [c.probe for c in cells]
+    bodies = _own_bodies(ctx, probes, open_server=expects_deny) if seat else {}
+    marks = _probe_pod_marks(ctx, where, bodies) if seat else {}
+    if isinstance(marks, str):
+        return CheckResult.errored(marks, evidence=Evidence("labrunner's own probe pods", marks))
     first_round = time.monotonic()
     results = run_probes(ctx.cluster, lab_probes + _node_probes(early) + control_probes)
     outcomes = results[: len(cells)]
     tried = dict(zip(early, results[len(cells): len(cells) + len(early)]))
     control_seen = dict(zip(control_probes, results[len(cells) + len(early):]))
-    if any(ask and not ask[0] and outcome.verdict in DID_NOT_CONNECT for ask, outcome in zip(asks, outcomes)):
+    if not seat and any(ask and not ask[0] and outcome.verdict in DID_NOT_CONNECT for ask, outcome in zip(asks, outcomes)):
         asks = _placed(ctx, asks)
     needed = sorted({ask for ask, outcome in zip(asks, outcomes) if ask and outcome.verdict in DID_NOT_CONNECT})
-    witnessed = _witness(ctx, needed, {ask: tried[ask] for ask in needed if ask in tried}) if needed else {}
+    if seat:
+        witnessed = _seat_witness(ctx, cells, asks, outcomes, controls, control_seen, {ctx.namespace, where})
+    else:
+        witnessed = _witness(ctx, needed, {ask: tried[ask] for ask in needed if ask in tried}) if needed else {}
     if canary is not None:
         ingress, egress = canary.result()
         if not ingress.state:  # not enforced, or not known: a deny proves nothing here
@@ -205,6 +303,9 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         if ask is None and not shut and outcome.verdict in DID_NOT_CONNECT:
             witness = ProbeOutcome(Verdict.BROKEN, "the cluster has no Ready node to ask whether anything listens")
         reading = read_with_witness(outcome, witness, closed=shut)
+        if seat and cell.expect == "allow" and witness is not None and witness.detail.startswith(_NO_WITNESS):
+            # Not reached is a fail for an allow whatever the node would say; only a deny needs the node's word.
+            reading = Reading(Finding.UNREACHABLE, f"{outcome.detail} ({witness.detail})")
         control = controls.get(k)
         seen = control_seen[control] if isinstance(control, Probe) else control
         status, why = judge(cell.expect, reading, seen, denied_by=cell.denied_by, source=cell.source.label,
@@ -216,6 +317,10 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         judged.append((status, why, detail))
     if not missing and all(status in (Status.PASS, LEFT_OUT) for status, _, _ in judged):
         judged = _recheck_denies(ctx, cells, lab_probes, judged, since=first_round)
+    if seat:
+        changed = _probe_pods_changed(ctx, where, marks, bodies)
+        if changed:
+            return CheckResult.errored(changed, lines, evidence=Evidence("labrunner's own probe pods", changed))
     wrong: list[str] = []
     broken: list[str] = []
     counted: dict[int, int] = {}
@@ -268,7 +373,7 @@ def _policy_findings(ctx: CheckContext, probes: list[Mapping[str, Any]], sources
     """What the lab namespace's NetworkPolicies say that probes cannot show (see `policyreach`):
     policies naming labrunner's probes, and a swept source's egress beyond the pod network."""
     found: list[str] = []
-    named = policies_singling_out_labrunner(ctx.cluster, ctx.namespace, [LABRUNNER_NAMESPACE])
+    named = policies_singling_out_labrunner(ctx.cluster, ctx.namespace, [probe_namespace(ctx)])
     if named:
         found.append(f"NetworkPolicy {', '.join(named)} treats labrunner's own probe pods unlike other clients "
                      "(it names them, or selects by what only they or only other pods carry): a policy must treat "

@@ -12,7 +12,8 @@ is not counted; a grant to system:authenticated made since is.
 With `certificate: SECRET`, the subject is what the API server authenticates
 the certificate in that Secret as (user and every group, from a
 SelfSubjectReview sent with the certificate), never what the lab expects it to
-carry. `anotherMember: true` asks for a different user with the same groups,
+carry. `token: SECRET` does the same with an OpenID Connect ID token kept in a
+Secret (the `idtoken` check's). `anotherMember: true` asks for a different user with the same groups,
 so "only her" is a check that a colleague in her groups is denied.
 """
 
@@ -56,6 +57,8 @@ def subject(ctx: CheckContext, p: Mapping[str, Any]) -> tuple[Subject, str] | Ch
         return Subject(f"system:serviceaccount:{ns}:{name}", groups), f"ServiceAccount {ns}/{name}"
     if "group" in p:
         return Subject("", (p["group"], "system:authenticated")), f"group {p['group']}"
+    if "token" in p:
+        return _token_subject(ctx, p["token"])
     if "certificate" in p:
         found = authenticate(ctx, p["certificate"])
         if isinstance(found, CheckResult):
@@ -64,6 +67,34 @@ def subject(ctx: CheckContext, p: Mapping[str, Any]) -> tuple[Subject, str] | Ch
         return found, who
     groups = tuple(dict.fromkeys([*p.get("groups", []), "system:authenticated"]))
     return Subject(p["user"], groups), f"user {p['user']}"
+
+
+def _token_subject(ctx: CheckContext, secret: str) -> tuple[Subject, str] | CheckResult:
+    """The user and groups the API server authenticates the ID token in Secret `secret` as (a
+    SelfSubjectReview sent with only the token); a fail saying what is wrong with a refused token."""
+    from ...addons.issuer import IssuerError, review_with_token
+    from .idtoken import facts_of, read_token
+
+    token = read_token(ctx, secret, ctx.namespace)
+    if isinstance(token, CheckResult):
+        return token
+    try:
+        seen = review_with_token(ctx.cluster, token)
+    except IssuerError as exc:
+        return CheckResult.errored(str(exc))
+    if seen.status == 401:
+        found = facts_of(ctx, token)
+        if isinstance(found, CheckResult):
+            return found
+        if not found[1].problems:
+            return CheckResult.errored(f"the API server refuses the ID token in Secret {secret}, a valid token of its "
+                                       "issuer: it does not trust the issuer (`labrunner doctor` says why)")
+        return CheckResult.failed(f"the API server refuses the ID token in Secret {secret}: {found[1].said()}")
+    if seen.status not in (200, 201):
+        return CheckResult.errored(f"the SelfSubjectReview sent with the token answered {seen.status}: {seen.message}")
+    found = Subject(seen.user, seen.groups, seen.uid)
+    who = f"user {found.user}" + (f" (groups {', '.join(_own(found.groups))})" if _own(found.groups) else "")
+    return found, who
 
 
 def _own(groups: Sequence[str]) -> list[str]:
@@ -252,8 +283,8 @@ def _validate(p: Mapping[str, Any]) -> list[str]:
             problems.append(f"`only` sweeps every action; do not combine it with {', '.join(single)}")
     elif "verb" not in p or "resource" not in p:
         problems.append("give `verb` and `resource` (one action), or `only` (a sweep)")
-    if p.get("anotherMember") and not ({"user", "certificate"} & set(p)):
-        problems.append("anotherMember needs a user or a certificate (whose groups the other member shares)")
+    if p.get("anotherMember") and not ({"user", "certificate", "token"} & set(p)):
+        problems.append("anotherMember needs a user, a certificate or a token (whose groups the other member shares)")
     return problems
 
 
@@ -282,6 +313,8 @@ KINDS = [
             "serviceAccount": Param(ServiceAccount, doc="name (in the lab namespace) or namespace:name"),
             "certificate": Param(Text, doc="a kubernetes.io/tls Secret in the lab namespace: the user and groups "
                                           "the API server authenticates its certificate as"),
+            "token": Param(Text, doc="a Secret in the lab namespace holding an OpenID Connect ID token as `token`: "
+                                    "the user and groups the API server authenticates the token as"),
             "anotherMember": Param(bool, doc="ask for another user in the same groups instead"),
             "verb": Param(Text, doc="get, list, create, ..."),
             "resource": Param(Text, doc="pods, deployments, ..."),
@@ -294,7 +327,7 @@ KINDS = [
             "only": Param(list[RbacRule], doc="sweep: every action beyond these rules must be denied"),
         },
         _rbac,
-        validate=all_of(exactly_one("user", "group", "serviceAccount", "certificate"), _validate),
+        validate=all_of(exactly_one("user", "group", "serviceAccount", "certificate", "token"), _validate),
         doc="RBAC allows or denies an action, or allows nothing beyond a set",
         lags="the API server's RBAC authorizer may not have seen the change yet", settles_within=10,
     )

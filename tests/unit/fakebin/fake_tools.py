@@ -74,6 +74,16 @@ elif tool == "kind":
         code = 0 if value("--name") in clusters else 1
     elif args[:2] == ["load", "docker-image"]:
         code = 0 if args[-1] in images else 1
+    elif args[:2] == ["load", "image-archive"]:  # records the names the archive's OCI index gives
+        import tarfile
+
+        try:
+            with tarfile.open(args[-1]) as tar:
+                index = json.loads(tar.extractfile("index.json").read())
+            state.setdefault("node_images", []).extend(m["annotations"]["io.containerd.image.name"]
+                                                       for m in index["manifests"])
+        except (OSError, KeyError, tarfile.TarError, ValueError):
+            code = 1
     else:
         code = 2
 state_file.write_text(json.dumps(state))
