@@ -6,6 +6,7 @@ import argparse
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,36 @@ def _run(command: list[str], *, quiet: bool = False) -> subprocess.CompletedProc
 
 def _docker_works() -> bool:
     return shutil.which("docker") is not None and _run(["docker", "info"], quiet=True).returncode == 0
+
+
+SERVICE_ACCOUNT_WAIT = 180.0  # s: kind's control plane comes up in about 30 s; a loaded machine takes longer
+
+
+def wait_for_service_accounts(cluster, *, timeout: float = SERVICE_ACCOUNT_WAIT) -> bool:  # noqa: ANN001
+    """Wait until the kube-controller-manager's ServiceAccount controller has made `default/default`:
+    until then no pod can be created in any namespace ("serviceaccount default not found"), so `up`
+    must not install or probe before. Prints what it waits for, and the seconds every 10 s; True when
+    it is there, False after `timeout` s."""
+    from .errors import WaitTimedOut
+    from .cluster import wait_until
+
+    if cluster.get("ServiceAccount", "default", namespace="default") is not None:
+        return True
+    print("      waiting for the cluster's ServiceAccount controller (serviceaccount default/default), "
+          f"up to {timeout:.0f} s", flush=True)
+    started = time.monotonic()
+    while True:
+        left = timeout - (time.monotonic() - started)
+        try:
+            wait_until(cluster, "ServiceAccount", namespace="default", name="default", predicate=bool,
+                       describe="serviceaccount default/default", timeout=max(0.0, min(10.0, left)))
+        except WaitTimedOut:
+            if left <= 10.0:
+                return False
+            print(f"      ... {time.monotonic() - started:.0f} s", flush=True)
+            continue
+        print(f"      serviceaccount default/default is there ({time.monotonic() - started:.0f} s)", flush=True)
+        return True
 
 
 def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
@@ -74,6 +105,19 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
     else:
         steps.step(f"The kind cluster {args.name} exists: using it"
                    + (" (--image applies when a cluster is created: `labrunner down` first)" if node_image else ""))
+        # its context may be missing from this KUBECONFIG (another file, or one cleaned since): kind writes it again
+        _run(["kind", "export", "kubeconfig", "--name", args.name])
+    from .cluster import connect
+
+    try:
+        new_cluster = connect(kubeconfig=getattr(args, "kubeconfig", None), context=f"kind-{args.name}")
+        if not wait_for_service_accounts(new_cluster):
+            print(f"labrunner: the cluster kind-{args.name} made no serviceaccount default/default in "
+                  f"{SERVICE_ACCOUNT_WAIT:.0f} s, so no pod can start: look at `kubectl -n kube-system get pods` "
+                  "(kube-controller-manager)", file=sys.stderr)
+            return exitcodes.ERROR
+    except LabrunnerError as exc:  # the steps below say what fails, each with its fix
+        print(f"      (could not ask the cluster whether it is ready: {exc})")
     if bundle is not None:
         steps.step(f"Loading the bundle's {len(bundled.images)} images into the nodes ({bundled.platform}, no network)")
         from .offline import parse_ref
@@ -106,7 +150,11 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
             return exitcodes.ERROR
     if lb:
         steps.step("Starting cloud-provider-kind, which gives LoadBalancer Services their addresses")
-        kindsetup.start_load_balancer(runner=_run)
+        reached = kindsetup.node_reached(args.name, runner=_run)
+        if reached is False:
+            print(f"      this machine does not reach the node's own address (as on Docker Desktop): "
+                  f"load balancers' ports will be published here ({kindsetup.LB_PORT_MAPPING})")
+        kindsetup.start_load_balancer(runner=_run, port_mapping=reached is False)
     steps.step(f"Asking the cluster kind-{args.name} what it can do for the labs")
     from .cluster import connect
 

@@ -10,6 +10,9 @@
   README shows (`docker run --network kind -v /var/run/docker.sock:/var/run/docker.sock`), or, when
   its image cannot be had, the exact commands to run it themselves. It serves every kind cluster of
   this docker; each Service of type LoadBalancer gets an Envoy container labelled with its cluster.
+  Where this machine does not reach the node's own address (Docker Desktop on macOS and Windows:
+  measured, `node_reached`), it runs with `--enable-lb-port-mapping`, so each load balancer's ports
+  are published on this machine (cloud-provider-kind's README, "Enabling Load Balancer Port Mapping").
 
 Every step runs the real `docker` and `kind` executables (argv printed first, `$ ...`), so a learner
 sees what ran and can run it again.
@@ -28,6 +31,9 @@ from typing import Callable, Sequence
 CLOUD_PROVIDER_KIND_IMAGE = "registry.k8s.io/cloud-provider-kind/cloud-controller-manager:v0.11.1"
 CLOUD_PROVIDER_KIND_MODULE = "sigs.k8s.io/cloud-provider-kind@v0.11.1"
 LB_CONTAINER = "labrunner-cloud-provider-kind"  # the one container `up` runs, `down` removes
+LB_PORT_MAPPING = "--enable-lb-port-mapping"  # cloud-provider-kind v0.11.1, cmd/app.go
+API_SERVER_PORT = 6443  # where kind's control-plane node listens on its own address (kubeadm's default)
+NODE_CONNECT_WAIT = 2.0  # s: a node this machine reaches answers in well under a second
 # cloud-provider-kind labels each load-balancer container with its cluster (pkg/constants:
 # NodeCCMLabelKey); `down` removes those of the deleted cluster that are left.
 LB_CLUSTER_LABEL = "io.x-k8s.cloud-provider-kind.cluster"
@@ -135,22 +141,40 @@ def docker_socket() -> str:
     return host[len("unix://"):] if host.startswith("unix://") else "/var/run/docker.sock"
 
 
-def lb_run_command(image: str = CLOUD_PROVIDER_KIND_IMAGE) -> list[str]:
+def node_reached(cluster: str, *, runner: Runner = run) -> bool | None:
+    """Whether this machine opens a TCP connection to the kind node `<cluster>-control-plane` at its own
+    address, on its API server's port (API_SERVER_PORT, known to listen there). False on Docker Desktop
+    (macOS, Windows), where nodes live in a VM whose addresses the host does not route; None when
+    docker cannot show the node's address. Measured, not guessed from the OS."""
+    from .capabilities.probes import tcp_answers
+
+    done = runner(["docker", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+                   f"{cluster}-control-plane"], quiet=True)
+    addresses = [a for a in done.stdout.split() if a[:1].isdigit()] if done.returncode == 0 else []
+    if not addresses:
+        return None
+    return any(tcp_answers(address, API_SERVER_PORT, within=NODE_CONNECT_WAIT) for address in addresses)
+
+
+def lb_run_command(image: str = CLOUD_PROVIDER_KIND_IMAGE, *, port_mapping: bool = False) -> list[str]:
     """`docker run` of cloud-provider-kind on kind's network, as its README runs it, named and labelled
     so that `down` finds it; restarted with docker, as kind's nodes are. kind's network is `kind`
-    unless KIND_EXPERIMENTAL_DOCKER_NETWORK names another (kind's own variable)."""
+    unless KIND_EXPERIMENTAL_DOCKER_NETWORK names another (kind's own variable). `port_mapping`:
+    with --enable-lb-port-mapping (this machine does not reach the node's address)."""
     network = os.environ.get("KIND_EXPERIMENTAL_DOCKER_NETWORK") or "kind"
     return ["docker", "run", "-d", "--name", LB_CONTAINER, "--label", MADE_BY_LABEL, "--restart", "unless-stopped",
-            "--network", network, "-v", f"{docker_socket()}:/var/run/docker.sock", image]
+            "--network", network, "-v", f"{docker_socket()}:/var/run/docker.sock", image,
+            *([LB_PORT_MAPPING] if port_mapping else [])]
 
 
-def lb_by_hand() -> str:
+def lb_by_hand(*, port_mapping: bool = False) -> str:
     """What a learner runs when `up` could not start cloud-provider-kind: either of two ways."""
+    flag = f" {LB_PORT_MAPPING}" if port_mapping else ""
     return ("Labs with LoadBalancer Services need a load-balancer implementation. Run cloud-provider-kind, "
             "either as a container:\n"
-            f"    {' '.join(lb_run_command())}\n"
+            f"    {' '.join(lb_run_command(port_mapping=port_mapping))}\n"
             "or as a program, in a terminal you keep open (on macOS and WSL2 with sudo):\n"
-            f"    go install {CLOUD_PROVIDER_KIND_MODULE} && cloud-provider-kind\n"
+            f"    go install {CLOUD_PROVIDER_KIND_MODULE} && cloud-provider-kind{flag}\n"
             "Then `labrunner doctor` shows loadbalancer ok.")
 
 
@@ -160,11 +184,23 @@ def lb_container_state(*, runner: Runner = run) -> str | None:
     return (done.stdout.strip() or None) if done.returncode == 0 else None
 
 
-def start_load_balancer(*, runner: Runner = run) -> bool:
-    """cloud-provider-kind running as LB_CONTAINER: left as it is when it runs, started again when
-    stopped, else run from its image (pulled only when docker lacks it). False, with the commands to
-    run by hand printed, when it could not be started."""
+def _lb_container_maps_ports(*, runner: Runner = run) -> bool:
+    """Whether our cloud-provider-kind container was started with --enable-lb-port-mapping."""
+    done = runner(["docker", "inspect", "--format", "{{json .Args}}", LB_CONTAINER], quiet=True)
+    return done.returncode == 0 and LB_PORT_MAPPING in done.stdout
+
+
+def start_load_balancer(*, runner: Runner = run, port_mapping: bool = False) -> bool:
+    """cloud-provider-kind running as LB_CONTAINER: left as it is when it runs with the `port_mapping`
+    wanted, started again when stopped, else run from its image (pulled only when docker lacks it);
+    one running without the port mapping wanted is replaced. False, with the commands to run by hand
+    printed, when it could not be started."""
     state = lb_container_state(runner=runner)
+    if state is not None and _lb_container_maps_ports(runner=runner) != port_mapping:
+        print(f"      cloud-provider-kind runs {'without' if port_mapping else 'with'} {LB_PORT_MAPPING}: replacing it")
+        runner(["docker", "stop", LB_CONTAINER])  # on SIGTERM it removes the load balancers it made
+        runner(["docker", "rm", "-f", LB_CONTAINER], quiet=True)
+        state = None
     if state == "running":
         print(f"      cloud-provider-kind already runs (container {LB_CONTAINER})")
         return True
@@ -174,10 +210,10 @@ def start_load_balancer(*, runner: Runner = run) -> bool:
         runner(["docker", "rm", "-f", LB_CONTAINER], quiet=True)
     have = runner(["docker", "image", "inspect", "--format", "{{.Id}}", CLOUD_PROVIDER_KIND_IMAGE], quiet=True)
     if have.returncode != 0 and runner(["docker", "pull", CLOUD_PROVIDER_KIND_IMAGE]).returncode != 0:
-        print(lb_by_hand())
+        print(lb_by_hand(port_mapping=port_mapping))
         return False
-    if runner(lb_run_command()).returncode != 0:
-        print(lb_by_hand())
+    if runner(lb_run_command(port_mapping=port_mapping)).returncode != 0:
+        print(lb_by_hand(port_mapping=port_mapping))
         return False
     return True
 

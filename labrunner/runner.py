@@ -390,7 +390,7 @@ def settle_step_checks(cluster: Cluster, lab: Lab, step: Step, *, window: Callab
         for spec in specs:
             result = replace(results[spec.id], attempts=attempts[spec.id], seconds_to_pass=passed_after.get(spec.id))
             lag, lag_seconds = lag_of(spec)
-            if lag and result.status is Status.FAIL:
+            if lag and result.status is Status.FAIL and not result.final:
                 if settling and elapsed < lag_seconds:
                     result = result.while_settling(lag)
                 elif not settling and 0 < window(spec) < lag_seconds:
@@ -418,7 +418,8 @@ def settle_step_checks(cluster: Cluster, lab: Lab, step: Step, *, window: Callab
         if any(r.status is Status.ERROR for r in results.values()):
             break
         elapsed = time.monotonic() - started
-        retry = [s for s in specs if results[s.id].status is Status.FAIL and elapsed < window(s)]
+        retry = [s for s in specs if results[s.id].status is Status.FAIL and not results[s.id].final
+                 and elapsed < window(s)]
         if not retry:
             if confirmed or any(r.status is Status.FAIL for r in results.values()):
                 break

@@ -6,6 +6,12 @@ https://kind.sigs.k8s.io/docs/user/configuration/#extra-port-mappings). Two sour
 `docker port <cluster>-control-plane` (what Docker really publishes) and the kind config file
 (`LABRUNNER_KIND_CONFIG`, else `kind-config.yaml` in this folder or above, or the one labrunner ships)
 for a kind cluster whose node docker cannot show.
+
+Load-balancer addresses on Docker Desktop: cloud-provider-kind run with `--enable-lb-port-mapping`
+gives each LoadBalancer Service an Envoy container that publishes the Service's ports on the host
+(v0.11.1, pkg/loadbalancer/server.go: `--publish=0.0.0.0:<port>:<port>/TCP` for an IPv4-only Service,
+an ephemeral host port otherwise), labelled `io.x-k8s.cloud-provider-kind.loadbalancer.name=
+<cluster>/<namespace>/<service>`; `lb_published_ports` reads them with `docker port`.
 """
 
 from __future__ import annotations
@@ -22,6 +28,70 @@ KIND_CONFIG = "kind-config.yaml"
 _LOOPBACK = "127.0.0.1"
 # `docker port` lines: "30080/tcp -> 0.0.0.0:30080", "80/tcp -> [::]:80"
 _DOCKER_LINE = re.compile(r"^(\d+)/tcp -> (\[?[0-9a-fA-F.:]+\]?):(\d+)$")
+
+
+# cloud-provider-kind v0.11.1, pkg/constants: LoadBalancerNameLabelKey, "clustername/serviceNamespace/serviceName".
+LB_NAME_LABEL = "io.x-k8s.cloud-provider-kind.loadbalancer.name"
+
+
+def kind_cluster_name(context: str | None) -> str | None:
+    """The kind cluster a kubeconfig context is for (`kind-<name>`, as kind names it), else None."""
+    return context[len("kind-"):] if context and context.startswith("kind-") else None
+
+
+def _docker(*args: str) -> str | None:
+    """`docker ARGS` output; None when docker is missing, fails or takes over 10 s."""
+    if not shutil.which("docker"):
+        return None
+    try:
+        done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def lb_published_ports(context: str | None, namespace: str, service: str) -> dict[int, tuple[str, int]]:
+    """{Service port: (host address, host port)} that cloud-provider-kind publishes on this machine for
+    the LoadBalancer Service `namespace/service` of the kind cluster of `context` (run with
+    --enable-lb-port-mapping: the way in on Docker Desktop). {} when it publishes none, when the
+    context is not kind's, or when docker cannot tell."""
+    cluster = kind_cluster_name(context)
+    if cluster is None:
+        return {}
+    ids = _docker("ps", "-q", "--filter", f"label={LB_NAME_LABEL}={cluster}/{namespace}/{service}")
+    found: dict[int, tuple[str, int]] = {}
+    for container in (ids or "").split()[:1]:
+        found = mappings_from_docker(_docker("port", container) or "")
+    return found
+
+
+# Docker's words when a host port is taken (moby's portallocator: "Bind for 0.0.0.0:80 failed: port is already
+# allocated"), in the event the Kubernetes service controller records as SyncLoadBalancerFailed.
+_PORT_TAKEN = "port is already allocated"
+PORT_TAKEN_FIX = ("cloud-provider-kind with --enable-lb-port-mapping publishes each LoadBalancer port on the same port "
+                  "of this machine (an IPv4 Service), and a port can be published once: kind-config.yaml publishes "
+                  "80 and 443 for the Ingress controller, and another LoadBalancer Service may hold it. Delete the "
+                  "other LoadBalancer Service, or create the cluster from a kind config without extraPortMappings "
+                  "for 80 and 443 (the ingress lab then needs them back)")
+
+
+def lb_port_taken(cluster, namespace: str, service: str) -> str | None:  # noqa: ANN001 - a labrunner Cluster
+    """The message of the newest SyncLoadBalancerFailed event of Service `namespace/service` that says
+    a host port was taken (cloud-provider-kind could not publish a load balancer's port: Docker
+    Desktop, see PORT_TAKEN_FIX); None when there is none or events cannot be read."""
+    from ..errors import LabrunnerError
+
+    try:
+        events = cluster.list("Event", namespace=namespace, api_version="v1",
+                              field_selector=f"involvedObject.kind=Service,involvedObject.name={service}")
+    except LabrunnerError:
+        return None
+    taken = [e for e in events if e.get("reason") == "SyncLoadBalancerFailed" and _PORT_TAKEN in (e.get("message") or "")
+             and (e.get("involvedObject") or {}).get("name") == service]
+    if not taken:
+        return None
+    newest = max(taken, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+    return str(newest.get("message")).strip()
 
 
 def kind_config_path() -> Path | None:
@@ -85,17 +155,11 @@ def kind_port_mappings(context: str | None) -> tuple[dict[int, tuple[str, int]],
     For a kind context (`kind-<name>`) docker is asked first; a kind config is read when
     LABRUNNER_KIND_CONFIG names one, or for a kind context. ({}, "") when neither applies.
     """
-    name = context[len("kind-"):] if context and context.startswith("kind-") else None
-    if name and shutil.which("docker"):
-        try:
-            done = subprocess.run(["docker", "port", f"{name}-control-plane"], capture_output=True, text=True,
-                                  timeout=10, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            done = None
-        if done is not None and done.returncode == 0:
-            found = mappings_from_docker(done.stdout)
-            if found:
-                return found, f"`docker port {name}-control-plane`"
+    name = kind_cluster_name(context)
+    if name:
+        found = mappings_from_docker(_docker("port", f"{name}-control-plane") or "")
+        if found:
+            return found, f"`docker port {name}-control-plane`"
     if name or os.environ.get("LABRUNNER_KIND_CONFIG"):
         path = kind_config_path()
         if path is not None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Callable
 
 from ..errors import LabrunnerError, NotFound
 from . import Capability
-from .portmaps import kind_port_mappings
+from .portmaps import PORT_TAKEN_FIX, kind_port_mappings, lb_port_taken, lb_published_ports
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
@@ -33,6 +33,9 @@ NODEPORT_SERVICE = "lr-capability-nodeport"
 LOADBALANCER_SERVICE = "lr-capability-lb"
 LOADBALANCER_WAIT = 20.0  # s: cloud-provider-kind starts a proxy container first; kube-router/MetalLB take < 1 s
 CONNECT_TIMEOUT = 2.0  # s per TCP connect from this machine
+NODE_CONNECT_WAIT = 2.0  # s: a node address that answers opens a connection in well under a second
+NODE_PORT_RANGE = (30000, 32767)  # the API server's default --service-node-port-range
+KUBELET_PORT = 10250  # the kubelet's default --port, where every node listens
 CSR_WAIT = 15.0  # s for the signer to issue or refuse
 NO_LOADBALANCER_FIX = ("run a load-balancer implementation: on kind, `labrunner up` starts cloud-provider-kind "
                        "(https://github.com/kubernetes-sigs/cloud-provider-kind), or run `cloud-provider-kind` "
@@ -122,35 +125,66 @@ def _open_server_service(name: str, service_type: str, *, lb_class: str | None =
             "metadata": {"name": name, "labels": {MANAGED_BY: "labrunner", LAB_LABEL: "labrunner"}}, "spec": spec}
 
 
+def node_reached(cluster: Cluster, addresses: list[str] | None = None) -> str | None:
+    """The first node address this machine opens a TCP connection to, on a port known to listen there:
+    the node's kubelet (status.daemonEndpoints.kubeletEndpoint, 10250 unless the node says otherwise;
+    every node runs one, whatever its Services). None when none answers within NODE_CONNECT_WAIT s each,
+    as on Docker Desktop (macOS, Windows), where kind's nodes live in a VM whose addresses the host does
+    not route. A fact measured from this machine, not guessed from its OS."""
+    wanted = addresses if addresses is not None else node_addresses(cluster)
+    ports: dict[str, int] = {}
+    for node in cluster.list("Node"):
+        status = node.get("status") or {}
+        port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port") or KUBELET_PORT
+        for item in status.get("addresses") or []:
+            ports.setdefault(item.get("address"), int(port))
+    for address in wanted:
+        if tcp_answers(address, ports.get(address, KUBELET_PORT), within=NODE_CONNECT_WAIT):
+            return address
+    return None
+
+
 def _nodeport(cluster: Cluster) -> Capability:
+    """How this machine reaches node ports (data["path"]): "node-address" (the node's own address answers,
+    data["address"]) or "published" (it does not, and kind publishes node ports on this machine,
+    data["mappings"]: {node port: [host, port]}, as on Docker Desktop)."""
     from ..cluster.applying import Rendered, apply_object
     from ..cluster.probepods import LABRUNNER_NAMESPACE, ensure_open_server
 
     addresses = node_addresses(cluster)
     mappings, source = kind_port_mappings(cluster.context_name)
     shown = {str(port): list(where) for port, where in sorted(mappings.items())}
-    if addresses:
+    reached = node_reached(cluster, addresses)
+    where = ", ".join(addresses) or "none known"
+    unreached = (f"the node addresses ({where}) do not answer this machine (no TCP connection to a node's kubelet "
+                 f"port in {NODE_CONNECT_WAIT:.0f} s; on Docker Desktop, macOS and Windows, nodes live in a VM)")
+    in_range = {port: at for port, at in mappings.items() if NODE_PORT_RANGE[0] <= port <= NODE_PORT_RANGE[1]}
+    # With no published port to fall back on (not kind), a firewall may close the kubelet's port and open
+    # node ports (a cloud's nodes), so the node port itself is tried at the node address, as before.
+    target = reached or (addresses[0] if addresses and not in_range else None)
+    why = unreached
+    if target:
         ensure_open_server(cluster)
         svc = apply_object(cluster, Rendered(_open_server_service(NODEPORT_SERVICE, "NodePort"), "labrunner"),
                            namespace=LABRUNNER_NAMESPACE)
         node_port = svc["spec"]["ports"][0]["nodePort"]
-        for address in addresses:
-            if tcp_answers(address, node_port, within=8.0):
-                return Capability("nodeport", True, f"node ports answer this machine at the node address {address}",
-                                  data={"direct": True, "address": address, "mappings": shown, "asked": addresses})
-    where = ", ".join(addresses) or "none known"
-    if mappings:
-        ports = ", ".join(f"{port} at {host}:{hport}" for port, (host, hport) in sorted(mappings.items()))
-        return Capability("nodeport", True, f"the node address ({where}) does not answer this machine; "
-                                            f"node ports {ports} do, as {source} publishes them",
-                          data={"direct": False, "mappings": shown, "source": source, "asked": addresses})
-    return Capability("nodeport", False, f"the node address ({where}) does not answer this machine (on Docker "
-                                         "Desktop, macOS and Windows, node addresses live in a VM) and no node port "
-                                         "is published on this machine",
+        if tcp_answers(target, node_port, within=8.0):
+            return Capability("nodeport", True, f"path: the node address; node ports answer this machine at {target}",
+                              data={"direct": True, "path": "node-address", "address": target, "mappings": shown,
+                                    "asked": addresses})
+        why = (f"node port {node_port} does not answer this machine at the node address {target}" if reached
+               else f"{unreached}, nor does node port {node_port} there")
+    if in_range:
+        ports = ", ".join(f"{port} at {host}:{hport}" for port, (host, hport) in sorted(in_range.items()))
+        return Capability("nodeport", True, f"path: ports published on this machine; {why}; node ports {ports} are "
+                                            f"reached there, as {source} publishes them",
+                          data={"direct": False, "path": "published", "mappings": shown, "source": source,
+                                "asked": addresses})
+    return Capability("nodeport", False, f"{why}, and no node port is published on this machine",
                       "create the cluster with kind's extraPortMappings for the labs' node ports (kind-config.yaml maps "
                       "30080 to 127.0.0.1:30080; `labrunner up` uses it), or set LABRUNNER_NODE_ADDRESS to an address "
                       "of a node that this machine reaches",
-                      data={"direct": False, "mappings": {}, "asked": addresses})
+                      data={"direct": False, "path": None, "mappings": {}, "asked": addresses})
 
 
 def _loadbalancer(cluster: Cluster, lb_class: str | None = None) -> Capability:
@@ -177,6 +211,10 @@ def _loadbalancer(cluster: Cluster, lb_class: str | None = None) -> Capability:
             svc = wait_until(cluster, "Service", namespace=LABRUNNER_NAMESPACE, name=service, predicate=addressed,
                              describe="a load-balancer address", timeout=LOADBALANCER_WAIT)[0]
         except WaitTimedOut:
+            taken = lb_port_taken(cluster, LABRUNNER_NAMESPACE, service)
+            if taken:
+                return Capability(name, False, f"the load-balancer implementation could not publish port 80 of a "
+                                               f"LoadBalancer Service on this machine: {taken}", PORT_TAKEN_FIX)
             return Capability(name, False, f"no load-balancer implementation serves {what}: a Service of type "
                                            f"LoadBalancer got no address in {LOADBALANCER_WAIT:.0f} s",
                               NO_LOADBALANCER_FIX if not lb_class else
@@ -184,10 +222,21 @@ def _loadbalancer(cluster: Cluster, lb_class: str | None = None) -> Capability:
                               "loadBalancerClass out to use the cluster's default")
         ingress = svc["status"]["loadBalancer"]["ingress"][0]
         address = ingress.get("ip") or ingress.get("hostname")
-        reachable = tcp_answers(address, 80, within=8.0)
-        return Capability(name, True, f"a load-balancer implementation serves {what} (address {address}, "
-                                      f"{'reachable' if reachable else 'not reachable'} from this machine)",
-                          data={"address": address, "reachable": reachable})
+        if tcp_answers(address, 80, within=8.0):
+            return Capability(name, True, f"a load-balancer implementation serves {what}; path: the load-balancer "
+                                          f"address ({address} answers this machine)",
+                              data={"address": address, "reachable": True, "path": "address"})
+        # Docker Desktop: the address lives in Docker's VM; cloud-provider-kind --enable-lb-port-mapping
+        # publishes the Service's ports on this machine instead.
+        published = lb_published_ports(cluster.context_name, LABRUNNER_NAMESPACE, service).get(80)
+        if published and tcp_answers(*published, within=8.0):
+            return Capability(name, True, f"a load-balancer implementation serves {what}; path: ports published on "
+                                          f"this machine (address {address} does not answer it; port 80 does at "
+                                          f"{published[0]}:{published[1]}, published by cloud-provider-kind)",
+                              data={"address": address, "reachable": True, "path": "published"})
+        return Capability(name, True, f"a load-balancer implementation serves {what} (address {address}, not "
+                                      "reachable from this machine, and no port of it is published here)",
+                          data={"address": address, "reachable": False, "path": None})
     finally:
         delete_object(cluster, ObjectRef("Service", service, "v1"), namespace=LABRUNNER_NAMESPACE)
 

@@ -28,6 +28,9 @@ class CheckResult:
     settling: str = ""
     # What was expected and seen, as data (see checks/evidence.py); empty when the kind gives none.
     evidence: Evidence = NO_EVIDENCE
+    # A fail no waiting can turn: the lagging truth was read after the last change (an audit that
+    # started after the Constraint changed and saw the objects). It is not re-run while settling.
+    final: bool = False
 
     @classmethod
     def passed(cls, message: str, details: tuple[str, ...] | list[str] = (), *,
@@ -36,8 +39,9 @@ class CheckResult:
 
     @classmethod
     def failed(cls, message: str, details: tuple[str, ...] | list[str] = (), *,
-               evidence: Evidence = NO_EVIDENCE) -> "CheckResult":
-        return cls(Status.FAIL, message, tuple(details), evidence=evidence)
+               evidence: Evidence = NO_EVIDENCE, final: bool = False) -> "CheckResult":
+        """A fail; `final` when the kind read its lagging truth after the last change (see `final`)."""
+        return cls(Status.FAIL, message, tuple(details), evidence=evidence, final=final)
 
     @classmethod
     def errored(cls, message: str, details: tuple[str, ...] | list[str] = (), *,

@@ -6,7 +6,9 @@
   the environment, never the learner's `fail`.
 - Load-balancer addresses: a Service of type LoadBalancer that has none yet gets one only where an
   implementation serves its class (cloud-provider-kind, MetalLB, a cloud's); where none does, the
-  missing address is the cluster's, an `error` with the fix.
+  missing address is the cluster's, an `error` with the fix. Where the addresses do not answer this
+  machine (Docker Desktop), the way in is the port cloud-provider-kind publishes for the Service on
+  127.0.0.1 (`--enable-lb-port-mapping`); where it publishes none, an `error` with the fix.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from typing import Callable
 
 from ..capabilities import Capability, capability
+from ..capabilities.portmaps import PORT_TAKEN_FIX, lb_port_taken, lb_published_ports
 from ..capabilities.probes import node_addresses
 from .base import CheckContext, CheckResult
 
@@ -58,6 +61,11 @@ def load_balancer_unserved(ctx: CheckContext, svc: dict, *,
     spec = svc.get("spec") or {}
     if spec.get("type") != "LoadBalancer" or ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
         return None
+    service = svc["metadata"]["name"]
+    taken = lb_port_taken(ctx.cluster, ctx.namespace, service)
+    if taken:
+        return CheckResult.errored(f"Service {service} has no load-balancer address: the load-balancer implementation "
+                                   f"could not publish its port on this machine ({taken})", [f"fix: {PORT_TAKEN_FIX}"])
     lb_class = spec.get("loadBalancerClass")
     name = f"loadbalancer:{lb_class}" if lb_class else "loadbalancer"
     found = lookup(ctx.cluster, name)
@@ -65,9 +73,44 @@ def load_balancer_unserved(ctx: CheckContext, svc: dict, *,
         found = lookup(ctx.cluster, name, fresh=True)
     if found.state is not False:
         return None
-    service = svc["metadata"]["name"]
     return CheckResult.errored(f"Service {service} has no load-balancer address, and none will come on this cluster: "
                                f"{found.detail}", [f"fix: {found.fix}"])
+
+
+LB_PORT_MAPPING_FIX = ("on kind with Docker Desktop, run cloud-provider-kind with --enable-lb-port-mapping (`labrunner "
+                       "up` does when the node addresses do not answer this machine), which publishes each "
+                       "LoadBalancer port on this machine")
+
+
+def load_balancer_targets(ctx: CheckContext, svc: dict, address: str, port: int, *,
+                          published: Callable[[str | None, str, str], dict[int, tuple[str, int]]] = lb_published_ports,
+                          ) -> list[tuple[str, int]] | CheckResult:
+    """[(address, port)] to send a request for port `port` of the LoadBalancer Service `svc`, whose
+    load-balancer address is `address`: that address itself, unless the capability probe found that
+    this cluster's load-balancer addresses do not answer this machine (data["path"] "published", or
+    data["reachable"] False). Then the host port cloud-provider-kind publishes for the Service's
+    `port` (Docker Desktop), or an errored CheckResult when none is published: the environment's,
+    never the learner's fail."""
+    from ..capabilities import cached, identity
+
+    found = cached(identity(ctx.cluster)).get("loadbalancer")
+    if found is None or found.state is not True or (found.data.get("path") != "published"
+                                                    and found.data.get("reachable") is not False):
+        return [(address, port)]
+    name = svc["metadata"]["name"]
+    mapped = published(getattr(ctx.cluster, "context_name", None), ctx.namespace, name).get(port)
+    if mapped:
+        return [mapped]
+    if found.data.get("path") == "published":
+        return CheckResult.errored(
+            f"the load-balancer address {address} of Service {name} does not answer this machine, and "
+            f"cloud-provider-kind publishes no host port for its port {port}",
+            ["fix: cloud-provider-kind publishes a Service's ports when it creates its load balancer, and does not "
+             f"add ports changed later: delete Service {name} and create it again. It publishes port {port} on host "
+             f"port {port} (an IPv4 Service): that port must be free on this machine (kind-config.yaml publishes "
+             "80 and 443 for the Ingress controller)"])
+    return CheckResult.errored(f"load-balancer addresses do not answer this machine on this cluster ({found.detail})",
+                               [f"fix: {LB_PORT_MAPPING_FIX}"])
 
 
 def load_balancer_unreachable(ctx: CheckContext) -> CheckResult | None:
@@ -79,5 +122,4 @@ def load_balancer_unreachable(ctx: CheckContext) -> CheckResult | None:
     if found is None or found.state is not True or found.data.get("reachable") is not False:
         return None
     return CheckResult.errored(f"load-balancer addresses do not answer this machine on this cluster ({found.detail})",
-                               ["fix: on kind with Docker Desktop, run cloud-provider-kind with "
-                                "--enable-lb-port-mapping, which publishes each address on 127.0.0.1"])
+                               [f"fix: {LB_PORT_MAPPING_FIX}"])

@@ -190,6 +190,7 @@ def run_check(ctx: CheckContext, spec: CheckSpec) -> CheckResult:
         check_id=spec.id,
         title=spec.title or _default_title(spec),
         seconds=time.monotonic() - started,
+        final=result.final is True and result.status is Status.FAIL,
     )
 
 

@@ -97,8 +97,11 @@ def ensure_namespace(cluster: Cluster, name: str, *, lab_id: str) -> None:
     A workshop's seat may not write Namespaces (it could relabel its own out of its Pod Security
     level); the instructor made its namespaces. So where RBAC forbids the apply and the namespace is
     there, that is fine; where it is not there, Forbidden says to ask the instructor."""
+    from .serviceaccounts import wait_for_default_service_account
+
     try:
         apply_object(cluster, Rendered(namespace_body(name, lab_id), source="labrunner"), namespace=name)
+        wait_for_default_service_account(cluster, name)  # a setup's bare Pod would be refused before it
     except Forbidden as exc:
         try:
             found = cluster.get("Namespace", name)

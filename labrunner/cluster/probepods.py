@@ -113,7 +113,12 @@ def labrunner_namespace_body() -> dict:
 
 
 def ensure_labrunner_namespace(cluster: Cluster) -> None:
+    """labrunner's own namespace, ready for pods (its default ServiceAccount made: on a new cluster
+    that can take a while, see serviceaccounts.py)."""
+    from .serviceaccounts import wait_for_default_service_account
+
     apply_object(cluster, Rendered(labrunner_namespace_body(), "labrunner"), namespace=LABRUNNER_NAMESPACE)
+    wait_for_default_service_account(cluster, LABRUNNER_NAMESPACE)
 
 
 def ensure_node_probes(cluster: Cluster, nodes: list[str], *, timeout: float = TIMEOUTS.probe_pods_ready) -> dict[str, str]:

@@ -18,6 +18,29 @@ def pid_file(cfg: Config, name: str) -> Path:
     return cfg.paths.run / "pids" / f"{name}.pid"
 
 
+def mount_namespace(pid: int | str = "self") -> str | None:
+    """The mount namespace of a process (`mnt:[4026531841]`), None when it cannot be read."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/mnt")
+    except OSError:
+        return None
+
+
+def is_testbed_process(exe: str, cmd: str, mount_ns: str | None, *, own_mount_ns: str | None,
+                       own_bins: set[str], folders: tuple[str, ...]) -> bool:
+    """Whether a process is one the testbed started: it runs in the testbed's mount namespace
+    (`own_mount_ns`: the one `testbed/up` and `down` run in), and either its executable is one of the
+    testbed's own builds (`own_bins`, under the testbed's cache: no other program has that path), or
+    its command line names one of the testbed's `folders` (state, run: how containerd, etcd and the
+    shims, whose binaries are the system's, are told apart from the same binaries run by anyone else).
+    A process in another mount namespace is never the testbed's, whatever its name: Docker's own
+    containerd in its namespaces, a kind node's containerd or kubelet, a pod's process (the testbed's
+    pods are found by their cgroups, not here)."""
+    if mount_ns is None or mount_ns != own_mount_ns:
+        return False
+    return exe.removesuffix(" (deleted)") in own_bins or any(folder in cmd for folder in folders)
+
+
 def running_pid(cfg: Config, name: str) -> int | None:
     try:
         pid = int(pid_file(cfg, name).read_text())
@@ -28,6 +51,8 @@ def running_pid(cfg: Config, name: str) -> int | None:
     try:
         exe = os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")  # its build may have been replaced
     except OSError:
+        return None
+    if mount_namespace(pid) != mount_namespace():  # a recycled pid in Docker's or a kind node's namespaces
         return None
     return pid if Path(exe).name == Path(cfg.binary(cfg.raw["components"][name]["bin"])).name else None
 

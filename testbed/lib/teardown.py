@@ -11,7 +11,7 @@ from pathlib import Path
 from config import Config
 from log import say
 from network import link_exists, teardown_network
-from processes import _terminate, stop
+from processes import _terminate, is_testbed_process, mount_namespace, stop
 
 OURS = re.compile(r"\b(KUBE|CNI)-[A-Za-z0-9_-]*")
 IPSET_OURS = re.compile(r"^(inet6:)?(KUBE-|kube-router)")
@@ -30,7 +30,9 @@ def stop_containers(cfg: Config) -> int:
         for line in _run("runc", "--root", str(root), "list", "-q").stdout.split():
             _run("runc", "--root", str(root), "delete", "--force", line)
             count += 1
-    for pid in _pids_matching(lambda exe, cmd: "containerd-shim" in exe and str(cfg.paths.run) in cmd):
+    own = mount_namespace()
+    for pid in _pids_matching(lambda exe, cmd, mnt: "containerd-shim" in exe and is_testbed_process(
+            exe, cmd, mnt, own_mount_ns=own, own_bins=set(), folders=(str(cfg.paths.run),))):
         _terminate(pid, 5)
     # Anything still in the kubelet's pod cgroups is a container process runc no longer knew.
     for pid in _cgroup_pids():
@@ -45,6 +47,7 @@ def stop_containers(cfg: Config) -> int:
 
 
 def _pids_matching(pred) -> list[int]:
+    """Processes for which pred(exe, command line, mount namespace) holds."""
     pids = []
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
@@ -54,7 +57,7 @@ def _pids_matching(pred) -> list[int]:
             cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if pred(exe, cmd):
+        if pred(exe, cmd, mount_namespace(d.name)):
             pids.append(int(d.name))
     return pids
 
@@ -133,11 +136,13 @@ def clean_ipsets() -> None:
 
 
 def stray_processes(cfg: Config) -> list[int]:
-    """Our binaries, or anything started with our state folder, whether or not a pid file knows it."""
+    """The testbed's processes whether or not a pid file knows them (`processes.is_testbed_process`):
+    its own builds, or anything started with its state or run folder, in its mount namespace only."""
     bins = {str(cfg.binary(spec["bin"])) for spec in cfg.raw["components"].values()}
-    return _pids_matching(lambda exe, cmd: exe.removesuffix(" (deleted)") in bins
-                          or str(cfg.paths.state) in cmd
-                          or ("containerd-shim" in exe and str(cfg.paths.run) in cmd))
+    own_bins = {b for b in bins if Path(b).is_relative_to(cfg.paths.cache)}  # /usr/bin/containerd is anyone's
+    own = mount_namespace()
+    return _pids_matching(lambda exe, cmd, mnt: is_testbed_process(
+        exe, cmd, mnt, own_mount_ns=own, own_bins=own_bins, folders=(str(cfg.paths.state), str(cfg.paths.run))))
 
 
 def leftovers(cfg: Config) -> list[str]:

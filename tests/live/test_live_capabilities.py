@@ -186,6 +186,22 @@ def test_a_node_port_is_reached_through_a_port_published_on_loopback(cap, tmp_pa
         forwarder.close()
 
 
+def test_the_node_address_is_measured_as_reached_here_and_the_path_is_said(cluster, monkeypatch):
+    """The testbed's node answers this machine: measured at its kubelet port, so node ports go to the
+    node address (the Docker Desktop side is `KIND_SIMULATE_DESKTOP=1 testbed/kind/test exposing`)."""
+    from labrunner.capabilities.probes import node_addresses, node_reached
+
+    monkeypatch.delenv("LABRUNNER_NODE_ADDRESS", raising=False)
+    assert node_reached(cluster) == node_addresses(cluster)[0]
+    found = caps.capability(cluster, "nodeport", fresh=True)
+    assert found.state is True and found.data["path"] == "node-address", found
+    assert found.detail.startswith("path: the node address"), found.detail
+    monkeypatch.setenv("LABRUNNER_NODE_ADDRESS", UNREACHABLE)
+    started = time.monotonic()
+    assert node_reached(cluster) is None
+    assert time.monotonic() - started < 5  # bounded: one short connect, not a check's whole timeout
+
+
 # -- no load-balancer implementation ---------------------------------------------------------
 
 def test_a_load_balancer_address_no_implementation_will_give_is_an_error(cap):

@@ -261,6 +261,104 @@ def test_an_old_missing_load_balancer_is_looked_at_again_before_an_error(fake_cl
     assert load_balancer_unserved(_ctx(fake_cluster()), pending, lookup=lookup) is None and asked == [False, True]
 
 
+# -- Docker Desktop: node addresses this machine does not reach --------------------------------------
+
+def _node(address: str, kubelet_port: int) -> dict:
+    return {"kind": "Node", "metadata": {"name": "n1"},
+            "status": {"addresses": [{"type": "InternalIP", "address": address}],
+                       "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}}}}
+
+
+def test_a_node_is_reached_when_its_kubelet_port_opens_a_connection_and_not_otherwise(fake_cluster, monkeypatch):
+    import socket
+
+    from labrunner.capabilities.probes import node_reached
+
+    monkeypatch.delenv("LABRUNNER_NODE_ADDRESS", raising=False)
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        assert node_reached(fake_cluster([_node("127.0.0.1", port)])) == "127.0.0.1"
+    # the same port, nothing listening any more: a connection is refused until NODE_CONNECT_WAIT runs out
+    assert node_reached(fake_cluster([_node("127.0.0.1", port)])) is None
+
+
+def _lb_ctx(fake_cluster, found: Capability):  # noqa: ANN001, ANN202
+    cluster = fake_cluster()
+    caps.remember(cluster, found)
+    return _ctx(cluster)
+
+
+SHOP = {"kind": "Service", "metadata": {"name": "shop"}, "spec": {"type": "LoadBalancer"}}
+
+
+def test_a_load_balancer_address_that_answers_is_asked_directly(fake_cluster):
+    from labrunner.checks.reachability import load_balancer_targets
+
+    found = Capability("loadbalancer", True, "path: the load-balancer address",
+                       data={"address": "172.30.1.1", "reachable": True, "path": "address"}, seen_at=time.time())
+    never = lambda *a: pytest.fail("docker asked although the address answers")  # noqa: E731
+    assert load_balancer_targets(_lb_ctx(fake_cluster, found), SHOP, "172.30.1.5", 80, published=never) == \
+        [("172.30.1.5", 80)]
+
+
+def test_on_docker_desktop_the_published_port_is_asked_or_its_absence_is_an_error(fake_cluster):
+    from labrunner.checks.reachability import load_balancer_targets
+
+    found = Capability("loadbalancer", True, "path: ports published on this machine",
+                       data={"address": "172.18.0.9", "reachable": True, "path": "published"}, seen_at=time.time())
+    asked = []
+
+    def published(context, namespace, service):  # noqa: ANN001, ANN202
+        asked.append((namespace, service))
+        return {80: ("127.0.0.1", 80), 10000: ("127.0.0.1", 32768)}
+
+    ctx = _lb_ctx(fake_cluster, found)
+    assert load_balancer_targets(ctx, SHOP, "172.18.0.9", 80, published=published) == [("127.0.0.1", 80)]
+    assert asked == [("lab-demo", "shop")]
+    error = load_balancer_targets(ctx, SHOP, "172.18.0.9", 8080, published=published)
+    assert error.status is Status.ERROR and "publishes no host port for its port 8080" in error.message
+    assert "delete Service shop and create it again" in error.details[0]
+    unreachable = Capability("loadbalancer", True, "address 172.30.1.1, not reachable",
+                             data={"address": "172.30.1.1", "reachable": False, "path": None}, seen_at=time.time())
+    error = load_balancer_targets(_lb_ctx(fake_cluster, unreachable), SHOP, "172.30.1.5", 80, published=lambda *a: {})
+    assert error.status is Status.ERROR and "--enable-lb-port-mapping" in error.details[0]
+
+
+def test_cloud_provider_kinds_published_ports_are_found_by_its_label(tmp_path, monkeypatch):
+    from labrunner.capabilities.portmaps import lb_published_ports
+
+    docker = tmp_path / "docker"
+    docker.write_text('#!/bin/sh\necho "$@" >>"$0.log"\n'
+                      'case "$1" in ps) echo 0123abcd;; port) printf "80/tcp -> 0.0.0.0:80\\n10000/tcp -> 0.0.0.0:32768\\n";; esac\n')
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    assert lb_published_ports("kind-labs", "lab-exposing", "shop") == {80: ("127.0.0.1", 80), 10000: ("127.0.0.1", 32768)}
+    assert (tmp_path / "docker.log").read_text().splitlines() == [
+        "ps -q --filter label=io.x-k8s.cloud-provider-kind.loadbalancer.name=labs/lab-exposing/shop", "port 0123abcd"]
+    assert lb_published_ports("testbed", "lab-exposing", "shop") == {}  # not a kind context: docker is not asked
+
+
+def test_a_load_balancer_port_docker_could_not_publish_is_an_error_with_the_fix(fake_cluster):
+    # The event the service controller records when cloud-provider-kind's `docker run --publish=0.0.0.0:80:80/TCP`
+    # fails on Docker Desktop (Docker's own words, seen here with kind-config.yaml's port 80 published).
+    event = {"kind": "Event", "metadata": {"name": "shop.1", "namespace": "lab-demo"}, "reason": "SyncLoadBalancerFailed",
+             "type": "Warning", "involvedObject": {"kind": "Service", "name": "shop"},
+             "lastTimestamp": "2026-11-29T23:00:00Z",
+             "message": "Error syncing load balancer: failed to ensure load balancer: failed to create continers "
+                        "kindccm-1a2b: driver failed programming external connectivity on endpoint kindccm-1a2b: "
+                        "Bind for 0.0.0.0:80 failed: port is already allocated"}
+    pending = {"kind": "Service", "metadata": {"name": "shop"}, "spec": {"type": "LoadBalancer"}}
+    served = lambda cluster, name, fresh=False: Capability(name, True, "served")  # noqa: E731
+    result = load_balancer_unserved(_ctx(fake_cluster([event])), pending, lookup=served)
+    assert result is not None and result.status is Status.ERROR
+    assert "could not publish its port on this machine" in result.message and "port is already allocated" in result.message
+    assert "kind-config.yaml publishes 80 and 443" in result.details[0]
+    other = {**event, "involvedObject": {"kind": "Service", "name": "other"}}
+    assert load_balancer_unserved(_ctx(fake_cluster([other])), pending, lookup=served) is None  # another's, not shop's
+
+
 def test_a_fail_is_an_error_when_what_the_step_requires_went_down_since_it_was_probed(fake_cluster, monkeypatch):
     """Gatekeeper found ready a minute ago, down now: its webhook fails open, so a privileged pod is admitted
     and the admission check fails; the requirement is probed again before that fail is shown, and it

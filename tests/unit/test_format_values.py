@@ -29,8 +29,9 @@ def problem(kind, value) -> tuple[str, str]:
     (values.Count, 1.5, "expected a count: a whole number, 0 or more, got a number (1.5)"),
     (values.seconds(60), math.nan, "nan is not a finite number"),
     (values.seconds(60), math.inf, "inf is not a finite number"),
-    (values.seconds(60), 0, "above 0, at most 60, got 0"),
-    (values.seconds(60), 61, "at most 60, got 61"),
+    (values.seconds(60), 0, "from 1 to 60, got 0"),
+    (values.seconds(60), 0.5, "from 1 to 60, got 0.5"),
+    (values.seconds(60), 61, "from 1 to 60, got 61"),
     (values.ExitCode, 256, "expected an exit code 0-255"),
     (values.HttpStatus, 99, "expected an HTTP status 100-599"),
     (values.Minutes, 0, "expected a positive number of minutes"),
@@ -62,7 +63,7 @@ def test_a_wrong_value_is_named(kind, value, expected):
 
 
 @pytest.mark.parametrize(("kind", "value"), [
-    (values.Port, 8080), (values.Count, 0), (values.seconds(60), 0.5), (values.seconds(60), 60),
+    (values.Port, 8080), (values.Count, 0), (values.seconds(60), 1), (values.seconds(60), 1.5), (values.seconds(60), 60),
     (values.Quantity, "1Gi"), (values.Quantity, "500m"), (values.Quantity, 2), (values.Quantity, "1e3"),
     (values.Duration, "1h30m"), (values.Duration, 86400), (values.Regex, "^api-[0-9]+$"),
     (values.JsonPath, "{.status.conditions[?(@.type==\"Ready\")].status}"), (values.ObjectName, "Deployment/web"),
@@ -74,7 +75,7 @@ def test_a_right_value_passes_unchanged(kind, value):
 
 def test_what_a_schema_can_say_is_in_the_schema():
     assert TypeAdapter(values.Port).json_schema() == {"type": "integer", "minimum": 1, "maximum": 65535}
-    assert TypeAdapter(values.seconds(60)).json_schema() == {"type": "number", "exclusiveMinimum": 0, "maximum": 60}
+    assert TypeAdapter(values.seconds(60)).json_schema() == {"type": "number", "minimum": 1, "maximum": 60}
     assert TypeAdapter(values.Id).json_schema()["pattern"] == values.ID_PATTERN
 
 

@@ -123,3 +123,63 @@ def test_a_violating_object_deleted_to_empty_the_audit_is_named_as_gone():
     there = {"kind": "Pod", "metadata": {"name": "legacy", "namespace": NS}}
     result = run(GatekeeperCluster([audited, there], served=served))
     assert result.status is Status.FAIL and "does not list Pod legacy" in result.message
+
+
+def _template(written):
+    return {"kind": "ConstraintTemplate", "metadata": {"name": "k8snoprivileged", "creationTimestamp": "2026-11-29T19:00:00Z",
+                                                        "managedFields": [_written(written)]}}
+
+
+SERVED = ("ConstraintTemplate", "K8sNoPrivileged", "Pod")
+LEGACY_POD = {"kind": "Pod", "metadata": {"name": "legacy", "namespace": NS, "creationTimestamp": "2026-11-29T19:30:00Z"}}
+
+
+def test_an_audit_from_before_the_template_changed_is_no_verdict_yet():
+    """The Rego is the template's: a template edited (to allow everything) after the audit must not
+    keep passing on the list the old Rego made, until an audit judges the new one."""
+    audited = constraint({"auditTimestamp": "2026-11-29T20:01:00Z", "totalViolations": 1, "violations": [LEGACY]})
+    assert run(GatekeeperCluster([audited, _template("2026-11-29T19:00:00Z")])).status is Status.PASS
+    result = run(GatekeeperCluster([audited, _template("2026-11-29T20:01:20Z")]))
+    assert result.status is Status.FAIL and "since it was changed" in result.message
+    assert not result.final  # the next audit decides: re-checked while it settles
+
+
+def test_a_fail_of_an_audit_that_saw_everything_after_the_last_change_is_final():
+    """An audit started well after the Constraint and its template last changed, that saw the object
+    (made before it) and does not list it: the next audit can only say the same, so the fail is not
+    re-checked for the audit's whole lag (dev check and --wait end at once)."""
+    empty = {"auditTimestamp": "2026-11-29T20:01:00Z", "totalViolations": 0, "violations": []}
+    result = run(GatekeeperCluster([constraint(empty), _template("2026-11-29T19:00:00Z"), LEGACY_POD], served=SERVED))
+    assert result.status is Status.FAIL and result.final
+    # Audited too soon after the Constraint was made (the audit pod may not have loaded it yet): not final.
+    soon = constraint(empty, created="2026-11-29T20:00:58Z")
+    result = run(GatekeeperCluster([soon, _template("2026-11-29T19:00:00Z"), LEGACY_POD], served=SERVED))
+    assert result.status is Status.FAIL and not result.final
+    # An object made after the audit began was not seen by it: the next audit may list it.
+    late = {**LEGACY_POD, "metadata": {**LEGACY_POD["metadata"], "creationTimestamp": "2026-11-29T20:01:05Z"}}
+    result = run(GatekeeperCluster([constraint(empty), _template("2026-11-29T19:00:00Z"), late], served=SERVED))
+    assert result.status is Status.FAIL and not result.final
+
+
+def test_a_final_fail_is_not_rechecked_while_settling(monkeypatch):
+    """settle_step_checks re-runs a lagging kind's fail for its settles_within, unless the fail is final."""
+    from labrunner import runner
+    from labrunner.checks import CheckResult
+
+    calls = []
+
+    def checks(ctx, batch):
+        calls.append(len(batch))
+        return [CheckResult.failed("not listed", final=final) for _ in batch]
+
+    monkeypatch.setattr(runner, "run_checks_at_once", checks)
+    monkeypatch.setattr(runner, "SETTLE_INTERVAL", 0.01)
+    step = Step(id="s", title="S", text="", text_path=None,
+                checks=(CheckSpec(id="c", kind="audit", params={"constraint": "K8sNoPrivileged/x", "lists": ["Pod/a"]}),))
+    lab = Lab(id="policy", title="P", summary="", difficulty=Difficulty.BEGINNER, minutes=1, topics=(),
+              requires=(), images=(), steps=(step,), path=Path("."))
+    for final, most in ((True, 1), (False, 2)):
+        calls.clear()
+        report = runner.settle_step_checks(GatekeeperCluster([]), lab, step, window=lambda spec: 0.2)
+        assert report.results[0].status is Status.FAIL
+        assert (len(calls) == 1) if final else (len(calls) >= most)

@@ -188,6 +188,7 @@ def test_up_preloads_and_installs_the_addons_the_labs_need_and_an_install_fault_
     installed: list[str] = []
     monkeypatch.setattr(cluster, "connect", lambda **kwargs: object())
     monkeypatch.setattr(kindcluster, "cluster_findings", lambda c, labs: [])  # what the cluster can do: not asked here
+    monkeypatch.setattr(kindcluster, "wait_for_service_accounts", lambda c: True)
     monkeypatch.setattr(addons, "install", lambda c, addon, **kwargs: installed.append(addon.name))
     assert kindcluster.command_up(up_args(tmp_path), [replace(ingress_lab, images=())]) == 0
     assert [a[-1] for a in tools.ran("kind", "load", "docker-image")] == ["traefik:v3.7.13"]
@@ -201,3 +202,26 @@ def test_up_preloads_and_installs_the_addons_the_labs_need_and_an_install_fault_
     monkeypatch.setattr(addons, "install", times_out)
     assert kindcluster.command_up(up_args(tmp_path), [replace(ingress_lab, images=())]) == 3
     assert "installing add-ons failed: timed out after 240s" in capsys.readouterr().err
+
+
+def test_where_the_node_address_does_not_answer_cloud_provider_kind_publishes_load_balancer_ports(tmp_path, monkeypatch,
+                                                                                                   capsys):
+    tools = Tools(tmp_path, monkeypatch, images=[kindsetup.CLOUD_PROVIDER_KIND_IMAGE])
+    monkeypatch.setattr(kindsetup, "node_reached", lambda name, runner: False)  # as on Docker Desktop
+    assert kindcluster.command_up(up_args(tmp_path), [replace(EXPOSING, images=())]) == 0
+    [run] = tools.ran("docker", "run")
+    assert run[-2:] == [kindsetup.CLOUD_PROVIDER_KIND_IMAGE, "--enable-lb-port-mapping"]
+    assert "load balancers' ports will be published here" in capsys.readouterr().out
+    # the node address answers now (another machine, same docker): the container is replaced without the flag
+    monkeypatch.setattr(kindsetup, "node_reached", lambda name, runner: True)
+    assert kindcluster.command_up(up_args(tmp_path), [replace(EXPOSING, images=())]) == 0
+    assert tools.ran("docker", "run")[-1][-1] == kindsetup.CLOUD_PROVIDER_KIND_IMAGE
+    assert tools.ran("docker", "stop") == [["docker", "stop", kindsetup.LB_CONTAINER]]
+    assert "replacing it" in capsys.readouterr().out
+
+
+def test_the_commands_by_hand_carry_the_port_mapping_where_it_is_needed():
+    said = kindsetup.lb_by_hand(port_mapping=True)
+    assert f"{kindsetup.CLOUD_PROVIDER_KIND_IMAGE} --enable-lb-port-mapping" in said
+    assert "&& cloud-provider-kind --enable-lb-port-mapping" in said
+    assert "--enable-lb-port-mapping" not in kindsetup.lb_by_hand()

@@ -19,7 +19,12 @@ from ..evidence import Evidence
 
 CONSTRAINTS_API = "constraints.gatekeeper.sh/v1beta1"
 TEMPLATES_API = "templates.gatekeeper.sh/v1"
-AUDIT_INTERVAL = 60  # seconds: Gatekeeper's default --audit-interval
+# Seconds: Gatekeeper's default --audit-interval. labrunner's add-on runs it every 10 s; a Gatekeeper
+# installed otherwise keeps the default, so a fail is re-checked for this long plus a margin.
+AUDIT_INTERVAL = 60
+# Seconds after the last change of a Constraint or its template from which an audit's fail is final
+# (not re-checked): the audit pod loads them through a watch, in well under a second on a lab cluster.
+AUDIT_LOAD_MARGIN = 5
 MISSING_FIX = ("Gatekeeper is not installed: `labrunner addons install gatekeeper` (on kind, `labrunner up` "
                "installs it for the labs that need it; `labrunner doctor` shows its state)")
 
@@ -51,12 +56,15 @@ def _listed(violation: Mapping[str, Any], kind: str, name: str, namespace: str) 
             and (violation.get("namespace") or "") == namespace)
 
 
-def _gone(ctx: CheckContext, kind: str, name: str) -> bool:
-    """True when the object is not in the lab namespace (False when that cannot be told)."""
+_UNKNOWN: dict = {}  # an object whose kind the cluster does not serve: whether it exists cannot be told
+
+
+def _found(ctx: CheckContext, kind: str, name: str) -> dict | None:
+    """The object in the lab namespace, None when it is not there, `_UNKNOWN` when that cannot be told."""
     try:
-        return ctx.cluster.get(kind, name, namespace=ctx.namespace) is None
+        return ctx.cluster.get(kind, name, namespace=ctx.namespace)
     except NotFound:
-        return False
+        return _UNKNOWN
 
 
 def _audit(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
@@ -89,6 +97,12 @@ def _audit(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     # that saw it, so one made in the audit's second counts.
     stale = audited is None or (created is not None and audited < created) or (
         written is not None and written != created and audited <= written)
+    # The Rego is the template's: an audit from before the template last changed judged the old Rego
+    # (a template edited to allow everything would pass on an audit made while it still denied).
+    template = ctx.cluster.get("ConstraintTemplate", kind.lower(), api_version=TEMPLATES_API)
+    rego_written = _spec_written(template["metadata"]) if template else None
+    if not stale and rego_written is not None and audited is not None and audited <= rego_written:
+        stale, written = True, rego_written
     if stale:
         since = "changed" if written is not None and written != created else "made"
         return CheckResult.failed(
@@ -103,11 +117,23 @@ def _audit(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
                               f"violation(s)" + (f": {'; '.join(shown)}" if shown else ""))
     missing = [(k, n) for k, n in wanted if not any(_listed(v, k, n, ctx.namespace) for v in violations)]
     if missing:
-        gone = [f"{k} {n}" for k, n in missing if _gone(ctx, k, n)]
+        found = {(k, n): _found(ctx, k, n) for k, n in missing}
+        gone = [f"{k} {n}" for (k, n), obj in found.items() if obj is None]
         if gone:
             return CheckResult.failed(
                 f"{', '.join(gone)} no longer exist(s) in {ctx.namespace}: the audit lists only objects that "
-                f"exist, so deleting a violating object hides it instead of reporting it", shown, evidence=seen)
+                f"exist, so deleting a violating object hides it instead of reporting it", shown, evidence=seen,
+                final=True)
+        # This audit judged the Constraint as it is now (not stale, above); if it also saw every missing
+        # object (made before it started), the next audit can only say the same until something changes.
+        # A margin after the last change of the Constraint or its template: the audit pod takes a
+        # moment to load them, and an audit started in that moment judges without them.
+        latest = max((t for t in (written, created, rego_written) if t is not None), default=None)
+        seen_by_audit = (audited is not None and latest is not None
+                         and (audited - latest).total_seconds() >= AUDIT_LOAD_MARGIN
+                         and all(obj is not _UNKNOWN and _time((obj.get("metadata") or {}).get("creationTimestamp"))
+                                 is not None and _time(obj["metadata"]["creationTimestamp"]) < audited
+                                 for obj in found.values()))
         total = status.get("totalViolations")
         cut = isinstance(total, int) and total > len(violations)
         return CheckResult.failed(
@@ -116,7 +142,7 @@ def _audit(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
             # Gatekeeper keeps only the first --constraint-violations-limit (20) violations in the status.
             + (f"; it found {total} violations but keeps only {len(violations)} in the status: remove the "
                f"other violating objects you made" if cut else ""),
-            shown or ["no violations listed"], evidence=seen)
+            shown or ["no violations listed"], evidence=seen, final=seen_by_audit and not cut)
     messages = [v.get("message") for k, n in wanted for v in violations if _listed(v, k, n, ctx.namespace)]
     return CheckResult.passed(f"the audit at {status['auditTimestamp']} lists {wanted_text}: {'; '.join(map(str, messages))}",
                               shown, evidence=seen)

@@ -23,8 +23,8 @@ from ...settings import settings
 from ..base import CheckContext, CheckKind, CheckResult, Param
 from ..endpoints import SERVICE_NAME_LABEL, read_endpoints
 from ..evidence import Evidence
-from ..reachability import (RECHECK_MISSING_AFTER, load_balancer_unreachable, load_balancer_unserved,
-                            node_port_addresses)
+from ..reachability import (RECHECK_MISSING_AFTER, load_balancer_targets, load_balancer_unreachable,
+                            load_balancer_unserved, node_port_addresses)
 from ..shapes import HttpTarget
 
 UrlPath = value_type((str,), what="a path starting with /", schema={"type": "string", "pattern": "^/"},
@@ -145,7 +145,10 @@ def _resolve(ctx: CheckContext, p: Mapping[str, Any]) -> list[Target] | str | Ch
         lb = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
         if not lb:
             return load_balancer_unserved(ctx, svc) or f"Service {name} has no load-balancer address yet"
-        return [Target(scheme, lb[0].get("ip") or lb[0].get("hostname"), wanted)]
+        reached = load_balancer_targets(ctx, svc, lb[0].get("ip") or lb[0].get("hostname"), wanted)
+        if isinstance(reached, CheckResult):
+            return reached
+        return [Target(scheme, address, port) for address, port in reached]
     if "port" in p:
         ports = [x for x in ports if x.get("port") == p["port"]]
         if not ports:

@@ -34,7 +34,9 @@ if tool == "docker":
         else:
             code = 1
     elif verb == "inspect":
-        if args[-1] in containers:
+        if args[-1] in containers and ".Args" in args[args.index("--format") + 1]:
+            print(json.dumps(state.get("args", {}).get(args[-1], [])))
+        elif args[-1] in containers:
             print(containers[args[-1]])
         else:
             code = 1
@@ -47,6 +49,8 @@ if tool == "docker":
             code = 125
         else:
             containers[value("--name")] = "running"
+            tail = args[max(i for i, a in enumerate(args) if "/" in a and ":" in a and not a.startswith("/")) + 1:]
+            state.setdefault("args", {})[value("--name")] = tail  # what follows the image: the program's arguments
     elif verb == "ps":
         cluster = value("--filter").rsplit("=", 1)[1]
         print("\n".join(labelled.get(cluster, [])))
@@ -66,6 +70,8 @@ elif tool == "kind":
     elif args[:2] == ["delete", "cluster"]:
         if value("--name") in clusters:
             clusters.remove(value("--name"))
+    elif args[:2] == ["export", "kubeconfig"]:
+        code = 0 if value("--name") in clusters else 1
     elif args[:2] == ["load", "docker-image"]:
         code = 0 if args[-1] in images else 1
     elif args[:2] == ["load", "image-archive"]:  # records the names the archive's OCI index gives
