@@ -233,11 +233,21 @@ def _own_namespace(cluster: Cluster, namespace: str) -> Callable[[], None] | Non
 # labrunner makes (`not_own`), and still the same pod after the probes ran (`pod_marks`).
 
 
+# Keys of a pod spec and of a container that decide what runs and what it sees, as labrunner
+# makes them (the rest are the API server's defaults, the LimitRange's resources, scheduling).
+_POD_KEYS_AS_MADE = ("volumes", "hostAliases", "dnsConfig", "runtimeClassName")
+_CONTAINER_KEYS_AS_MADE = ("image", "command", "args", "env", "securityContext", "volumeMounts",
+                           "volumeDevices", "workingDir", "lifecycle", "envFrom")
+
+
 def not_own(pod: dict, body: dict) -> str:
     """What makes `pod` other than the pod labrunner makes from `body` (probe_pod_body,
     open_server_body): its labels, its pod's and containers' security contexts (the user it runs as:
     root could replace the agnhost binary), its containers' images, commands, arguments and
-    environment, its host namespaces, init and ephemeral containers; "" when it is labrunner's."""
+    environment, its host namespaces, init and ephemeral containers, and what else a pod spec may put
+    in its place: volumes (a downward API file mounted over /agnhost with subPath is a script of the
+    learner's that answers every probe), working directory, lifecycle hooks, environment from
+    elsewhere, host aliases, DNS config, runtime class; "" when it is labrunner's."""
     meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
     if (meta.get("labels") or {}) != body["metadata"]["labels"]:
         return "its labels are not labrunner's"
@@ -248,11 +258,16 @@ def not_own(pod: dict, body: dict) -> str:
             return f"it sets {key}"
     if spec.get("initContainers") or spec.get("ephemeralContainers"):
         return "it has init or ephemeral containers"
+    if spec.get("dnsPolicy", "ClusterFirst") != body["spec"].get("dnsPolicy", "ClusterFirst"):
+        return "its dnsPolicy is not labrunner's"  # "Default": the node's resolver, where no Service name resolves
+    for key in _POD_KEYS_AS_MADE:
+        if (spec.get(key) or None) != (body["spec"].get(key) or None):
+            return f"its {key} is not labrunner's"
     have, want = spec.get("containers") or [], body["spec"]["containers"]
     if len(have) != len(want):
         return "its containers are not labrunner's"
     for got, wanted in zip(have, want):
-        for key in ("image", "command", "args", "env", "securityContext"):
+        for key in _CONTAINER_KEYS_AS_MADE:
             if (got.get(key) or None) != (wanted.get(key) or None):
                 return f"its container's {key} is not labrunner's"
     # Not the status's image: a runtime names an image by any of its tags (the kubelet runs the spec's).

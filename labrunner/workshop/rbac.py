@@ -59,8 +59,10 @@ SEAT_RULES = (
 # etcd, and Services without one use up the cluster's ClusterIP range for every seat. Ephemeral storage
 # (container layers, logs, emptyDir) has a default and a quota, or one pod's writes fill the node's disk
 # and the kubelet evicts every seat's pods (Kubernetes docs, "Resource Quotas", "Local ephemeral storage").
+# Every limit admits as many pods as "pods" does at the LimitRange's defaults (20 x 500Mi of ephemeral
+# storage): at 4Gi the quota stopped a seat's ninth container, well before its 20 pods.
 QUOTA = {"pods": "20", "requests.cpu": "2", "requests.memory": "2Gi", "limits.cpu": "10", "limits.memory": "5Gi",
-         "requests.ephemeral-storage": "2Gi", "limits.ephemeral-storage": "4Gi",
+         "requests.ephemeral-storage": "2Gi", "limits.ephemeral-storage": "10Gi",
          "persistentvolumeclaims": "4", "requests.storage": "4Gi", "services": "20", "services.nodeports": "0",
          "services.loadbalancers": "0", "count/secrets": "40", "count/configmaps": "40",
          "count/endpoints": "40", "count/serviceaccounts": "20", "count/replicationcontrollers": "10",
@@ -147,8 +149,11 @@ PROBE_RULES = (
     ("", ["pods/log", "events"], READ),
     ("networking.k8s.io", ["networkpolicies"], READ),
 )
+# Probe pods set cpu and memory but not ephemeral storage, which the LimitRange's default (500Mi) fills:
+# at 2Gi the quota held 4 pods (the open server and 3 outside probes), not 12, so a lab with more outside
+# label sets could never run its check on a seat, whatever the learner's answer.
 PROBE_QUOTA = {"pods": "12", "requests.cpu": "500m", "requests.memory": "512Mi", "limits.cpu": "6",
-               "limits.memory": "2Gi", "requests.ephemeral-storage": "1Gi", "limits.ephemeral-storage": "2Gi",
+               "limits.memory": "2Gi", "requests.ephemeral-storage": "1Gi", "limits.ephemeral-storage": "6Gi",
                "services": "0"}
 
 

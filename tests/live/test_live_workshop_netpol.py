@@ -154,3 +154,83 @@ def test_a_forged_probe_pod_is_replaced_before_it_is_trusted(room, cluster):
     assert checked.returncode == 0, checked.stdout + checked.stderr
     now = cluster.get("Pod", OPEN_SERVER_NAME, namespace=ns)
     assert now["metadata"]["uid"] != forged_uid and now["spec"]["containers"][0]["args"] == ["porter"]
+
+
+def _shadowing_agnhost(pod: dict, open_ip: str) -> dict:
+    """`pod` (labrunner's outside probe) as a learner re-creates it: the same spec, plus a downward API
+    file (a shell script in an annotation, mode 0755) mounted with subPath over /agnhost that reads
+    TIMEOUT for every probe and connects to the open server at `open_ip`."""
+    script = ('#!/bin/sh\ncase "$1" in\npause) while true; do sleep 3600; done;;\n'
+              f'connect) case "$2" in {open_ip}:*) exit 0;; *) echo "TIMEOUT: faked"; exit 1;; esac;;\nesac\n')
+    spec = {k: pod["spec"][k] for k in ("terminationGracePeriodSeconds", "automountServiceAccountToken",
+                                        "enableServiceLinks", "securityContext", "containers")}
+    container = {k: v for k, v in spec["containers"][0].items() if k != "resources"}
+    container["volumeMounts"] = [{"name": "x", "mountPath": "/agnhost", "subPath": "agnhost"}]
+    spec["containers"] = [container]
+    spec["volumes"] = [{"name": "x", "downwardAPI": {"defaultMode": 0o755, "items": [
+        {"path": "agnhost", "fieldRef": {"fieldPath": "metadata.annotations['x']"}}]}}]
+    return {"apiVersion": "v1", "kind": "Pod", "spec": spec,
+            "metadata": {"name": pod["metadata"]["name"], "labels": pod["metadata"]["labels"], "annotations": {"x": script}}}
+
+
+def test_an_outside_probe_with_a_script_over_agnhost_is_replaced_and_the_wrong_answer_still_fails(room, cluster):
+    """Seat-02 has no policy: its deny of outside traffic must fail. Its learner's outside probe, labrunner's
+    spec plus a file of its own over /agnhost, made those probes pass before not_own compared volumes."""
+    ns = Seat(room["name"], "seat-02").probe_namespace
+    b = cfg(room, "seat-02")
+    pods = {p["metadata"]["name"]: p for p in cluster.list("Pod", namespace=ns)}
+    outside = next(p for name, p in pods.items() if name.startswith("lr-out-"))
+    name = outside["metadata"]["name"]
+    assert kubectl_as(b, "-n", ns, "delete", "pod", name, "--wait=true").returncode == 0
+    forged = _shadowing_agnhost(outside, pods[OPEN_SERVER_NAME]["status"]["podIP"])
+    made = kubectl_as(b, "-n", ns, "create", "-f", "-", stdin=json.dumps(forged))
+    assert made.returncode == 0, made.stderr
+    assert kubectl_as(b, "-n", ns, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=60s").returncode == 0
+    forged_uid = cluster.get("Pod", name, namespace=ns)["metadata"]["uid"]
+    faked = kubectl_as(b, "-n", ns, "exec", name, "--", "/agnhost", "connect", "192.0.2.1:80")
+    assert "TIMEOUT: faked" in faked.stdout  # the forgery works, as a learner would see it
+    checked = run(room, "seat-02", "check", "netpol", "--step", "deny-all")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "outside role=customer -> service frontend:80: expected deny, should be blocked: it connected" in checked.stdout
+    now = cluster.get("Pod", name, namespace=ns)
+    assert now["metadata"]["uid"] != forged_uid and not now["spec"].get("volumes")
+
+
+def test_a_service_split_between_endpoints_and_endpointslices_is_no_witness(room, cluster):
+    """Seat-02 has no policy. Its learner makes Service frontend selectorless: v1 Endpoints (the API server's
+    service proxy reads them) to a listening frontend pod, unmirrored, and an EndpointSlice (kube-proxy's) to
+    an address where nothing answers. The probes then time out while the service proxy connects, which
+    passed the deny; the witness now asks the pods of the EndpointSlices, and there are none."""
+    ns = Seat(room["name"], "seat-02").namespace("netpol")
+    b = cfg(room, "seat-02")
+    original = cluster.get("Service", "frontend", namespace=ns)
+    pod = next(p for p in cluster.list("Pod", namespace=ns, selector="app=frontend"))
+    node = pod["spec"]["nodeName"]
+    split = [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "frontend"},
+         "spec": {"clusterIP": original["spec"]["clusterIP"], "ports": original["spec"]["ports"]}},
+        {"apiVersion": "v1", "kind": "Endpoints",
+         "metadata": {"name": "frontend", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+         "subsets": [{"addresses": [{"ip": pod["status"]["podIP"], "nodeName": node,
+                                     "targetRef": {"kind": "Pod", "name": pod["metadata"]["name"], "namespace": ns}}],
+                      "ports": [{"port": 8080, "protocol": "TCP"}]}]},
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": {"name": "frontend-blackhole", "labels": {"kubernetes.io/service-name": "frontend"}},
+         "addressType": "IPv4", "ports": [{"port": 8080, "protocol": "TCP", "name": ""}],
+         "endpoints": [{"addresses": ["192.0.2.1"], "nodeName": node, "conditions": {"ready": True}}]},
+    ]
+    try:
+        assert kubectl_as(b, "-n", ns, "delete", "service", "frontend", "--wait=true").returncode == 0
+        made = kubectl_as(b, "-n", ns, "create", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": split}))
+        assert made.returncode == 0, made.stderr
+        checked = run(room, "seat-02", "check", "netpol", "--step", "deny-all")
+        assert checked.returncode != 0, checked.stdout + checked.stderr
+        line = next(l for l in checked.stdout.splitlines() if "outside role=customer -> service frontend:80" in l and "[" in l)
+        assert "[ok]" not in line and "is not a pod of namespace" in line, line
+    finally:
+        kubectl_as(b, "-n", ns, "delete", "service", "frontend", "--wait=true")
+        kubectl_as(b, "-n", ns, "delete", "endpointslice", "frontend-blackhole")
+        kubectl_as(b, "-n", ns, "delete", "endpoints", "frontend")
+        back = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "frontend", "labels": original["metadata"].get("labels") or {}},
+                "spec": {"selector": original["spec"]["selector"], "ports": original["spec"]["ports"]}}
+        kubectl_as(b, "-n", ns, "create", "-f", "-", stdin=json.dumps(back))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 
-from labrunner.checks.apiwitness import proxy_route, read_proxy_error
+from labrunner.checks.apiwitness import proxy_route, read_proxy_error, service_pod_routes
 from labrunner.checks.canary import CanaryResult, from_workshop_record, workshop_record, workshop_record_name
 from labrunner.checks.probeplan import Target
 from labrunner.checks.probing import Verdict
@@ -31,6 +31,49 @@ def test_the_api_servers_dial_is_read_as_the_node_witness():
     assert read_proxy_error(500, status("an API server probed", 500)).verdict is Verdict.CONNECTED
     # The API server refusing to ask is no witness at all.
     assert read_proxy_error(403, status('pods "db:5432" is forbidden', 403)).verdict is Verdict.BROKEN
+
+
+def test_the_api_servers_own_refusal_to_proxy_is_no_witness():
+    """Seen on a seat: a Service the API server finds no endpoint for answers 503 "no endpoints available";
+    read as the target answering, a deny passed as "yet the node itself connects"."""
+    for message in ('no endpoints available for service "frontend:80"', 'no service port 81 found for service "db"',
+                    "address not allowed"):
+        assert read_proxy_error(503, status(message)).verdict is Verdict.BROKEN, message
+        assert read_proxy_error(400, status(message, 400)).verdict is Verdict.BROKEN, message
+
+
+def _pod(name: str, ip: str) -> dict:
+    return {"metadata": {"name": name, "namespace": "ns"}, "status": {"podIP": ip, "podIPs": [{"ip": ip}]}}
+
+
+def _slice(*endpoints: dict, port: int = 8080, name: str = "") -> dict:
+    return {"ports": [{"port": port, "name": name, "protocol": "TCP"}], "endpoints": list(endpoints)}
+
+
+def _endpoint(ip: str, pod: str | None, ready: bool = True) -> dict:
+    return {"addresses": [ip], "conditions": {"ready": ready},
+            **({"targetRef": {"kind": "Pod", "name": pod, "namespace": "ns"}} if pod else {})}
+
+
+def test_a_service_is_witnessed_through_the_pods_kube_proxy_sends_it_to():
+    """Seen on a seat: Endpoints (which the API server's service proxy reads) to a listening pod and an
+    EndpointSlice (which kube-proxy follows) to an address where nothing answers: the probes timed out,
+    the service proxy connected, and a deny passed with no NetworkPolicy. Every ready endpoint of the
+    slices must be a pod of the namespace at its own IP; each is asked at the slice's port."""
+    service = {"metadata": {"name": "frontend", "namespace": "ns"}, "spec": {"ports": [{"port": 80, "targetPort": 8080}]}}
+    pods = {"fe-1": _pod("fe-1", "10.0.0.5"), "fe-2": _pod("fe-2", "10.0.0.6")}
+    both = _slice(_endpoint("10.0.0.5", "fe-1"), _endpoint("10.0.0.6", "fe-2"), _endpoint("10.0.0.7", None, ready=False))
+    assert service_pod_routes(service, [both], pods, 80) == [("pods", "ns", "fe-1:8080"), ("pods", "ns", "fe-2:8080")]
+    blackhole = _slice(_endpoint("192.0.2.1", None))
+    assert "not a pod" in service_pod_routes(service, [both, blackhole], pods, 80)
+    # A pod named by the endpoint must have the endpoint's address: else the probe goes elsewhere.
+    assert "not a pod" in service_pod_routes(service, [_slice(_endpoint("192.0.2.1", "fe-1"))], pods, 80)
+    assert "no ready endpoint" in service_pod_routes(service, [], pods, 80)
+    assert "no port 81" in service_pod_routes(service, [both], pods, 81)
+    named = {"metadata": {"name": "db", "namespace": "ns"}, "spec": {"ports": [{"port": 5432, "name": "sql"}]}}
+    assert service_pod_routes(named, [_slice(_endpoint("10.0.0.5", "fe-1"), port=15432, name="sql"),
+                                      _slice(_endpoint("10.0.0.6", "fe-2"), port=9, name="metrics")], pods, 5432) == \
+        [("pods", "ns", "fe-1:15432")]
 
 
 def test_only_pods_and_services_of_the_seats_own_namespaces_are_asked_through_the_api_server():
@@ -75,6 +118,32 @@ def test_a_probe_pod_is_trusted_only_when_it_is_exactly_labrunners():
     other_image = running(body)
     other_image["spec"]["containers"][0]["image"] = "busybox"
     assert "image" in not_own(other_image, body)
+
+
+def test_a_probe_pod_with_a_file_of_the_learners_over_agnhost_is_not_labrunners():
+    """Seen on a seat: a downward API file (an annotation holding a shell script, mode 0755) mounted
+    with subPath over /agnhost answered TIMEOUT to every probe and connected to the open server, so
+    "outside -> frontend: deny" passed with no NetworkPolicy at all."""
+    body = outside_probe_body("lr-out-1", "ws-seat-01-netpol", {"role": "customer"})
+    shadowed = running(body)
+    shadowed["spec"]["volumes"] = [{"name": "x", "downwardAPI": {"defaultMode": 0o755, "items": [
+        {"path": "agnhost", "fieldRef": {"fieldPath": "metadata.annotations['x']"}}]}}]
+    shadowed["spec"]["containers"][0]["volumeMounts"] = [{"name": "x", "mountPath": "/agnhost", "subPath": "agnhost"}]
+    assert "volumes" in not_own(shadowed, body)
+    mounted_only = running(body)
+    mounted_only["spec"]["containers"][0]["volumeMounts"] = [{"name": "x", "mountPath": "/agnhost", "subPath": "agnhost"}]
+    assert "volumeMounts" in not_own(mounted_only, body)
+    for key, value in (("workingDir", "/tmp"), ("lifecycle", {"postStart": {"exec": {"command": ["sh"]}}}),
+                       ("envFrom", [{"configMapRef": {"name": "x"}}])):
+        changed = running(body)
+        changed["spec"]["containers"][0][key] = value
+        assert key in not_own(changed, body)
+    for key, value in (("hostAliases", [{"ip": "10.0.0.1", "hostnames": ["db"]}]),
+                       ("dnsConfig", {"nameservers": ["10.0.0.1"]}), ("runtimeClassName", "other"),
+                       ("dnsPolicy", "Default")):
+        changed = running(body)
+        changed["spec"][key] = value
+        assert key in not_own(changed, body)
 
 
 def test_a_seats_open_server_runs_as_nobody_and_labrunners_own_is_unchanged():
@@ -147,3 +216,26 @@ def test_a_target_outside_the_seat_is_witnessed_only_by_an_egress_denys_control_
     unreached = {control: ProbeOutcome(Verdict.TIMEOUT, "no answer")}
     found = network._seat_witness(None, [egress], asks[:1], [blocked], {0: control}, unreached, {"ws-seat-01-netpol"})
     assert found[asks[0]].verdict is Verdict.BROKEN
+
+
+def test_a_seats_probe_quota_filled_by_its_own_pods_is_an_error_naming_them():
+    """Seen on a seat: the learner's pods in the probe namespace used up its quota, and the check said
+    only "exceeded quota". It stays an error (never the learner's fail) and names the pods to delete."""
+    from types import SimpleNamespace
+
+    from conftest import FakeCluster
+    from labrunner.checks.kinds.network import _quota_fix
+
+    ns = Seat("ws", "seat-01").probe_namespace
+    pods = [{"kind": "Pod", "metadata": {"name": "lr-open", "namespace": ns,
+                                         "labels": {"app.kubernetes.io/managed-by": "labrunner"}}},
+            {"kind": "Pod", "metadata": {"name": "filler-1", "namespace": ns}}]
+    cluster = FakeCluster(pods)
+    cluster.seat = Seat("ws", "seat-01")
+    ctx = SimpleNamespace(cluster=cluster, namespace="ws-seat-01-netpol")
+    refused = 'creating Pod: pods "lr-out-1" is forbidden: exceeded quota: labrunner-seat'
+    assert _quota_fix(ctx, refused) == [f"fix: namespace {ns} is for labrunner's probe pods only; delete the others: "
+                                        f"kubectl -n {ns} delete pod filler-1"]
+    assert _quota_fix(ctx, "the probe pods did not become Ready") == []
+    cluster.objects = pods[:1]
+    assert "ask the instructor" in _quota_fix(ctx, refused)[0]

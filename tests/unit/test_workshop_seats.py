@@ -105,3 +105,28 @@ def test_every_kind_a_seat_may_create_is_counted_by_its_quota():
     assert uncounted == []
     assert "limits.ephemeral-storage" in QUOTA and "requests.ephemeral-storage" in QUOTA
     assert "ephemeral-storage" in DEFAULT_LIMIT and "ephemeral-storage" in DEFAULT_REQUEST
+
+
+def _quantity(text: str) -> float:
+    units = {"m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    for suffix, factor in units.items():
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * factor
+    return float(text)
+
+
+def test_every_quota_admits_as_many_pods_as_it_counts_at_the_limitranges_defaults():
+    """Seen on a seat: the probe namespace's 2Gi of ephemeral-storage limits held 4 pods at the LimitRange's
+    500Mi default, though its quota says 12; the lab namespace's 4Gi held 8 of 20. A check that needs one
+    more pod then errors "exceeded quota" whatever the answer. Probe pods set cpu and memory themselves."""
+    from labrunner.cluster.probepods import probe_pod_body
+    from labrunner.workshop.rbac import DEFAULT_LIMIT, DEFAULT_REQUEST, PROBE_QUOTA, QUOTA
+
+    probe = probe_pod_body("lr-probe-1", {}, lab_id="lab")["spec"]["containers"][0]["resources"]
+    for quota, pod in ((QUOTA, {}), (PROBE_QUOTA, probe)):
+        pods = int(quota["pods"])
+        for kind, defaults in (("requests", DEFAULT_REQUEST), ("limits", DEFAULT_LIMIT)):
+            for resource, default in defaults.items():
+                each = (pod.get(kind) or {}).get(resource, default)
+                hard = quota.get(f"{kind}.{resource}")
+                assert hard is None or _quantity(hard) >= pods * _quantity(each), (kind, resource, hard, pods, each)

@@ -9,6 +9,7 @@ from concurrent.futures import Future
 from typing import Any, Mapping
 
 from ...cluster import exec_in_pod
+from ...cluster.applying import MANAGED_BY
 from ...cluster.probepods import (LABRUNNER_NAMESPACE, OPEN_PORTS, OPEN_SERVER_NAME, ensure_node_probes, ensure_open_server,
                                  ensure_outside_probes, ensure_probe_pods, node_probe_name, not_own, open_server_body,
                                  outside_probe_name, outside_probe_body, pod_marks)
@@ -17,7 +18,7 @@ from ...errors import LabrunnerError
 from ...format.values import DnsName, Selector, ServiceName, value_type
 from ...settings import TIMEOUTS
 from ..base import CheckContext, CheckKind, CheckResult, Param, Status
-from ..apiwitness import ask_api_server, proxy_route
+from ..apiwitness import ask_witness, proxy_route
 from ..evidence import Evidence, ProbeCell
 from ..judging import DENIED_BY, EGRESS, LEFT_OUT, judge
 from ..policyreach import describe, egress_beyond_for, policies_singling_out_labrunner
@@ -125,7 +126,7 @@ def _seat_witness(ctx: CheckContext, cells: list[Cell], asks: list[Ask | None], 
             stand_ins.setdefault(ask, ProbeOutcome(
                 Verdict.BROKEN, f"{_NO_WITNESS} whether anything listens at {cell.target.label} "
                                 "(outside the seat's namespaces)"))
-    futures = {ask: submit(ask_api_server, ctx.cluster, route) for ask, route in routes.items()}
+    futures = {ask: submit(ask_witness, ctx.cluster, route) for ask, route in routes.items()}
     return {**{ask: stand_in for ask, stand_in in stand_ins.items() if ask not in futures},
             **{ask: future.result() for ask, future in futures.items()}}
 
@@ -217,6 +218,20 @@ def _start_pods(ctx: CheckContext, probes: list[Mapping[str, Any]], *, open_serv
         return None, f"labrunner's probe pods could not start: {exc}"
 
 
+def _quota_fix(ctx: CheckContext, cannot: str) -> list[str]:
+    """A fix for probe pods refused by a seat's probe namespace quota: the pods there that are not
+    labrunner's (the learner's kubectl may create pods there), to delete; none when that is not why."""
+    where = probe_namespace(ctx)
+    if where == LABRUNNER_NAMESPACE or "exceeded quota" not in cannot:
+        return []
+    others = sorted(p["metadata"]["name"] for p in ctx.cluster.list("Pod", namespace=where)
+                    if ((p.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY) != "labrunner")
+    if not others:
+        return [f"fix: the quota of namespace {where} is full of labrunner's own probe pods; ask the instructor"]
+    return [f"fix: namespace {where} is for labrunner's probe pods only; delete the others: "
+            f"kubectl -n {where} delete pod {' '.join(others)}"]
+
+
 _MARKS = {Status.PASS: "ok", Status.FAIL: "fail", Status.ERROR: "error", LEFT_OUT: "--"}
 _SHOWN_FAILS = 4  # the message names this many failed probes; the details list every one
 
@@ -234,7 +249,7 @@ def _connectivity(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
         canary = submit(_enforcement, ctx.cluster)  # runs while the lab's probes run
     open_server, cannot = _start_pods(ctx, probes, open_server=expects_deny)
     if cannot:
-        return CheckResult.errored(cannot, evidence=Evidence("the probe pods running", cannot))
+        return CheckResult.errored(cannot, _quota_fix(ctx, cannot), evidence=Evidence("the probe pods running", cannot))
     where = probe_namespace(ctx)
     seat = where != LABRUNNER_NAMESPACE
     resolver = Resolver(ctx.cluster, ctx.namespace, open_server, probe_namespace=where)
@@ -531,7 +546,7 @@ def _wanted_ips(ctx: CheckContext, p: Mapping[str, Any]) -> list[str] | str | No
 def _dns(ctx: CheckContext, p: Mapping[str, Any]) -> CheckResult:
     _, cannot = _start_pods(ctx, [{"from": p["from"]}], open_server=False)
     if cannot:
-        return CheckResult.errored(cannot, evidence=Evidence("the probe pods running", cannot))
+        return CheckResult.errored(cannot, _quota_fix(ctx, cannot), evidence=Evidence("the probe pods running", cannot))
     sources = Resolver(ctx.cluster, ctx.namespace).sources(p["from"])
     if isinstance(sources, str):
         return CheckResult.failed(sources, evidence=Evidence("a running pod to look the name up from", sources))
