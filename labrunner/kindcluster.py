@@ -39,7 +39,9 @@ def _docker_works() -> bool:
 
 def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
     """Create (or reuse) the kind cluster `args.name` and make it ready for `labs`: their images in the
-    node, the add-ons they need, a load balancer (kindsetup.py); then what the cluster can do.
+    node, the add-ons they need, a load balancer (kindsetup.py), and, for an add-on's OpenID Connect
+    issuer, an API server created with --authentication-config that trusts it (kindauthn.py); then
+    what the cluster can do.
     With `--from FILE` (args.bundle) the images come from that bundle (`labrunner bundle`), loaded with
     `kind load image-archive`: nothing is pulled. Exit 3 when docker or kind is missing or `kind create
     cluster` or the load fails; 2 when no kind config is found or FILE is no bundle."""
@@ -241,7 +243,8 @@ def command_addons(args: argparse.Namespace, labs: list[Lab]) -> int:
 
 
 def command_down(args: argparse.Namespace, labs: list[Lab]) -> int:
-    """Delete the kind cluster, then what `up` made beside it (kindsetup.remove_load_balancer)."""
+    """Delete the kind cluster, then what `up` made beside it: the API server's authentication config
+    folder (kindauthn.remove_folder) and the load balancers (kindsetup.remove_load_balancer)."""
     if shutil.which("kind") is None:
         print("kind is not installed, so there is no kind cluster to delete.", file=sys.stderr)
         return exitcodes.ERROR
