@@ -10,8 +10,8 @@ cluster that needs an issuer with the flag already set:
 - the kind config, unchanged on disk, given to kind augmented (`with_authn`) with
   - a node `extraMounts` of that folder at /etc/kubernetes/authn, read-only, on each control-plane
     node (kind's v1alpha4 Node.extraMounts);
-  - `kubeadmConfigPatchesJSON6902` on kubeadm's ClusterConfiguration (kind v0.33 writes kubeadm's
-    v1beta4, whose `apiServer.extraArgs` is a list of {name, value}): the flag
+  - `kubeadmConfigPatchesJSON6902` on kubeadm's ClusterConfiguration, for both API versions kind
+    v0.33 writes (v1beta3 below Kubernetes v1.36, v1beta4 from it): the flag
     `--authentication-config`, and a read-only hostPath volume of the FOLDER into the API server's
     static pod. The folder, not the file: a file's bind mount keeps the old inode when the file is
     replaced by a rename, a folder's shows the new file;
@@ -68,17 +68,22 @@ def _all_patches(data: dict) -> list:
     return found
 
 
-def api_server_patch() -> dict:
-    """kind's PatchJSON6902 (group, version, kind, patch) giving kubeadm v1beta4's ClusterConfiguration
-    the flag and the folder as a read-only hostPath volume. `extraArgs` always exists in kind's
-    template (runtime-config), `extraVolumes` does not: `add` of the whole list."""
-    operations = [
-        {"op": "add", "path": "/apiServer/extraArgs/-", "value": {"name": FLAG, "value": f"{IN_NODE}/{FILE}"}},
-        {"op": "add", "path": "/apiServer/extraVolumes", "value": [
-            {"name": VOLUME, "hostPath": IN_NODE, "mountPath": IN_NODE, "readOnly": True, "pathType": "Directory"}]},
-    ]
-    return {"group": "kubeadm.k8s.io", "version": "v1beta4", "kind": "ClusterConfiguration",
-            "patch": yaml.safe_dump(operations, sort_keys=False)}
+def api_server_patches() -> list[dict]:
+    """kind's PatchJSON6902s (group, version, kind, patch) giving kubeadm's ClusterConfiguration the
+    flag and the folder as a read-only hostPath volume, one per kubeadm API version kind v0.33 writes
+    for the Kubernetes versions with structured authentication config (pkg/cluster/internal/kubeadm/
+    config.go: v1beta3 below v1.36, v1beta4 from v1.36); kind applies a patch only to a document of
+    its group, version and kind. `apiServer.extraArgs` always exists in kind's templates
+    (runtime-config): a map in v1beta3, a list of {name, value} in v1beta4. `extraVolumes` does not
+    exist there: `add` of the whole list."""
+    volumes = {"op": "add", "path": "/apiServer/extraVolumes", "value": [
+        {"name": VOLUME, "hostPath": IN_NODE, "mountPath": IN_NODE, "readOnly": True, "pathType": "Directory"}]}
+    flag = {
+        "v1beta3": {"op": "add", "path": f"/apiServer/extraArgs/{FLAG}", "value": f"{IN_NODE}/{FILE}"},
+        "v1beta4": {"op": "add", "path": "/apiServer/extraArgs/-", "value": {"name": FLAG, "value": f"{IN_NODE}/{FILE}"}},
+    }
+    return [{"group": "kubeadm.k8s.io", "version": version, "kind": "ClusterConfiguration",
+             "patch": yaml.safe_dump([operation, volumes], sort_keys=False)} for version, operation in flag.items()]
 
 
 def with_authn(config_text: str, folder: Path) -> str:
@@ -95,7 +100,7 @@ def with_authn(config_text: str, folder: Path) -> str:
         if isinstance(node, dict) and node.get("role", "control-plane") == "control-plane" else node
         for node in nodes
     ]
-    data["kubeadmConfigPatchesJSON6902"] = [*(data.get("kubeadmConfigPatchesJSON6902") or []), api_server_patch()]
+    data["kubeadmConfigPatchesJSON6902"] = [*(data.get("kubeadmConfigPatchesJSON6902") or []), *api_server_patches()]
     return "# the kind config labrunner up gave kind: " \
            "the learner's, with the API server's --authentication-config folder\n" \
            + yaml.safe_dump(data, sort_keys=False)

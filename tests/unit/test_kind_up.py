@@ -218,15 +218,20 @@ def test_the_shipped_config_gets_the_mount_and_the_flag_and_keeps_everything_els
     assert {k: v for k, v in node.items() if k != "extraMounts"} == before["nodes"][0]
     assert after["networking"] == before["networking"]  # the default service range 10.96.0.0/16 stays
     assert "serviceSubnet" not in after["networking"]
-    [patch] = after["kubeadmConfigPatchesJSON6902"]
-    assert (patch["group"], patch["version"], patch["kind"]) == ("kubeadm.k8s.io", "v1beta4", "ClusterConfiguration")
-    operations = yaml.safe_load(patch["patch"])
-    assert operations[0] == {"op": "add", "path": "/apiServer/extraArgs/-",
-                             "value": {"name": "authentication-config",
-                                       "value": "/etc/kubernetes/authn/authentication-config.yaml"}}
-    [volume] = operations[1]["value"]
-    assert operations[1]["path"] == "/apiServer/extraVolumes"
-    assert volume["hostPath"] == volume["mountPath"] == "/etc/kubernetes/authn" and volume["readOnly"] is True
+    # kind v0.33 writes kubeadm v1beta3 below Kubernetes v1.36 (extraArgs a map), v1beta4 from it (a list).
+    beta3, beta4 = after["kubeadmConfigPatchesJSON6902"]
+    assert [(p["group"], p["version"], p["kind"]) for p in (beta3, beta4)] == [
+        ("kubeadm.k8s.io", "v1beta3", "ClusterConfiguration"), ("kubeadm.k8s.io", "v1beta4", "ClusterConfiguration")]
+    file = "/etc/kubernetes/authn/authentication-config.yaml"
+    assert yaml.safe_load(beta3["patch"])[0] == {"op": "add", "path": "/apiServer/extraArgs/authentication-config",
+                                                 "value": file}
+    assert yaml.safe_load(beta4["patch"])[0] == {"op": "add", "path": "/apiServer/extraArgs/-",
+                                                 "value": {"name": "authentication-config", "value": file}}
+    for patch in (beta3, beta4):
+        operation = yaml.safe_load(patch["patch"])[1]
+        [volume] = operation["value"]
+        assert operation["path"] == "/apiServer/extraVolumes"
+        assert volume["hostPath"] == volume["mountPath"] == "/etc/kubernetes/authn" and volume["readOnly"] is True
     assert kindauthn.sets_authentication_config(kindauthn.with_authn(SHIPPED, tmp_path))
 
 
