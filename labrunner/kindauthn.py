@@ -129,4 +129,8 @@ def remove_folder(state_dir: Path, cluster: str) -> bool:
     if not folder.exists():
         return False
     shutil.rmtree(folder)
+    try:
+        folder.parent.rmdir()  # `kind/`, once no cluster's folder is left in it
+    except OSError:
+        pass
     return True

@@ -259,7 +259,9 @@ def test_the_file_is_replaced_whole_and_down_removes_the_folder(tmp_path):
     kindauthn.write_config(folder, {"kind": "AuthenticationConfiguration", "jwt": [{"issuer": {"url": "https://x"}}]})
     assert yaml.safe_load(written.read_text())["jwt"][0]["issuer"]["url"] == "https://x"
     assert [p.name for p in folder.iterdir()] == ["authentication-config.yaml"]  # no temporary file left
+    kindauthn.authn_folder(tmp_path, "c2").mkdir(parents=True)
     assert kindauthn.remove_folder(tmp_path, "c1") and not (tmp_path / "kind" / "c1").exists()
+    assert kindauthn.remove_folder(tmp_path, "c2") and not (tmp_path / "kind").exists()
     assert not kindauthn.remove_folder(tmp_path, "c1")
 
 
