@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import exitcodes, kindsetup
+from . import exitcodes, kindauthn, kindsetup
 from .errors import LabrunnerError, UsageError
 from .model import Lab
 
@@ -70,7 +70,9 @@ def wait_for_service_accounts(cluster, *, timeout: float = SERVICE_ACCOUNT_WAIT)
 
 def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
     """Create (or reuse) the kind cluster `args.name` and make it ready for `labs`: their images in the
-    node, the add-ons they need, a load balancer (kindsetup.py); then what the cluster can do.
+    node, the add-ons they need, a load balancer (kindsetup.py), and, for an add-on's OpenID Connect
+    issuer, an API server created with --authentication-config that trusts it (kindauthn.py); then
+    what the cluster can do.
     With `--from FILE` (args.bundle) the images come from that bundle (`labrunner bundle`), loaded with
     `kind load image-archive`: nothing is pulled. Exit 3 when docker or kind is missing or `kind create
     cluster` or the load fails; 2 when no kind config is found or FILE is no bundle."""
@@ -97,10 +99,14 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
     images = sorted({image for lab in labs for image in lab.images} | {i for a in addons for i in a.spec.images})
     steps = kindsetup.StepCounter(2 + bool(images or bundle) + bool(addons) + lb)
     existing = _run(["kind", "get", "clusters"], quiet=True).stdout.split()
+    issuers = [a for a in addons if a.spec.issuer is not None]
     if args.name not in existing:
         steps.step(f"Creating the kind cluster {args.name} from {config} with {kindsetup.node_image_said(node_image, config)}; "
                    "kind shows its steps (a node image not on this machine is downloaded first: minutes)")
-        if _run(kindsetup.create_command(args.name, config, node_image)).returncode:
+        given = _config_with_authn(args.name, config) if issuers else config
+        if given is None:
+            return exitcodes.ERROR
+        if _run(kindsetup.create_command(args.name, given, node_image)).returncode:
             return exitcodes.ERROR
     else:
         steps.step(f"The kind cluster {args.name} exists: using it"
@@ -144,6 +150,8 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
             for addon in addons:
                 install(cluster, addon)
             forget(cluster, on_disk=True)  # what the add-ons provide is new: probe it again
+            if issuers and not _trust_issuers(cluster, args.name, issuers):
+                return exitcodes.ERROR
         except LabrunnerError as exc:
             print(f"labrunner: installing add-ons failed: {exc}\n(`labrunner up` again retries; "
                   "`labrunner doctor` shows each add-on)", file=sys.stderr)
@@ -165,6 +173,81 @@ def command_up(args: argparse.Namespace, labs: list[Lab]) -> int:
     steps.close()
     print("Next: `labrunner list`.")
     return 0
+
+
+def _config_with_authn(name: str, config: Path) -> Path | None:
+    """The kind config to create `name` with when its labs need an OpenID Connect issuer
+    (kindauthn.py): `config` itself when it already sets --authentication-config (the user's own,
+    left alone), else a copy beside the API server's folder, which gets a file trusting no issuer
+    first. None (said on stderr) when labrunner's state folder refuses the files."""
+    from .addons.authn import authentication_config
+    from .progress import state_dir
+
+    text = config.read_text(encoding="utf-8")
+    if kindauthn.sets_authentication_config(text):
+        print(f"      {config.name} already gives the API server --authentication-config: used as it is "
+              "(the issuer must be written where it points: `labrunner addons authn-config` prints it)")
+        return config
+    folder = kindauthn.authn_folder(state_dir(), name)
+    try:
+        kindauthn.write_config(folder, authentication_config())
+        given = folder.parent / KIND_CONFIG
+        given.write_text(kindauthn.with_authn(text, folder), encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        print(f"labrunner: cannot prepare the API server's authentication config in {folder}: {exc}\n"
+              "fix: make labrunner's state folder writable (LABRUNNER_STATE_DIR chooses another)", file=sys.stderr)
+        return None
+    print(f"      the API server reads --authentication-config from {folder} (mounted at {kindauthn.IN_NODE}); "
+          f"kind gets {given} ({config.name} with that mount and flag)")
+    return given
+
+
+def _trust_issuers(cluster, name: str, issuers: list) -> bool:  # noqa: ANN001
+    """Write the installed issuers into the cluster's authentication config folder and wait until the
+    API server accepts their tokens (the `oidc` capability), up to TIMEOUTS.authn_reload s, saying the
+    seconds as it waits. False (said on stderr, with the fix) when it does not in time or the cluster
+    has no such folder (made before labrunner set the flag)."""
+    import time
+
+    from .addons.authn import installed_config
+    from .capabilities import capability
+    from .progress import state_dir
+    from .settings import TIMEOUTS
+
+    folder = kindauthn.authn_folder(state_dir(), name)
+    if not (folder / kindauthn.FILE).is_file():
+        here = capability(cluster, "oidc", fresh=True)
+        if here.state:
+            print(f"      {here.detail}")
+            return True
+        print(f"labrunner: the kind cluster {name} has no authentication config folder of labrunner ({folder}), "
+              f"so labrunner cannot make its API server trust the issuer: {here.detail}\n"
+              f"fix: `labrunner down --name {name}`, then `labrunner up` again (or, when your kind config sets "
+              "--authentication-config, write `labrunner addons authn-config` where it points)", file=sys.stderr)
+        return False
+    try:
+        written = kindauthn.write_config(folder, installed_config(cluster, issuers))
+    except (OSError, ValueError) as exc:
+        print(f"labrunner: cannot write the issuer into {folder}: {exc}", file=sys.stderr)
+        return False
+    print(f"      wrote the issuer {', '.join(a.spec.issuer.url for a in issuers)} into {written}; "
+          f"waiting until the API server rereads it (up to {TIMEOUTS.authn_reload:.0f} s)", flush=True)
+    started = time.monotonic()
+    said = 0.0
+    while True:
+        found = capability(cluster, "oidc", fresh=True)
+        waited = time.monotonic() - started
+        if found.state:
+            print(f"      the API server trusts it after {waited:.0f} s: {found.detail}", flush=True)
+            return True
+        if waited >= TIMEOUTS.authn_reload:
+            print(f"labrunner: the API server does not trust the issuer {TIMEOUTS.authn_reload:.0f} s after it was "
+                  f"written: {found.detail}\nfix: {found.fix or 'labrunner doctor'}", file=sys.stderr)
+            return False
+        if waited - said >= 10:
+            said = waited
+            print(f"      {waited:.0f} s: not yet ({found.detail})", flush=True)
+        time.sleep(2)
 
 
 def command_addons(args: argparse.Namespace, labs: list[Lab]) -> int:
@@ -208,12 +291,17 @@ def command_addons(args: argparse.Namespace, labs: list[Lab]) -> int:
 
 
 def command_down(args: argparse.Namespace, labs: list[Lab]) -> int:
-    """Delete the kind cluster, then what `up` made beside it (kindsetup.remove_load_balancer)."""
+    """Delete the kind cluster, then what `up` made beside it: the API server's authentication config
+    folder (kindauthn.remove_folder) and the load balancers (kindsetup.remove_load_balancer)."""
     if shutil.which("kind") is None:
         print("kind is not installed, so there is no kind cluster to delete.", file=sys.stderr)
         return exitcodes.ERROR
     if _run(["kind", "delete", "cluster", "--name", args.name]).returncode:
         return exitcodes.ERROR
+    from .progress import state_dir
+
+    if kindauthn.remove_folder(state_dir(), args.name):
+        print(f"removed {kindauthn.cluster_folder(state_dir(), args.name)} (the API server's authentication config)")
     if _docker_works():
         remaining = _run(["kind", "get", "clusters"], quiet=True).stdout.split()
         for line in kindsetup.remove_load_balancer(args.name, [c for c in remaining if c != args.name], runner=_run):

@@ -74,6 +74,9 @@ class Timeouts(BaseModel):
     dev_step_pass: float = 180.0
     # `dev check`: the lab's labelled cluster-scoped objects until gone, between proofs.
     dev_labelled_gone: float = 120.0
+    # `labrunner up` on kind: an issuer written into the API server's authentication config until it is
+    # trusted (the kube-apiserver rereads the file on a change, and polls it once a minute).
+    authn_reload: float = 150.0
     # `kind get kubeconfig`, for `dev check`'s shell commands.
     kind_kubeconfig: float = 30.0
 

@@ -15,8 +15,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 
-from labrunner import kindcluster, kindsetup
+from labrunner import kindauthn, kindcluster, kindsetup
 from labrunner.loader import load_labs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -225,3 +226,121 @@ def test_the_commands_by_hand_carry_the_port_mapping_where_it_is_needed():
     assert f"{kindsetup.CLOUD_PROVIDER_KIND_IMAGE} --enable-lb-port-mapping" in said
     assert "&& cloud-provider-kind --enable-lb-port-mapping" in said
     assert "--enable-lb-port-mapping" not in kindsetup.lb_by_hand()
+
+
+# -- an OpenID Connect issuer on kind (labrunner/kindauthn.py) ---------------------------------
+
+SHIPPED = (REPO / "kind-config.yaml").read_text()
+
+
+def test_the_shipped_config_gets_the_mount_and_the_flag_and_keeps_everything_else(tmp_path):
+    before = yaml.safe_load(SHIPPED)
+    after = yaml.safe_load(kindauthn.with_authn(SHIPPED, tmp_path / "authn"))
+    node = after["nodes"][0]
+    assert node["extraMounts"] == [{"hostPath": str(tmp_path / "authn"), "containerPath": "/etc/kubernetes/authn",
+                                    "readOnly": True}]
+    assert {k: v for k, v in node.items() if k != "extraMounts"} == before["nodes"][0]
+    assert after["networking"] == before["networking"]  # the default service range 10.96.0.0/16 stays
+    assert "serviceSubnet" not in after["networking"]
+    # kind v0.33 writes kubeadm v1beta3 below Kubernetes v1.36 (extraArgs a map), v1beta4 from it (a list).
+    beta3, beta4 = after["kubeadmConfigPatchesJSON6902"]
+    assert [(p["group"], p["version"], p["kind"]) for p in (beta3, beta4)] == [
+        ("kubeadm.k8s.io", "v1beta3", "ClusterConfiguration"), ("kubeadm.k8s.io", "v1beta4", "ClusterConfiguration")]
+    file = "/etc/kubernetes/authn/authentication-config.yaml"
+    assert yaml.safe_load(beta3["patch"])[0] == {"op": "add", "path": "/apiServer/extraArgs/authentication-config",
+                                                 "value": file}
+    assert yaml.safe_load(beta4["patch"])[0] == {"op": "add", "path": "/apiServer/extraArgs/-",
+                                                 "value": {"name": "authentication-config", "value": file}}
+    for patch in (beta3, beta4):
+        operation = yaml.safe_load(patch["patch"])[1]
+        [volume] = operation["value"]
+        assert operation["path"] == "/apiServer/extraVolumes"
+        assert volume["hostPath"] == volume["mountPath"] == "/etc/kubernetes/authn" and volume["readOnly"] is True
+    assert kindauthn.sets_authentication_config(kindauthn.with_authn(SHIPPED, tmp_path))
+
+
+def test_only_control_plane_nodes_get_the_mount_and_a_config_without_nodes_gets_one(tmp_path):
+    text = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n  extraMounts:\n" \
+           "  - {hostPath: /data, containerPath: /data}\n- role: worker\n"
+    nodes = yaml.safe_load(kindauthn.with_authn(text, tmp_path))["nodes"]
+    assert [m["containerPath"] for m in nodes[0]["extraMounts"]] == ["/data", "/etc/kubernetes/authn"]
+    assert nodes[1] == {"role": "worker"}
+    bare = yaml.safe_load(kindauthn.with_authn("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n", tmp_path))
+    assert bare["nodes"][0]["role"] == "control-plane" and bare["nodes"][0]["extraMounts"][0]["hostPath"] == str(tmp_path)
+
+
+def test_a_config_that_sets_the_flag_itself_is_recognised_and_a_mention_in_a_comment_is_not():
+    own = SHIPPED + "kubeadmConfigPatches:\n- |\n  kind: ClusterConfiguration\n  apiServer:\n    extraArgs:\n" \
+                    "      authentication-config: /etc/authn.yaml\n"
+    assert kindauthn.sets_authentication_config(own)
+    assert not kindauthn.sets_authentication_config(SHIPPED + "# authentication-config is set by labrunner\n")
+    assert not kindauthn.sets_authentication_config(SHIPPED)
+
+
+def test_the_file_is_replaced_whole_and_down_removes_the_folder(tmp_path):
+    folder = kindauthn.authn_folder(tmp_path, "c1")
+    written = kindauthn.write_config(folder, {"kind": "AuthenticationConfiguration", "jwt": []})
+    kindauthn.write_config(folder, {"kind": "AuthenticationConfiguration", "jwt": [{"issuer": {"url": "https://x"}}]})
+    assert yaml.safe_load(written.read_text())["jwt"][0]["issuer"]["url"] == "https://x"
+    assert [p.name for p in folder.iterdir()] == ["authentication-config.yaml"]  # no temporary file left
+    kindauthn.authn_folder(tmp_path, "c2").mkdir(parents=True)
+    assert kindauthn.remove_folder(tmp_path, "c1") and not (tmp_path / "kind" / "c1").exists()
+    assert kindauthn.remove_folder(tmp_path, "c2") and not (tmp_path / "kind").exists()
+    assert not kindauthn.remove_folder(tmp_path, "c1")
+
+
+def test_up_creates_a_cluster_for_the_oidc_lab_with_the_folder_and_down_removes_it(tmp_path, monkeypatch, capsys):
+    from labrunner import addons, cluster
+    from labrunner.capabilities import Capability
+
+    monkeypatch.setenv("LABRUNNER_STATE_DIR", str(tmp_path / "state"))
+    oidc_lab = replace(next(lab for lab in LABS if lab.id == "oidc"), images=())
+    tools = Tools(tmp_path, monkeypatch, pullable=["ghcr.io/dexidp/dex:v2.45.1"])
+    monkeypatch.setattr(cluster, "connect", lambda **kwargs: object())
+    monkeypatch.setattr(kindcluster, "wait_for_service_accounts", lambda c: True)
+    monkeypatch.setattr(kindcluster, "cluster_findings", lambda c, labs: [])
+    monkeypatch.setattr(addons, "install", lambda c, addon, **kwargs: None)
+    monkeypatch.setattr("labrunner.addons.authn.installed_config",
+                        lambda c, chosen: {"kind": "AuthenticationConfiguration", "jwt": [{"issuer": {"url": "u"}}]})
+    monkeypatch.setattr("labrunner.capabilities.capability",
+                        lambda c, name, **kw: Capability(name, True, "trusted"))
+    assert kindcluster.command_up(up_args(tmp_path), [oidc_lab]) == 0, capsys.readouterr().err
+    [create] = tools.ran("kind", "create", "cluster")
+    given = Path(create[create.index("--config") + 1])
+    folder = tmp_path / "state" / "kind" / "labrunner" / "authn"
+    assert yaml.safe_load(given.read_text())["nodes"][0]["extraMounts"][0]["hostPath"] == str(folder)
+    assert yaml.safe_load((folder / "authentication-config.yaml").read_text())["jwt"] == [{"issuer": {"url": "u"}}]
+    assert (REPO / "kind-config.yaml").read_text() == SHIPPED  # the file itself unchanged
+    assert kindcluster.command_down(up_args(tmp_path), []) == 0
+    assert not (tmp_path / "state" / "kind" / "labrunner").exists()
+
+
+def test_a_lab_without_an_issuer_gets_the_config_as_it_is(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABRUNNER_STATE_DIR", str(tmp_path / "state"))
+    plain = replace(next(lab for lab in LABS if lab.id == "exposing"), images=(), requires=())
+    tools = Tools(tmp_path, monkeypatch)
+    monkeypatch.setattr(kindcluster, "cluster_findings", lambda c, labs: [])
+    assert kindcluster.command_up(up_args(tmp_path, no_loadbalancer=True), [plain]) == 0
+    [create] = tools.ran("kind", "create", "cluster")
+    assert create[create.index("--config") + 1] == str(REPO / "kind-config.yaml")
+    assert not (tmp_path / "state" / "kind").exists()
+
+
+def test_the_issuer_not_trusted_in_time_is_an_error_with_the_fix(tmp_path, monkeypatch, capsys):
+    from labrunner import addons, cluster, settings
+    from labrunner.capabilities import Capability
+
+    monkeypatch.setenv("LABRUNNER_STATE_DIR", str(tmp_path / "state"))
+    oidc_lab = replace(next(lab for lab in LABS if lab.id == "oidc"), images=())
+    Tools(tmp_path, monkeypatch)
+    monkeypatch.setattr(cluster, "connect", lambda **kwargs: object())
+    monkeypatch.setattr(kindcluster, "wait_for_service_accounts", lambda c: True)
+    monkeypatch.setattr(kindcluster, "cluster_findings", lambda c, labs: [])
+    monkeypatch.setattr(addons, "install", lambda c, addon, **kwargs: None)
+    monkeypatch.setattr("labrunner.addons.authn.installed_config", lambda c, chosen: {"jwt": []})
+    monkeypatch.setattr("labrunner.capabilities.capability",
+                        lambda c, name, **kw: Capability(name, False, "refused (401)", "write it"))
+    monkeypatch.setattr(settings, "TIMEOUTS", settings.TIMEOUTS.model_copy(update={"authn_reload": 0.0}))
+    assert kindcluster.command_up(up_args(tmp_path), [oidc_lab]) == 3
+    err = capsys.readouterr().err
+    assert "does not trust the issuer 0 s after it was written: refused (401)" in err and "fix: write it" in err
