@@ -10,7 +10,7 @@ import pytest
 TESTBED = Path(__file__).resolve().parents[2] / "testbed"
 OURS, DOCKERS = "mnt:[4026531841]", "mnt:[4026532577]"
 STATE, RUN = "/var/lib/labrunner-testbed", "/run/labrunner-testbed"
-BUILT = "/root/.cache/labrunner-testbed/kubernetes-v1.34.4/kubelet"
+BUILT = "/home/learner/.cache/labrunner-testbed/kubernetes-v1.34.4/kubelet"  # a build under the testbed cache
 
 
 @pytest.fixture
