@@ -22,23 +22,16 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator
 
 from .contents import IMAGES_NAME, BundleError, BundleManifest, read_manifest
 from .references import parse_ref
+from ..kindsetup import run
 
 NODE_STATUS_MAX_IMAGES = 50  # kubelet's default --node-status-max-images
 
 Runner = Callable[..., subprocess.CompletedProcess]
-
-
-def _run(command: Sequence[str], *, quiet: bool = False) -> subprocess.CompletedProcess:
-    if not quiet:
-        print("$ " + " ".join(command), flush=True)
-    try:
-        return subprocess.run(list(command), text=True, capture_output=quiet, check=False)
-    except OSError as exc:
-        return subprocess.CompletedProcess(list(command), 127, "", str(exc))
+_run_shown: Runner = run  # kindsetup.run: shown as `$ ...`, a missing program is exit 127
 
 
 @contextmanager
@@ -66,7 +59,7 @@ def images_archive(bundle: Path) -> Iterator[tuple[BundleManifest, Path]]:
         yield manifest, out
 
 
-def load_into_kind(bundle: Path, cluster: str, *, runner: Runner = _run) -> BundleManifest:
+def load_into_kind(bundle: Path, cluster: str, *, runner: Runner = _run_shown) -> BundleManifest:
     """Every image of `bundle` into every node of the kind cluster `cluster`. BundleError when kind fails."""
     with images_archive(bundle) as (manifest, archive):
         done = runner(["kind", "load", "image-archive", "--name", cluster, str(archive)])
@@ -75,7 +68,7 @@ def load_into_kind(bundle: Path, cluster: str, *, runner: Runner = _run) -> Bund
     return manifest
 
 
-def load_into_containerd(bundle: Path, address: str, *, runner: Runner = _run) -> BundleManifest:
+def load_into_containerd(bundle: Path, address: str, *, runner: Runner = _run_shown) -> BundleManifest:
     """Every image of `bundle` into the containerd at `address` (its socket), namespace k8s.io.
     BundleError when `ctr` is missing or the import fails."""
     if shutil.which("ctr") is None:
